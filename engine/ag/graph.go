@@ -1,0 +1,220 @@
+// Package ag is degradiff's reverse-mode automatic differentiation: a tape
+// of operations on float32 tensors, and the operations themselves.
+//
+// A Graph records every operation whose inputs need gradients while it is in
+// training mode; Backward then runs the recorded backward functions in reverse
+// order. In inference mode nothing is recorded, and Release hands a tensor's
+// memory back as soon as the caller no longer needs it, so that a large
+// forward pass keeps only its live activations.
+//
+// Intermediate tensors come from the graph's buffer pool. Reset returns them
+// all, so a training loop that runs the same shapes every step allocates no
+// new tensor memory after its first step. Values obtained from a graph are
+// valid until Reset: copy what must outlive it (Tensor.Clone).
+//
+// Operations are Graph methods (g.Conv2d, g.Add, g.SiLU, ...). They panic
+// with a *tensor.ShapeError naming the operation and the shapes when their
+// operands do not fit.
+package ag
+
+import (
+	"github.com/degradiff/degradiff/engine/tensor"
+)
+
+// Var is a node of the graph: a value, the gradient of the loss with respect
+// to it (after Backward), and whether gradients flow to it.
+type Var struct {
+	Value *tensor.Tensor
+	Grad  *tensor.Tensor
+	// Name is the parameter name (as in a state dict); empty for
+	// intermediate values.
+	Name string
+
+	requiresGrad bool
+	pooled       bool // Value.Data belongs to a graph pool
+	gradPooled   bool // Grad.Data belongs to a graph pool
+}
+
+// Param returns a trainable variable holding t under the given name. Its
+// gradient persists across Reset and accumulates until ZeroGrad.
+func Param(name string, t *tensor.Tensor) *Var {
+	return &Var{Value: t, Name: name, requiresGrad: true}
+}
+
+// Const returns a variable that never receives a gradient.
+func Const(t *tensor.Tensor) *Var { return &Var{Value: t} }
+
+// RequiresGrad reports whether gradients are computed for v.
+func (v *Var) RequiresGrad() bool { return v.requiresGrad }
+
+// SetRequiresGrad freezes (false) or unfreezes (true) a parameter.
+func (v *Var) SetRequiresGrad(on bool) { v.requiresGrad = on }
+
+// Shape returns the shape of v's value.
+func (v *Var) Shape() []int { return v.Value.Shape }
+
+// ZeroGrad clears the gradients of params.
+func ZeroGrad(params []*Var) {
+	for _, p := range params {
+		if p.Grad != nil {
+			p.Grad.Zero()
+		}
+	}
+}
+
+// Graph records operations for backpropagation and owns a pool of buffers
+// for intermediate values.
+type Graph struct {
+	record bool
+	tape   []func()
+	pool   map[int][][]float32
+	live   [][]float32
+}
+
+// NewGraph returns a graph in training mode (record == true), which records
+// operations for Backward, or in inference mode (record == false).
+func NewGraph(record bool) *Graph {
+	return &Graph{record: record, pool: map[int][][]float32{}}
+}
+
+// Recording reports whether the graph records operations.
+func (g *Graph) Recording() bool { return g.record }
+
+// Alloc returns a zeroed tensor from the graph's pool, valid until Reset.
+func (g *Graph) Alloc(shape ...int) *tensor.Tensor {
+	t := g.AllocUninit(shape...)
+	clear(t.Data)
+	return t
+}
+
+// AllocUninit is Alloc without zeroing, for outputs that are fully written.
+func (g *Graph) AllocUninit(shape ...int) *tensor.Tensor {
+	n := tensor.Numel(shape)
+	var buf []float32
+	if free := g.pool[n]; len(free) > 0 {
+		buf = free[len(free)-1]
+		g.pool[n] = free[:len(free)-1]
+	} else {
+		buf = make([]float32, n)
+	}
+	g.live = append(g.live, buf)
+	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: buf}
+}
+
+// Result wraps a freshly computed value (from Alloc) as the output of an
+// operation on inputs. The result needs a gradient when the graph records and
+// any input needs one; only then should the operation call Record.
+func (g *Graph) Result(value *tensor.Tensor, inputs ...*Var) *Var {
+	v := &Var{Value: value, pooled: true}
+	if g.record {
+		for _, in := range inputs {
+			if in != nil && in.requiresGrad {
+				v.requiresGrad = true
+				break
+			}
+		}
+	}
+	return v
+}
+
+// Record appends an operation's backward function to the tape. backward
+// reads out.Grad and adds into its inputs' gradients through GradOf. It is
+// called only if out received a gradient.
+func (g *Graph) Record(out *Var, backward func()) {
+	if !out.requiresGrad {
+		return
+	}
+	g.tape = append(g.tape, func() {
+		if out.Grad != nil {
+			backward()
+		}
+	})
+}
+
+// GradOf returns v's gradient tensor, allocating it zeroed on first use, or
+// nil if v needs no gradient. Backward functions add into it.
+func (g *Graph) GradOf(v *Var) *tensor.Tensor {
+	if !v.requiresGrad {
+		return nil
+	}
+	if v.Grad == nil {
+		if v.Name != "" {
+			// Parameter gradients persist across Reset.
+			v.Grad = tensor.New(v.Value.Shape...)
+		} else {
+			v.Grad = g.Alloc(v.Value.Shape...)
+			v.gradPooled = true
+		}
+	}
+	return v.Grad
+}
+
+// Backward computes the gradient of the sum of loss's elements (for a scalar
+// loss, the loss itself) with respect to every recorded variable.
+func (g *Graph) Backward(loss *Var) {
+	if !loss.requiresGrad {
+		return
+	}
+	seed := g.GradOf(loss)
+	for i := range seed.Data {
+		seed.Data[i] = 1
+	}
+	for i := len(g.tape) - 1; i >= 0; i-- {
+		g.tape[i]()
+	}
+}
+
+// Release returns v's buffers to the pool early (inference mode only; in
+// training mode the tape may still need them, and Release does nothing).
+// v must not be used afterwards.
+func (g *Graph) Release(vars ...*Var) {
+	if g.record {
+		return
+	}
+	for _, v := range vars {
+		if v == nil || !v.pooled || v.Value == nil {
+			continue
+		}
+		g.putBack(v.Value.Data)
+		v.Value = nil
+		v.pooled = false
+	}
+}
+
+func (g *Graph) putBack(buf []float32) {
+	for i := len(g.live) - 1; i >= 0; i-- {
+		if len(g.live[i]) == len(buf) && &g.live[i][0] == &buf[0] {
+			g.live[i] = g.live[len(g.live)-1]
+			g.live = g.live[:len(g.live)-1]
+			g.pool[len(buf)] = append(g.pool[len(buf)], buf)
+			return
+		}
+	}
+}
+
+// Reset clears the tape and returns every buffer handed out since the last
+// Reset to the pool. Values and gradients of intermediates become invalid;
+// parameter gradients are kept.
+func (g *Graph) Reset() {
+	for _, buf := range g.live {
+		g.pool[len(buf)] = append(g.pool[len(buf)], buf)
+	}
+	clear(g.live)
+	g.live = g.live[:0]
+	clear(g.tape)
+	g.tape = g.tape[:0]
+}
+
+// PooledBytes returns the bytes held by the pool and by live buffers, for
+// memory accounting in benchmarks.
+func (g *Graph) PooledBytes() (free, live int64) {
+	for _, bufs := range g.pool {
+		for _, b := range bufs {
+			free += int64(4 * len(b))
+		}
+	}
+	for _, b := range g.live {
+		live += int64(4 * len(b))
+	}
+	return
+}

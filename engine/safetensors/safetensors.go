@@ -1,0 +1,352 @@
+// Package safetensors reads and writes the safetensors format: an 8-byte
+// little-endian header length, a JSON header mapping tensor names to dtype,
+// shape and byte offsets, then the raw little-endian data.
+//
+// Open reads only the header and validates it against the file size; tensor
+// data is read on demand with ReadAt, so a large file is never held in memory
+// twice. Every error names the file and, where it applies, the tensor.
+package safetensors
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+)
+
+// DType is a tensor element type as spelled in the header.
+type DType string
+
+// The element types this package reads. Only F32, F16 and BF16 are written.
+const (
+	F64  DType = "F64"
+	F32  DType = "F32"
+	F16  DType = "F16"
+	BF16 DType = "BF16"
+	I64  DType = "I64"
+	I32  DType = "I32"
+	U8   DType = "U8"
+)
+
+// Size returns the number of bytes of one element, or 0 for an unknown dtype.
+func (d DType) Size() int {
+	switch d {
+	case F64, I64:
+		return 8
+	case F32, I32:
+		return 4
+	case F16, BF16:
+		return 2
+	case U8:
+		return 1
+	}
+	return 0
+}
+
+// maxHeader bounds the JSON header so a corrupt length cannot exhaust memory.
+const maxHeader = 100 << 20
+
+// Info describes one tensor in a file.
+type Info struct {
+	DType   DType  `json:"dtype"`
+	Shape   []int  `json:"shape"`
+	Offsets [2]int `json:"data_offsets"`
+}
+
+// File is an open safetensors file.
+type File struct {
+	path     string
+	f        *os.File
+	dataBase int64
+	infos    map[string]Info
+	meta     map[string]string
+}
+
+// Open reads and validates the header of the file at path.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	sf, err := readHeader(path, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return sf, nil
+}
+
+func readHeader(path string, f *os.File) (*File, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
+	}
+	size := st.Size()
+	var lenBuf [8]byte
+	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
+		return nil, fmt.Errorf("safetensors: %s: truncated: cannot read the 8-byte header length (file has %d bytes)", path, size)
+	}
+	hlen := binary.LittleEndian.Uint64(lenBuf[:])
+	if hlen > maxHeader || int64(hlen) > size-8 {
+		return nil, fmt.Errorf("safetensors: %s: header length %d exceeds the file size %d (truncated or not a safetensors file)", path, hlen, size)
+	}
+	hdr := make([]byte, hlen)
+	if _, err := io.ReadFull(f, hdr); err != nil {
+		return nil, fmt.Errorf("safetensors: %s: truncated header: %w", path, err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(hdr, &raw); err != nil {
+		return nil, fmt.Errorf("safetensors: %s: bad JSON header: %w", path, err)
+	}
+	sf := &File{path: path, f: f, dataBase: 8 + int64(hlen), infos: map[string]Info{}}
+	dataLen := size - sf.dataBase
+	type span struct {
+		name   string
+		lo, hi int
+	}
+	var spans []span
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &sf.meta); err != nil {
+				return nil, fmt.Errorf("safetensors: %s: bad __metadata__: %w", path, err)
+			}
+			continue
+		}
+		var in Info
+		if err := json.Unmarshal(msg, &in); err != nil {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: bad header entry: %w", path, name, err)
+		}
+		if in.DType.Size() == 0 {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: unknown dtype %q", path, name, in.DType)
+		}
+		n := 1
+		for _, d := range in.Shape {
+			if d < 0 {
+				return nil, fmt.Errorf("safetensors: %s: tensor %q: negative dimension in shape %v", path, name, in.Shape)
+			}
+			n *= d
+		}
+		lo, hi := in.Offsets[0], in.Offsets[1]
+		if lo < 0 || hi < lo || int64(hi) > dataLen {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: offsets [%d, %d] outside the %d data bytes (truncated file or lying header)", path, name, lo, hi, dataLen)
+		}
+		if hi-lo != n*in.DType.Size() {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: %d bytes for shape %v of %s (want %d)", path, name, hi-lo, in.Shape, in.DType, n*in.DType.Size())
+		}
+		sf.infos[name] = in
+		spans = append(spans, span{name, lo, hi})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].lo < spans[i-1].hi {
+			return nil, fmt.Errorf("safetensors: %s: tensors %q and %q overlap", path, spans[i-1].name, spans[i].name)
+		}
+	}
+	return sf, nil
+}
+
+// Close closes the file.
+func (f *File) Close() error { return f.f.Close() }
+
+// Path returns the file's path.
+func (f *File) Path() string { return f.path }
+
+// Names returns the tensor names in sorted order.
+func (f *File) Names() []string {
+	names := make([]string, 0, len(f.infos))
+	for n := range f.infos {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Metadata returns the header's __metadata__ map (may be nil).
+func (f *File) Metadata() map[string]string { return f.meta }
+
+// Info returns the description of a tensor and whether it exists.
+func (f *File) Info(name string) (Info, bool) {
+	in, ok := f.infos[name]
+	return in, ok
+}
+
+// Bytes returns the raw little-endian bytes of a tensor.
+func (f *File) Bytes(name string) ([]byte, Info, error) {
+	in, ok := f.infos[name]
+	if !ok {
+		return nil, in, fmt.Errorf("safetensors: %s: no tensor %q", f.path, name)
+	}
+	buf := make([]byte, in.Offsets[1]-in.Offsets[0])
+	if _, err := f.f.ReadAt(buf, f.dataBase+int64(in.Offsets[0])); err != nil {
+		return nil, in, fmt.Errorf("safetensors: %s: reading tensor %q: %w", f.path, name, err)
+	}
+	return buf, in, nil
+}
+
+// Float32 returns a tensor converted to float32 (from F32, F16, BF16, F64,
+// I64, I32 or U8) with its shape.
+func (f *File) Float32(name string) ([]float32, []int, error) {
+	buf, in, err := f.Bytes(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := len(buf) / in.DType.Size()
+	out := make([]float32, n)
+	for i := range out {
+		switch in.DType {
+		case F32:
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+		case F16:
+			out[i] = F16ToF32(binary.LittleEndian.Uint16(buf[2*i:]))
+		case BF16:
+			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(buf[2*i:])) << 16)
+		case F64:
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(buf[8*i:])))
+		case I64:
+			out[i] = float32(int64(binary.LittleEndian.Uint64(buf[8*i:])))
+		case I32:
+			out[i] = float32(int32(binary.LittleEndian.Uint32(buf[4*i:])))
+		case U8:
+			out[i] = float32(buf[i])
+		}
+	}
+	return out, in.Shape, nil
+}
+
+// Float64 returns a tensor converted to float64 with its shape.
+func (f *File) Float64(name string) ([]float64, []int, error) {
+	in, ok := f.infos[name]
+	if ok && in.DType == F64 {
+		buf, _, err := f.Bytes(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		out := make([]float64, len(buf)/8)
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(buf[8*i:]))
+		}
+		return out, in.Shape, nil
+	}
+	if ok && in.DType == I64 {
+		v, s, err := f.Int64(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		out := make([]float64, len(v))
+		for i := range v {
+			out[i] = float64(v[i])
+		}
+		return out, s, nil
+	}
+	v, s, err := f.Float32(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]float64, len(v))
+	for i := range v {
+		out[i] = float64(v[i])
+	}
+	return out, s, nil
+}
+
+// Int64 returns an I64 (or I32, U8) tensor as int64 values with its shape.
+func (f *File) Int64(name string) ([]int64, []int, error) {
+	buf, in, err := f.Bytes(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []int64
+	switch in.DType {
+	case I64:
+		out = make([]int64, len(buf)/8)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(buf[8*i:]))
+		}
+	case I32:
+		out = make([]int64, len(buf)/4)
+		for i := range out {
+			out[i] = int64(int32(binary.LittleEndian.Uint32(buf[4*i:])))
+		}
+	case U8:
+		out = make([]int64, len(buf))
+		for i := range out {
+			out[i] = int64(buf[i])
+		}
+	default:
+		return nil, nil, fmt.Errorf("safetensors: %s: tensor %q is %s, not an integer type", f.path, name, in.DType)
+	}
+	return out, in.Shape, nil
+}
+
+// ErrNotFound is returned (wrapped) by Load for a missing file.
+var ErrNotFound = errors.New("not found")
+
+// F16ToF32 converts an IEEE 754 half-precision value to float32.
+func F16ToF32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch {
+	case exp == 0 && mant == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: normalise
+		e := uint32(127 - 15 + 1)
+		for mant&0x400 == 0 {
+			mant <<= 1
+			e--
+		}
+		mant &= 0x3ff
+		return math.Float32frombits(sign | e<<23 | mant<<13)
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+}
+
+// F32ToF16 converts a float32 to half precision, rounding to nearest even.
+func F32ToF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23&0xff) - 127 + 15
+	mant := b & 0x7fffff
+	if b&0x7fffffff > 0x7f800000 { // NaN
+		return sign | 0x7e00
+	}
+	if exp >= 0x1f {
+		return sign | 0x7c00 // overflow to infinity
+	}
+	if exp <= 0 {
+		if exp < -10 {
+			return sign
+		}
+		mant |= 0x800000
+		shift := uint32(14 - exp)
+		half := uint32(1) << (shift - 1)
+		r := mant >> shift
+		rem := mant & (1<<shift - 1)
+		if rem > half || (rem == half && r&1 == 1) {
+			r++
+		}
+		return sign | uint16(r)
+	}
+	r := uint32(exp)<<10 | mant>>13
+	rem := mant & 0x1fff
+	if rem > 0x1000 || (rem == 0x1000 && r&1 == 1) {
+		r++ // may carry into the exponent, which is the correct rounding
+	}
+	return sign | uint16(r)
+}
+
+// F32ToBF16 converts a float32 to bfloat16, rounding to nearest even.
+func F32ToBF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	if b&0x7fffffff > 0x7f800000 {
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
