@@ -2,9 +2,11 @@
 // little-endian header length, a JSON header mapping tensor names to dtype,
 // shape and byte offsets, then the raw little-endian data.
 //
-// Open reads only the header and validates it against the file size; tensor
-// data is read on demand with ReadAt, so a large file is never held in memory
-// twice. Every error names the file and, where it applies, the tensor.
+// Open reads only the header and validates it as the reference library
+// does: known dtypes, sizes that match the shapes, and tensors that tile the
+// data exactly, with no overlap, hole or trailing byte. Tensor data is read
+// on demand with ReadAt, so a large file is never held in memory twice.
+// Every error names the file and, where it applies, the tensor.
 package safetensors
 
 import (
@@ -13,35 +15,48 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"sort"
+
+	"github.com/degradiff/degradiff/engine/tensor"
 )
 
 // DType is a tensor element type as spelled in the header.
 type DType string
 
-// The element types this package reads. Only F32, F16 and BF16 are written.
+// The element types of the format. Float32 converts all of them except the
+// 8-bit floats, whose files can still be opened. Only F32, F16 and BF16 are
+// written.
 const (
-	F64  DType = "F64"
-	F32  DType = "F32"
-	F16  DType = "F16"
-	BF16 DType = "BF16"
-	I64  DType = "I64"
-	I32  DType = "I32"
-	U8   DType = "U8"
+	F64    DType = "F64"
+	F32    DType = "F32"
+	F16    DType = "F16"
+	BF16   DType = "BF16"
+	I64    DType = "I64"
+	I32    DType = "I32"
+	I16    DType = "I16"
+	I8     DType = "I8"
+	U64    DType = "U64"
+	U32    DType = "U32"
+	U16    DType = "U16"
+	U8     DType = "U8"
+	Bool   DType = "BOOL"
+	F8E4M3 DType = "F8_E4M3"
+	F8E5M2 DType = "F8_E5M2"
 )
 
 // Size returns the number of bytes of one element, or 0 for an unknown dtype.
 func (d DType) Size() int {
 	switch d {
-	case F64, I64:
+	case F64, I64, U64:
 		return 8
-	case F32, I32:
+	case F32, I32, U32:
 		return 4
-	case F16, BF16:
+	case F16, BF16, I16, U16:
 		return 2
-	case U8:
+	case U8, I8, Bool, F8E4M3, F8E5M2:
 		return 1
 	}
 	return 0
@@ -70,6 +85,9 @@ type File struct {
 func Open(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("safetensors: %w: %w", ErrNotFound, err)
+		}
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	sf, err := readHeader(path, f)
@@ -85,14 +103,20 @@ func readHeader(path string, f *os.File) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
 	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("safetensors: %s: is a directory", path)
+	}
 	size := st.Size()
 	var lenBuf [8]byte
 	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
-		return nil, fmt.Errorf("safetensors: %s: truncated: cannot read the 8-byte header length (file has %d bytes)", path, size)
+		return nil, fmt.Errorf("safetensors: %s: truncated: cannot read the 8-byte header length (file has %d bytes): %w", path, size, err)
 	}
 	hlen := binary.LittleEndian.Uint64(lenBuf[:])
-	if hlen > maxHeader || int64(hlen) > size-8 {
-		return nil, fmt.Errorf("safetensors: %s: header length %d exceeds the file size %d (truncated or not a safetensors file)", path, hlen, size)
+	if hlen > maxHeader {
+		return nil, fmt.Errorf("safetensors: %s: header length %d exceeds the %d-byte limit (not a safetensors file?)", path, hlen, maxHeader)
+	}
+	if int64(hlen) > size-8 {
+		return nil, fmt.Errorf("safetensors: %s: truncated header: header length %d but only %d bytes follow", path, hlen, size-8)
 	}
 	hdr := make([]byte, hlen)
 	if _, err := io.ReadFull(f, hdr); err != nil {
@@ -102,49 +126,85 @@ func readHeader(path string, f *os.File) (*File, error) {
 	if err := json.Unmarshal(hdr, &raw); err != nil {
 		return nil, fmt.Errorf("safetensors: %s: bad JSON header: %w", path, err)
 	}
+	if raw == nil {
+		return nil, fmt.Errorf("safetensors: %s: bad JSON header: not an object", path)
+	}
 	sf := &File{path: path, f: f, dataBase: 8 + int64(hlen), infos: map[string]Info{}}
 	dataLen := size - sf.dataBase
 	type span struct {
 		name   string
-		lo, hi int
+		lo, hi int64
 	}
 	var spans []span
 	for name, msg := range raw {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &sf.meta); err != nil {
-				return nil, fmt.Errorf("safetensors: %s: bad __metadata__: %w", path, err)
+				return nil, fmt.Errorf("safetensors: %s: bad __metadata__ (want string values): %w", path, err)
 			}
 			continue
 		}
-		var in Info
-		if err := json.Unmarshal(msg, &in); err != nil {
+		// Decode the offsets into a slice: encoding/json would silently
+		// drop extra elements of a fixed-size array.
+		var e struct {
+			DType   DType `json:"dtype"`
+			Shape   []int `json:"shape"`
+			Offsets []int `json:"data_offsets"`
+		}
+		if err := json.Unmarshal(msg, &e); err != nil {
 			return nil, fmt.Errorf("safetensors: %s: tensor %q: bad header entry: %w", path, name, err)
 		}
+		if len(e.Offsets) != 2 {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: data_offsets %v, want [begin, end]", path, name, e.Offsets)
+		}
+		in := Info{DType: e.DType, Shape: e.Shape, Offsets: [2]int{e.Offsets[0], e.Offsets[1]}}
 		if in.DType.Size() == 0 {
 			return nil, fmt.Errorf("safetensors: %s: tensor %q: unknown dtype %q", path, name, in.DType)
 		}
-		n := 1
+		if in.Shape == nil {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: no shape", path, name)
+		}
+		// Count bytes in int64 with an overflow check: a lying shape must
+		// not wrap around to match the offsets.
+		nbytes := int64(in.DType.Size())
 		for _, d := range in.Shape {
 			if d < 0 {
 				return nil, fmt.Errorf("safetensors: %s: tensor %q: negative dimension in shape %v", path, name, in.Shape)
 			}
-			n *= d
+			if d != 0 && nbytes > math.MaxInt64/int64(d) {
+				return nil, fmt.Errorf("safetensors: %s: tensor %q: shape %v is too large", path, name, in.Shape)
+			}
+			nbytes *= int64(d)
 		}
-		lo, hi := in.Offsets[0], in.Offsets[1]
-		if lo < 0 || hi < lo || int64(hi) > dataLen {
+		lo, hi := int64(in.Offsets[0]), int64(in.Offsets[1])
+		if lo < 0 || hi < lo || hi > dataLen {
 			return nil, fmt.Errorf("safetensors: %s: tensor %q: offsets [%d, %d] outside the %d data bytes (truncated file or lying header)", path, name, lo, hi, dataLen)
 		}
-		if hi-lo != n*in.DType.Size() {
-			return nil, fmt.Errorf("safetensors: %s: tensor %q: %d bytes for shape %v of %s (want %d)", path, name, hi-lo, in.Shape, in.DType, n*in.DType.Size())
+		if hi-lo != nbytes {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: %d bytes for shape %v of %s (want %d)", path, name, hi-lo, in.Shape, in.DType, nbytes)
 		}
 		sf.infos[name] = in
 		spans = append(spans, span{name, lo, hi})
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
-	for i := 1; i < len(spans); i++ {
-		if spans[i].lo < spans[i-1].hi {
-			return nil, fmt.Errorf("safetensors: %s: tensors %q and %q overlap", path, spans[i-1].name, spans[i].name)
+	// The format requires the tensors to tile the data exactly, without
+	// overlaps, holes or trailing bytes.
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].lo != spans[j].lo {
+			return spans[i].lo < spans[j].lo
 		}
+		return spans[i].hi < spans[j].hi
+	})
+	end := int64(0)
+	for i, sp := range spans {
+		switch {
+		case sp.lo < end:
+			return nil, fmt.Errorf("safetensors: %s: tensors %q and %q overlap", path, spans[i-1].name, sp.name)
+		case sp.lo > end:
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: %d unused data bytes before offset %d", path, sp.name, sp.lo-end, sp.lo)
+		}
+		end = sp.hi
+	}
+	if end != dataLen {
+		return nil, fmt.Errorf("safetensors: %s: %d data bytes after the last tensor (header covers %d of %d)", path, dataLen-end, end, dataLen)
 	}
 	return sf, nil
 }
@@ -187,37 +247,81 @@ func (f *File) Bytes(name string) ([]byte, Info, error) {
 	return buf, in, nil
 }
 
-// Float32 returns a tensor converted to float32 (from F32, F16, BF16, F64,
-// I64, I32 or U8) with its shape.
+// Float32 returns a tensor converted to float32 (from any dtype but the
+// 8-bit floats; 64-bit integers beyond 2^24 are rounded) with its shape.
 func (f *File) Float32(name string) ([]float32, []int, error) {
 	buf, in, err := f.Bytes(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	n := len(buf) / in.DType.Size()
-	out := make([]float32, n)
-	for i := range out {
-		switch in.DType {
-		case F32:
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
-		case F16:
-			out[i] = F16ToF32(binary.LittleEndian.Uint16(buf[2*i:]))
-		case BF16:
-			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(buf[2*i:])) << 16)
-		case F64:
-			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(buf[8*i:])))
-		case I64:
-			out[i] = float32(int64(binary.LittleEndian.Uint64(buf[8*i:])))
-		case I32:
-			out[i] = float32(int32(binary.LittleEndian.Uint32(buf[4*i:])))
-		case U8:
-			out[i] = float32(buf[i])
+	out := make([]float32, len(buf)/in.DType.Size())
+	le := binary.LittleEndian
+	switch in.DType {
+	case F32:
+		for i := range out {
+			out[i] = math.Float32frombits(le.Uint32(buf[4*i:]))
 		}
+	case F16:
+		for i := range out {
+			out[i] = F16ToF32(le.Uint16(buf[2*i:]))
+		}
+	case BF16:
+		for i := range out {
+			out[i] = BF16ToF32(le.Uint16(buf[2*i:]))
+		}
+	case F64:
+		for i := range out {
+			out[i] = float32(math.Float64frombits(le.Uint64(buf[8*i:])))
+		}
+	case I64:
+		for i := range out {
+			out[i] = float32(int64(le.Uint64(buf[8*i:])))
+		}
+	case U64:
+		for i := range out {
+			out[i] = float32(le.Uint64(buf[8*i:]))
+		}
+	case I32:
+		for i := range out {
+			out[i] = float32(int32(le.Uint32(buf[4*i:])))
+		}
+	case U32:
+		for i := range out {
+			out[i] = float32(le.Uint32(buf[4*i:]))
+		}
+	case I16:
+		for i := range out {
+			out[i] = float32(int16(le.Uint16(buf[2*i:])))
+		}
+	case U16:
+		for i := range out {
+			out[i] = float32(le.Uint16(buf[2*i:]))
+		}
+	case I8:
+		for i, b := range buf {
+			out[i] = float32(int8(b))
+		}
+	case U8, Bool:
+		for i, b := range buf {
+			out[i] = float32(b)
+		}
+	default:
+		return nil, nil, fmt.Errorf("safetensors: %s: tensor %q: cannot convert %s to float32", f.path, name, in.DType)
 	}
 	return out, in.Shape, nil
 }
 
-// Float64 returns a tensor converted to float64 with its shape.
+// integer reports whether d is an integer type (including BOOL).
+func (d DType) integer() bool {
+	switch d {
+	case I64, I32, I16, I8, U64, U32, U16, U8, Bool:
+		return true
+	}
+	return false
+}
+
+// Float64 returns a tensor converted to float64 with its shape. Integers
+// other than U64 convert exactly.
 func (f *File) Float64(name string) ([]float64, []int, error) {
 	in, ok := f.infos[name]
 	if ok && in.DType == F64 {
@@ -231,7 +335,7 @@ func (f *File) Float64(name string) ([]float64, []int, error) {
 		}
 		return out, in.Shape, nil
 	}
-	if ok && in.DType == I64 {
+	if ok && in.DType != U64 && in.DType.integer() {
 		v, s, err := f.Int64(name)
 		if err != nil {
 			return nil, nil, err
@@ -253,7 +357,8 @@ func (f *File) Float64(name string) ([]float64, []int, error) {
 	return out, s, nil
 }
 
-// Int64 returns an I64 (or I32, U8) tensor as int64 values with its shape.
+// Int64 returns an integer tensor (I64, I32, I16, I8, U32, U16, U8 or BOOL)
+// as int64 values with its shape.
 func (f *File) Int64(name string) ([]int64, []int, error) {
 	buf, in, err := f.Bytes(name)
 	if err != nil {
@@ -271,7 +376,27 @@ func (f *File) Int64(name string) ([]int64, []int, error) {
 		for i := range out {
 			out[i] = int64(int32(binary.LittleEndian.Uint32(buf[4*i:])))
 		}
-	case U8:
+	case I16:
+		out = make([]int64, len(buf)/2)
+		for i := range out {
+			out[i] = int64(int16(binary.LittleEndian.Uint16(buf[2*i:])))
+		}
+	case U32:
+		out = make([]int64, len(buf)/4)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint32(buf[4*i:]))
+		}
+	case U16:
+		out = make([]int64, len(buf)/2)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint16(buf[2*i:]))
+		}
+	case I8:
+		out = make([]int64, len(buf))
+		for i := range out {
+			out[i] = int64(int8(buf[i]))
+		}
+	case U8, Bool:
 		out = make([]int64, len(buf))
 		for i := range out {
 			out[i] = int64(buf[i])
@@ -282,7 +407,26 @@ func (f *File) Int64(name string) ([]int64, []int, error) {
 	return out, in.Shape, nil
 }
 
-// ErrNotFound is returned (wrapped) by Load for a missing file.
+// ReadAll reads every tensor of the file at path, converted to float32.
+func ReadAll(path string) (map[string]*tensor.Tensor, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := make(map[string]*tensor.Tensor, len(f.infos))
+	for name := range f.infos {
+		data, shape, err := f.Float32(name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = tensor.FromData(data, shape...)
+	}
+	return out, nil
+}
+
+// ErrNotFound is returned (wrapped, together with fs.ErrNotExist) by Open
+// for a missing file.
 var ErrNotFound = errors.New("not found")
 
 // F16ToF32 converts an IEEE 754 half-precision value to float32.
@@ -340,6 +484,9 @@ func F32ToF16(f float32) uint16 {
 	}
 	return sign | uint16(r)
 }
+
+// BF16ToF32 converts a bfloat16 value to float32 (exactly).
+func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 // F32ToBF16 converts a float32 to bfloat16, rounding to nearest even.
 func F32ToBF16(f float32) uint16 {

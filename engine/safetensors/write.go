@@ -21,7 +21,8 @@ type Tensor struct {
 }
 
 // Write writes tensors to path atomically (a temporary file in the same
-// folder, then rename), sorted by name as the reference writer does.
+// folder, then rename), sorted by name as the reference writer does. Names
+// must be distinct and not "__metadata__".
 func Write(path string, tensors []Tensor, meta map[string]string) error {
 	ts := append([]Tensor(nil), tensors...)
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
@@ -29,8 +30,16 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 	if len(meta) > 0 {
 		header["__metadata__"] = meta
 	}
+	for i := 1; i < len(ts); i++ {
+		if ts[i].Name == ts[i-1].Name {
+			return fmt.Errorf("safetensors: writing %s: tensor name %q repeated", path, ts[i].Name)
+		}
+	}
 	off := 0
 	for i := range ts {
+		if ts[i].Name == "__metadata__" {
+			return fmt.Errorf("safetensors: writing %s: %q is reserved and cannot name a tensor", path, ts[i].Name)
+		}
 		if ts[i].DType == "" {
 			ts[i].DType = F32
 		}
@@ -71,20 +80,31 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hdr)))
 	w.Write(lenBuf[:])
 	w.Write(hdr)
-	var b [4]byte
+	// Encode a block of values at a time rather than one Write per value.
+	const block = 1 << 14
+	buf := make([]byte, 4*block)
 	for _, t := range ts {
-		for _, v := range t.Data {
+		for lo := 0; lo < len(t.Data); lo += block {
+			vals := t.Data[lo:min(lo+block, len(t.Data))]
+			var n int
 			switch t.DType {
 			case F32:
-				binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-				w.Write(b[:4])
+				for i, v := range vals {
+					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+				}
+				n = 4 * len(vals)
 			case F16:
-				binary.LittleEndian.PutUint16(b[:], F32ToF16(v))
-				w.Write(b[:2])
+				for i, v := range vals {
+					binary.LittleEndian.PutUint16(buf[2*i:], F32ToF16(v))
+				}
+				n = 2 * len(vals)
 			case BF16:
-				binary.LittleEndian.PutUint16(b[:], F32ToBF16(v))
-				w.Write(b[:2])
+				for i, v := range vals {
+					binary.LittleEndian.PutUint16(buf[2*i:], F32ToBF16(v))
+				}
+				n = 2 * len(vals)
 			}
+			w.Write(buf[:n]) // a write error sticks and is reported by Flush
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -92,6 +112,12 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 		return fmt.Errorf("safetensors: writing %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+	}
+	// CreateTemp makes the file private (0600); give the result the mode
+	// os.Create would.
+	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return fmt.Errorf("safetensors: writing %s: %w", path, err)
 	}

@@ -7,22 +7,30 @@ import (
 )
 
 // FillNormal fills dst with independent standard normal numbers scaled by
-// std. Element i uses the stream's blocks at a fixed offset from the current
-// position, so the result is the same however many goroutines fill it. The
-// stream advances past all the blocks used.
+// std. Element i comes from the stream's block at a fixed offset i/2 from
+// the current position (Box-Muller: one block gives the cosine and sine
+// normals of elements 2j and 2j+1), so the result is the same however many
+// goroutines fill it. The stream advances past all the blocks used.
 func (s *Stream) FillNormal(dst []float32, std float64) {
 	base := s.ctr
 	key := s.key
-	// One 128-bit block gives two uniforms, that is one normal number.
-	parallel.For(len(dst), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			b := philox(base+uint64(i), key)
+	n := len(dst)
+	parallel.For(n, 4096, func(lo, hi int) {
+		for j := lo >> 1; 2*j < hi; j++ {
+			b := philox(base+uint64(j), key)
 			u1 := 1 - float64(b[0]>>11)*(1.0/(1<<53))
 			u2 := float64(b[1]>>11) * (1.0 / (1 << 53))
-			dst[i] = float32(std * math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2))
+			r := std * math.Sqrt(-2*math.Log(u1))
+			sn, cs := math.Sincos(2 * math.Pi * u2)
+			if i := 2 * j; i >= lo {
+				dst[i] = float32(r * cs)
+			}
+			if i := 2*j + 1; i < hi {
+				dst[i] = float32(r * sn)
+			}
 		}
 	})
-	s.ctr = base + uint64(len(dst))
+	s.ctr = base + uint64((n+1)/2)
 	s.pos = 2
 }
 

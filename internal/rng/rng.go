@@ -199,3 +199,17 @@ func philox(ctr, key uint64) [2]uint64 {
 	}
 	return [2]uint64{uint64(c0) | uint64(c1)<<32, uint64(c2) | uint64(c3)<<32}
 }
+
+// FromKey returns the stream with the given key at its start, for replaying
+// a stream recorded by its Key.
+func FromKey(key uint64) *Stream { return &Stream{key: key, pos: 2} }
+
+// Perm returns a random permutation of 0..n-1 (Fisher-Yates).
+func (s *Stream) Perm(n int) []int {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	s.Shuffle(n, func(i, j int) { p[i], p[j] = p[j], p[i] })
+	return p
+}

@@ -1,0 +1,89 @@
+package jpeg
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	stdjpeg "image/jpeg"
+	"math"
+
+	"github.com/degradiff/degradiff/raster"
+)
+
+// Real returns img after an actual JPEG encode/decode round trip at the
+// given quality (1-100; image/jpeg clamps other values), in [0, 1]. The image is first clamped to [0, 1] and
+// rounded half to even to 8 bits, like cv2.imencode's conversion of a float
+// image. Go's encoder uses the IJG-scaled Annex K tables like libjpeg and,
+// for colour, 4:2:0 chroma subsampling; its decoder upsamples chroma by
+// replication (libjpeg interpolates), so results differ slightly from
+// OpenCV's. img must have 1 (grayscale JPEG) or 3 (RGB) planes.
+func Real(img *raster.Image, quality int) (*raster.Image, error) {
+	var src image.Image
+	r := image.Rect(0, 0, img.W, img.H)
+	n := img.H * img.W
+	switch img.C {
+	case 1:
+		g := image.NewGray(r)
+		for i, v := range img.Pix[:n] {
+			g.Pix[i] = to8(v)
+		}
+		src = g
+	case 3:
+		m := image.NewRGBA(r)
+		for i := 0; i < n; i++ {
+			m.Pix[4*i] = to8(img.Pix[i])
+			m.Pix[4*i+1] = to8(img.Pix[n+i])
+			m.Pix[4*i+2] = to8(img.Pix[2*n+i])
+			m.Pix[4*i+3] = 255
+		}
+		src = m
+	default:
+		panic(fmt.Sprintf("jpeg.Real: image has %d planes, want 1 or 3", img.C))
+	}
+	var buf bytes.Buffer
+	if err := stdjpeg.Encode(&buf, src, &stdjpeg.Options{Quality: quality}); err != nil {
+		return nil, fmt.Errorf("jpeg: encoding %dx%d image at quality %d: %w", img.W, img.H, quality, err)
+	}
+	dec, err := stdjpeg.Decode(&buf)
+	if err != nil {
+		return nil, fmt.Errorf("jpeg: decoding the round trip of a %dx%d image: %w", img.W, img.H, err)
+	}
+	out := raster.New(img.C, img.H, img.W)
+	switch d := dec.(type) {
+	case *image.Gray:
+		for y := 0; y < img.H; y++ {
+			row := d.Pix[y*d.Stride : y*d.Stride+img.W]
+			for x, v := range row {
+				out.Pix[y*img.W+x] = float32(v) / 255
+			}
+		}
+	case *image.YCbCr:
+		for y := 0; y < img.H; y++ {
+			for x := 0; x < img.W; x++ {
+				yi, ci := d.YOffset(x, y), d.COffset(x, y)
+				r, g, b := color.YCbCrToRGB(d.Y[yi], d.Cb[ci], d.Cr[ci])
+				i := y*img.W + x
+				out.Pix[i] = float32(r) / 255
+				out.Pix[n+i] = float32(g) / 255
+				out.Pix[2*n+i] = float32(b) / 255
+			}
+		}
+	default:
+		return nil, fmt.Errorf("jpeg: round trip decoded to unexpected %T", dec)
+	}
+	return out, nil
+}
+
+// to8 converts a [0, 1] value to 8 bits: clamp, scale by 255 and round half
+// to even (NaN becomes 0).
+func to8(v float32) uint8 {
+	x := v * 255 // a float32 product, as in the float32 reference
+	if !(x > 0) {
+		return 0
+	}
+	if x >= 255 {
+		return 255
+	}
+	return uint8(math.RoundToEven(float64(x)))
+}

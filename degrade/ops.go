@@ -1,0 +1,81 @@
+package degrade
+
+import (
+	"fmt"
+
+	"github.com/degradiff/degradiff/degrade/jpeg"
+	"github.com/degradiff/degradiff/degrade/resize"
+	"github.com/degradiff/degradiff/raster"
+)
+
+// interpScale resizes like F.interpolate(scale_factor=sf, mode=mode).
+func interpScale(m *raster.Image, mode string, sf float64) (*raster.Image, error) {
+	md, err := resize.ParseMode(mode)
+	if err != nil {
+		return nil, err
+	}
+	if int(float64(m.H)*sf) < 1 || int(float64(m.W)*sf) < 1 {
+		return nil, fmt.Errorf("%dx%d image scaled by %g is empty", m.W, m.H, sf)
+	}
+	return resize.Scale(m, sf, md), nil
+}
+
+// interpSize resizes like F.interpolate(size=(h, w), mode=mode).
+func interpSize(m *raster.Image, mode string, h, w int) (*raster.Image, error) {
+	md, err := resize.ParseMode(mode)
+	if err != nil {
+		return nil, err
+	}
+	if h < 1 || w < 1 {
+		return nil, fmt.Errorf("cannot resize %dx%d image to %dx%d", m.W, m.H, w, h)
+	}
+	return resize.Interpolate(m, h, w, md), nil
+}
+
+// cvResize resizes like cv2.resize with INTER_LINEAR ("linear"),
+// INTER_CUBIC ("cubic") or INTER_AREA ("area").
+func cvResize(m *raster.Image, interp string, h, w int) (*raster.Image, error) {
+	var in resize.Inter
+	switch interp {
+	case "linear":
+		in = resize.InterLinear
+	case "cubic":
+		in = resize.InterCubic
+	case "area":
+		in = resize.InterArea
+	case "nearest":
+		in = resize.InterNearest
+	default:
+		return nil, fmt.Errorf("unknown OpenCV interpolation %q", interp)
+	}
+	if h < 1 || w < 1 {
+		return nil, fmt.Errorf("cannot resize %dx%d image to %dx%d", m.W, m.H, w, h)
+	}
+	return resize.OpenCV(m, h, w, in), nil
+}
+
+// matlabResize resizes like MATLAB's imresize (bicubic, antialiased when
+// shrinking), as BasicSR's and KAIR's imresize.
+func matlabResize(m *raster.Image, scale float64) (*raster.Image, error) {
+	if int(float64(m.H)*scale) < 1 || int(float64(m.W)*scale) < 1 {
+		return nil, fmt.Errorf("%dx%d image scaled by %g is empty", m.W, m.H, scale)
+	}
+	return resize.Imresize(m, scale, true), nil
+}
+
+// diffJPEG applies BasicSR's DiffJPEG at a (float) quality.
+func diffJPEG(m *raster.Image, quality float64) *raster.Image {
+	return jpeg.DiffJPEG(m, quality)
+}
+
+// realJPEG encodes and decodes m as a JPEG at an integer quality, on the
+// image rounded to 8 bits, as cv2.imencode/imdecode do in KAIR and GFPGAN.
+func realJPEG(m *raster.Image, quality int) *raster.Image {
+	out, err := jpeg.Real(m, min(max(quality, 1), 100))
+	if err != nil {
+		// Real fails only for plane counts other than 1 and 3, which the
+		// pipelines never produce.
+		panic(fmt.Sprintf("degrade: JPEG round trip: %v", err))
+	}
+	return out
+}

@@ -1,0 +1,380 @@
+package ag
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/degradiff/degradiff/engine/tensor"
+	"github.com/degradiff/degradiff/internal/parallel"
+)
+
+// ewGrain is the number of elements below which elementwise loops run on
+// one goroutine.
+const ewGrain = 1 << 15
+
+// Add returns a+b with NumPy broadcasting: shapes are aligned on the right,
+// and each pair of dims must be equal or one of them 1.
+func (g *Graph) Add(a, b *Var) *Var { return g.ewBinary("Add", ewAdd, a, b) }
+
+// Sub returns a-b with broadcasting as in Add.
+func (g *Graph) Sub(a, b *Var) *Var { return g.ewBinary("Sub", ewSub, a, b) }
+
+// Mul returns the elementwise product a*b with broadcasting as in Add.
+func (g *Graph) Mul(a, b *Var) *Var { return g.ewBinary("Mul", ewMul, a, b) }
+
+type ewOp int
+
+const (
+	ewAdd ewOp = iota
+	ewSub
+	ewMul
+)
+
+func (g *Graph) ewBinary(name string, op ewOp, a, b *Var) *Var {
+	shape, p := ewBroadcast(name, a.Value.Shape, b.Value.Shape)
+	out := g.AllocUninit(shape...)
+	ad, bd, od := a.Value.Data, b.Value.Data, out.Data
+	sai, sbi := p.sa[p.rank-1], p.sb[p.rank-1]
+	parallel.For(len(od), ewGrain, func(lo, hi int) {
+		p.rows(lo, hi, func(o, ia, ib, n int) {
+			ewRow(op, od[o:o+n], ad[ia:], bd[ib:], sai, sbi)
+		})
+	})
+	y := g.Result(out, a, b)
+	g.Record(y, func() {
+		gy := y.Grad.Data
+		sign := float32(1)
+		if op == ewSub {
+			sign = -1
+		}
+		var fa, fb []float32 // factors of the gradients (Mul only)
+		if op == ewMul {
+			fa, fb = bd, ad
+		}
+		if ga := g.GradOf(a); ga != nil {
+			ewGradInto(ga.Data, gy, fa, &p, p.sa, p.sb, 1)
+		}
+		if gb := g.GradOf(b); gb != nil {
+			ewGradInto(gb.Data, gy, fb, &p, p.sb, p.sa, sign)
+		}
+	})
+	return y
+}
+
+// ewGradInto adds sign * gy * f (f nil meaning 1), reduced over the dims
+// where the operand is broadcast, into gx. sx and sf are the strides of the
+// operand and of f in plan p.
+func ewGradInto(gx, gy, f []float32, p *ewPlan, sx, sf [reduceMaxRank]int, sign float32) {
+	if len(gx) == len(gy) {
+		// Not broadcast: gx has the output's layout.
+		switch {
+		case f == nil:
+			parallel.For(len(gy), ewGrain, func(lo, hi int) {
+				ewAxpy(gx[lo:hi], gy[lo:hi], sign)
+			})
+		default:
+			// Walk the plan with f in b's place.
+			q := *p
+			q.sb = sf
+			sfi := sf[p.rank-1]
+			parallel.For(len(gy), ewGrain, func(lo, hi int) {
+				q.rows(lo, hi, func(o, _, i, n int) {
+					ewAccMulRow(gx[o:o+n], gy[o:o+n], f[i:], sfi, sign)
+				})
+			})
+		}
+		return
+	}
+	rp := reducePlan{rank: p.rank, dims: p.dims}
+	s := 1
+	for i := p.rank - 1; i >= 0; i-- {
+		rp.red[i] = sx[i] == 0
+		rp.ss[i] = s
+		s *= p.dims[i]
+		rp.fs[i] = sf[i]
+	}
+	rp.run(gx, gy, f, float64(sign), true)
+}
+
+// AddScalar returns x+s.
+func (g *Graph) AddScalar(x *Var, s float32) *Var {
+	out := g.AllocUninit(x.Value.Shape...)
+	xd, od := x.Value.Data, out.Data
+	parallel.For(len(od), ewGrain, func(lo, hi int) {
+		o, v := od[lo:hi], xd[lo:hi]
+		for i, xv := range v {
+			o[i] = xv + s
+		}
+	})
+	y := g.Result(out, x)
+	g.Record(y, func() {
+		if gx := g.GradOf(x); gx != nil {
+			gy := y.Grad.Data
+			parallel.For(len(gy), ewGrain, func(lo, hi int) {
+				ewAxpy(gx.Data[lo:hi], gy[lo:hi], 1)
+			})
+		}
+	})
+	return y
+}
+
+// Square returns x*x elementwise.
+func (g *Graph) Square(x *Var) *Var {
+	out := g.AllocUninit(x.Value.Shape...)
+	xd, od := x.Value.Data, out.Data
+	parallel.For(len(od), ewGrain, func(lo, hi int) {
+		o, v := od[lo:hi], xd[lo:hi]
+		for i, xv := range v {
+			o[i] = xv * xv
+		}
+	})
+	y := g.Result(out, x)
+	g.Record(y, func() {
+		if gx := g.GradOf(x); gx != nil {
+			gy := y.Grad.Data
+			parallel.For(len(gy), ewGrain, func(lo, hi int) {
+				d, gyv, v := gx.Data[lo:hi], gy[lo:hi], xd[lo:hi]
+				for i, gv := range gyv {
+					d[i] += 2 * v[i] * gv
+				}
+			})
+		}
+	})
+	return y
+}
+
+// Sqrt returns the elementwise square root of x (NaN for negative values;
+// the gradient is infinite at 0).
+func (g *Graph) Sqrt(x *Var) *Var {
+	out := g.AllocUninit(x.Value.Shape...)
+	xd, od := x.Value.Data, out.Data
+	parallel.For(len(od), ewGrain, func(lo, hi int) {
+		o, v := od[lo:hi], xd[lo:hi]
+		for i, xv := range v {
+			o[i] = float32(math.Sqrt(float64(xv)))
+		}
+	})
+	y := g.Result(out, x)
+	g.Record(y, func() {
+		if gx := g.GradOf(x); gx != nil {
+			gy, yd := y.Grad.Data, y.Value.Data
+			parallel.For(len(gy), ewGrain, func(lo, hi int) {
+				d, gyv, v := gx.Data[lo:hi], gy[lo:hi], yd[lo:hi]
+				for i, gv := range gyv {
+					d[i] += gv * 0.5 / v[i]
+				}
+			})
+		}
+	})
+	return y
+}
+
+// ewPlan is a broadcast elementwise operation reduced to its essentials:
+// output dims of size 1 are dropped and neighbouring dims in which the same
+// operands are broadcast are merged, so [N,C,H,W]+[1,C,1,1] becomes
+// [N, C, H*W] with b's strides [0, 1, 0].
+type ewPlan struct {
+	rank   int
+	dims   [reduceMaxRank]int
+	sa, sb [reduceMaxRank]int // strides of a and b; 0 where broadcast
+}
+
+// ewBroadcast returns the broadcast shape of a and b and the plan that
+// computes it, or panics with a *tensor.ShapeError for op.
+func ewBroadcast(op string, as, bs []int) ([]int, ewPlan) {
+	r := max(len(as), len(bs))
+	tensor.Check(r <= reduceMaxRank, op, fmt.Sprintf("rank above %d", reduceMaxRank), as, bs)
+	out := make([]int, r)
+	var p ewPlan
+	var bca, bcb [reduceMaxRank]bool
+	for i := 0; i < r; i++ {
+		da, db := 1, 1
+		if j := i - (r - len(as)); j >= 0 {
+			da = as[j]
+		}
+		if j := i - (r - len(bs)); j >= 0 {
+			db = bs[j]
+		}
+		d := da
+		switch {
+		case da == db:
+		case da == 1:
+			d = db
+		case db == 1:
+		default:
+			panic(&tensor.ShapeError{Op: op, Msg: "cannot broadcast", Shapes: [][]int{as, bs}})
+		}
+		out[i] = d
+		if d == 1 {
+			continue
+		}
+		ba, bb := da == 1, db == 1
+		if p.rank > 0 && bca[p.rank-1] == ba && bcb[p.rank-1] == bb {
+			p.dims[p.rank-1] *= d
+			continue
+		}
+		p.dims[p.rank], bca[p.rank], bcb[p.rank] = d, ba, bb
+		p.rank++
+	}
+	if p.rank == 0 {
+		p.dims[0], p.rank = 1, 1
+	}
+	sa, sb := 1, 1
+	for i := p.rank - 1; i >= 0; i-- {
+		if !bca[i] {
+			p.sa[i] = sa
+			sa *= p.dims[i]
+		}
+		if !bcb[i] {
+			p.sb[i] = sb
+			sb *= p.dims[i]
+		}
+	}
+	return out, p
+}
+
+// rows calls row(o, ia, ib, n) for the pieces of innermost rows that make up
+// the output range [lo, hi): o is the output offset, ia and ib the offsets
+// of a and b, and n the length. Along a row, a and b advance by their
+// innermost strides (0 or 1).
+func (p *ewPlan) rows(lo, hi int, row func(o, ia, ib, n int)) {
+	r := p.rank
+	inner := p.dims[r-1]
+	var idx [reduceMaxRank]int
+	rem, col := lo/inner, lo%inner
+	ra, rb := 0, 0 // offsets of the current row's start
+	for d := r - 2; d >= 0; d-- {
+		idx[d] = rem % p.dims[d]
+		rem /= p.dims[d]
+		ra += idx[d] * p.sa[d]
+		rb += idx[d] * p.sb[d]
+	}
+	sai, sbi := p.sa[r-1], p.sb[r-1]
+	for o := lo; o < hi; {
+		n := min(inner-col, hi-o)
+		row(o, ra+col*sai, rb+col*sbi, n)
+		o += n
+		col = 0
+		for d := r - 2; d >= 0; d-- {
+			idx[d]++
+			ra += p.sa[d]
+			rb += p.sb[d]
+			if idx[d] < p.dims[d] {
+				break
+			}
+			ra -= idx[d] * p.sa[d]
+			rb -= idx[d] * p.sb[d]
+			idx[d] = 0
+		}
+	}
+}
+
+// ewRow computes o = a op b over one row, where a (b) is a vector when its
+// stride sa (sb) is 1 and a scalar a[0] (b[0]) when it is 0.
+func ewRow(op ewOp, o, a, b []float32, sa, sb int) {
+	n := len(o)
+	switch {
+	case sa == 1 && sb == 1:
+		a, b = a[:n], b[:n]
+		switch op {
+		case ewAdd:
+			for i := range o {
+				o[i] = a[i] + b[i]
+			}
+		case ewSub:
+			for i := range o {
+				o[i] = a[i] - b[i]
+			}
+		case ewMul:
+			for i := range o {
+				o[i] = a[i] * b[i]
+			}
+		}
+	case sa == 1:
+		a, s := a[:n], b[0]
+		switch op {
+		case ewAdd:
+			for i := range o {
+				o[i] = a[i] + s
+			}
+		case ewSub:
+			for i := range o {
+				o[i] = a[i] - s
+			}
+		case ewMul:
+			for i := range o {
+				o[i] = a[i] * s
+			}
+		}
+	case sb == 1:
+		s, b := a[0], b[:n]
+		switch op {
+		case ewAdd:
+			for i := range o {
+				o[i] = s + b[i]
+			}
+		case ewSub:
+			for i := range o {
+				o[i] = s - b[i]
+			}
+		case ewMul:
+			for i := range o {
+				o[i] = s * b[i]
+			}
+		}
+	default:
+		var v float32
+		switch op {
+		case ewAdd:
+			v = a[0] + b[0]
+		case ewSub:
+			v = a[0] - b[0]
+		case ewMul:
+			v = a[0] * b[0]
+		}
+		for i := range o {
+			o[i] = v
+		}
+	}
+}
+
+// ewAxpy adds s*x into y.
+func ewAxpy(y, x []float32, s float32) {
+	x = x[:len(y)]
+	if s == 1 {
+		for i, v := range x {
+			y[i] += v
+		}
+		return
+	}
+	for i, v := range x {
+		y[i] += s * v
+	}
+}
+
+// ewAccMulRow adds s*x*f into y, where f is a vector (sf == 1) or the
+// scalar f[0] (sf == 0).
+func ewAccMulRow(y, x, f []float32, sf int, s float32) {
+	x = x[:len(y)]
+	if sf == 0 {
+		ewAxpy(y, x, s*f[0])
+		return
+	}
+	f = f[:len(y)]
+	for i, v := range x {
+		y[i] += s * v * f[i]
+	}
+}
+
+// ewAccScaledRow adds s*b into y, where b is a vector (sb == 1) or the
+// scalar b[0] (sb == 0).
+func ewAccScaledRow(y, b []float32, sb int, s float32) {
+	if sb == 1 {
+		ewAxpy(y, b, s)
+		return
+	}
+	v := s * b[0]
+	for i := range y {
+		y[i] += v
+	}
+}

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/batch"
+	"github.com/degradiff/degradiff/pairset"
+)
+
+type degradeFlags struct {
+	preset, config, hq, out string
+	scale, workers, perImage int
+	seed                     uint64
+	overwrite, skipBad       bool
+	maxPixels                int64
+}
+
+func newDegradeCmd() *cobra.Command {
+	var f degradeFlags
+	cmd := &cobra.Command{
+		Use:   "degrade --hq DIR --out DIR [--preset NAME] [--config FILE]",
+		Short: "Apply a degradation pipeline to a folder of HR images",
+		Long: `degrade makes LR images from every image under --hq (recursively) with a
+degradation preset (see "degradiff presets"), and writes a BasicSR-style
+paired folder:
+
+  OUT/HR/NAME.png       the HR image (mod-cropped to the scale; sharpened or
+                        augmented where the preset does so)
+  OUT/LR/NAME_kk.png    variant kk (--per-image K variants)
+  OUT/meta_info.txt     "HR/NAME.png, LR/NAME_kk.png" lines
+  OUT/manifest.jsonl    every sampled parameter of every pair
+
+Every random draw comes from a stream keyed by (seed, image name, variant),
+so the same seed gives identical files whatever --workers is. Files are
+written atomically; rerunning the same command resumes, skipping complete
+pairs (--overwrite redoes them). Unreadable images are listed at the end and
+make the exit status 2 unless --skip-bad is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDegrade(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.hq, "hq", "", "folder of HR images (searched recursively)")
+	fl.StringVar(&f.out, "out", "", "output folder")
+	fl.StringVar(&f.preset, "preset", "", "degradation preset (default official, or the config's preset:)")
+	fl.StringVar(&f.config, "config", "", "YAML file overriding preset keys")
+	fl.IntVar(&f.scale, "scale", 0, "scale factor (overrides the preset's)")
+	fl.Uint64Var(&f.seed, "seed", 0, "random seed")
+	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "images processed at once")
+	fl.IntVar(&f.perImage, "per-image", 1, "LR variants per HR image")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "redo pairs that already exist")
+	fl.BoolVar(&f.skipBad, "skip-bad", false, "exit 0 even if some images could not be read")
+	fl.Int64Var(&f.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
+	cmd.MarkFlagRequired("hq")
+	cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+// signalContext returns a context cancelled by Ctrl-C or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func runDegrade(cmd *cobra.Command, f degradeFlags) error {
+	stderr := cmd.ErrOrStderr()
+	cfg, err := degrade.Load(f.preset, f.config)
+	if err != nil {
+		return err
+	}
+	if f.scale != 0 {
+		cfg.Scale = f.scale
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("--scale: %w", err)
+		}
+	}
+	if f.perImage < 1 {
+		return fmt.Errorf("--per-image: %d must be at least 1", f.perImage)
+	}
+	pipe, err := degrade.New(cfg)
+	if err != nil {
+		return err
+	}
+	items, problems := findItems(f.hq)
+	if len(items) == 0 && len(problems) > 0 {
+		return problems[0]
+	}
+	w, err := pairset.Create(f.out)
+	if err != nil {
+		return err
+	}
+	if err := checkRun(f.out, runInfo{Command: "degrade", Config: cfg, Seed: f.seed, PerImage: f.perImage}, f.overwrite); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "degrade: %d images from %s, preset %s (%s, x%d), %d variant(s) each, seed %d\n",
+		len(items), f.hq, cfg.Preset, cfg.Type, cfg.Scale, f.perImage, f.seed)
+	ctx, stop := signalContext()
+	defer stop()
+	opt := imageio.Options{MaxPixels: f.maxPixels}
+	sum := batch.Run(ctx, items, batch.Options{Workers: f.workers, Log: stderr, Desc: "degrade", Unit: "img"},
+		func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
+			if !f.overwrite && w.Complete(it.Name, f.perImage) {
+				return batch.Skipped, nil
+			}
+			hr, _, err := imageio.Load(it.Path, opt)
+			if err != nil {
+				return 0, err
+			}
+			var hrOut = hr
+			variants := make([]pairset.Variant, f.perImage)
+			for k := range variants {
+				h, lr, rec, err := degrade.Degrade(pipe, hr, f.seed, it.Name, k)
+				if err != nil {
+					return 0, fmt.Errorf("%s: %w", it.Path, err)
+				}
+				rec.Source = it.Path
+				hrOut = h
+				variants[k] = pairset.Variant{LR: lr, Record: rec}
+			}
+			return batch.Done, w.Write(it.Name, hrOut, variants)
+		})
+	n, err := w.Finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "degrade: %d written, %d skipped (already done), %d failed; %d pairs in %s; %s\n",
+		sum.Done, sum.Skipped, len(sum.Failed), n, f.out, sum.Elapsed.Round(1e7))
+	return finishBatch(stderr, sum, problems, f.skipBad)
+}
+
+// findItems lists the images under dir with their stable names.
+func findItems(dir string) ([]batch.Item, []error) {
+	files, problems := imageio.Find(dir)
+	names, err := imageio.Names(dir, files)
+	if err != nil {
+		return nil, append(problems, err)
+	}
+	items := make([]batch.Item, len(files))
+	for i, p := range files {
+		items[i] = batch.Item{Path: p, Name: names[i]}
+	}
+	return items, problems
+}
+
+// finishBatch reports failures and turns them into the exit status: 2 when
+// some inputs failed (unless skipBad), 130 when interrupted.
+func finishBatch(stderr interface{ Write([]byte) (int, error) }, sum batch.Summary, problems []error, skipBad bool) error {
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "warning: %v\n", p)
+	}
+	sum.Report(stderr)
+	if sum.Interrupted {
+		return &exitError{code: 130, err: fmt.Errorf("interrupted: rerun the same command to resume")}
+	}
+	if (len(sum.Failed) > 0 || len(problems) > 0) && !skipBad {
+		return &exitError{code: 2, err: fmt.Errorf("%d input(s) failed (use --skip-bad to exit 0 anyway)", len(sum.Failed)+len(problems))}
+	}
+	return nil
+}
+
+// runInfo is what must match for a rerun to resume an output folder.
+type runInfo struct {
+	Command  string `json:"command"`
+	Config   any    `json:"config"`
+	Seed     uint64 `json:"seed"`
+	PerImage int    `json:"per_image"`
+	Version  string `json:"version"`
+}
+
+// checkRun records the run's settings in OUT/run.json, and refuses to mix
+// pairs made with other settings into an existing folder.
+func checkRun(out string, info runInfo, overwrite bool) error {
+	info.Version = version()
+	p := filepath.Join(out, "run.json")
+	return checkRunFile(p, info, overwrite)
+}

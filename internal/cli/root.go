@@ -1,0 +1,86 @@
+// Package cli implements the degradiff command line: one cobra command per
+// file, each a thin layer over the library packages.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is the program version, set at build time with
+// -ldflags "-X github.com/degradiff/degradiff/internal/cli.Version=v1.2.3";
+// otherwise it comes from the module build information.
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return "devel"
+}
+
+// exitError carries a specific exit status out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// NewRoot returns the root command with every subcommand attached.
+func NewRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "degradiff",
+		Short: "Realistic HQ/LQ training pairs for image restoration",
+		Long: `degradiff makes training pairs for image restoration (super-resolution,
+face restoration) whose low-quality images look like real ones.
+
+It applies the published degradation pipelines exactly (bicubic,
+Real-ESRGAN, BSRGAN, GFPGAN faces) with every sampled parameter logged, and
+refines their output with a diffusion model trained on real low-quality
+images (Yang et al. 2023, "Synthesizing Realistic Image Restoration Training
+Pairs: A Diffusion Approach").`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newPresetsCmd(),
+		newDegradeCmd(),
+		newSamplesCmd(),
+	)
+	return root
+}
+
+// Main runs the command line with args and returns the exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := NewRoot(stdout, stderr)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "degradiff:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
+	}
+	return 0
+}
