@@ -56,7 +56,8 @@ type Info struct {
 	// or a palette of grays.
 	Gray bool
 	// Orientation is the EXIF orientation (1 to 8) that loading applied;
-	// 1 means none. Only JPEG files carry one here, as for cv2.imread.
+	// 1 means none. It is read from JPEG files only, where cv2.imread
+	// applies it too.
 	Orientation int
 }
 
@@ -232,7 +233,9 @@ func decode(r io.Reader, opt Options, pixels bool) (*raster.Image, Info, error) 
 		return nil, info, fmt.Errorf("%w (%s): header says %dx%d but the data holds %dx%d",
 			ErrCorrupt, formatNames[format], cfg.Width, cfg.Height, b.Dx(), b.Dy())
 	}
-	info.HasAlpha = hasAlpha(img)
+	if format != "webp" { // WebP headers are exact, its decoded types are not
+		info.HasAlpha = hasAlpha(img)
+	}
 	m := convert(format, img)
 	return orient(m, info.Orientation), info, nil
 }
@@ -371,6 +374,12 @@ func makeInfo(format string, cfg image.Config, hdr []byte) Info {
 		}
 	case "jpeg":
 		info.Orientation = jpegOrientation(hdr)
+	case "webp":
+		// A simple lossless file announces alpha in its header; Go's
+		// decoder gives NRGBA whether or not it is used.
+		if len(hdr) >= 25 && string(hdr[12:16]) == "VP8L" {
+			info.HasAlpha = binary.LittleEndian.Uint32(hdr[21:])>>28&1 == 1
+		}
 	}
 	if info.Orientation >= 5 {
 		info.Width, info.Height = info.Height, info.Width

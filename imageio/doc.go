@@ -24,11 +24,13 @@
 // reference pipeline closely:
 //   - JPEG YCbCr uses libjpeg-turbo's integer YCbCr to RGB tables and its
 //     default "fancy" triangle-filter chroma upsampling (Go's image/jpeg alone
-//     replicates chroma samples). The inverse DCT is Go's, which differs from
-//     libjpeg's by at most a level or two on some pixels.
+//     replicates chroma samples). The inverse DCT is Go's, not libjpeg's
+//     ISLOW, so about 2% of samples differ from cv2 by one to three levels.
 //   - Adobe CMYK and YCCK JPEG use OpenCV's conversion R = (255-K) -
 //     ((C*(255-K))>>8) on 8-bit ink values (Go's decoder already undoes the
-//     Adobe inversion).
+//     Adobe inversion). For YCCK, image/jpeg converts the YCbCr part itself
+//     with replicated chroma, so colour edges may differ from cv2 by tens
+//     of levels; plain CMYK matches within a level.
 //   - Lossy WebP uses libwebp's limited-range BT.601 conversion and its fancy
 //     upsampler, bit-exact with libwebp; golang.org/x/image/webp returns these
 //     samples as a full-range image.YCbCr, which would lift blacks and dim

@@ -129,7 +129,7 @@ func TestToImage(t *testing.T) {
 func TestToUint8(t *testing.T) {
 	m := raster.New(3, 1, 2)
 	copy(m.Pix, []float32{0, 1, 0.5, -1, 2, 17.0 / 255}) // R plane, G plane, B plane
-	want := []uint8{0, 128, 255, 255, 0, 17}              // HWC
+	want := []uint8{0, 128, 255, 255, 0, 17}             // HWC
 	if got := ToUint8(m); !bytes.Equal(got, want) {
 		t.Errorf("ToUint8 = %v, want %v", got, want)
 	}
@@ -239,6 +239,18 @@ func TestSave(t *testing.T) {
 		path := filepath.Join(dir, "out.png", "x.png")
 		err := Save(path, m, SaveOptions{})
 		checkFileError(t, err, "save", path, nil, nil)
+	})
+	t.Run("permission", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("running as root, which may write any folder: cannot test permission errors")
+		}
+		locked := filepath.Join(dir, "locked")
+		if err := os.Mkdir(locked, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(locked, "x.png")
+		err := Save(path, m, SaveOptions{})
+		checkFileError(t, err, "save", path, os.ErrPermission, []string{"permission denied"})
 	})
 	t.Run("encode to writer", func(t *testing.T) {
 		var b bytes.Buffer

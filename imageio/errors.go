@@ -38,7 +38,7 @@ var (
 //
 //	load photos/a.png: truncated: unexpected end of data
 type FileError struct {
-	Op   string // "load", "read info", "save" or "scan"
+	Op   string // "load", "read info", "decode", "save" or "scan"
 	Path string // the file or folder
 	Err  error  // the reason: a sentinel of this package, or an os error
 }

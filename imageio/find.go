@@ -161,8 +161,9 @@ func RelName(root, p string) (string, error) {
 //  1. The base name is RelName: "faces/0001.png" gives "faces/0001".
 //  2. Files whose base names are equal ignoring case (a.png and a.jpg, or
 //     A.png and a.png) each add their extension, lower case, after an
-//     underscore: "a_png", "a_jpg". Comparing without case keeps outputs
-//     apart on case-insensitive file systems too.
+//     underscore: "a_png", "a_jpg"; a file without extension keeps its
+//     name. Comparing without case keeps outputs apart on case-insensitive
+//     file systems too.
 //  3. A name still equal to another ignoring case (a.png, a.PNG, or a
 //     a_png.bmp beside a.png and a.jpg) keeps it for its first file in
 //     files order; each later file gets the first free of "_2", "_3", ...

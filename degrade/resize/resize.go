@@ -10,10 +10,11 @@
 //   - Imresize follows MATLAB's imresize (bicubic with antialiasing when
 //     shrinking) as KAIR's imresize_np and BasicSR's imresize compute it.
 //
-// All of them are separable and compute in float32 in the reference's order
-// of operations where the reference is float32, so results agree with it to
-// float32 rounding. Rows are processed in parallel; results do not depend on
-// the number of cores.
+// All of them are separable. Interpolate, Scale and OpenCV compute in
+// float32 in the reference's order of operations; Imresize computes its
+// weights and sums in float64. Results agree with the references to float32
+// rounding. Rows are processed in parallel; results do not depend on the
+// number of cores.
 package resize
 
 import (

@@ -11,13 +11,9 @@ import (
 // SiLU returns x*sigmoid(x) (also called swish).
 func (g *Graph) SiLU(x *Var) *Var {
 	return g.actUnary(x, func(o, x []float32) {
-		for i, v := range x {
-			o[i] = actSiLU(v)
-		}
+		actSiLURow(o, x, 1, 0)
 	}, func(gx, gy, x, _ []float32) {
-		for i, v := range x {
-			gx[i] += gy[i] * actSiLUGrad(v)
-		}
+		actSiLUGradAcc(gx, gy, x)
 	})
 }
 
@@ -59,11 +55,7 @@ func (g *Graph) LeakyReLU(x *Var, slope float32) *Var {
 
 // Sigmoid returns 1/(1+exp(-x)).
 func (g *Graph) Sigmoid(x *Var) *Var {
-	return g.actUnary(x, func(o, x []float32) {
-		for i, v := range x {
-			o[i] = float32(actSigmoid(float64(v)))
-		}
-	}, func(gx, gy, _, y []float32) {
+	return g.actUnary(x, actSigmoidRow, func(gx, gy, _, y []float32) {
 		for i, s := range y {
 			gx[i] += gy[i] * s * (1 - s)
 		}
@@ -72,11 +64,7 @@ func (g *Graph) Sigmoid(x *Var) *Var {
 
 // Tanh returns the hyperbolic tangent of x.
 func (g *Graph) Tanh(x *Var) *Var {
-	return g.actUnary(x, func(o, x []float32) {
-		for i, v := range x {
-			o[i] = float32(actTanh(float64(v)))
-		}
-	}, func(gx, gy, _, y []float32) {
+	return g.actUnary(x, actTanhRow, func(gx, gy, _, y []float32) {
 		for i, t := range y {
 			gx[i] += gy[i] * (1 - t*t)
 		}
@@ -154,71 +142,159 @@ func (g *Graph) Softmax(x *Var, axis int) *Var {
 
 // actSoftmax writes the softmax of the n values x[0], x[stride], ... to o.
 func actSoftmax(o, x []float32, n, stride int) {
-	if stride == 1 {
-		o, x = o[:n], x[:n]
-		m := float32(math.Inf(-1))
-		for _, v := range x {
-			m = max(m, v)
-		}
-		s := 0.0
-		for i, v := range x {
-			e := actExp(float64(v) - float64(m))
-			o[i] = float32(e)
-			s += e
-		}
-		inv := 1 / s
-		for i, v := range o {
-			o[i] = float32(float64(v) * inv)
-		}
-		return
-	}
 	m := float32(math.Inf(-1))
 	for j := 0; j < n; j++ {
 		m = max(m, x[j*stride])
 	}
+	var e [actBlock]float64
 	s := 0.0
-	for j := 0; j < n; j++ {
-		e := actExp(float64(x[j*stride]) - float64(m))
-		o[j*stride] = float32(e)
-		s += e
+	for lo := 0; lo < n; lo += actBlock {
+		es := e[:min(actBlock, n-lo)]
+		for i := range es {
+			es[i] = actWiden(x[(lo+i)*stride]) - float64(m)
+		}
+		actExpBlock(es)
+		for i, v := range es {
+			o[(lo+i)*stride] = float32(v)
+			s += v
+		}
 	}
 	inv := 1 / s
 	for j := 0; j < n; j++ {
-		o[j*stride] = float32(float64(o[j*stride]) * inv)
+		o[j*stride] = float32(actWiden(o[j*stride]) * inv)
 	}
 }
 
-// actSiLU returns x*sigmoid(x), computed in float64.
-func actSiLU(x float32) float32 { return actSiLU64(float64(x)) }
-
-func actSiLU64(x float64) float32 { return float32(x / (1 + actExp(-x))) }
-
-// actSiLUGrad returns the derivative of SiLU at x: s*(1 + x*(1-s)).
-func actSiLUGrad(x float32) float32 { return float32(actSiLUGrad64(float64(x))) }
-
-func actSiLUGrad64(x float64) float64 {
-	s := 1 / (1 + actExp(-x))
-	return s * (1 + x*(1-s))
-}
-
-// actSigmoid returns 1/(1+e^-x).
-func actSigmoid(x float64) float64 { return 1 / (1 + actExp(-x)) }
-
-// actTanh returns tanh(x): a short series near 0, where 1-e^-2x would lose
-// digits, and (1-e^-2|x|)/(1+e^-2|x|) elsewhere.
-func actTanh(x float64) float64 {
-	a := math.Abs(x)
-	if a < 0x1p-4 {
-		// x - x³/3 + 2x⁵/15 - 17x⁷/315; the next term is below 1e-13·|x|.
-		x2 := x * x
-		return x * (1 + x2*(-1.0/3+x2*(2.0/15+x2*(-17.0/315))))
+// actWiden returns float64(v). The CVTSS2SD instruction of a plain
+// conversion keeps the upper half of its destination register, and when the
+// compiler picks a register last written by the previous element's exp, the
+// loop runs one element at a time, several times slower. Building the bits in
+// an integer register avoids that dependency; zeros, subnormals, infinities
+// and NaNs take the plain conversion.
+func actWiden(v float32) float64 {
+	b := math.Float32bits(v)
+	if e := b & 0x7f800000; e == 0 || e == 0x7f800000 {
+		return float64(v)
 	}
-	e := actExp(-2 * a)
-	return math.Copysign((1-e)/(1+e), x)
+	return math.Float64frombits(uint64(b&0x80000000)<<32 | (uint64(b&0x7fffffff)<<29 + (1023-127)<<52))
 }
 
-// Constants of actExp: ln2/32 split so that n*actLn2Hi is exact for the n
-// that occur (|n| < 2^15; the split is math/exp.go's, divided by 32).
+// actBlock is the number of elements whose exponentials are computed
+// together by actExpBlock, in a loop free of calls (an exp function would
+// not be inlined, and every call spills the loop's registers).
+const actBlock = 128
+
+// actSiLURow writes SiLU(x*sc + sh) to dst, in float64.
+func actSiLURow(dst, x []float32, sc, sh float64) {
+	x = x[:len(dst)]
+	var z, e [actBlock]float64
+	for lo := 0; lo < len(dst); lo += actBlock {
+		n := min(actBlock, len(dst)-lo)
+		zs, es := z[:n], e[:n]
+		for i, v := range x[lo : lo+n] {
+			zv := actWiden(v)*sc + sh
+			zs[i], es[i] = zv, -zv
+		}
+		actExpBlock(es)
+		d := dst[lo : lo+n]
+		for i, zv := range zs {
+			d[i] = float32(zv / (1 + es[i]))
+		}
+	}
+}
+
+// actSiLUGradRow writes dz = dy·SiLU'(x*sc + sh) and returns the float64
+// sums of dz and dz·x.
+func actSiLUGradRow(dz, dy, x []float32, sc, sh float64) (sdz, sdzx float64) {
+	dy, x = dy[:len(dz)], x[:len(dz)]
+	var z, e [actBlock]float64
+	for lo := 0; lo < len(dz); lo += actBlock {
+		n := min(actBlock, len(dz)-lo)
+		zs, es := z[:n], e[:n]
+		xs := x[lo : lo+n]
+		for i, v := range xs {
+			zv := actWiden(v)*sc + sh
+			zs[i], es[i] = zv, -zv
+		}
+		actExpBlock(es)
+		d, g := dz[lo:lo+n], dy[lo:lo+n]
+		for i, zv := range zs {
+			s := 1 / (1 + es[i])
+			dd := actWiden(g[i]) * (s * (1 + zv*(1-s)))
+			d[i] = float32(dd)
+			sdz += dd
+			sdzx += dd * actWiden(xs[i])
+		}
+	}
+	return sdz, sdzx
+}
+
+// actSiLUGradAcc adds dy·SiLU'(x) into gx.
+func actSiLUGradAcc(gx, dy, x []float32) {
+	dy, x = dy[:len(gx)], x[:len(gx)]
+	var z, e [actBlock]float64
+	for lo := 0; lo < len(gx); lo += actBlock {
+		n := min(actBlock, len(gx)-lo)
+		zs, es := z[:n], e[:n]
+		for i, v := range x[lo : lo+n] {
+			zv := actWiden(v)
+			zs[i], es[i] = zv, -zv
+		}
+		actExpBlock(es)
+		d, g := gx[lo:lo+n], dy[lo:lo+n]
+		for i, zv := range zs {
+			s := 1 / (1 + es[i])
+			d[i] += float32(actWiden(g[i]) * (s * (1 + zv*(1-s))))
+		}
+	}
+}
+
+// actSigmoidRow writes 1/(1+e^-x) to dst.
+func actSigmoidRow(dst, x []float32) {
+	x = x[:len(dst)]
+	var e [actBlock]float64
+	for lo := 0; lo < len(dst); lo += actBlock {
+		es := e[:min(actBlock, len(dst)-lo)]
+		for i, v := range x[lo : lo+len(es)] {
+			es[i] = -actWiden(v)
+		}
+		actExpBlock(es)
+		d := dst[lo : lo+len(es)]
+		for i, v := range es {
+			d[i] = float32(1 / (1 + v))
+		}
+	}
+}
+
+// actTanhRow writes tanh(x) to dst: (1-e^-2|x|)/(1+e^-2|x|) with x's sign,
+// and a short series near 0, where 1-e^-2|x| would lose digits.
+func actTanhRow(dst, x []float32) {
+	x = x[:len(dst)]
+	var e [actBlock]float64
+	for lo := 0; lo < len(dst); lo += actBlock {
+		es := e[:min(actBlock, len(dst)-lo)]
+		xs := x[lo : lo+len(es)]
+		for i, v := range xs {
+			es[i] = -2 * math.Abs(actWiden(v))
+		}
+		actExpBlock(es)
+		d := dst[lo : lo+len(es)]
+		for i, v := range es {
+			xv := actWiden(xs[i])
+			if math.Abs(xv) < 0x1p-4 {
+				// x - x³/3 + 2x⁵/15 - 17x⁷/315; the next term is below
+				// 1e-13·|x|.
+				x2 := xv * xv
+				d[i] = float32(xv * (1 + x2*(-1.0/3+x2*(2.0/15+x2*(-17.0/315)))))
+			} else {
+				d[i] = float32(math.Copysign((1-v)/(1+v), xv))
+			}
+		}
+	}
+}
+
+// Constants of actExpBlock: ln2/32 split so that n*actLn2Hi is exact for the
+// n that occur (|n| < 2^15; the split is math/exp.go's, divided by 32).
 const (
 	actLn2Hi     = 6.93147180369123816490e-01 / 32
 	actLn2Lo     = 1.90821492927058770002e-10 / 32
@@ -234,24 +310,26 @@ var actExp2 = func() (t [32]float64) {
 	return t
 }()
 
-// actExp returns e^x with a relative error below 2e-12, for x clamped to
-// [-700, 700] (far beyond the float32 range); NaN propagates. It is faster
-// than math.Exp: e^x = 2^(n/32) · e^r with |r| <= ln2/64, a table for
-// 2^(j/32) and a degree-4 polynomial for e^r, evaluated in Estrin's form for
-// a short dependency chain.
-func actExp(x float64) float64 {
-	// Branches rather than min/max: they predict well and stay off the
-	// dependency chain.
-	if x < -700 {
-		x = -700
-	} else if x > 700 {
-		x = 700
+// actExpBlock replaces each v[i] by e^v[i], with a relative error below
+// 2e-12, for v[i] clamped to [-700, 700] (far beyond the float32 range); NaN
+// propagates. e^x = 2^(n/32) · e^r with |r| <= ln2/64, from a table of
+// 2^(j/32) and a degree-4 polynomial for e^r in Estrin's form, which keeps
+// the dependency chain short.
+func actExpBlock(v []float64) {
+	for i, x := range v {
+		// Branches rather than min/max: they predict well and stay off
+		// the dependency chain.
+		if x < -700 {
+			x = -700
+		} else if x > 700 {
+			x = 700
+		}
+		t := x*actInvLn2x32 + actShifter
+		n := int(int32(math.Float64bits(t)))
+		nf := t - actShifter
+		r := (x - nf*actLn2Hi) - nf*actLn2Lo
+		r2 := r * r
+		p := (1 + r) + r2*((0.5+r*(1.0/6))+r2*(1.0/24))
+		v[i] = actExp2[n&31] * p * math.Float64frombits(uint64(n>>5+1023)<<52)
 	}
-	t := x*actInvLn2x32 + actShifter
-	n := int(int32(math.Float64bits(t)))
-	nf := t - actShifter
-	r := (x - nf*actLn2Hi) - nf*actLn2Lo
-	r2 := r * r
-	p := (1 + r) + r2*((0.5+r*(1.0/6))+r2*(1.0/24))
-	return actExp2[n&31] * p * math.Float64frombits(uint64(n>>5+1023)<<52)
 }

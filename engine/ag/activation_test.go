@@ -11,13 +11,14 @@ import (
 )
 
 // actInputs returns values spread over [-100, 100] (including the range
-// where exp over- or underflows in float32), tiny values and exact zeros.
+// where exp over- or underflows in float32), tiny and subnormal values and
+// exact zeros.
 func actInputs() *tensor.Tensor {
 	var v []float32
 	for i := -2000; i <= 2000; i++ {
 		v = append(v, float32(i)*0.05)
 	}
-	for _, x := range []float32{1e-30, -1e-30, 1e-8, -1e-8, 3e-4, -3e-4, 0, 88, -88, 89, -89, 100, -100, 1e4, -1e4} {
+	for _, x := range []float32{1e-40, -1e-40, 1e-30, -1e-30, 1e-8, -1e-8, 3e-4, -3e-4, 0, 88, -88, 89, -89, 100, -100, 1e4, -1e4} {
 		v = append(v, x)
 	}
 	return tensor.FromData(v, len(v))

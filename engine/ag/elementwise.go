@@ -13,7 +13,9 @@ import (
 const ewGrain = 1 << 15
 
 // Add returns a+b with NumPy broadcasting: shapes are aligned on the right,
-// and each pair of dims must be equal or one of them 1.
+// and each pair of dims must be equal or one of them 1. The gradient of a
+// broadcast operand is summed over its broadcast dims in float64, in an
+// order fixed by the shapes alone.
 func (g *Graph) Add(a, b *Var) *Var { return g.ewBinary("Add", ewAdd, a, b) }
 
 // Sub returns a-b with broadcasting as in Add.

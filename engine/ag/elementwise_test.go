@@ -233,3 +233,46 @@ func ExampleGraph_Add() {
 	// [2 3 4 4] 1.5 0 3
 	// [32 32 32]
 }
+
+// TestBroadcastAllPatterns runs Mul on every combination of broadcast dims
+// of a and b over a [2,3,4] output (64 pairs), checking values and both
+// gradients against float64 sums.
+func TestBroadcastAllPatterns(t *testing.T) {
+	out := []int{2, 3, 4}
+	shapeOf := func(mask int) []int {
+		s := make([]int, len(out))
+		for d := range out {
+			s[d] = out[d]
+			if mask&(1<<d) != 0 {
+				s[d] = 1
+			}
+		}
+		return s
+	}
+	for ma := 0; ma < 8; ma++ {
+		for mb := 0; mb < 8; mb++ {
+			as, bs := shapeOf(ma), shapeOf(mb)
+			a, b := ag.Param("a", agtest.Random(1, as...)), ag.Param("b", agtest.Random(2, bs...))
+			g := ag.NewGraph(true)
+			y := g.Mul(a, b)
+			r := agtest.Random(3, y.Shape()...)
+			g.Backward(g.Sum(g.Mul(y, ag.Const(r))))
+			n := y.Value.Numel()
+			want := make([]float64, n)
+			da := make([]float64, a.Value.Numel())
+			db := make([]float64, b.Value.Numel())
+			for i := range want {
+				c := refUnravel(i, y.Shape())
+				ia, ib := refBroadcastAt(c, as), refBroadcastAt(c, bs)
+				av, bv := float64(a.Value.Data[ia]), float64(b.Value.Data[ib])
+				want[i] = float64(float32(av * bv))
+				da[ia] += float64(r.Data[i]) * bv
+				db[ib] += float64(r.Data[i]) * av
+			}
+			name := fmt.Sprint(as, "*", bs)
+			refClose(t, name+" value", y.Value.Data, want, 0, 0)
+			refClose(t, name+" da", a.Grad.Data, da, 1e-6, 1e-6)
+			refClose(t, name+" db", b.Grad.Data, db, 1e-6, 1e-6)
+		}
+	}
+}

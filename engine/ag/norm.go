@@ -69,13 +69,9 @@ func (g *Graph) groupNorm(op string, x, gamma, beta *Var, groups int, eps float3
 				src := blk[ci*s : (ci+1)*s]
 				dst := od[u*l+ci*s : u*l+(ci+1)*s]
 				if silu {
-					for i, v := range src {
-						dst[i] = actSiLU64(float64(v)*sc + sh)
-					}
+					actSiLURow(dst, src, sc, sh)
 				} else {
-					for i, v := range src {
-						dst[i] = float32(float64(v)*sc + sh)
-					}
+					normAffineRow(dst, src, sc, sh)
 				}
 			}
 		}
@@ -108,24 +104,21 @@ func (g *Graph) groupNorm(op string, x, gamma, beta *Var, groups int, eps float3
 				mean, rstd := normGet(stats[4*u : 4*u+4])
 				gi, ni := u%groups, u/groups
 				xb, dz := xd[u*l:(u+1)*l], gy[u*l:(u+1)*l]
-				if silu {
-					// dz = dy * SiLU'(z), z recomputed exactly as forward.
-					dzs := (*dzBuf)[:l]
-					for ci := 0; ci < cg; ci++ {
-						sc, sh := normAffine(mean, rstd, gd, bd, gi*cg+ci)
-						src := xb[ci*s : (ci+1)*s]
-						d, gyc := dzs[ci*s:(ci+1)*s], dz[ci*s:(ci+1)*s]
-						for i, v := range src {
-							d[i] = float32(float64(gyc[i]) * actSiLUGrad64(float64(v)*sc+sh))
-						}
-					}
-					dz = dzs
-				}
 				var s1, s2 float64 // Σ γ·Σdz and Σ γ·Σ dz·(x-mean) over the group
+				if silu {
+					dz = (*dzBuf)[:l]
+				}
 				for ci := 0; ci < cg; ci++ {
 					ch := gi*cg + ci
-					a := reduceSum(dz[ci*s : (ci+1)*s])
-					b := reduceDot(dz[ci*s:(ci+1)*s], xb[ci*s:])
+					xc, gyc, dzc := xb[ci*s:(ci+1)*s], gy[u*l+ci*s:u*l+(ci+1)*s], dz[ci*s:(ci+1)*s]
+					var a, b float64
+					if silu {
+						// dz = dy·SiLU'(z), with z recomputed exactly as forward.
+						sc, sh := normAffine(mean, rstd, gd, bd, ch)
+						a, b = actSiLUGradRow(dzc, gyc, xc, sc, sh)
+					} else {
+						a, b = reduceSum(dzc), reduceDot(dzc, xc)
+					}
 					gm := 1.0
 					if gd != nil {
 						gm = float64(gd[ch])
@@ -152,11 +145,7 @@ func (g *Graph) groupNorm(op string, x, gamma, beta *Var, groups int, eps float3
 						gm = float64(gd[gi*cg+ci])
 					}
 					aa := rstd * gm
-					dst := gx.Data[u*l+ci*s : u*l+(ci+1)*s]
-					d, v := dz[ci*s:(ci+1)*s], xb[ci*s:(ci+1)*s]
-					for i := range dst {
-						dst[i] += float32(aa*float64(d[i]) + bb*float64(v[i]) + cc)
-					}
+					normDxRow(gx.Data[u*l+ci*s:u*l+(ci+1)*s], dz[ci*s:(ci+1)*s], xb[ci*s:(ci+1)*s], aa, bb, cc)
 				}
 			}
 		})
@@ -180,6 +169,25 @@ func (g *Graph) groupNorm(op string, x, gamma, beta *Var, groups int, eps float3
 		reduceScratchPool.Put(partBuf)
 	})
 	return y
+}
+
+// The row kernels below are separate small functions so that the compiler
+// keeps their loops in registers.
+
+// normAffineRow writes x*sc + sh to dst.
+func normAffineRow(dst, x []float32, sc, sh float64) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = float32(float64(v)*sc + sh)
+	}
+}
+
+// normDxRow adds a·dz + b·x + c into dst.
+func normDxRow(dst, dz, x []float32, a, b, c float64) {
+	dz, x = dz[:len(dst)], x[:len(dst)]
+	for i := range dst {
+		dst[i] += float32(a*float64(dz[i]) + b*float64(x[i]) + c)
+	}
 }
 
 // normStats returns the mean and 1/sqrt(variance+eps) of x, in float64 and

@@ -90,43 +90,39 @@ func shapePermute(dst, src []float32, shape, perm []int, acc bool) {
 	var dims [reduceMaxRank]int // input dims, collapsed
 	var order [reduceMaxRank]int
 	r := 0 // collapsed rank
-	last := -2
-	// Output-order groups of input dims.
-	var gstart, glen [reduceMaxRank]int
+	// Output-order groups of input dims [gfirst, glast]; size-1 dims inside
+	// a group count for nothing.
+	var gfirst, glast [reduceMaxRank]int
+	next := -1 // the input dim that would continue the current group
 	for _, p := range perm {
 		if shape[p] == 1 {
 			continue
 		}
-		if r > 0 && p == last+1 {
-			glen[r-1]++
+		if r > 0 && p == next {
+			glast[r-1] = p
 		} else {
-			gstart[r], glen[r] = p, 1
+			gfirst[r], glast[r] = p, p
 			r++
 		}
-		last = p
-		// Skip over size-1 input dims between p and the next real dim, so
-		// that [.., 1, ..] does not break a run.
-		for last+1 < len(shape) && shape[last+1] == 1 {
-			last++
+		// Size-1 input dims after p do not break a run.
+		next = p + 1
+		for next < len(shape) && shape[next] == 1 {
+			next++
 		}
 	}
 	if r <= 1 {
 		shapeCopy(dst, src, acc)
 		return
 	}
-	// Rank of each group in input order.
+	// Position of each group in input order.
 	for i := 0; i < r; i++ {
 		k := 0
 		for j := 0; j < r; j++ {
-			if gstart[j] < gstart[i] {
+			if gfirst[j] < gfirst[i] {
 				k++
 			}
 		}
-		d := 1
-		for q := gstart[i]; q < gstart[i]+glen[i]; q++ {
-			d *= shape[q]
-		}
-		dims[k] = d
+		dims[k] = tensor.Numel(shape[gfirst[i] : glast[i]+1])
 		order[i] = k
 	}
 	var inStride [reduceMaxRank]int

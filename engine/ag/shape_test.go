@@ -48,6 +48,21 @@ func refPermute(x *tensor.Tensor, perm []int) []float64 {
 	return want
 }
 
+// refPermutations returns all permutations of 0..n-1.
+func refPermutations(n int) [][]int {
+	if n == 0 {
+		return [][]int{{}}
+	}
+	var out [][]int
+	for _, p := range refPermutations(n - 1) {
+		for i := 0; i <= len(p); i++ {
+			q := append(append(append([]int{}, p[:i]...), n-1), p[i:]...)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
 func TestPermute(t *testing.T) {
 	cases := []struct {
 		shape, perm []int
@@ -62,6 +77,8 @@ func TestPermute(t *testing.T) {
 		{[]int{2, 3, 4, 5, 3}, []int{4, 2, 0, 3, 1}}, // rank 5
 		{[]int{3, 1, 4}, []int{2, 1, 0}},             // size-1 dim
 		{[]int{3, 1, 4}, []int{1, 0, 2}},             // only moves a size-1 dim: a copy
+		{[]int{2, 1, 3, 4}, []int{3, 0, 1, 2}},       // a run across a size-1 dim
+		{[]int{2, 3, 1, 4, 5}, []int{0, 3, 4, 2, 1}}, // runs on both sides of one
 		{[]int{2, 3, 4}, []int{0, 1, 2}},             // identity
 	}
 	for _, c := range cases {
@@ -73,6 +90,24 @@ func TestPermute(t *testing.T) {
 			agtest.GradCheck(t, func(g *ag.Graph, in []*ag.Var) *ag.Var { return g.Permute(in[0], c.perm...) },
 				[]*tensor.Tensor{x}, agtest.Options{Tol: 1e-4})
 		})
+	}
+	// Every permutation of rank 4, with and without size-1 dims.
+	for _, shape := range [][]int{{2, 3, 4, 5}, {2, 1, 3, 4}, {1, 3, 1, 2}} {
+		x := agtest.Random(2, shape...)
+		for _, perm := range refPermutations(4) {
+			g := ag.NewGraph(true)
+			xv := ag.Param("x", x)
+			y := g.Permute(xv, perm...)
+			refClose(t, fmt.Sprint("Permute", shape, perm), y.Value.Data, refPermute(x, perm), 0, 0)
+			// The gradient of Σ R·y is R permuted back.
+			r := agtest.Random(3, y.Shape()...)
+			g.Backward(g.Sum(g.Mul(y, ag.Const(r))))
+			inv := make([]int, len(perm))
+			for i, p := range perm {
+				inv[p] = i
+			}
+			refClose(t, fmt.Sprint("Permute grad", shape, perm), xv.Grad.Data, refPermute(r, inv), 0, 0)
+		}
 	}
 	g := ag.NewGraph(false)
 	x := ag.Const(tensor.New(2, 3, 4))

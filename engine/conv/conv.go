@@ -1,6 +1,21 @@
 // Package conv computes 2-D convolutions (cross-correlations, as PyTorch's
 // conv2d) of NCHW float32 data with zero padding, and their gradients.
+//
+// Every operation is a matrix product done by package gemm, with the im2col
+// matrix never stored: its panels are packed straight from a zero-padded
+// copy of each image (implicit im2col). Convolutions with a 1x1 kernel,
+// stride 1 and no padding are plain products. The data gradient of a
+// stride-1 convolution is itself a convolution (of the padded output
+// gradient with the flipped, transposed weights) and accumulates straight
+// into dx; other strides compute the column gradient and scatter it
+// (col2im).
+//
+// Images are spread over the cores, or, for a single image or the weight
+// gradient, the products themselves. Results do not depend on the number of
+// goroutines: the weight and bias gradients sum the images in order.
 package conv
+
+import "fmt"
 
 // Shape describes a convolution: input N x Cin x H x W, weights
 // Cout x Cin x K x K, the given stride and zero padding on every side.
@@ -17,95 +32,98 @@ func (s Shape) Out() (ho, wo int) {
 
 // Forward sets y = conv(x, w) + bias. bias may be nil.
 func Forward(s Shape, x, w, bias, y []float32) {
-	ho, wo := s.Out()
-	for n := 0; n < s.N; n++ {
-		for co := 0; co < s.Cout; co++ {
-			for oy := 0; oy < ho; oy++ {
-				for ox := 0; ox < wo; ox++ {
-					var acc float32
-					for ci := 0; ci < s.Cin; ci++ {
-						for ky := 0; ky < s.K; ky++ {
-							iy := oy*s.Stride + ky - s.Pad
-							if iy < 0 || iy >= s.H {
-								continue
-							}
-							for kx := 0; kx < s.K; kx++ {
-								ix := ox*s.Stride + kx - s.Pad
-								if ix < 0 || ix >= s.W {
-									continue
-								}
-								acc += x[((n*s.Cin+ci)*s.H+iy)*s.W+ix] * w[((co*s.Cin+ci)*s.K+ky)*s.K+kx]
-							}
-						}
-					}
-					if bias != nil {
-						acc += bias[co]
-					}
-					y[((n*s.Cout+co)*ho+oy)*wo+ox] = acc
-				}
+	g := s.check("conv.Forward")
+	g.need("conv.Forward", "x", x, s.N*s.Cin*s.H*s.W)
+	g.need("conv.Forward", "w", w, s.Cout*g.ckk)
+	g.need("conv.Forward", "y", y, s.N*s.Cout*g.ho*g.wo)
+	if bias != nil {
+		g.need("conv.Forward", "bias", bias, s.Cout)
+	}
+	if s.N == 0 || s.Cout == 0 {
+		return
+	}
+	if s.Cin == 0 { // no inputs: y is the bias
+		for i := range y[:s.N*s.Cout*g.how] {
+			y[i] = 0
+			if bias != nil {
+				y[i] = bias[i/g.how%s.Cout]
 			}
 		}
+		return
 	}
+	j := getJob(opForward, g)
+	j.in, j.w, j.bias, j.out = x, w, bias, y
+	j.prepare()
+	j.runImages()
+	putJob(j)
 }
 
 // BackwardData adds the gradient with respect to x, given dy, into dx.
 func BackwardData(s Shape, dy, w, dx []float32) {
-	ho, wo := s.Out()
-	for n := 0; n < s.N; n++ {
-		for co := 0; co < s.Cout; co++ {
-			for oy := 0; oy < ho; oy++ {
-				for ox := 0; ox < wo; ox++ {
-					g := dy[((n*s.Cout+co)*ho+oy)*wo+ox]
-					for ci := 0; ci < s.Cin; ci++ {
-						for ky := 0; ky < s.K; ky++ {
-							iy := oy*s.Stride + ky - s.Pad
-							if iy < 0 || iy >= s.H {
-								continue
-							}
-							for kx := 0; kx < s.K; kx++ {
-								ix := ox*s.Stride + kx - s.Pad
-								if ix < 0 || ix >= s.W {
-									continue
-								}
-								dx[((n*s.Cin+ci)*s.H+iy)*s.W+ix] += g * w[((co*s.Cin+ci)*s.K+ky)*s.K+kx]
-							}
-						}
-					}
-				}
-			}
-		}
+	g := s.check("conv.BackwardData")
+	g.need("conv.BackwardData", "dy", dy, s.N*s.Cout*g.ho*g.wo)
+	g.need("conv.BackwardData", "w", w, s.Cout*g.ckk)
+	g.need("conv.BackwardData", "dx", dx, s.N*s.Cin*s.H*s.W)
+	if g.empty() {
+		return
 	}
+	j := getJob(opBackwardData, g)
+	j.in, j.w, j.out = dy, w, dx
+	j.prepare()
+	j.runImages()
+	putJob(j)
 }
 
 // BackwardWeight adds the gradients with respect to w and bias, given x and
 // dy, into dw and db. db may be nil.
 func BackwardWeight(s Shape, x, dy, dw, db []float32) {
+	g := s.check("conv.BackwardWeight")
+	g.need("conv.BackwardWeight", "x", x, s.N*s.Cin*s.H*s.W)
+	g.need("conv.BackwardWeight", "dy", dy, s.N*s.Cout*g.ho*g.wo)
+	g.need("conv.BackwardWeight", "dw", dw, s.Cout*g.ckk)
+	if db != nil {
+		g.need("conv.BackwardWeight", "db", db, s.Cout)
+	}
+	if s.N == 0 || s.Cout == 0 {
+		return
+	}
+	j := getJob(opBackwardWeight, g)
+	j.in, j.dy, j.out, j.db = x, dy, dw, db
+	j.prepare()
+	j.backwardWeight()
+	putJob(j)
+}
+
+// geom holds a Shape with the sizes derived from it.
+type geom struct {
+	Shape
+	ho, wo int
+	ckk    int // Cin*K*K: the summation length of the forward product
+	how    int // ho*wo
+}
+
+// check validates s for op and returns its geometry; it panics on sizes no
+// convolution has.
+func (s Shape) check(op string) geom {
+	if s.N < 0 || s.Cin < 0 || s.Cout < 0 || s.H < 1 || s.W < 1 || s.K < 1 || s.Stride < 1 || s.Pad < 0 {
+		panic(fmt.Sprintf("%s: invalid shape %+v", op, s))
+	}
+	if s.H+2*s.Pad < s.K || s.W+2*s.Pad < s.K {
+		panic(fmt.Sprintf("%s: kernel %d larger than the padded %dx%d input (pad %d)", op, s.K, s.H, s.W, s.Pad))
+	}
 	ho, wo := s.Out()
-	for n := 0; n < s.N; n++ {
-		for co := 0; co < s.Cout; co++ {
-			for oy := 0; oy < ho; oy++ {
-				for ox := 0; ox < wo; ox++ {
-					g := dy[((n*s.Cout+co)*ho+oy)*wo+ox]
-					if db != nil {
-						db[co] += g
-					}
-					for ci := 0; ci < s.Cin; ci++ {
-						for ky := 0; ky < s.K; ky++ {
-							iy := oy*s.Stride + ky - s.Pad
-							if iy < 0 || iy >= s.H {
-								continue
-							}
-							for kx := 0; kx < s.K; kx++ {
-								ix := ox*s.Stride + kx - s.Pad
-								if ix < 0 || ix >= s.W {
-									continue
-								}
-								dw[((co*s.Cin+ci)*s.K+ky)*s.K+kx] += g * x[((n*s.Cin+ci)*s.H+iy)*s.W+ix]
-							}
-						}
-					}
-				}
-			}
-		}
+	return geom{Shape: s, ho: ho, wo: wo, ckk: s.Cin * s.K * s.K, how: ho * wo}
+}
+
+// need panics unless len(v) >= n.
+func (g geom) need(op, name string, v []float32, n int) {
+	if len(v) < n {
+		panic(fmt.Sprintf("%s: %s has %d elements, want %d for %+v", op, name, len(v), n, g.Shape))
 	}
 }
+
+// empty reports whether the convolution computes nothing.
+func (g geom) empty() bool { return g.N == 0 || g.Cin == 0 || g.Cout == 0 }
+
+// plain reports whether the convolution is a plain product per image.
+func (g geom) plain() bool { return g.K == 1 && g.Stride == 1 && g.Pad == 0 }

@@ -39,7 +39,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	mul(m, n, k, alpha,
 		operand{d: a, ld: lda, xMajor: !transA},
 		operand{d: b, ld: ldb, xMajor: transB},
-		beta, c, ldc)
+		beta, c, ldc, false)
 }
 
 // MulOperands computes C = alpha*op(A)*op(B) + beta*C like Sgemm, with the
@@ -48,11 +48,43 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // as Sgemm's for the same values and does not depend on the number of
 // goroutines.
 func MulOperands(m, n, k int, alpha float32, a, b Operand, beta float32, c []float32, ldc int) {
+	mulOperands(m, n, k, alpha, a, b, beta, c, ldc, false)
+}
+
+// MulOperandsSerial is MulOperands on the calling goroutine alone, for
+// callers that already run several products in parallel.
+func MulOperandsSerial(m, n, k int, alpha float32, a, b Operand, beta float32, c []float32, ldc int) {
+	mulOperands(m, n, k, alpha, a, b, beta, c, ldc, true)
+}
+
+func mulOperands(m, n, k int, alpha float32, a, b Operand, beta float32, c []float32, ldc int, serial bool) {
 	if a == nil || b == nil {
 		panic("gemm.MulOperands: nil Operand")
 	}
 	checkMatrix("C", m, n, k, m, n, c, ldc)
-	mul(m, n, k, alpha, operand{src: a}, operand{src: b}, beta, c, ldc)
+	mul(m, n, k, alpha, asOperand("A", a, m, n, k), asOperand("B", b, m, n, k), beta, c, ldc, serial)
+}
+
+// asOperand unwraps a *Dense, after checking that it holds op(A) (name "A",
+// m x k) or op(B) ("B", k x n), so that the driver packs it without
+// interface calls.
+func asOperand(name string, op Operand, m, n, k int) operand {
+	d, ok := op.(*Dense)
+	if !ok {
+		return operand{src: op}
+	}
+	nx, label := m, "Dense A"
+	if name == "B" {
+		nx, label = n, "Dense B"
+	}
+	rows, cols := nx, k
+	if !d.XMajor {
+		rows, cols = k, nx
+	}
+	if nx > 0 && k > 0 {
+		checkMatrix(label, m, n, k, rows, cols, d.Data, d.Stride)
+	}
+	return operand{d: d.Data, ld: d.Stride, xMajor: d.XMajor}
 }
 
 // checkMatrix panics unless d holds a rows x cols matrix with leading
@@ -114,7 +146,7 @@ func putJob(j *job) {
 	jobMu.Unlock()
 }
 
-func mul(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ldc int) {
+func mul(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ldc int, serial bool) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -127,11 +159,17 @@ func mul(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ld
 	j.p, j.m, j.n, j.k = p, m, n, k
 	t := p.tile(m)
 	j.mr, j.micro = t.mr, t.micro
-	// Equal depth blocks, so that no block is much thinner than the rest.
-	j.kc = evenBlock(k, p.kc, 4)
+	// Equal depth blocks, so that no block is much thinner than the rest,
+	// in multiples of 16 so that operands packed by transposing 16x16
+	// blocks (conv's, by output rows) rarely have ragged ends.
+	j.kc = evenBlock(k, p.kc, 16)
 	j.alpha, j.beta = alpha, beta
 	j.a, j.b, j.c, j.ldc = a, b, c, ldc
-	j.plan(workers())
+	w := workers()
+	if serial {
+		w = 1
+	}
+	j.plan(w)
 	runJob(j)
 	putJob(j)
 }

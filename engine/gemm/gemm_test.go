@@ -289,33 +289,33 @@ func TestPlanSplits(t *testing.T) {
 	}
 }
 
-// denseOperand is a test Operand over a row-major matrix with v(x, p) =
-// d[x*ld+p].
-type denseOperand struct {
-	d  []float32
-	ld int
-}
-
-func (o *denseOperand) Pack(dst []float32, ld, x0, nx, p0, kc int) {
-	for p := 0; p < kc; p++ {
-		for x := 0; x < nx; x++ {
-			dst[p*ld+x] = o.d[(x0+x)*o.ld+p0+p]
-		}
-	}
-}
-
 func TestMulOperandsMatchesSgemm(t *testing.T) {
 	for _, p := range paths() {
 		restore := setPath(p)
-		for _, tc := range []gemmCase{{m: 37, n: 70, k: 300, alpha: 1.5, beta: 0.5, pad: 2}, {m: 200, n: 300, k: 100, alpha: 1}} {
-			tc.transB = true // so that both operands are x-major
+		for _, tc := range gemmCases() {
+			if tc.m*tc.n*tc.k < 1000 {
+				continue
+			}
 			a, lda, b, ldb, c, ldc := tc.operands("operands")
 			want := append([]float32(nil), c...)
-			Sgemm(false, true, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
-			MulOperands(tc.m, tc.n, tc.k, tc.alpha, &denseOperand{a, lda}, &denseOperand{b, ldb}, tc.beta, c, ldc)
-			for i := range c {
-				if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%s %v: MulOperands differs from Sgemm at %d: %g vs %g", p.name, tc, i, c[i], want[i])
+			Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+			da := &Dense{a, lda, !tc.transA}
+			db := &Dense{b, ldb, tc.transB}
+			type mulFunc func(m, n, k int, alpha float32, a, b Operand, beta float32, c []float32, ldc int)
+			for name, f := range map[string]mulFunc{"MulOperands": MulOperands, "MulOperandsSerial": MulOperandsSerial} {
+				for _, wrap := range []bool{false, true} {
+					var oa, ob Operand = da, db
+					if wrap {
+						// Hide the *Dense so the driver goes through Pack.
+						oa, ob = struct{ Operand }{da}, struct{ Operand }{db}
+					}
+					got := append([]float32(nil), c...)
+					f(tc.m, tc.n, tc.k, tc.alpha, oa, ob, tc.beta, got, ldc)
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s %v: %s (through Pack: %v) differs from Sgemm at %d: %g vs %g", p.name, tc, name, wrap, i, got[i], want[i])
+						}
+					}
 				}
 			}
 		}
@@ -368,16 +368,19 @@ func TestNoAllocs(t *testing.T) {
 	const m, n, k = 200, 300, 150
 	a, b, c := randSlice(s, m*k), randSlice(s, k*n), make([]float32, m*n)
 	bt := randSlice(s, n*k)
-	ao, bo := &denseOperand{a, k}, &denseOperand{bt, k}
+	// Wrapped so that the driver goes through Pack; boxed once here.
+	da, db := &Dense{a, k, true}, &Dense{b, n, false}
+	var ao, bo Operand = struct{ Operand }{&Dense{a, k, true}}, struct{ Operand }{&Dense{bt, k, true}}
 	x, y := randSlice(s, 1000), randSlice(s, 1000)
 	for _, p := range paths() {
 		restore := setPath(p)
 		for name, f := range map[string]func(){
-			"Sgemm":       func() { Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) },
-			"SgemmTT":     func() { Sgemm(true, true, m, n, k, 1, a, m, bt, k, 1, c, n) },
-			"MulOperands": func() { MulOperands(m, n, k, 1, ao, bo, 0, c, n) },
-			"Axpy":        func() { Axpy(0.5, x, y) },
-			"Dot":         func() { _ = Dot(x, y) },
+			"Sgemm":            func() { Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) },
+			"SgemmTT":          func() { Sgemm(true, true, m, n, k, 1, a, m, bt, k, 1, c, n) },
+			"MulOperands":      func() { MulOperands(m, n, k, 1, ao, bo, 0, c, n) },
+			"MulOperandsDense": func() { MulOperands(m, n, k, 1, da, db, 0, c, n) },
+			"Axpy":             func() { Axpy(0.5, x, y) },
+			"Dot":              func() { _ = Dot(x, y) },
 		} {
 			f() // warm up: workers and buffers
 			if allocs := testing.AllocsPerRun(20, f); allocs != 0 {
@@ -422,8 +425,8 @@ func TestKernelSelection(t *testing.T) {
 		}
 	}
 	for _, p := range all {
-		if p.nc%p.nr != 0 || p.kc%4 != 0 {
-			t.Errorf("%s blocking kc=%d nc=%d: not multiples of 4 and nr=%d", p.name, p.kc, p.nc, p.nr)
+		if p.nc%p.nr != 0 || p.kc%16 != 0 {
+			t.Errorf("%s blocking kc=%d nc=%d: not multiples of 16 and nr=%d", p.name, p.kc, p.nc, p.nr)
 		}
 	}
 }

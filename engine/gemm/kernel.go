@@ -32,18 +32,17 @@ type path struct {
 	name  string
 	nr    int
 	tiles []tileKernel
-	kc    int // largest depth of a packed block
+	kc    int // largest depth of a packed block (a multiple of 16)
 	mc    int // most rows of packed A per block
 	nc    int // most columns of packed B per block (a multiple of nr)
 	axpy  func(alpha float32, x, y []float32)
 	dot   func(x, y []float32) float32
 
-	// trans16, if not nil, does transpose for 16 rows and a multiple of
-	// 16 columns.
-	trans16 func(dst []float32, ld int, src []float32, lds, cols int)
-	// copy32, if not nil, packs whole rows of a 32-wide panel:
-	// dst[r*32+c] = src[r*lds+c] for c < 32.
-	copy32 func(dst []float32, src []float32, lds, rows int)
+	// asmPack says that the AVX-512 packing routines (transposeOffs,
+	// copyRows32, gatherRows32) may be used; they are called directly,
+	// not through function values, so that their arguments stay on the
+	// stack.
+	asmPack bool
 }
 
 // tile returns the tile kernel for a product with m rows: the one with the

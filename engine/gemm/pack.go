@@ -15,6 +15,22 @@ type Operand interface {
 	Pack(dst []float32, ld, x0, nx, p0, kc int)
 }
 
+// Dense is a row-major matrix as an Operand. With XMajor its rows run along
+// x: v(x, p) = Data[x*Stride+p]; otherwise v(x, p) = Data[p*Stride+x]. So
+// op(A) is Dense{a, lda, !transA} as the left factor and op(B) is
+// Dense{b, ldb, transB} as the right one.
+type Dense struct {
+	Data   []float32
+	Stride int
+	XMajor bool
+}
+
+// Pack implements Operand.
+func (d *Dense) Pack(dst []float32, ld, x0, nx, p0, kc int) {
+	o := operand{d: d.Data, ld: d.Stride, xMajor: d.XMajor}
+	o.pack(active.Load(), dst, ld, x0, nx, p0, kc)
+}
+
 // operand is a factor as the driver sees it: a caller's Operand, or a dense
 // row-major matrix packed by the code below (no interface, so Sgemm does not
 // allocate).
@@ -43,8 +59,8 @@ func (o *operand) pack(p *path, dst []float32, ld, x0, nx, p0, kc int) {
 func packPMajor(p *path, dst []float32, ld int, d []float32, dld, x0, nx, p0, kc int) {
 	s := p0*dld + x0
 	switch {
-	case nx == 32 && ld == 32 && p.copy32 != nil:
-		p.copy32(dst[:kc*32], d[s:s+(kc-1)*dld+32], dld, kc)
+	case nx == 32 && ld == 32 && p.asmPack:
+		copyRows32(dst[:kc*32], d[s:s+(kc-1)*dld+32], dld, kc)
 	case nx == 16 && ld == 16:
 		for p := 0; p < kc; p++ {
 			*(*[16]float32)(dst[p*16:]) = *(*[16]float32)(d[s:])
@@ -58,11 +74,26 @@ func packPMajor(p *path, dst []float32, ld int, d []float32, dld, x0, nx, p0, kc
 	}
 }
 
+// packPanels packs rows [x0, x0+nx) x depth [p0, p0+kc) of o into dst as
+// panels of w: panel t holds x0+t*w ... in dst[t*w*kc:(t+1)*w*kc], the
+// missing entries of a short last panel set to zero.
+func packPanels(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
+	for t := 0; t*w < nx; t++ {
+		cnt := min(w, nx-t*w)
+		panel := dst[t*w*kc : (t+1)*w*kc]
+		o.pack(p, panel, w, x0+t*w, cnt, p0, kc)
+		if cnt < w {
+			for p := 0; p < kc; p++ {
+				clear(panel[p*w+cnt : (p+1)*w])
+			}
+		}
+	}
+}
+
 // Transpose sets dst[c*ldd+r] = src[r*lds+c] for r < rows and c < cols:
 // the rows x cols matrix src (leading dimension lds) goes transposed into
-// dst (leading dimension ldd). Operands use it to pack panels from data laid
-// out along the summation index. The AVX-512 path moves 16x16 blocks
-// through registers.
+// dst (leading dimension ldd). The AVX-512 path moves 16x16 blocks through
+// registers.
 func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	if rows <= 0 || cols <= 0 {
 		return
@@ -73,20 +104,92 @@ func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	transpose(active.Load(), dst, ldd, src, lds, rows, cols)
 }
 
-// transpose is Transpose on path p, without the checks.
-func transpose(p *path, dst []float32, ldd int, src []float32, lds, rows, cols int) {
+// TransposeRows sets dst[c*ldd+r] = src[offs[r]+c] for r < len(offs) and
+// c < cols: Transpose with rows at arbitrary offsets, for packing panels
+// straight from an image (rows are shifted windows of it).
+func TransposeRows(dst []float32, ldd int, src []float32, offs []int, cols int) {
+	rows := len(offs)
+	if rows == 0 || cols <= 0 {
+		return
+	}
+	checkRows("gemm.TransposeRows", src, offs, cols)
+	if ldd < rows || len(dst) < (cols-1)*ldd+rows {
+		panic(fmt.Sprintf("gemm.TransposeRows: %dx%d into %d elements (ldd %d)", rows, cols, len(dst), ldd))
+	}
+	p := active.Load()
 	r := 0
-	if p.trans16 != nil && cols >= 16 && rows >= 16 {
+	if p.asmPack && cols >= 16 {
 		c16 := cols &^ 15
-		for ; r+16 <= rows; r += 16 {
-			p.trans16(dst[r:r+(c16-1)*ldd+16], ldd, src[r*lds:r*lds+15*lds+c16], lds, c16)
+		var o [16]int
+		for ; r < rows; r += 16 {
+			n := min(16, rows-r)
+			copy(o[:], offs[r:r+n])
+			for i := n; i < 16; i++ {
+				o[i] = o[0] // loaded but not stored
+			}
+			transposeOffs(dst[r:r+(c16-1)*ldd+n], ldd, src, &o, 1<<n-1, c16)
 		}
-		if c16 < cols {
-			transposeGo(dst[c16*ldd:], ldd, src[c16:], lds, r, cols-c16)
+		if c16 == cols {
+			return
+		}
+		dst, src, cols, r = dst[c16*ldd:], src[c16:], cols-c16, 0
+	}
+	for ; r < rows; r++ {
+		s := src[offs[r]:][:cols]
+		o := r
+		for c := range s {
+			dst[o] = s[c]
+			o += ldd
 		}
 	}
-	if r < rows {
-		transposeGo(dst[r:], ldd, src[r*lds:], lds, rows-r, cols)
+}
+
+// GatherRows sets dst[r*ldd+c] = src[offs[r]+c] for r < len(offs) and
+// c < cols: a copy of rows at arbitrary offsets.
+func GatherRows(dst []float32, ldd int, src []float32, offs []int, cols int) {
+	rows := len(offs)
+	if rows == 0 || cols <= 0 {
+		return
+	}
+	checkRows("gemm.GatherRows", src, offs, cols)
+	if ldd < cols || len(dst) < (rows-1)*ldd+cols {
+		panic(fmt.Sprintf("gemm.GatherRows: %dx%d into %d elements (ldd %d)", rows, cols, len(dst), ldd))
+	}
+	if p := active.Load(); cols == 32 && p.asmPack {
+		gatherRows32(dst, ldd, src, offs)
+		return
+	}
+	for r, off := range offs {
+		copy(dst[r*ldd:r*ldd+cols], src[off:off+cols])
+	}
+}
+
+// checkRows panics unless every row [offs[r], offs[r]+cols) lies in src.
+func checkRows(op string, src []float32, offs []int, cols int) {
+	for r, off := range offs {
+		if off < 0 || off > len(src)-cols {
+			panic(fmt.Sprintf("%s: row %d at offset %d with %d columns outside %d elements", op, r, off, cols, len(src)))
+		}
+	}
+}
+
+// transpose is Transpose on path p, without the checks.
+func transpose(p *path, dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if !p.asmPack || cols < 16 {
+		transposeGo(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	c16 := cols &^ 15
+	var o [16]int
+	for r := 0; r < rows; r += 16 {
+		n := min(16, rows-r)
+		for i := range o {
+			o[i] = (r + i%n) * lds // rows past n repeat valid ones
+		}
+		transposeOffs(dst[r:r+(c16-1)*ldd+n], ldd, src, &o, 1<<n-1, c16)
+	}
+	if c16 < cols {
+		transposeGo(dst[c16*ldd:], ldd, src[c16:], lds, rows, cols-c16)
 	}
 }
 
@@ -116,22 +219,6 @@ func transposeGo(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 		for c := range s {
 			dst[o] = s[c]
 			o += ldd
-		}
-	}
-}
-
-// packPanels packs rows [x0, x0+nx) x depth [p0, p0+kc) of o into dst as
-// panels of w: panel t holds x0+t*w ... in dst[t*w*kc:(t+1)*w*kc], the
-// missing entries of a short last panel set to zero.
-func packPanels(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
-	for t := 0; t*w < nx; t++ {
-		cnt := min(w, nx-t*w)
-		panel := dst[t*w*kc : (t+1)*w*kc]
-		o.pack(p, panel, w, x0+t*w, cnt, p0, kc)
-		if cnt < w {
-			for p := 0; p < kc; p++ {
-				clear(panel[p*w+cnt : (p+1)*w])
-			}
 		}
 	}
 }

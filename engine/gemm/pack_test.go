@@ -36,3 +36,62 @@ func TestTranspose(t *testing.T) {
 		restore()
 	}
 }
+
+func TestRowsHelpers(t *testing.T) {
+	s := rng.New(5, "rows")
+	src := randSlice(s, 5000)
+	for _, p := range paths() {
+		restore := setPath(p)
+		for _, rows := range []int{1, 5, 12, 16, 17, 40} {
+			for _, cols := range []int{1, 16, 31, 32, 33, 64} {
+				offs := make([]int, rows)
+				for r := range offs {
+					offs[r] = s.Intn(len(src) - cols + 1)
+				}
+				ldd := rows + 2
+				dst := make([]float32, cols*ldd)
+				TransposeRows(dst, ldd, src, offs, cols)
+				for c := 0; c < cols; c++ {
+					for r := 0; r < ldd; r++ {
+						var want float32
+						if r < rows {
+							want = src[offs[r]+c]
+						}
+						if got := dst[c*ldd+r]; got != want {
+							t.Fatalf("%s TransposeRows %dx%d: dst[%d][%d] = %v, want %v", p.name, rows, cols, c, r, got, want)
+						}
+					}
+				}
+				ldg := cols + 1
+				g := make([]float32, rows*ldg)
+				GatherRows(g, ldg, src, offs, cols)
+				for r := 0; r < rows; r++ {
+					for c := 0; c < ldg; c++ {
+						var want float32
+						if c < cols {
+							want = src[offs[r]+c]
+						}
+						if got := g[r*ldg+c]; got != want {
+							t.Fatalf("%s GatherRows %dx%d: dst[%d][%d] = %v, want %v", p.name, rows, cols, r, c, got, want)
+						}
+					}
+				}
+			}
+		}
+		restore()
+	}
+	for name, f := range map[string]func(){
+		"TransposeRows past end": func() { TransposeRows(make([]float32, 100), 2, src, []int{0, len(src) - 3}, 4) },
+		"GatherRows negative":    func() { GatherRows(make([]float32, 100), 4, src, []int{-1}, 4) },
+		"Transpose short dst":    func() { Transpose(make([]float32, 10), 4, src, 4, 4, 4) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}

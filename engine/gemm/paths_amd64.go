@@ -30,8 +30,7 @@ var avx512Path = &path{
 	kc: 384, mc: 192, nc: 4096,
 	axpy:    axpyAVX512,
 	dot:     dotAVX512,
-	trans16: transpose16AVX512,
-	copy32:  copyRows32AVX512,
+	asmPack: true,
 }
 
 var avx2Path = &path{
@@ -104,13 +103,30 @@ func dotAVX512Asm(x, y []float32, acc *[dotLanes]float32)
 //go:noescape
 func dotAVX2Asm(x, y []float32, acc *[dotLanes]float32)
 
-// transpose16AVX512 sets dst[c*ld+r] = src[r*lds+c] for r < 16 and c < cols,
-// a multiple of 16.
+// The packing routines of paths with asmPack.
+func transposeOffs(dst []float32, ld int, src []float32, offs *[16]int, mask int, cols int) {
+	transposeOffsAVX512(dst, ld, src, offs, mask, cols)
+}
+
+func copyRows32(dst []float32, src []float32, lds, rows int) { copyRows32AVX512(dst, src, lds, rows) }
+
+func gatherRows32(dst []float32, ld int, src []float32, offs []int) {
+	gatherRows32AVX512(dst, ld, src, offs)
+}
+
+// transposeOffsAVX512 sets dst[c*ld+r] = src[offs[r]+c] for the rows r
+// whose bit is set in mask and c < cols, a multiple of 16.
 //
 //go:noescape
-func transpose16AVX512(dst []float32, ld int, src []float32, lds int, cols int)
+func transposeOffsAVX512(dst []float32, ld int, src []float32, offs *[16]int, mask int, cols int)
 
 // copyRows32AVX512 sets dst[r*32+c] = src[r*lds+c] for r < rows, c < 32.
 //
 //go:noescape
 func copyRows32AVX512(dst []float32, src []float32, lds int, rows int)
+
+// gatherRows32AVX512 sets dst[r*ld+c] = src[offs[r]+c] for r < len(offs),
+// c < 32.
+//
+//go:noescape
+func gatherRows32AVX512(dst []float32, ld int, src []float32, offs []int)

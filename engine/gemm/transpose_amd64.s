@@ -2,44 +2,56 @@
 
 #include "textflag.h"
 
-// func transpose16AVX512(dst []float32, ld int, src []float32, lds int, cols int)
-// Sets dst[c*ld+r] = src[r*lds+c] for r < 16, c < cols; cols is a multiple
-// of 16. Each 16x16 block goes through registers in the four classic
-// shuffle stages: 32-bit and 64-bit interleaves within 128-bit lanes, then
-// two rounds of 128-bit lane shuffles.
-TEXT ·transpose16AVX512(SB), NOSPLIT, $0-72
+// func transposeOffsAVX512(dst []float32, ld int, src []float32, offs *[16]int, mask int, cols int)
+// Sets dst[c*ld+r] = src[offs[r]+c] for c < cols and the rows r whose bit
+// is set in mask; cols is a multiple of 16. Each 16x16 block goes through
+// registers in the four classic shuffle stages: 32-bit and 64-bit
+// interleaves within 128-bit lanes, then two rounds of 128-bit lane
+// shuffles. Masked stores leave the other rows of dst alone.
+TEXT ·transposeOffsAVX512(SB), NOSPLIT, $0-80
 	MOVQ dst_base+0(FP), DI
 	MOVQ ld+24(FP), DX
 	SHLQ $2, DX
 	MOVQ src_base+32(FP), SI
-	MOVQ lds+56(FP), BX
-	SHLQ $2, BX
-	MOVQ cols+64(FP), CX
+	MOVQ offs+56(FP), R13
+	MOVQ mask+64(FP), AX
+	KMOVW AX, K1
+	MOVQ cols+72(FP), CX
 	SHRQ $4, CX
 	JZ   done
-	// R8 = 3*lds, R9 = 5*lds, R10 = 7*lds (bytes) for the row addresses.
-	LEAQ (BX)(BX*2), R8
-	LEAQ (BX)(BX*4), R9
-	LEAQ (R8)(BX*4), R10
 loop:
-	// Rows 0-7 from SI, rows 8-15 from R11 = SI + 8*lds.
-	LEAQ (SI)(BX*8), R11
-	VMOVUPS (SI), Z0
-	VMOVUPS (SI)(BX*1), Z1
-	VMOVUPS (SI)(BX*2), Z2
-	VMOVUPS (SI)(R8*1), Z3
-	VMOVUPS (SI)(BX*4), Z4
-	VMOVUPS (SI)(R9*1), Z5
-	VMOVUPS (SI)(R8*2), Z6
-	VMOVUPS (SI)(R10*1), Z7
-	VMOVUPS (R11), Z8
-	VMOVUPS (R11)(BX*1), Z9
-	VMOVUPS (R11)(BX*2), Z10
-	VMOVUPS (R11)(R8*1), Z11
-	VMOVUPS (R11)(BX*4), Z12
-	VMOVUPS (R11)(R9*1), Z13
-	VMOVUPS (R11)(R8*2), Z14
-	VMOVUPS (R11)(R10*1), Z15
+	MOVQ 0(R13), R14
+	VMOVUPS (SI)(R14*4), Z0
+	MOVQ 8(R13), R14
+	VMOVUPS (SI)(R14*4), Z1
+	MOVQ 16(R13), R14
+	VMOVUPS (SI)(R14*4), Z2
+	MOVQ 24(R13), R14
+	VMOVUPS (SI)(R14*4), Z3
+	MOVQ 32(R13), R14
+	VMOVUPS (SI)(R14*4), Z4
+	MOVQ 40(R13), R14
+	VMOVUPS (SI)(R14*4), Z5
+	MOVQ 48(R13), R14
+	VMOVUPS (SI)(R14*4), Z6
+	MOVQ 56(R13), R14
+	VMOVUPS (SI)(R14*4), Z7
+	MOVQ 64(R13), R14
+	VMOVUPS (SI)(R14*4), Z8
+	MOVQ 72(R13), R14
+	VMOVUPS (SI)(R14*4), Z9
+	MOVQ 80(R13), R14
+	VMOVUPS (SI)(R14*4), Z10
+	MOVQ 88(R13), R14
+	VMOVUPS (SI)(R14*4), Z11
+	MOVQ 96(R13), R14
+	VMOVUPS (SI)(R14*4), Z12
+	MOVQ 104(R13), R14
+	VMOVUPS (SI)(R14*4), Z13
+	MOVQ 112(R13), R14
+	VMOVUPS (SI)(R14*4), Z14
+	MOVQ 120(R13), R14
+	VMOVUPS (SI)(R14*4), Z15
 
 	// Stage 1: t(2i) = unpacklo(r(2i), r(2i+1)), t(2i+1) = unpackhi.
 	VUNPCKLPS Z1, Z0, Z16
@@ -116,37 +128,37 @@ loop:
 
 	// Store column c to dst + c*ld.
 	MOVQ DI, R12
-	VMOVUPS Z0, (R12)
+	VMOVUPS Z0, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z1, (R12)
+	VMOVUPS Z1, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z2, (R12)
+	VMOVUPS Z2, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z3, (R12)
+	VMOVUPS Z3, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z4, (R12)
+	VMOVUPS Z4, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z5, (R12)
+	VMOVUPS Z5, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z6, (R12)
+	VMOVUPS Z6, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z7, (R12)
+	VMOVUPS Z7, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z8, (R12)
+	VMOVUPS Z8, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z9, (R12)
+	VMOVUPS Z9, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z10, (R12)
+	VMOVUPS Z10, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z11, (R12)
+	VMOVUPS Z11, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z12, (R12)
+	VMOVUPS Z12, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z13, (R12)
+	VMOVUPS Z13, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z14, (R12)
+	VMOVUPS Z14, K1, (R12)
 	ADDQ DX, R12
-	VMOVUPS Z15, (R12)
+	VMOVUPS Z15, K1, (R12)
 	ADDQ DX, R12
 	MOVQ R12, DI
 	ADDQ $64, SI
@@ -173,6 +185,31 @@ loop:
 	VMOVUPS Z1, 64(DI)
 	ADDQ BX, SI
 	ADDQ $128, DI
+	DECQ CX
+	JNZ  loop
+done:
+	VZEROUPPER
+	RET
+
+// func gatherRows32AVX512(dst []float32, ld int, src []float32, offs []int)
+// Sets dst[r*ld+c] = src[offs[r]+c] for r < len(offs), c < 32.
+TEXT ·gatherRows32AVX512(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ ld+24(FP), DX
+	SHLQ $2, DX
+	MOVQ src_base+32(FP), SI
+	MOVQ offs_base+56(FP), BX
+	MOVQ offs_len+64(FP), CX
+	TESTQ CX, CX
+	JZ   done
+loop:
+	MOVQ (BX), AX
+	VMOVUPS (SI)(AX*4), Z0
+	VMOVUPS 64(SI)(AX*4), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $8, BX
+	ADDQ DX, DI
 	DECQ CX
 	JNZ  loop
 done:

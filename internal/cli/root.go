@@ -66,6 +66,8 @@ Pairs: A Diffusion Approach").`,
 		newPresetsCmd(),
 		newDegradeCmd(),
 		newSamplesCmd(),
+		newTrainCmd(),
+		newExportCmd(),
 	)
 	return root
 }

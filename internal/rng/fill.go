@@ -6,32 +6,93 @@ import (
 	"github.com/degradiff/degradiff/internal/parallel"
 )
 
+// normalChunk is the number of elements FillNormal draws as one unit. It is
+// fixed so that the numbers depend only on the stream and len(dst), never
+// on the number of goroutines.
+const normalChunk = 4096
+
 // FillNormal fills dst with independent standard normal numbers scaled by
-// std. Element i comes from the stream's block at a fixed offset i/2 from
-// the current position (Box-Muller: one block gives the cosine and sine
-// normals of elements 2j and 2j+1), so the result is the same however many
-// goroutines fill it. The stream advances past all the blocks used.
+// std, with the ziggurat method (exact, see zigFast).
+//
+// Element i starts from word i of the stream's next (len(dst)+1)/2 blocks,
+// and the stream advances past exactly those blocks, whatever the values.
+// The few elements that need more words (about 1 in 100) take them from an
+// overflow stream of their chunk of normalChunk elements, keyed by the
+// stream's key and the chunk's first block, so every element is the same
+// however many goroutines fill dst.
 func (s *Stream) FillNormal(dst []float32, std float64) {
-	base := s.ctr
-	key := s.key
+	base, key := s.ctr, s.key
 	n := len(dst)
-	parallel.For(n, 4096, func(lo, hi int) {
-		for j := lo >> 1; 2*j < hi; j++ {
-			b := philox(base+uint64(j), key)
-			u1 := 1 - float64(b[0]>>11)*(1.0/(1<<53))
-			u2 := float64(b[1]>>11) * (1.0 / (1 << 53))
-			r := std * math.Sqrt(-2*math.Log(u1))
-			sn, cs := math.Sincos(2 * math.Pi * u2)
-			if i := 2 * j; i >= lo {
-				dst[i] = float32(r * cs)
-			}
-			if i := 2*j + 1; i < hi {
-				dst[i] = float32(r * sn)
+	chunks := (n + normalChunk - 1) / normalChunk
+	parallel.For(chunks, 1, func(clo, chi int) {
+		words := make([]uint64, normalChunk)
+		for c := clo; c < chi; c++ {
+			lo, hi := c*normalChunk, min((c+1)*normalChunk, n)
+			first := base + uint64(lo/2)
+			w := words[:hi-lo]
+			fillBlocks(w, first, key)
+			d := dst[lo:hi]
+			d = d[:len(w)]
+			var over *Stream
+			for i, x := range w {
+				z, ok := zigFast(x)
+				if !ok {
+					if over == nil {
+						over = &Stream{key: overflowKey(key, first), pos: 2}
+					}
+					z = zigSlow(x, over)
+				}
+				d[i] = float32(z * std)
 			}
 		}
 	})
 	s.ctr = base + uint64((n+1)/2)
 	s.pos = 2
+}
+
+// overflowKey returns the key of the overflow stream of the chunk whose
+// first block is first: a Philox block at a counter with the top bit set,
+// which no stream reaches (2^63 blocks), so the key is a pseudo-random
+// function of (key, first) that never repeats a draw of the stream itself.
+func overflowKey(key, first uint64) uint64 {
+	return philox(first|1<<63, key)[0]
+}
+
+// fillBlocks sets dst to the words of consecutive blocks from counter ctr
+// under key: dst[2j] and dst[2j+1] are the two words of block ctr+j. An odd
+// len(dst) uses the first word of the last block.
+func fillBlocks(dst []uint64, ctr, key uint64) {
+	j := 0
+	for ; j+4 <= len(dst); j += 4 {
+		a, b := philox2(ctr, key)
+		d := dst[j : j+4 : j+4]
+		d[0], d[1], d[2], d[3] = a[0], a[1], b[0], b[1]
+		ctr += 2
+	}
+	for ; j+2 <= len(dst); j += 2 {
+		b := philox(ctr, key)
+		dst[j], dst[j+1] = b[0], b[1]
+		ctr++
+	}
+	if j < len(dst) {
+		dst[j] = philox(ctr, key)[0]
+	}
+}
+
+// FillUint64 sets dst to the stream's next len(dst) words, as that many
+// calls to Uint64 would return, computing whole blocks in bulk.
+func (s *Stream) FillUint64(dst []uint64) {
+	i := 0
+	for ; i < len(dst) && s.pos < 2; i++ {
+		dst[i] = s.buf[s.pos]
+		s.pos++
+	}
+	whole := (len(dst) - i) &^ 1
+	fillBlocks(dst[i:i+whole], s.ctr, s.key)
+	s.ctr += uint64(whole / 2)
+	for i += whole; i < len(dst); i++ {
+		dst[i] = s.Uint64()
+	}
 }
 
 // Poisson returns a Poisson-distributed integer with mean lambda >= 0.
@@ -80,4 +141,26 @@ func (s *Stream) Poisson(lambda float64) int {
 			return int(k)
 		}
 	}
+}
+
+// philox2 computes blocks ctr and ctr+1 under key with the two rounds
+// interleaved: one block's rounds form a chain of dependent multiplies, so
+// two chains keep the multiplier busy.
+func philox2(ctr, key uint64) (a, b [2]uint64) {
+	c0, c1, c2, c3 := uint32(ctr), uint32(ctr>>32), uint32(0), uint32(0)
+	d0, d1, d2, d3 := uint32(ctr+1), uint32((ctr+1)>>32), uint32(0), uint32(0)
+	k0, k1 := uint32(key), uint32(key>>32)
+	for r := 0; r < 10; r++ {
+		p0 := uint64(philoxM0) * uint64(c0)
+		p1 := uint64(philoxM1) * uint64(c2)
+		q0 := uint64(philoxM0) * uint64(d0)
+		q1 := uint64(philoxM1) * uint64(d2)
+		c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+		d0, d1, d2, d3 = uint32(q1>>32)^d1^k0, uint32(q1), uint32(q0>>32)^d3^k1, uint32(q0)
+		k0 += philoxW0
+		k1 += philoxW1
+	}
+	a = [2]uint64{uint64(c0) | uint64(c1)<<32, uint64(c2) | uint64(c3)<<32}
+	b = [2]uint64{uint64(d0) | uint64(d1)<<32, uint64(d2) | uint64(d3)<<32}
+	return a, b
 }

@@ -142,12 +142,16 @@ func ReferenceConfig() Config {
 	return c
 }
 
-// CPUConfig returns a starting point for a model trained on a CPU (about
-// 8M parameters). It is a plain value meant to be tuned by measurement.
+// CPUConfig returns the configuration of degradiff's default model, trained
+// on 2 CPU cores (8.6M parameters): channels 64-128-128-192, one layer per
+// block, attention (heads of 32 channels) at the third level and in the
+// middle. The fourth level was narrowed from 256 to 192 channels to stay
+// under about 10M parameters; most of the compute is at the first two
+// levels, which keep their width.
 func CPUConfig() Config {
 	c := DefaultConfig()
 	c.SampleSize = SampleSize{128, 128}
-	c.BlockOutChannels = []int{64, 128, 128, 256}
+	c.BlockOutChannels = []int{64, 128, 128, 192}
 	c.LayersPerBlock = 1
 	c.DownBlockTypes = []string{DownBlock2D, DownBlock2D, AttnDownBlock2D, DownBlock2D}
 	c.UpBlockTypes = []string{UpBlock2D, AttnUpBlock2D, UpBlock2D, UpBlock2D}
@@ -175,32 +179,29 @@ func Preset(name string) (Config, error) {
 // configJSON mirrors Config with the diffusers keys. Pointers distinguish
 // an absent key (keep the default) from a value.
 type configJSON struct {
-	ClassName            *string          `json:"_class_name"`
-	DiffusersVersion     *string          `json:"_diffusers_version"`
-	SampleSize           *SampleSize      `json:"sample_size"`
-	InChannels           *int             `json:"in_channels"`
-	OutChannels          *int             `json:"out_channels"`
-	CenterInputSample    *bool            `json:"center_input_sample"`
-	TimeEmbeddingType    *string          `json:"time_embedding_type"`
-	FreqShift            *float64         `json:"freq_shift"`
-	FlipSinToCos         *bool            `json:"flip_sin_to_cos"`
-	DownBlockTypes       []string         `json:"down_block_types"`
-	UpBlockTypes         []string         `json:"up_block_types"`
-	BlockOutChannels     []int            `json:"block_out_channels"`
-	LayersPerBlock       *int             `json:"layers_per_block"`
-	MidBlockScaleFactor  *float64         `json:"mid_block_scale_factor"`
-	DownsamplePadding    *int             `json:"downsample_padding"`
-	DownsampleType       *string          `json:"downsample_type"`
-	UpsampleType         *string          `json:"upsample_type"`
-	Dropout              *float64         `json:"dropout"`
-	ActFn                *string          `json:"act_fn"`
-	AttentionHeadDim     *json.RawMessage `json:"attention_head_dim"`
-	NormNumGroups        *int             `json:"norm_num_groups"`
-	NormEps              *float64         `json:"norm_eps"`
-	ResnetTimeScaleShift *string          `json:"resnet_time_scale_shift"`
-	AddAttention         *bool            `json:"add_attention"`
-	ClassEmbedType       *json.RawMessage `json:"class_embed_type"`
-	NumClassEmbeds       *json.RawMessage `json:"num_class_embeds"`
+	ClassName            *string     `json:"_class_name"`
+	DiffusersVersion     *string     `json:"_diffusers_version"`
+	SampleSize           *SampleSize `json:"sample_size"`
+	InChannels           *int        `json:"in_channels"`
+	OutChannels          *int        `json:"out_channels"`
+	CenterInputSample    *bool       `json:"center_input_sample"`
+	TimeEmbeddingType    *string     `json:"time_embedding_type"`
+	FreqShift            *float64    `json:"freq_shift"`
+	FlipSinToCos         *bool       `json:"flip_sin_to_cos"`
+	DownBlockTypes       []string    `json:"down_block_types"`
+	UpBlockTypes         []string    `json:"up_block_types"`
+	BlockOutChannels     []int       `json:"block_out_channels"`
+	LayersPerBlock       *int        `json:"layers_per_block"`
+	MidBlockScaleFactor  *float64    `json:"mid_block_scale_factor"`
+	DownsamplePadding    *int        `json:"downsample_padding"`
+	DownsampleType       *string     `json:"downsample_type"`
+	UpsampleType         *string     `json:"upsample_type"`
+	Dropout              *float64    `json:"dropout"`
+	ActFn                *string     `json:"act_fn"`
+	NormNumGroups        *int        `json:"norm_num_groups"`
+	NormEps              *float64    `json:"norm_eps"`
+	ResnetTimeScaleShift *string     `json:"resnet_time_scale_shift"`
+	AddAttention         *bool       `json:"add_attention"`
 }
 
 // nullable lists the keys that may be null; a null anywhere else is refused
@@ -278,13 +279,15 @@ func ParseConfig(data []byte) (Config, error) {
 	setS(&c.UpsampleType, j.UpsampleType)
 	setF(&c.Dropout, j.Dropout)
 	setS(&c.ActFn, j.ActFn)
-	if j.AttentionHeadDim != nil {
-		if isNull(*j.AttentionHeadDim) {
+	// A JSON null leaves a pointer field nil, like an absent key: read the
+	// nullable keys from the raw map instead.
+	if v, ok := raw["attention_head_dim"]; ok {
+		if isNull(v) {
 			c.AttentionHeadDim = nil
 		} else {
 			var d int
-			if err := json.Unmarshal(*j.AttentionHeadDim, &d); err != nil {
-				return Config{}, fmt.Errorf("unet: config: attention_head_dim: want an int or null, got %s", *j.AttentionHeadDim)
+			if err := json.Unmarshal(v, &d); err != nil {
+				return Config{}, fmt.Errorf("unet: config: attention_head_dim: want an int or null, got %s", v)
 			}
 			c.AttentionHeadDim = &d
 		}
@@ -293,17 +296,17 @@ func ParseConfig(data []byte) (Config, error) {
 	setF(&c.NormEps, j.NormEps)
 	setS(&c.ResnetTimeScaleShift, j.ResnetTimeScaleShift)
 	setB(&c.AddAttention, j.AddAttention)
-	if j.ClassEmbedType != nil && !isNull(*j.ClassEmbedType) {
-		var s string
-		if err := json.Unmarshal(*j.ClassEmbedType, &s); err != nil {
-			return Config{}, fmt.Errorf("unet: config: class_embed_type: want a string or null, got %s", *j.ClassEmbedType)
+	if v, ok := raw["class_embed_type"]; ok && !isNull(v) {
+		var str string
+		if err := json.Unmarshal(v, &str); err != nil {
+			return Config{}, fmt.Errorf("unet: config: class_embed_type: want a string or null, got %s", v)
 		}
-		c.ClassEmbedType = &s
+		c.ClassEmbedType = &str
 	}
-	if j.NumClassEmbeds != nil && !isNull(*j.NumClassEmbeds) {
+	if v, ok := raw["num_class_embeds"]; ok && !isNull(v) {
 		var n int
-		if err := json.Unmarshal(*j.NumClassEmbeds, &n); err != nil {
-			return Config{}, fmt.Errorf("unet: config: num_class_embeds: want an int or null, got %s", *j.NumClassEmbeds)
+		if err := json.Unmarshal(v, &n); err != nil {
+			return Config{}, fmt.Errorf("unet: config: num_class_embeds: want an int or null, got %s", v)
 		}
 		c.NumClassEmbeds = &n
 	}

@@ -19,6 +19,7 @@ uint8_t *WebPDecodeYUV(const uint8_t *data, size_t size, int *w, int *h,
 size_t WebPEncodeRGB(const uint8_t *rgb, int w, int h, int stride, float q, uint8_t **out);
 size_t WebPEncodeRGBA(const uint8_t *rgba, int w, int h, int stride, float q, uint8_t **out);
 size_t WebPEncodeLosslessRGBA(const uint8_t *rgba, int w, int h, int stride, uint8_t **out);
+size_t WebPEncodeLosslessRGB(const uint8_t *rgb, int w, int h, int stride, uint8_t **out);
 void WebPFree(void *p);
 
 static void die(const char *msg) { fprintf(stderr, "%s\n", msg); exit(1); }
@@ -209,7 +210,8 @@ static void webp_case(const char *base, int w, int h, int alpha, int lossless, i
   pattern(px, w, h, alpha ? 4 : 3, seed);
   uint8_t *enc = NULL;
   size_t n;
-  if (lossless) n = WebPEncodeLosslessRGBA(px, w, h, w * 4, &enc);
+  if (lossless && alpha) n = WebPEncodeLosslessRGBA(px, w, h, w * 4, &enc);
+  else if (lossless) n = WebPEncodeLosslessRGB(px, w, h, w * 3, &enc);
   else if (alpha) n = WebPEncodeRGBA(px, w, h, w * 4, 75, &enc);
   else n = WebPEncodeRGB(px, w, h, w * 3, 75, &enc);
   if (!n) die("webp encode");
@@ -295,5 +297,6 @@ int main(void) {
   webp_case("webp_even", 48, 32, 0, 0, 1);
   webp_case("webp_alpha", 33, 20, 1, 0, 2);
   webp_case("webp_lossless", 21, 14, 1, 1, 3);
+  webp_case("webp_lossless_opaque", 19, 11, 0, 1, 4);
   return 0;
 }

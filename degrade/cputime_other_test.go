@@ -1,0 +1,9 @@
+//go:build !unix
+
+package degrade
+
+import "time"
+
+// cpuTime returns 0 where getrusage is not available; benchmarks then omit
+// the CPU-time metric.
+func cpuTime() time.Duration { return 0 }

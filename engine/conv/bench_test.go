@@ -1,0 +1,93 @@
+package conv
+
+import (
+	"testing"
+
+	"github.com/degradiff/degradiff/internal/rng"
+)
+
+// Benchmark workloads: W1 and W2 from the performance targets, a stride-2
+// downsampler and a 1x1 projection.
+var (
+	w1       = Shape{N: 8, Cin: 64, Cout: 64, H: 64, W: 64, K: 3, Stride: 1, Pad: 1}
+	w2       = Shape{N: 4, Cin: 128, Cout: 128, H: 32, W: 32, K: 3, Stride: 1, Pad: 1}
+	stride2  = Shape{N: 8, Cin: 64, Cout: 64, H: 64, W: 64, K: 3, Stride: 2, Pad: 1}
+	pointwis = Shape{N: 8, Cin: 128, Cout: 64, H: 32, W: 32, K: 1, Stride: 1, Pad: 0}
+)
+
+// flops returns 2*N*Cout*Ho*Wo*Cin*K*K, the work of one forward pass.
+func flops(s Shape) float64 {
+	ho, wo := s.Out()
+	return 2 * float64(s.N*s.Cout*ho*wo*s.Cin*s.K*s.K)
+}
+
+func benchConv(b *testing.B, s Shape, backward bool) {
+	r := rng.New(11, "bench")
+	ho, wo := s.Out()
+	x := randSlice(r, s.N*s.Cin*s.H*s.W)
+	w := randSlice(r, s.Cout*s.Cin*s.K*s.K)
+	bias := randSlice(r, s.Cout)
+	y := make([]float32, s.N*s.Cout*ho*wo)
+	dy := randSlice(r, len(y))
+	dx := make([]float32, len(x))
+	dw := make([]float32, len(w))
+	db := make([]float32, s.Cout)
+	step := func() {
+		Forward(s, x, w, bias, y)
+		if backward {
+			BackwardData(s, dy, w, dx)
+			BackwardWeight(s, x, dy, dw, db)
+		}
+	}
+	step()
+	b.ResetTimer()
+	for range b.N {
+		step()
+	}
+	f := flops(s)
+	if backward {
+		f *= 3
+	}
+	b.ReportMetric(f*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkConvW1Forward(b *testing.B)         { benchConv(b, w1, false) }
+func BenchmarkConvW1ForwardBackward(b *testing.B) { benchConv(b, w1, true) }
+func BenchmarkConvW2Forward(b *testing.B)         { benchConv(b, w2, false) }
+func BenchmarkConvW2ForwardBackward(b *testing.B) { benchConv(b, w2, true) }
+func BenchmarkConvStride2Forward(b *testing.B)    { benchConv(b, stride2, false) }
+func BenchmarkConvStride2ForwardBackward(b *testing.B) {
+	benchConv(b, stride2, true)
+}
+func BenchmarkConv1x1Forward(b *testing.B)         { benchConv(b, pointwis, false) }
+func BenchmarkConv1x1ForwardBackward(b *testing.B) { benchConv(b, pointwis, true) }
+
+// Each pass alone, to see where the time goes.
+func BenchmarkConvW1BackwardData(b *testing.B)   { benchPass(b, w1, 1) }
+func BenchmarkConvW1BackwardWeight(b *testing.B) { benchPass(b, w1, 2) }
+func BenchmarkConvW2BackwardData(b *testing.B)   { benchPass(b, w2, 1) }
+func BenchmarkConvW2BackwardWeight(b *testing.B) { benchPass(b, w2, 2) }
+
+func benchPass(b *testing.B, s Shape, pass int) {
+	r := rng.New(11, "bench")
+	ho, wo := s.Out()
+	x := randSlice(r, s.N*s.Cin*s.H*s.W)
+	w := randSlice(r, s.Cout*s.Cin*s.K*s.K)
+	dy := randSlice(r, s.N*s.Cout*ho*wo)
+	dx := make([]float32, len(x))
+	dw := make([]float32, len(w))
+	db := make([]float32, s.Cout)
+	step := func() {
+		if pass == 1 {
+			BackwardData(s, dy, w, dx)
+		} else {
+			BackwardWeight(s, x, dy, dw, db)
+		}
+	}
+	step()
+	b.ResetTimer()
+	for range b.N {
+		step()
+	}
+	b.ReportMetric(flops(s)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

@@ -1,0 +1,392 @@
+package conv
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/degradiff/degradiff/engine/gemm"
+)
+
+type opKind int
+
+const (
+	opForward opKind = iota
+	opBackwardData
+	opBackwardWeight
+)
+
+// A job is one call of Forward, BackwardData or BackwardWeight: its
+// arguments and the tables shared by the goroutines working on it. Jobs are
+// recycled through jobFree so that the steady state allocates nothing.
+type job struct {
+	op opKind
+	g  geom
+
+	in, w, bias, out []float32 // x or dy; weights; bias; y, dx or dw
+	dy, db           []float32 // BackwardWeight only
+
+	// The padded source image of the implicit im2col: channels, rows and
+	// row length, and the padding added on each side.
+	srcC, srcH, srcW, srcPad int
+	// offs[p] is the offset in the padded source of summation index p,
+	// for the convolutions done through colOperand or colTOperand.
+	offs []int
+	// wt holds the flipped, transposed weights of a stride-1 data gradient.
+	wt []float32
+	// BackwardWeight: the gradients of each group of images, and a row of
+	// ones for the bias gradient sums.
+	partial []float32
+	dbSum   []float64
+	ones    []float32
+	// direct says BackwardData is a convolution of dy (stride 1).
+	direct bool
+
+	next atomic.Int64 // next image to take
+	wg   sync.WaitGroup
+}
+
+var (
+	jobMu   sync.Mutex
+	jobFree []*job
+)
+
+func getJob(op opKind, g geom) *job {
+	jobMu.Lock()
+	var j *job
+	if n := len(jobFree); n > 0 {
+		j = jobFree[n-1]
+		jobFree = jobFree[:n-1]
+	}
+	jobMu.Unlock()
+	if j == nil {
+		j = new(job)
+	}
+	j.op, j.g = op, g
+	return j
+}
+
+func putJob(j *job) {
+	j.in, j.w, j.bias, j.out, j.dy, j.db = nil, nil, nil, nil, nil, nil
+	jobMu.Lock()
+	jobFree = append(jobFree, j)
+	jobMu.Unlock()
+}
+
+// prepare fills the shared tables of j.
+func (j *job) prepare() {
+	g := &j.g
+	switch j.op {
+	case opForward, opBackwardWeight:
+		j.srcC, j.srcH, j.srcW, j.srcPad = g.Cin, g.H, g.W, g.Pad
+		if !g.plain() {
+			j.fillOffsets()
+		}
+		if j.op == opBackwardWeight && j.db != nil {
+			grow(&j.ones, g.how)
+			for i := range j.ones {
+				j.ones[i] = 1
+			}
+		}
+	case opBackwardData:
+		// With stride 1, dx is the convolution of dy, padded by K-1-Pad,
+		// with the weights flipped and Cin and Cout swapped.
+		j.direct = g.Stride == 1 && g.Pad <= g.K-1 && !g.plain()
+		if !j.direct {
+			return
+		}
+		q := g.K - 1 - g.Pad
+		j.srcC, j.srcH, j.srcW, j.srcPad = g.Cout, g.ho, g.wo, q
+		j.fillOffsets()
+		kk := g.K * g.K
+		grow(&j.wt, g.Cin*g.Cout*kk)
+		for co := 0; co < g.Cout; co++ {
+			for ci := 0; ci < g.Cin; ci++ {
+				src := j.w[(co*g.Cin+ci)*kk:][:kk]
+				dst := j.wt[(ci*g.Cout+co)*kk:][:kk]
+				for t := range dst {
+					dst[t] = src[kk-1-t]
+				}
+			}
+		}
+	}
+}
+
+// fillOffsets fills j.offs for the current source: index p = (c, ky, kx)
+// of the summation reads the padded source at c*Hp*Wp + ky*Wp + kx plus the
+// offset of the output pixel.
+func (j *job) fillOffsets() {
+	k := j.g.K
+	hp, wp := j.srcH+2*j.srcPad, j.srcW+2*j.srcPad
+	grow(&j.offs, j.srcC*k*k)
+	p := 0
+	for c := 0; c < j.srcC; c++ {
+		for ky := 0; ky < k; ky++ {
+			for kx := 0; kx < k; kx++ {
+				j.offs[p] = (c*hp+ky)*wp + kx
+				p++
+			}
+		}
+	}
+}
+
+// runImages runs Forward or BackwardData image by image: on several
+// goroutines that take images in turn when there are images for each, or
+// else one at a time with the products split over the cores. Each image
+// writes only its own output, so the result is the same either way.
+func (j *job) runImages() {
+	workers := runtime.GOMAXPROCS(0)
+	parts := min(workers, j.g.N)
+	if parts < 2 {
+		ws := getWorkspace()
+		for n := 0; n < j.g.N; n++ {
+			j.image(ws, n, false)
+		}
+		putWorkspace(ws)
+		return
+	}
+	j.next.Store(0)
+	run(j, parts)
+}
+
+// work is the body of one goroutine of a parallel job: it takes images (or
+// BackwardWeight's groups of images) until none is left.
+func (j *job) work() {
+	ws := getWorkspace()
+	count := j.g.N
+	if j.op == opBackwardWeight {
+		count = j.g.weightChunks()
+	}
+	for {
+		n := int(j.next.Add(1) - 1)
+		if n >= count {
+			break
+		}
+		if j.op == opBackwardWeight {
+			j.weightChunk(ws, n, true)
+		} else {
+			j.image(ws, n, true)
+		}
+	}
+	putWorkspace(ws)
+}
+
+// image computes image n of a Forward or BackwardData job, its products on
+// the calling goroutine alone when serial.
+func (j *job) image(ws *workspace, n int, serial bool) {
+	g := &j.g
+	mul := gemm.MulOperands
+	if serial {
+		mul = gemm.MulOperandsSerial
+	}
+	hw := g.H * g.W
+	switch j.op {
+	case opForward:
+		x := j.in[n*g.Cin*hw:][:g.Cin*hw]
+		y := j.out[n*g.Cout*g.how:][:g.Cout*g.how]
+		beta := float32(0)
+		if j.bias != nil {
+			for co := 0; co < g.Cout; co++ {
+				row := y[co*g.how : (co+1)*g.how]
+				for i := range row {
+					row[i] = j.bias[co]
+				}
+			}
+			beta = 1
+		}
+		ws.a = gemm.Dense{Data: j.w, Stride: g.ckk, XMajor: true}
+		if g.plain() {
+			ws.b = gemm.Dense{Data: x, Stride: hw}
+			mul(g.Cout, g.how, g.Cin, 1, &ws.a, &ws.b, beta, y, g.how)
+			return
+		}
+		ws.col = j.colOperand(ws, x)
+		mul(g.Cout, g.how, g.ckk, 1, &ws.a, &ws.col, beta, y, g.how)
+
+	case opBackwardData:
+		dy := j.in[n*g.Cout*g.how:][:g.Cout*g.how]
+		dx := j.out[n*g.Cin*hw:][:g.Cin*hw]
+		switch {
+		case g.plain():
+			// dx += W^T dy.
+			ws.a = gemm.Dense{Data: j.w, Stride: g.Cin}
+			ws.b = gemm.Dense{Data: dy, Stride: g.how}
+			mul(g.Cin, hw, g.Cout, 1, &ws.a, &ws.b, 1, dx, hw)
+		case j.direct:
+			// dx += conv(pad(dy), flipped W^T), a stride-1 convolution
+			// whose output is exactly H x W.
+			ws.a = gemm.Dense{Data: j.wt, Stride: g.Cout * g.K * g.K, XMajor: true}
+			ws.col = j.colOperand(ws, dy)
+			ws.col.wo, ws.col.stride = g.W, 1
+			mul(g.Cin, hw, g.Cout*g.K*g.K, 1, &ws.a, &ws.col, 1, dx, hw)
+		default:
+			// col = W^T dy, then scatter-add col into dx.
+			grow(&ws.colBuf, g.ckk*g.how)
+			ws.a = gemm.Dense{Data: j.w, Stride: g.ckk}
+			ws.b = gemm.Dense{Data: dy, Stride: g.how}
+			mul(g.ckk, g.how, g.Cout, 1, &ws.a, &ws.b, 0, ws.colBuf, g.how)
+			col2im(g, ws.colBuf, dx)
+		}
+	}
+}
+
+// colOperand pads src (one image of the job's source) into ws and returns
+// the im2col operand reading it.
+func (j *job) colOperand(ws *workspace, src []float32) colOperand {
+	padded := j.pad(ws, src)
+	return colOperand{
+		src:    padded,
+		offs:   j.offs,
+		wp:     j.srcW + 2*j.srcPad,
+		wo:     j.g.wo,
+		stride: j.g.Stride,
+	}
+}
+
+// pad returns src, or when the source is padded, a zero-padded copy of it
+// in ws.
+func (j *job) pad(ws *workspace, src []float32) []float32 {
+	p := j.srcPad
+	if p == 0 {
+		return src
+	}
+	h, w := j.srcH, j.srcW
+	hp, wp := h+2*p, w+2*p
+	grow(&ws.pad, j.srcC*hp*wp)
+	dst := ws.pad[:j.srcC*hp*wp]
+	for c := 0; c < j.srcC; c++ {
+		plane := dst[c*hp*wp : (c+1)*hp*wp]
+		clear(plane[:p*wp])
+		clear(plane[(p+h)*wp:])
+		for y := 0; y < h; y++ {
+			row := plane[(p+y)*wp : (p+y+1)*wp]
+			clear(row[:p])
+			copy(row[p:p+w], src[(c*h+y)*w:(c*h+y+1)*w])
+			clear(row[p+w:])
+		}
+	}
+	return dst
+}
+
+// col2im adds the column gradient col (Cin*K*K x Ho*Wo) into dx, one image.
+func col2im(g *geom, col, dx []float32) {
+	k := g.K
+	for ci := 0; ci < g.Cin; ci++ {
+		plane := dx[ci*g.H*g.W : (ci+1)*g.H*g.W]
+		for ky := 0; ky < k; ky++ {
+			for kx := 0; kx < k; kx++ {
+				row := col[((ci*k+ky)*k+kx)*g.how:][:g.how]
+				for oy := 0; oy < g.ho; oy++ {
+					iy := oy*g.Stride + ky - g.Pad
+					if iy < 0 || iy >= g.H {
+						continue
+					}
+					drow := plane[iy*g.W : (iy+1)*g.W]
+					crow := row[oy*g.wo : (oy+1)*g.wo]
+					// ox range with 0 <= ox*stride + kx - pad < W.
+					lo := 0
+					if d := g.Pad - kx; d > 0 {
+						lo = (d + g.Stride - 1) / g.Stride
+					}
+					hi := min(g.wo, (g.W-1+g.Pad-kx)/g.Stride+1)
+					ix := lo*g.Stride + kx - g.Pad
+					for ox := lo; ox < hi; ox++ {
+						drow[ix] += crow[ox]
+						ix += g.Stride
+					}
+				}
+			}
+		}
+	}
+}
+
+// maxWeightChunks is the most groups of images whose weight gradients are
+// computed separately (in parallel) and then added in order. The grouping
+// depends only on N, so the result does not depend on GOMAXPROCS.
+const maxWeightChunks = 8
+
+// weightChunks returns the number of image groups of BackwardWeight.
+func (g *geom) weightChunks() int { return min(g.N, maxWeightChunks) }
+
+// backwardWeight computes the weight (and bias) gradient of each group of
+// images into its own buffer, the groups spread over the cores (or, with one
+// group, the product of each image split by gemm), then adds the groups into
+// dw and db in order.
+func (j *job) backwardWeight() {
+	g := &j.g
+	chunks := g.weightChunks()
+	size := g.Cout * g.ckk
+	grow(&j.partial, chunks*size)
+	grow(&j.dbSum, chunks*g.Cout)
+	workers := runtime.GOMAXPROCS(0)
+	if parts := min(workers, chunks); parts >= 2 {
+		j.next.Store(0)
+		run(j, parts)
+	} else {
+		ws := getWorkspace()
+		for c := 0; c < chunks; c++ {
+			j.weightChunk(ws, c, false)
+		}
+		putWorkspace(ws)
+	}
+	for i := range j.out[:size] {
+		s := j.partial[i]
+		for c := 1; c < chunks; c++ {
+			s += j.partial[c*size+i]
+		}
+		j.out[i] += s
+	}
+	if j.db != nil {
+		for co := range j.db[:g.Cout] {
+			var s float64
+			for c := 0; c < chunks; c++ {
+				s += j.dbSum[c*g.Cout+co]
+			}
+			j.db[co] += float32(s)
+		}
+	}
+}
+
+// weightChunk computes the gradient of image group c into its partial
+// buffers: the sum over its images, in order, of dy * col^T (the summation
+// runs over the output pixels) and of each channel's dy.
+func (j *job) weightChunk(ws *workspace, c int, serial bool) {
+	g := &j.g
+	mul := gemm.MulOperands
+	if serial {
+		mul = gemm.MulOperandsSerial
+	}
+	chunks := g.weightChunks()
+	dw := j.partial[c*g.Cout*g.ckk:][:g.Cout*g.ckk]
+	dbSum := j.dbSum[c*g.Cout:][:g.Cout]
+	clear(dbSum)
+	if g.Cin == 0 {
+		clear(dw)
+	}
+	hw := g.H * g.W
+	for n := c * g.N / chunks; n < (c+1)*g.N/chunks; n++ {
+		x := j.in[n*g.Cin*hw:][:g.Cin*hw]
+		dy := j.dy[n*g.Cout*g.how:][:g.Cout*g.how]
+		beta := float32(1)
+		if n == c*g.N/chunks {
+			beta = 0
+		}
+		if g.Cin > 0 {
+			ws.a = gemm.Dense{Data: dy, Stride: g.how, XMajor: true}
+			if g.plain() {
+				ws.b = gemm.Dense{Data: x, Stride: hw, XMajor: true}
+				mul(g.Cout, g.Cin, hw, 1, &ws.a, &ws.b, beta, dw, g.ckk)
+			} else {
+				ws.colT = colTOperand(j.colOperand(ws, x))
+				mul(g.Cout, g.ckk, g.how, 1, &ws.a, &ws.colT, beta, dw, g.ckk)
+			}
+		}
+		if j.db != nil {
+			// Fixed-order float32 sums over the pixels (gemm.Dot), added
+			// in float64 while this image's dy is still in cache.
+			for co := range dbSum {
+				dbSum[co] += float64(gemm.Dot(dy[co*g.how:(co+1)*g.how], j.ones))
+			}
+		}
+	}
+}

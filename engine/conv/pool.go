@@ -1,0 +1,91 @@
+package conv
+
+import (
+	"sync"
+
+	"github.com/degradiff/degradiff/engine/gemm"
+)
+
+// Persistent worker goroutines take images of a job, so that a call in the
+// steady state starts no goroutine and allocates nothing.
+
+var (
+	poolMu  sync.Mutex
+	poolChs []chan *job // one unbuffered channel per worker
+)
+
+// ensureWorkers starts workers until there are at least n.
+func ensureWorkers(n int) []chan *job {
+	poolMu.Lock()
+	defer poolMu.Unlock()
+	for len(poolChs) < n {
+		ch := make(chan *job)
+		poolChs = append(poolChs, ch)
+		go func() {
+			for j := range ch {
+				j.work()
+				j.wg.Done()
+			}
+		}()
+	}
+	return poolChs
+}
+
+// run calls j.work on the calling goroutine and on up to parts-1 idle
+// workers; busy workers are skipped (the images they would have taken go
+// to the others), so concurrent or nested calls never wait on each other.
+func run(j *job, parts int) {
+	chs := ensureWorkers(parts - 1)
+	for _, ch := range chs[:parts-1] {
+		j.wg.Add(1)
+		select {
+		case ch <- j:
+		default:
+			j.wg.Done()
+		}
+	}
+	j.work()
+	j.wg.Wait()
+}
+
+// A workspace holds one goroutine's buffers and operands. Workspaces are
+// kept on a free list (not a sync.Pool, which the garbage collector
+// empties).
+type workspace struct {
+	pad    []float32 // the padded source image
+	colBuf []float32 // the column gradient of BackwardData with stride > 1
+	a, b   gemm.Dense
+	col    colOperand
+	colT   colTOperand
+}
+
+var (
+	wsMu   sync.Mutex
+	wsFree []*workspace
+)
+
+func getWorkspace() *workspace {
+	wsMu.Lock()
+	defer wsMu.Unlock()
+	if n := len(wsFree); n > 0 {
+		ws := wsFree[n-1]
+		wsFree = wsFree[:n-1]
+		return ws
+	}
+	return new(workspace)
+}
+
+func putWorkspace(ws *workspace) {
+	ws.a, ws.b, ws.col, ws.colT = gemm.Dense{}, gemm.Dense{}, colOperand{}, colTOperand{}
+	wsMu.Lock()
+	wsFree = append(wsFree, ws)
+	wsMu.Unlock()
+}
+
+// grow makes *s at least n long, reallocating only when it is too short.
+func grow[T any](s *[]T, n int) {
+	if cap(*s) < n {
+		*s = make([]T, n)
+	}
+	*s = (*s)[:n]
+}

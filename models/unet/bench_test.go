@@ -1,0 +1,88 @@
+package unet
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/degradiff/degradiff/engine/ag"
+	"github.com/degradiff/degradiff/internal/rng"
+)
+
+var benchModels sync.Map // preset name -> *Model
+
+func benchModel(b *testing.B, name string) *Model {
+	if m, ok := benchModels.Load(name); ok {
+		return m.(*Model)
+	}
+	c, err := Preset(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := MustNew(c, rng.New(1, "bench", name))
+	benchModels.Store(name, m)
+	return m
+}
+
+// BenchmarkForward times one inference forward pass of batch 1, reusing the
+// graph's pool as a sampler does.
+func BenchmarkForward(b *testing.B) {
+	for _, bc := range []struct {
+		preset string
+		size   int
+	}{
+		{"tiny", 64}, {"tiny", 128}, {"cpu", 64}, {"cpu", 128}, {"reference", 64}, {"reference", 128},
+	} {
+		b.Run(fmt.Sprintf("%s/%dx%d", bc.preset, bc.size, bc.size), func(b *testing.B) {
+			m := benchModel(b, bc.preset)
+			x := ag.Const(randomTensor(1, 1, 3, bc.size, bc.size))
+			g := ag.NewGraph(false)
+			b.ResetTimer()
+			for range b.N {
+				m.Forward(g, x, []float32{500})
+				g.Reset()
+			}
+		})
+	}
+}
+
+// BenchmarkTrainStep times forward + MSE + backward of a batch of 4 on
+// the tiny and cpu presets.
+func BenchmarkTrainStep(b *testing.B) {
+	for _, preset := range []string{"tiny", "cpu"} {
+		b.Run(preset+"/4x64x64", func(b *testing.B) {
+			m := benchModel(b, preset)
+			x := ag.Const(randomTensor(1, 4, 3, 64, 64))
+			target := ag.Const(randomTensor(2, 4, 3, 64, 64))
+			g := ag.NewGraph(true)
+			steps := []float32{10, 200, 500, 900}
+			b.ResetTimer()
+			for range b.N {
+				ag.ZeroGrad(m.Params())
+				g.Backward(g.MSE(m.Forward(g, x, steps), target))
+				g.Reset()
+			}
+		})
+	}
+}
+
+// BenchmarkInferenceMemory reports the peak bytes held by the graph pool
+// (free + live after a forward pass, since the pool never shrinks) for the
+// cpu preset (about 12M parameters) at 256x256 and 512x512.
+func BenchmarkInferenceMemory(b *testing.B) {
+	for _, size := range []int{256, 512} {
+		b.Run(fmt.Sprintf("cpu/%dx%d", size, size), func(b *testing.B) {
+			m := benchModel(b, "cpu")
+			x := ag.Const(randomTensor(1, 1, 3, size, size))
+			g := ag.NewGraph(false)
+			b.ResetTimer()
+			for range b.N {
+				m.Forward(g, x, []float32{500})
+				g.Reset()
+			}
+			b.StopTimer()
+			free, live := g.PooledBytes()
+			b.ReportMetric(float64(free+live)/(1<<20), "pool-MiB")
+		})
+	}
+}

@@ -1,0 +1,365 @@
+package unet
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/degradiff/degradiff/engine/ag"
+	"github.com/degradiff/degradiff/engine/tensor"
+	"github.com/degradiff/degradiff/internal/parallel"
+	"github.com/degradiff/degradiff/internal/rng"
+)
+
+// maxPeriod is diffusers' max_period of get_timestep_embedding.
+const maxPeriod = 10000
+
+// Forward returns the model output (the predicted noise for an epsilon
+// model) for x [N, in_channels, H, W] at the timesteps t, one per sample
+// (or a single one for all), as diffusers' UNet2DModel.forward. H and W must
+// be multiples of Config.SizeMultiple; ForwardAnySize and Predict pad other
+// sizes.
+//
+// On an inference graph (not recording) every intermediate value is
+// released as soon as it is dead, including each skip activation after its
+// concatenation, so the peak memory is the live activations of one path
+// through the network. x itself is never released.
+func (m *Model) Forward(g *ag.Graph, x *ag.Var, t []float32) *ag.Var {
+	xs := x.Value.Shape
+	mult := m.cfg.SizeMultiple()
+	tensor.Check(len(xs) == 4 && xs[1] == m.cfg.InChannels, "unet.Forward",
+		fmt.Sprintf("want x [N, %d, H, W]", m.cfg.InChannels), xs)
+	tensor.Check(xs[2]%mult == 0 && xs[3]%mult == 0 && xs[2] > 0 && xs[3] > 0, "unet.Forward",
+		fmt.Sprintf("H and W must be positive multiples of %d (ForwardAnySize pads other sizes)", mult), xs)
+	n := xs[0]
+	tensor.Check(len(t) == n || len(t) == 1, "unet.Forward",
+		fmt.Sprintf("%d timesteps for a batch of %d (want one per sample, or one for all)", len(t), n), xs)
+	if len(t) == 1 && n != 1 {
+		ts := make([]float32, n)
+		for i := range ts {
+			ts[i] = t[0]
+		}
+		t = ts
+	}
+
+	tact := m.timeEmbedding(g, t)
+
+	in := x
+	if m.cfg.CenterInputSample {
+		s := g.Scale(x, 2)
+		in = g.AddScalar(s, -1)
+		g.Release(s)
+	}
+	h := m.convIn.Forward(g, in)
+	if in != x {
+		g.Release(in)
+	}
+	m.hook("conv_in", h)
+
+	// Down path: every block input is a skip activation, so only values
+	// that are not skips (a resnet output followed by attention) die here.
+	skips := []*ag.Var{h}
+	for _, lv := range m.down {
+		for j, r := range lv.resnets {
+			h = m.resnet(g, r, h, tact)
+			m.hook(r.spec.name, h)
+			if j < len(lv.attns) {
+				a := m.attention(g, lv.attns[j], h)
+				g.Release(h)
+				h = a
+				m.hook(lv.attns[j].spec.name, h)
+			}
+			skips = append(skips, h)
+		}
+		if lv.resize != nil {
+			h = lv.resize.Forward(g, h)
+			skips = append(skips, h)
+		}
+		m.hook(lv.spec.name, h)
+	}
+
+	// Middle: its input is the last skip, kept for the first up block.
+	mid := m.mid
+	h = m.resnet(g, mid.resnets[0], h, tact)
+	m.hook(mid.resnets[0].spec.name, h)
+	if len(mid.attns) > 0 {
+		a := m.attention(g, mid.attns[0], h)
+		g.Release(h)
+		h = a
+		m.hook(mid.attns[0].spec.name, h)
+	}
+	r1 := m.resnet(g, mid.resnets[1], h, tact)
+	g.Release(h)
+	h = r1
+	m.hook(mid.resnets[1].spec.name, h)
+	m.hook(mid.spec.name, h)
+
+	// Up path: each resnet takes concat([h, skip]) and the skip dies there.
+	for _, lv := range m.up {
+		for j, r := range lv.resnets {
+			s := skips[len(skips)-1]
+			skips = skips[:len(skips)-1]
+			cat := g.Concat(1, h, s)
+			g.Release(h, s)
+			h = m.resnet(g, r, cat, tact)
+			g.Release(cat)
+			m.hook(r.spec.name, h)
+			if j < len(lv.attns) {
+				a := m.attention(g, lv.attns[j], h)
+				g.Release(h)
+				h = a
+				m.hook(lv.attns[j].spec.name, h)
+			}
+		}
+		if lv.resize != nil {
+			u := g.UpsampleNearest2x(h)
+			g.Release(h)
+			h = lv.resize.Forward(g, u)
+			g.Release(u)
+		}
+		m.hook(lv.spec.name, h)
+	}
+	if len(skips) != 0 {
+		panic(fmt.Sprintf("unet.Forward: %d skip activations left over: inconsistent layout", len(skips)))
+	}
+	g.Release(tact)
+
+	o := m.normOut.ForwardSiLU(g, h)
+	g.Release(h)
+	m.hook("conv_norm_out", o)
+	y := m.convOut.Forward(g, o)
+	g.Release(o)
+	m.hook("conv_out", y)
+	return y
+}
+
+// timeEmbedding returns SiLU(time_embedding(time_proj(t))), the activated
+// embedding every ResNet block projects.
+func (m *Model) timeEmbedding(g *ag.Graph, t []float32) *ag.Var {
+	c0 := m.cfg.BlockOutChannels[0]
+	tp := ag.TimestepEmbedding(t, c0, m.cfg.FlipSinToCos, float32(m.cfg.FreqShift), maxPeriod)
+	m.hook("time_proj", ag.Const(tp))
+	e1 := m.timeL1.Forward(g, ag.Const(tp))
+	e2 := g.SiLU(e1)
+	g.Release(e1)
+	emb := m.timeL2.Forward(g, e2)
+	g.Release(e2)
+	m.hook("time_embedding", emb)
+	act := g.SiLU(emb)
+	g.Release(emb)
+	return act
+}
+
+// resnet is ResnetBlock2D.forward with time_embedding_norm "default":
+// conv2(dropout(silu(norm2(conv1(silu(norm1(x))) + proj(temb))))) plus the
+// (projected) input, divided by output_scale_factor. x is not released.
+func (m *Model) resnet(g *ag.Graph, r *resnetBlock, x, tact *ag.Var) *ag.Var {
+	n := x.Value.Shape[0]
+	h := r.norm1.ForwardSiLU(g, x)
+	h1 := r.conv1.Forward(g, h)
+	g.Release(h)
+	p := r.timeProj.Forward(g, tact)
+	p4 := g.Reshape(p, n, r.spec.out, 1, 1)
+	h2 := g.Add(h1, p4)
+	g.Release(h1, p4)
+	h3 := r.norm2.ForwardSiLU(g, h2)
+	g.Release(h2)
+	h3 = m.dropout(g, h3)
+	h4 := r.conv2.Forward(g, h3)
+	g.Release(h3)
+	sc := x
+	if r.shortcut != nil {
+		sc = r.shortcut.Forward(g, x)
+	}
+	out := g.Add(sc, h4)
+	g.Release(h4)
+	if sc != x {
+		g.Release(sc)
+	}
+	if r.spec.scale != 1 {
+		s := g.Scale(out, float32(1/r.spec.scale))
+		g.Release(out)
+		out = s
+	}
+	return out
+}
+
+// attention is diffusers' Attention (AttnProcessor) on a feature map with
+// group_norm, residual_connection and rescale_output_factor: the pixels are
+// the tokens. x is not released.
+func (m *Model) attention(g *ag.Graph, a *attnBlock, x *ag.Var) *ag.Var {
+	xs := x.Value.Shape
+	n, c, hh, ww := xs[0], xs[1], xs[2], xs[3]
+	hn := a.norm.Forward(g, x)
+	tok := g.Permute(g.Reshape(hn, n, c, hh*ww), 0, 2, 1) // [N, HW, C]
+	g.Release(hn)
+	q := a.toQ.Forward(g, tok)
+	k := a.toK.Forward(g, tok)
+	v := a.toV.Forward(g, tok)
+	g.Release(tok)
+	o := g.Attention(q, k, v, a.spec.heads)
+	g.Release(q, k, v)
+	p := a.toOut.Forward(g, o)
+	g.Release(o)
+	pt := g.Permute(p, 0, 2, 1) // [N, C, HW]
+	g.Release(p)
+	y := g.Add(g.Reshape(pt, n, c, hh, ww), x)
+	g.Release(pt)
+	if a.spec.rescale != 1 {
+		s := g.Scale(y, float32(1/a.spec.rescale))
+		g.Release(y)
+		y = s
+	}
+	return y
+}
+
+// dropoutGrain is the number of mask values drawn per sub-stream, so that
+// masks are drawn in parallel yet do not depend on the worker count.
+const dropoutGrain = 1 << 14
+
+// dropout zeroes each value of h with probability cfg.Dropout and scales
+// the rest by 1/(1-p), as torch.nn.Dropout in training mode, when m.Dropout
+// is set. It releases h when it replaces it.
+func (m *Model) dropout(g *ag.Graph, h *ag.Var) *ag.Var {
+	p := m.cfg.Dropout
+	if m.Dropout == nil || p == 0 {
+		return h
+	}
+	mask := g.AllocUninit(h.Value.Shape...)
+	md := mask.Data
+	keep := float32(1 / (1 - p))
+	// One draw from the caller's stream keys this mask; fixed chunks get
+	// their own sub-streams.
+	base := rng.FromKey(m.Dropout.Uint64())
+	chunks := parallel.Chunks(len(md), dropoutGrain)
+	parallel.For(len(chunks), 1, func(lo, hi int) {
+		for ci := lo; ci < hi; ci++ {
+			s := base.Derive(fmt.Sprint(ci))
+			for i := chunks[ci][0]; i < chunks[ci][1]; i++ {
+				if s.Float64() < p {
+					md[i] = 0
+				} else {
+					md[i] = keep
+				}
+			}
+		}
+	})
+	mv := g.Result(mask)
+	out := g.Mul(h, mv)
+	g.Release(h, mv)
+	return out
+}
+
+// hook stores a copy of v under name when m.Hooks is set.
+func (m *Model) hook(name string, v *ag.Var) {
+	if m.Hooks != nil {
+		m.Hooks[name] = v.Value.Clone()
+	}
+}
+
+// ForwardAnySize is Forward for any H and W: it pads x to the next
+// multiples of Config.SizeMultiple, splitting the padding between the two
+// sides, with reflect padding (PyTorch's "reflect") or, where an image is
+// too small to reflect that far, by repeating its edge; then it crops the
+// output back to H×W.
+func (m *Model) ForwardAnySize(g *ag.Graph, x *ag.Var, t []float32) *ag.Var {
+	xs := x.Value.Shape
+	tensor.Check(len(xs) == 4 && xs[2] > 0 && xs[3] > 0, "unet.ForwardAnySize", "want x [N, C, H, W] with H, W > 0", xs)
+	h, w := xs[2], xs[3]
+	mult := m.cfg.SizeMultiple()
+	ph, pw := (mult-h%mult)%mult, (mult-w%mult)%mult
+	if ph == 0 && pw == 0 {
+		return m.Forward(g, x, t)
+	}
+	top, left := ph/2, pw/2
+	xp := padAxis(g, x, 2, top, ph-top)
+	xq := padAxis(g, xp, 3, left, pw-left)
+	if xp != x && xp != xq {
+		g.Release(xp)
+	}
+	y := m.Forward(g, xq, t)
+	if xq != x {
+		g.Release(xq)
+	}
+	out := g.Crop2d(y, top, left, h, w)
+	g.Release(y)
+	return out
+}
+
+// padAxis pads axis 2 (H) or 3 (W) of x by lo before and hi after: by
+// reflection when both fit inside the axis, else by repeating the edge.
+func padAxis(g *ag.Graph, x *ag.Var, axis, lo, hi int) *ag.Var {
+	if lo == 0 && hi == 0 {
+		return x
+	}
+	xs := x.Value.Shape
+	n := xs[axis]
+	if lo < n && hi < n {
+		if axis == 2 {
+			return g.Pad2dReflect(x, lo, hi, 0, 0)
+		}
+		return g.Pad2dReflect(x, 0, 0, lo, hi)
+	}
+	edge := func(i int) *ag.Var {
+		if axis == 2 {
+			return g.Crop2d(x, i, 0, 1, xs[3])
+		}
+		return g.Crop2d(x, 0, i, xs[2], 1)
+	}
+	first, last := edge(0), edge(n-1)
+	parts := make([]*ag.Var, 0, lo+hi+1)
+	for range lo {
+		parts = append(parts, first)
+	}
+	parts = append(parts, x)
+	for range hi {
+		parts = append(parts, last)
+	}
+	out := g.Concat(axis, parts...)
+	g.Release(first, last)
+	return out
+}
+
+// Predict runs the model in inference mode on x [N, in_channels, H, W] of
+// any size (see ForwardAnySize) at timesteps t and returns a new tensor.
+// It is safe for concurrent use; each concurrent call keeps its own buffer
+// pool between calls (FreeMemory drops them). It panics if x does not have
+// the model's input channels.
+func (m *Model) Predict(x *tensor.Tensor, t []float32) *tensor.Tensor {
+	g := m.inferenceGraphs.get()
+	defer m.inferenceGraphs.put(g)
+	return m.ForwardAnySize(g, ag.Const(x), t).Value.Clone()
+}
+
+// FreeMemory drops the buffer pools that Predict keeps between calls.
+func (m *Model) FreeMemory() { m.inferenceGraphs.clear() }
+
+// graphCache holds idle inference graphs, whose pools make repeated
+// Predict calls allocation-free.
+type graphCache struct {
+	mu   sync.Mutex
+	free []*ag.Graph
+}
+
+func (c *graphCache) get() *ag.Graph {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k := len(c.free); k > 0 {
+		g := c.free[k-1]
+		c.free = c.free[:k-1]
+		return g
+	}
+	return ag.NewGraph(false)
+}
+
+func (c *graphCache) put(g *ag.Graph) {
+	g.Reset()
+	c.mu.Lock()
+	c.free = append(c.free, g)
+	c.mu.Unlock()
+}
+
+func (c *graphCache) clear() {
+	c.mu.Lock()
+	c.free = nil
+	c.mu.Unlock()
+}

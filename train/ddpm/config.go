@@ -1,0 +1,208 @@
+// Package ddpm trains the diffusion model that learns real low-quality
+// images (step 1 of the method): random crops of the images in a folder,
+// noise at a timestep below MaxDiffusionStep, and a UNet that predicts the
+// noise, with the reference implementation's optimiser settings.
+//
+// A run lives in a run folder (package runfolder): its config, log,
+// checkpoints, previews and loss curve. Every random draw is keyed by
+// (seed, step) or (seed, epoch), so a run resumed from a checkpoint
+// continues bit for bit as if it had never stopped.
+package ddpm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config holds every setting of a DDPM training run.
+type Config struct {
+	// Model is a UNet preset (tiny, cpu, reference) or the path of a
+	// diffusers config.json.
+	Model string `yaml:"model"`
+	// Resolution is the side of the square training crops.
+	Resolution int `yaml:"resolution"`
+	// MinSideFraction: an image whose shorter side is below Resolution but
+	// at least this fraction of it is reflect-padded to Resolution; smaller
+	// ones are skipped (and reported).
+	MinSideFraction float64 `yaml:"min_side_fraction"`
+	RandomFlip      bool    `yaml:"random_flip"`
+
+	Steps          int `yaml:"steps"`
+	BatchSize      int `yaml:"batch_size"`
+	GradAccumSteps int `yaml:"grad_accum_steps"`
+
+	LR          float64 `yaml:"learning_rate"`
+	LRSchedule  string  `yaml:"lr_schedule"`
+	WarmupSteps int     `yaml:"warmup_steps"`
+	AdamBeta1   float64 `yaml:"adam_beta1"`
+	AdamBeta2   float64 `yaml:"adam_beta2"`
+	AdamEps     float64 `yaml:"adam_epsilon"`
+	WeightDecay float64 `yaml:"weight_decay"`
+	MaxGradNorm float64 `yaml:"max_grad_norm"`
+	UseEMA      bool    `yaml:"use_ema"`
+	EMAMaxDecay float64 `yaml:"ema_max_decay"`
+	EMAInvGamma float64 `yaml:"ema_inv_gamma"`
+	EMAPower    float64 `yaml:"ema_power"`
+
+	// Diffusion.
+	NumTrainTimesteps int     `yaml:"num_train_timesteps"`
+	BetaSchedule      string  `yaml:"beta_schedule"`
+	BetaStart         float64 `yaml:"beta_start"`
+	BetaEnd           float64 `yaml:"beta_end"`
+	MaxDiffusionStep  int     `yaml:"max_diffusion_step"`
+	// Prediction is epsilon (MSE on the noise) or sample (SNR-weighted
+	// MSE on the clean image, as the reference's option).
+	Prediction string `yaml:"prediction_type"`
+
+	// Run folder.
+	CheckpointEvery int       `yaml:"checkpoint_every"`
+	KeepCheckpoints int       `yaml:"keep_checkpoints"`
+	PreviewEvery    int       `yaml:"preview_every"`
+	PreviewImages   int       `yaml:"preview_images"`
+	PreviewSteps    int       `yaml:"preview_steps"`
+	PreviewStrength []float64 `yaml:"preview_strengths"`
+	Seed            uint64    `yaml:"seed"`
+}
+
+// Default returns the reference implementation's settings (train_ddpm.py:
+// AdamW lr 1e-4, betas (0.95, 0.999), weight decay 1e-6, eps 1e-8, cosine
+// schedule with 500 warm-up steps, gradient clipping 1.0, EMA with
+// inv_gamma 1, power 3/4, max decay 0.9999, linear betas over 1000 steps,
+// timesteps below 500, epsilon prediction) with the CPU model at 64x64.
+func Default() Config {
+	return Config{
+		Model:             "cpu",
+		Resolution:        64,
+		MinSideFraction:   0.5,
+		RandomFlip:        true,
+		Steps:             20000,
+		BatchSize:         8,
+		GradAccumSteps:    1,
+		LR:                1e-4,
+		LRSchedule:        "cosine",
+		WarmupSteps:       500,
+		AdamBeta1:         0.95,
+		AdamBeta2:         0.999,
+		AdamEps:           1e-8,
+		WeightDecay:       1e-6,
+		MaxGradNorm:       1.0,
+		UseEMA:            true,
+		EMAMaxDecay:       0.9999,
+		EMAInvGamma:       1.0,
+		EMAPower:          0.75,
+		NumTrainTimesteps: 1000,
+		BetaSchedule:      "linear",
+		BetaStart:         1e-4,
+		BetaEnd:           0.02,
+		MaxDiffusionStep:  500,
+		Prediction:        "epsilon",
+		CheckpointEvery:   500,
+		KeepCheckpoints:   3,
+		PreviewEvery:      2000,
+		PreviewImages:     4,
+		PreviewSteps:      50,
+		PreviewStrength:   []float64{0.1, 0.25, 0.5},
+		Seed:              0,
+	}
+}
+
+// ParseYAML reads settings from YAML on top of c, refusing unknown keys.
+func (c Config) ParseYAML(b []byte) (Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// LoadFile reads a YAML config file on top of the defaults.
+func LoadFile(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, err := Default().ParseYAML(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// YAML returns the settings as YAML.
+func (c Config) YAML() []byte {
+	b, _ := yaml.Marshal(c)
+	return b
+}
+
+// Validate names the first impossible setting.
+func (c Config) Validate() error {
+	bad := func(key string, v any, why string) error { return fmt.Errorf("%s: %v %s", key, v, why) }
+	switch {
+	case c.Model == "":
+		return bad("model", `""`, "is empty (a preset: tiny, cpu, reference, or a config.json path)")
+	case c.Resolution < 8 || c.Resolution%8 != 0:
+		return bad("resolution", c.Resolution, "must be a positive multiple of 8")
+	case !(c.MinSideFraction > 0 && c.MinSideFraction <= 1):
+		return bad("min_side_fraction", c.MinSideFraction, "must be in (0, 1]")
+	case c.Steps < 1:
+		return bad("steps", c.Steps, "must be at least 1")
+	case c.BatchSize < 1:
+		return bad("batch_size", c.BatchSize, "must be at least 1")
+	case c.GradAccumSteps < 1:
+		return bad("grad_accum_steps", c.GradAccumSteps, "must be at least 1")
+	case !(c.LR > 0):
+		return bad("learning_rate", c.LR, "must be positive")
+	case c.WarmupSteps < 0:
+		return bad("warmup_steps", c.WarmupSteps, "must not be negative")
+	case !(c.AdamBeta1 >= 0 && c.AdamBeta1 < 1):
+		return bad("adam_beta1", c.AdamBeta1, "must be in [0, 1)")
+	case !(c.AdamBeta2 >= 0 && c.AdamBeta2 < 1):
+		return bad("adam_beta2", c.AdamBeta2, "must be in [0, 1)")
+	case !(c.AdamEps > 0):
+		return bad("adam_epsilon", c.AdamEps, "must be positive")
+	case c.WeightDecay < 0:
+		return bad("weight_decay", c.WeightDecay, "must not be negative")
+	case c.MaxGradNorm < 0:
+		return bad("max_grad_norm", c.MaxGradNorm, "must not be negative (0 disables clipping)")
+	case c.UseEMA && !(c.EMAMaxDecay > 0 && c.EMAMaxDecay < 1):
+		return bad("ema_max_decay", c.EMAMaxDecay, "must be in (0, 1)")
+	case c.NumTrainTimesteps < 2:
+		return bad("num_train_timesteps", c.NumTrainTimesteps, "must be at least 2")
+	case c.MaxDiffusionStep < 1 || c.MaxDiffusionStep > c.NumTrainTimesteps:
+		return bad("max_diffusion_step", c.MaxDiffusionStep, fmt.Sprintf("must be in 1..num_train_timesteps (%d)", c.NumTrainTimesteps))
+	case c.Prediction != "epsilon" && c.Prediction != "sample":
+		return bad("prediction_type", c.Prediction, "must be epsilon or sample")
+	case c.CheckpointEvery < 1:
+		return bad("checkpoint_every", c.CheckpointEvery, "must be at least 1")
+	case c.KeepCheckpoints < 0:
+		return bad("keep_checkpoints", c.KeepCheckpoints, "must not be negative (0 keeps all)")
+	case c.PreviewEvery < 0:
+		return bad("preview_every", c.PreviewEvery, "must not be negative (0 disables previews)")
+	case c.PreviewImages < 0:
+		return bad("preview_images", c.PreviewImages, "must not be negative")
+	case c.PreviewSteps < 1:
+		return bad("preview_steps", c.PreviewSteps, "must be at least 1")
+	}
+	for _, s := range c.PreviewStrength {
+		if !(s > 0 && s <= 1) {
+			return bad("preview_strengths", s, "must be in (0, 1]")
+		}
+	}
+	switch c.LRSchedule {
+	case "cosine", "constant", "constant_with_warmup", "linear":
+	default:
+		return bad("lr_schedule", c.LRSchedule, "must be cosine, constant, constant_with_warmup or linear")
+	}
+	switch c.BetaSchedule {
+	case "linear", "scaled_linear", "squaredcos_cap_v2":
+	default:
+		return bad("beta_schedule", c.BetaSchedule, "must be linear, scaled_linear or squaredcos_cap_v2")
+	}
+	return nil
+}

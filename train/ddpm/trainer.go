@@ -1,0 +1,357 @@
+package ddpm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/degradiff/degradiff/diffusion/schedule"
+	"github.com/degradiff/degradiff/engine/ag"
+	"github.com/degradiff/degradiff/engine/nn"
+	"github.com/degradiff/degradiff/engine/optim"
+	"github.com/degradiff/degradiff/engine/tensor"
+	"github.com/degradiff/degradiff/internal/progress"
+	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/train/runfolder"
+)
+
+// ErrInterrupted is returned by Run when its context is cancelled; the
+// trainer has saved a checkpoint first.
+var ErrInterrupted = errors.New("training interrupted")
+
+// Trainer trains a UNet on a Dataset in a run folder.
+type Trainer struct {
+	Cfg   Config
+	Folder *runfolder.Run
+	Model *unet.Model
+	Data  *Dataset
+	// Log receives the progress bar and messages (nil: none).
+	Log io.Writer
+
+	sched   *schedule.Schedule
+	schCfg  []byte // the scheduler_config.json written with exports
+	opt     *optim.AdamW
+	ema     *optim.EMA
+	lr      optim.Schedule
+	g       *ag.Graph
+	step    int
+	epochs  epochCache
+	x0, eps *tensor.Tensor
+}
+
+// ModelConfig resolves cfg.Model (a preset name or a config.json path) and
+// sets the sample size to the training resolution.
+func ModelConfig(cfg Config) (unet.Config, error) {
+	var mc unet.Config
+	if strings.HasSuffix(cfg.Model, ".json") {
+		b, err := os.ReadFile(cfg.Model)
+		if err != nil {
+			return mc, fmt.Errorf("model: %w", err)
+		}
+		if mc, err = unet.ParseConfig(b); err != nil {
+			return mc, fmt.Errorf("model %s: %w", cfg.Model, err)
+		}
+	} else {
+		var err error
+		if mc, err = unet.Preset(cfg.Model); err != nil {
+			return mc, fmt.Errorf("model: %w", err)
+		}
+	}
+	mc.SampleSize = unet.SampleSize{H: cfg.Resolution, W: cfg.Resolution}
+	if cfg.Resolution%mc.SizeMultiple() != 0 {
+		return mc, fmt.Errorf("resolution: %d is not a multiple of the model's downsampling factor %d", cfg.Resolution, mc.SizeMultiple())
+	}
+	return mc, nil
+}
+
+// SchedulerConfig returns the DDPMScheduler config.json of a run, with
+// "timestep_spacing": "leading" written explicitly, as diffusers saves it,
+// so that samplers loaded from it use leading spacing like the reference.
+func SchedulerConfig(cfg Config) []byte {
+	m := map[string]any{
+		"_class_name":                "DDPMScheduler",
+		"_diffusers_version":         unet.DiffusersVersion,
+		"beta_end":                   cfg.BetaEnd,
+		"beta_schedule":              cfg.BetaSchedule,
+		"beta_start":                 cfg.BetaStart,
+		"clip_sample":                true,
+		"clip_sample_range":          1.0,
+		"dynamic_thresholding_ratio": 0.995,
+		"num_train_timesteps":        cfg.NumTrainTimesteps,
+		"prediction_type":            cfg.Prediction,
+		"sample_max_value":           1.0,
+		"steps_offset":               0,
+		"thresholding":               false,
+		"timestep_spacing":           "leading",
+		"trained_betas":              nil,
+		"variance_type":              "fixed_small",
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return append(b, '\n')
+}
+
+// New prepares a trainer with a freshly initialised model.
+func New(cfg Config, run *runfolder.Run, data *Dataset, log io.Writer) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mc, err := ModelConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	model, err := unet.New(mc, rng.New(cfg.Seed, "init"))
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{Cfg: cfg, Folder: run, Model: model, Data: data, Log: log, g: ag.NewGraph(true)}
+	t.schCfg = SchedulerConfig(cfg)
+	sc, err := schedule.ParseConfig(t.schCfg)
+	if err != nil {
+		return nil, err
+	}
+	if t.sched, err = schedule.New(sc); err != nil {
+		return nil, err
+	}
+	params := model.Params()
+	if t.opt, err = optim.NewAdamW(params, optim.AdamWConfig{LR: cfg.LR, Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Eps: cfg.AdamEps, WeightDecay: cfg.WeightDecay}); err != nil {
+		return nil, err
+	}
+	if cfg.UseEMA {
+		ec := optim.DefaultEMA()
+		ec.MaxDecay, ec.InvGamma, ec.Power = cfg.EMAMaxDecay, cfg.EMAInvGamma, cfg.EMAPower
+		if t.ema, err = optim.NewEMA(params, ec); err != nil {
+			return nil, err
+		}
+	}
+	if t.lr, err = optim.ParseSchedule(cfg.LRSchedule, cfg.WarmupSteps, cfg.Steps); err != nil {
+		return nil, err
+	}
+	r := cfg.Resolution
+	t.x0 = tensor.New(cfg.BatchSize, 3, r, r)
+	t.eps = tensor.New(cfg.BatchSize, 3, r, r)
+	return t, nil
+}
+
+// Step returns the number of optimisation steps done.
+func (t *Trainer) Step() int { return t.step }
+
+// trainerState is the JSON state saved with each checkpoint.
+type trainerState struct {
+	AdamStep int `json:"adam_step"`
+	EMAStep  int `json:"ema_step"`
+}
+
+// Checkpoint saves the model, EMA, optimiser and step.
+func (t *Trainer) Checkpoint() (string, error) {
+	adamStep, opt := t.opt.State()
+	ck := runfolder.Checkpoint{Step: t.step, Groups: map[string]map[string]*tensor.Tensor{
+		"model":     t.Model.StateDict(),
+		"optimizer": opt,
+	}}
+	st := trainerState{AdamStep: adamStep}
+	if t.ema != nil {
+		var shadow map[string]*tensor.Tensor
+		st.EMAStep, shadow = t.ema.State()
+		ck.Groups["ema"] = shadow
+	}
+	ck.State, _ = json.Marshal(st)
+	return t.Folder.Save(ck)
+}
+
+// Resume loads a checkpoint folder into the trainer and drops the log lines
+// after its step, so that the run continues as if it had never stopped.
+func (t *Trainer) Resume(dir string) error {
+	if err := t.LoadCheckpoint(dir); err != nil {
+		return err
+	}
+	return t.Folder.TruncateLog(t.step)
+}
+
+// LoadCheckpoint loads a checkpoint folder into the trainer.
+func (t *Trainer) LoadCheckpoint(dir string) error {
+	ck, err := runfolder.Load(dir)
+	if err != nil {
+		return err
+	}
+	var st trainerState
+	if err := json.Unmarshal(ck.State, &st); err != nil {
+		return fmt.Errorf("checkpoint %s: state: %w", dir, err)
+	}
+	if err := nn.LoadStateDict(t.Model.Params(), ck.Groups["model"]); err != nil {
+		return fmt.Errorf("checkpoint %s: model weights do not fit the configured model: %w", dir, err)
+	}
+	if err := t.opt.LoadState(st.AdamStep, ck.Groups["optimizer"]); err != nil {
+		return fmt.Errorf("checkpoint %s: optimizer: %w", dir, err)
+	}
+	if t.ema != nil {
+		shadow, ok := ck.Groups["ema"]
+		if !ok {
+			return fmt.Errorf("checkpoint %s has no EMA weights but use_ema is on", dir)
+		}
+		if err := t.ema.LoadState(st.EMAStep, shadow); err != nil {
+			return fmt.Errorf("checkpoint %s: EMA: %w", dir, err)
+		}
+	}
+	t.step = ck.Step
+	return nil
+}
+
+// fillBatch cuts the crops of micro-batch micro of the current step.
+func (t *Trainer) fillBatch(micro int) {
+	cfg := t.Cfg
+	B, r := cfg.BatchSize, cfg.Resolution
+	n := len(t.Data.Train)
+	for i := 0; i < B; i++ {
+		j := (int64(t.step)*int64(cfg.GradAccumSteps)+int64(micro))*int64(B) + int64(i)
+		im := &t.Data.Train[sampleIndex(cfg.Seed, n, j, &t.epochs)]
+		cr := rng.New(cfg.Seed, "crop", fmt.Sprint(j))
+		y0, x0, flip := im.randomCrop(cr, r, cfg.RandomFlip)
+		im.crop(t.x0.Data[i*3*r*r:(i+1)*3*r*r], y0, x0, r, flip)
+	}
+}
+
+// TrainStep runs one optimisation step (GradAccumSteps micro-batches) and
+// returns the mean loss and the gradient norm before clipping.
+func (t *Trainer) TrainStep() (loss, gradNorm float64) {
+	cfg := t.Cfg
+	params := t.Model.Params()
+	B := cfg.BatchSize
+	ts := make([]int, B)
+	tf := make([]float32, B)
+	w := make([]float32, B)
+	for micro := 0; micro < cfg.GradAccumSteps; micro++ {
+		t.fillBatch(micro)
+		nr := rng.New(cfg.Seed, "noise", fmt.Sprint(t.step), fmt.Sprint(micro))
+		for i := range ts {
+			ts[i] = nr.Intn(cfg.MaxDiffusionStep)
+			tf[i] = float32(ts[i])
+		}
+		nr.FillNormal(t.eps.Data, 1)
+		xt := t.sched.AddNoise(t.x0, t.eps, ts)
+		t.g.Reset()
+		out := t.Model.Forward(t.g, ag.Const(xt), tf)
+		var l *ag.Var
+		if cfg.Prediction == "epsilon" {
+			l = t.g.MSE(out, ag.Const(t.eps))
+		} else {
+			// SNR weighting of the x0 loss, as the reference's option.
+			for i, s := range ts {
+				a := float64(t.sched.AlphasCumprod[s])
+				w[i] = float32(a / (1 - a))
+			}
+			l = t.g.WeightedMSE(out, ag.Const(t.x0), w)
+		}
+		loss += float64(l.Value.Data[0]) / float64(cfg.GradAccumSteps)
+		if cfg.GradAccumSteps > 1 {
+			l = t.g.Scale(l, 1/float32(cfg.GradAccumSteps))
+		}
+		t.g.Backward(l)
+	}
+	t.g.Reset()
+	if cfg.MaxGradNorm > 0 {
+		gradNorm = optim.ClipGradNorm(params, cfg.MaxGradNorm)
+	} else {
+		gradNorm = optim.GradNorm(params)
+	}
+	t.opt.Config.LR = cfg.LR * t.lr(t.step)
+	t.opt.Step()
+	ag.ZeroGrad(params)
+	if t.ema != nil {
+		t.ema.Step()
+	}
+	t.step++
+	return loss, gradNorm
+}
+
+// logLine is one line of log.jsonl.
+type logLine struct {
+	Step     int     `json:"step"`
+	Loss     float64 `json:"loss"`
+	LR       float64 `json:"lr"`
+	GradNorm float64 `json:"grad_norm"`
+	EMADecay float64 `json:"ema_decay,omitempty"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// Run trains until cfg.Steps, checkpointing every CheckpointEvery steps,
+// writing previews and the loss curve. When ctx is cancelled it saves a
+// checkpoint after the current step and returns ErrInterrupted.
+func (t *Trainer) Run(ctx context.Context) error {
+	cfg := t.Cfg
+	var bar *progress.Bar
+	if t.Log != nil {
+		bar = progress.New(t.Log, cfg.Steps-t.step, "train", "step")
+	}
+	smooth := math.NaN()
+	for t.step < cfg.Steps {
+		start := time.Now()
+		loss, gn := t.TrainStep()
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return fmt.Errorf("step %d: loss is %v: training diverged (lower learning_rate?)", t.step, loss)
+		}
+		line := logLine{Step: t.step, Loss: loss, LR: t.opt.Config.LR, GradNorm: gn, Seconds: time.Since(start).Seconds()}
+		if t.ema != nil {
+			line.EMADecay = t.ema.LastDecay()
+		}
+		if err := t.Folder.Log(line); err != nil {
+			return err
+		}
+		if math.IsNaN(smooth) {
+			smooth = loss
+		}
+		smooth = 0.98*smooth + 0.02*loss
+		if bar != nil {
+			bar.SetDetail(fmt.Sprintf("loss %.4f", smooth))
+			bar.Add(1)
+		}
+		stop := ctx.Err() != nil
+		if t.step%cfg.CheckpointEvery == 0 || t.step == cfg.Steps || stop {
+			if _, err := t.Checkpoint(); err != nil {
+				return err
+			}
+			if err := t.LossCurve(); err != nil {
+				return err
+			}
+		}
+		if cfg.PreviewEvery > 0 && (t.step%cfg.PreviewEvery == 0 || t.step == cfg.Steps) {
+			if err := t.Preview(); err != nil {
+				return err
+			}
+		}
+		if stop {
+			if bar != nil {
+				bar.Finish()
+			}
+			return ErrInterrupted
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	return t.Export(filepath.Join(t.Folder.Dir, "model"))
+}
+
+// Export writes the model (the EMA weights when EMA is on) as a diffusers
+// pipeline folder: unet/, scheduler/ and model_index.json.
+func (t *Trainer) Export(dir string) error {
+	if t.ema != nil {
+		t.ema.Swap()
+		defer t.ema.Swap()
+	}
+	if err := unet.Save(dir, t.Model, "F32"); err != nil {
+		return err
+	}
+	if err := unet.WritePipeline(dir, t.schCfg); err != nil {
+		return err
+	}
+	return pairset.WriteFileAtomic(filepath.Join(dir, "training.yaml"), t.Cfg.YAML())
+}

@@ -1,0 +1,182 @@
+package ddpm
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/samples"
+	"github.com/degradiff/degradiff/train/runfolder"
+)
+
+// makeLQ writes a few small generated images, plus an unreadable file and
+// one too small to crop.
+func makeLQ(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for i, n := range []string{"shapes", "rings", "bricks", "landscape", "stripes"} {
+		m, err := samples.Render(n, 40+4*i, 48, uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := imageio.Save(filepath.Join(dir, n+".png"), m, imageio.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tiny, _ := samples.Render("rings", 8, 8, 0)
+	imageio.Save(filepath.Join(dir, "tiny.png"), tiny, imageio.SaveOptions{})
+	os.WriteFile(filepath.Join(dir, "broken.png"), []byte("not a png"), 0o644)
+	return dir
+}
+
+func tinyConfig() Config {
+	c := Default()
+	c.Model = "tiny"
+	c.Resolution = 32
+	c.BatchSize = 2
+	c.Steps = 6
+	c.WarmupSteps = 2
+	c.CheckpointEvery = 3
+	c.PreviewEvery = 6
+	c.PreviewImages = 1
+	c.PreviewSteps = 10
+	c.PreviewStrength = []float64{0.3}
+	c.LR = 1e-3
+	return c
+}
+
+func newTrainer(t *testing.T, cfg Config, lq, dir string) *Trainer {
+	t.Helper()
+	data, err := LoadDataset(Sources{Dirs: []string{lq}}, cfg, cfg.PreviewImages, imageio.Options{MaxPixels: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := runfolder.Create(dir, cfg.KeepCheckpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(cfg, run, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestDatasetRules(t *testing.T) {
+	lq := makeLQ(t)
+	cfg := tinyConfig()
+	data, err := LoadDataset(Sources{Dirs: []string{lq}}, cfg, 1, imageio.Options{MaxPixels: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5 usable images (one held out), the 8x8 one and the broken file skipped.
+	if len(data.Train) != 4 || len(data.Preview) != 1 || len(data.Skipped) != 2 {
+		t.Fatalf("train %d preview %d skipped %v", len(data.Train), len(data.Preview), data.Skipped)
+	}
+}
+
+func TestResumeIsBitIdentical(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny model")
+	}
+	lq := makeLQ(t)
+	cfg := tinyConfig()
+	cfg.PreviewEvery = 0
+
+	straight := newTrainer(t, cfg, lq, t.TempDir())
+	if err := straight.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Stop after step 3 (cancel during the run), then resume from latest.
+	dir := t.TempDir()
+	first := newTrainer(t, cfg, lq, dir)
+	for first.Step() < 2 {
+		first.TrainStep()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := first.Run(ctx); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("cancelled run returned %v", err)
+	}
+	if first.Step() != 3 {
+		t.Fatalf("cancelled after step %d, want 3", first.Step())
+	}
+	second := newTrainer(t, cfg, lq, dir)
+	ck, err := second.Folder.Resolve("latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Resume(ck); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a, b := straight.Model.StateDict(), second.Model.StateDict()
+	for name, ta := range a {
+		tb := b[name]
+		for i := range ta.Data {
+			if ta.Data[i] != tb.Data[i] {
+				t.Fatalf("%s[%d]: %v straight vs %v resumed", name, i, ta.Data[i], tb.Data[i])
+			}
+		}
+	}
+	for _, f := range []string{"model/unet/config.json", "model/unet/diffusion_pytorch_model.safetensors", "model/scheduler/scheduler_config.json", "model/model_index.json", "loss.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("run folder lacks %s", f)
+		}
+	}
+}
+
+func TestLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny model")
+	}
+	// On a single flat-coloured image the noise is easy to predict: the
+	// epsilon loss must fall well below its initial value of about 1.
+	dir := t.TempDir()
+	m, _ := samples.Render("landscape", 32, 32, 0)
+	for i := range m.Pix {
+		m.Pix[i] = 0.4
+	}
+	imageio.Save(filepath.Join(dir, "flat.png"), m, imageio.SaveOptions{})
+	cfg := tinyConfig()
+	cfg.PreviewImages = 0
+	cfg.PreviewEvery = 0
+	cfg.Steps = 60
+	cfg.LR = 2e-3
+	cfg.WarmupSteps = 5
+	tr := newTrainer(t, cfg, dir, t.TempDir())
+	first, _ := tr.TrainStep()
+	var last float64
+	for tr.Step() < cfg.Steps {
+		l, _ := tr.TrainStep()
+		if tr.Step() > cfg.Steps-10 {
+			last += l / 10
+		}
+	}
+	if !(last < 0.5*first) || !(last < 0.5) {
+		t.Fatalf("loss %.3f at the start, %.3f over the last 10 steps: not learning", first, last)
+	}
+}
+
+func TestPreviewWritten(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the sampler")
+	}
+	lq := makeLQ(t)
+	cfg := tinyConfig()
+	cfg.Steps = 1
+	dir := t.TempDir()
+	tr := newTrainer(t, cfg, lq, dir)
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "previews", "step-00000001.png")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,420 @@
+package srtrain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/degradiff/degradiff/engine/ag"
+	"github.com/degradiff/degradiff/engine/nn"
+	"github.com/degradiff/degradiff/engine/optim"
+	"github.com/degradiff/degradiff/engine/tensor"
+	"github.com/degradiff/degradiff/internal/parallel"
+	"github.com/degradiff/degradiff/internal/plot"
+	"github.com/degradiff/degradiff/internal/progress"
+	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/models/srnet"
+	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/train/runfolder"
+)
+
+// ErrInterrupted is returned by Run when its context is cancelled; the
+// trainer has saved a checkpoint first.
+var ErrInterrupted = errors.New("training interrupted")
+
+// ModelDir is the folder of the final model inside a run folder.
+const ModelDir = "model"
+
+// Trainer trains a srnet model on a paired set in a run folder.
+type Trainer struct {
+	Cfg    Config
+	Folder *runfolder.Run
+	Model  *srnet.Model
+	Data   *pairdata.Set
+	// Log receives the progress bar and messages (nil: none).
+	Log io.Writer
+
+	opt  *optim.AdamW
+	ema  *optim.EMA
+	lr   optim.Schedule
+	g    *ag.Graph
+	step int
+
+	lrBatch, hrBatch *tensor.Tensor
+
+	// The mean of the losses since the last log line, which a checkpoint
+	// saves so that a resumed run logs the same lines.
+	lossSum float64
+	lossN   int
+	normSum float64
+	// The time of the steps of the interval run by this process.
+	interval time.Duration
+	timedN   int
+}
+
+// New prepares a trainer with a freshly initialised model. It checks that
+// every LR image of data holds a patch.
+func New(cfg Config, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if data.Scale != cfg.Model.Scale {
+		return nil, fmt.Errorf("pairs %s are opened at scale %d but the model is x%d", data.Dir, data.Scale, cfg.Model.Scale)
+	}
+	for _, p := range data.Pairs {
+		if p.LRW < cfg.PatchSize || p.LRH < cfg.PatchSize {
+			return nil, fmt.Errorf("pair %s: LR image %s is %dx%d, smaller than patch_size %d: lower patch_size or leave it out (--exclude)",
+				p.Name, p.LRPath, p.LRW, p.LRH, cfg.PatchSize)
+		}
+	}
+	model, err := srnet.New(cfg.Model, rng.New(cfg.Seed, "init"))
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{Cfg: cfg, Folder: run, Model: model, Data: data, Log: log, g: ag.NewGraph(true)}
+	params := model.Params()
+	if t.opt, err = optim.NewAdamW(params, optim.AdamWConfig{LR: cfg.LR, Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Eps: cfg.AdamEps, WeightDecay: cfg.WeightDecay}); err != nil {
+		return nil, err
+	}
+	if cfg.UseEMA {
+		ec := optim.DefaultEMA()
+		ec.MaxDecay, ec.InvGamma, ec.Power = cfg.EMAMaxDecay, cfg.EMAInvGamma, cfg.EMAPower
+		if t.ema, err = optim.NewEMA(params, ec); err != nil {
+			return nil, err
+		}
+	}
+	if t.lr, err = optim.ParseSchedule(cfg.LRSchedule, cfg.WarmupSteps, cfg.Steps); err != nil {
+		return nil, err
+	}
+	c, p, s := cfg.Model.InChannels, cfg.PatchSize, cfg.Model.Scale
+	t.lrBatch = tensor.New(cfg.BatchSize, c, p, p)
+	t.hrBatch = tensor.New(cfg.BatchSize, c, p*s, p*s)
+	return t, nil
+}
+
+// Step returns the number of optimisation steps done.
+func (t *Trainer) Step() int { return t.step }
+
+// trainerState is the JSON state saved with each checkpoint.
+type trainerState struct {
+	AdamStep int `json:"adam_step"`
+	EMAStep  int `json:"ema_step"`
+	// The partial log interval.
+	LossSum float64 `json:"loss_sum"`
+	LossN   int     `json:"loss_n"`
+	NormSum float64 `json:"grad_norm_sum"`
+	// The data, for a warning when a resumed run trains on other pairs.
+	Pairs    string `json:"pairs"`
+	NumPairs int    `json:"num_pairs"`
+}
+
+// Checkpoint saves the model, EMA, optimiser and step.
+func (t *Trainer) Checkpoint() (string, error) {
+	adamStep, opt := t.opt.State()
+	ck := runfolder.Checkpoint{Step: t.step, Groups: map[string]map[string]*tensor.Tensor{
+		"model":     nn.StateDict(t.Model.Params()),
+		"optimizer": opt,
+	}}
+	st := trainerState{AdamStep: adamStep, LossSum: t.lossSum, LossN: t.lossN, NormSum: t.normSum,
+		Pairs: t.Data.Dir, NumPairs: t.Data.Len()}
+	if t.ema != nil {
+		var shadow map[string]*tensor.Tensor
+		st.EMAStep, shadow = t.ema.State()
+		ck.Groups["ema"] = shadow
+	}
+	var err error
+	if ck.State, err = json.Marshal(st); err != nil {
+		return "", err
+	}
+	return t.Folder.Save(ck)
+}
+
+// Resume loads a checkpoint folder into the trainer and drops the log lines
+// after its step, so that the run continues as if it had never stopped.
+func (t *Trainer) Resume(dir string) error {
+	st, err := t.loadCheckpoint(dir)
+	if err != nil {
+		return err
+	}
+	if t.Log != nil && (st.Pairs != t.Data.Dir || st.NumPairs != t.Data.Len()) {
+		fmt.Fprintf(t.Log, "warning: the checkpoint was trained on %d pairs of %s, now %d pairs of %s\n",
+			st.NumPairs, st.Pairs, t.Data.Len(), t.Data.Dir)
+	}
+	return t.Folder.TruncateLog(t.step)
+}
+
+// LoadCheckpoint loads a checkpoint folder into the trainer.
+func (t *Trainer) LoadCheckpoint(dir string) error {
+	_, err := t.loadCheckpoint(dir)
+	return err
+}
+
+func (t *Trainer) loadCheckpoint(dir string) (trainerState, error) {
+	var st trainerState
+	ck, err := runfolder.Load(dir)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(ck.State, &st); err != nil {
+		return st, fmt.Errorf("checkpoint %s: state: %w", dir, err)
+	}
+	if err := t.Model.SetWeights(ck.Groups["model"]); err != nil {
+		return st, fmt.Errorf("checkpoint %s: model weights do not fit the configured model: %w", dir, err)
+	}
+	if err := t.opt.LoadState(st.AdamStep, ck.Groups["optimizer"]); err != nil {
+		return st, fmt.Errorf("checkpoint %s: optimizer: %w", dir, err)
+	}
+	if t.ema != nil {
+		shadow, ok := ck.Groups["ema"]
+		if !ok {
+			return st, fmt.Errorf("checkpoint %s has no EMA weights but use_ema is on", dir)
+		}
+		if err := t.ema.LoadState(st.EMAStep, shadow); err != nil {
+			return st, fmt.Errorf("checkpoint %s: EMA: %w", dir, err)
+		}
+	}
+	t.step = ck.Step
+	t.lossSum, t.lossN, t.normSum = st.LossSum, st.LossN, st.NormSum
+	return st, nil
+}
+
+// fillBatch cuts the patches of the current step: for each sample a pair,
+// a position and one of the square's symmetries, all drawn from the stream
+// of (seed, step).
+func (t *Trainer) fillBatch() error {
+	cfg := t.Cfg
+	r := rng.New(cfg.Seed, "batch", strconv.Itoa(t.step))
+	type draw struct{ pair, y, x, sym int }
+	draws := make([]draw, cfg.BatchSize)
+	for i := range draws {
+		d := &draws[i]
+		d.pair = r.Intn(t.Data.Len())
+		p := t.Data.Pairs[d.pair]
+		d.y = r.Intn(p.LRH - cfg.PatchSize + 1)
+		d.x = r.Intn(p.LRW - cfg.PatchSize + 1)
+		switch {
+		case cfg.RandomRot90:
+			d.sym = r.Intn(8)
+		case cfg.RandomFlip:
+			d.sym = r.Intn(4)
+		}
+	}
+	errs := make([]error, len(draws))
+	lrN, hrN := len(t.lrBatch.Data)/cfg.BatchSize, len(t.hrBatch.Data)/cfg.BatchSize
+	parallel.For(len(draws), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d := draws[i]
+			hr, lr, err := t.Data.LoadPatch(d.pair, d.y, d.x, cfg.PatchSize, cfg.PatchSize)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			symmetry(t.lrBatch.Data[i*lrN:(i+1)*lrN], lr, d.sym)
+			symmetry(t.hrBatch.Data[i*hrN:(i+1)*hrN], hr, d.sym)
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// symmetry writes the square image m transformed by symmetry k of the
+// square into dst: bit 0 flips horizontally, bit 1 vertically, bit 2
+// transposes (after the flips).
+func symmetry(dst []float32, m *raster.Image, k int) {
+	n := m.W
+	for c := 0; c < m.C; c++ {
+		src := m.Pix[c*n*n : (c+1)*n*n]
+		out := dst[c*n*n : (c+1)*n*n]
+		for y := 0; y < n; y++ {
+			sy := y
+			if k&2 != 0 {
+				sy = n - 1 - y
+			}
+			row := src[sy*n : sy*n+n]
+			for x := 0; x < n; x++ {
+				sx := x
+				if k&1 != 0 {
+					sx = n - 1 - x
+				}
+				if k&4 != 0 {
+					out[x*n+y] = row[sx]
+				} else {
+					out[y*n+x] = row[sx]
+				}
+			}
+		}
+	}
+}
+
+// TrainStep runs one optimisation step and returns its loss and the
+// gradient norm before clipping.
+func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
+	cfg := t.Cfg
+	if err := t.fillBatch(); err != nil {
+		return 0, 0, fmt.Errorf("step %d: %w", t.step+1, err)
+	}
+	params := t.Model.Params()
+	t.g.Reset()
+	out := t.Model.Forward(t.g, ag.Const(t.lrBatch))
+	var l *ag.Var
+	if cfg.Loss == "charbonnier" {
+		l = t.g.Charbonnier(out, ag.Const(t.hrBatch), float32(cfg.CharbonnierEps))
+	} else {
+		l = t.g.L1(out, ag.Const(t.hrBatch))
+	}
+	loss = float64(l.Value.Data[0])
+	t.g.Backward(l)
+	t.g.Reset()
+	if cfg.MaxGradNorm > 0 {
+		gradNorm = optim.ClipGradNorm(params, cfg.MaxGradNorm)
+	} else {
+		gradNorm = optim.GradNorm(params)
+	}
+	t.opt.Config.LR = cfg.LR * t.lr(t.step)
+	t.opt.Step()
+	ag.ZeroGrad(params)
+	if t.ema != nil {
+		t.ema.Step()
+	}
+	t.step++
+	return loss, gradNorm, nil
+}
+
+// logLine is one line of log.jsonl: the means over the LogEvery steps that
+// end at Step.
+type logLine struct {
+	Step       int     `json:"step"`
+	Loss       float64 `json:"loss"`
+	LR         float64 `json:"lr"`
+	GradNorm   float64 `json:"grad_norm"`
+	EMADecay   float64 `json:"ema_decay,omitempty"`
+	Seconds    float64 `json:"seconds"`     // per step
+	SamplesPer float64 `json:"samples_per_s"` // training throughput
+}
+
+// Run trains until cfg.Steps, checkpointing every CheckpointEvery steps
+// and at the end, drawing the loss curve with each checkpoint, and writes
+// the final model to RUN/model. When ctx is cancelled it saves a
+// checkpoint after the current step and returns ErrInterrupted.
+func (t *Trainer) Run(ctx context.Context) error {
+	cfg := t.Cfg
+	var bar *progress.Bar
+	if t.Log != nil {
+		bar = progress.New(t.Log, max(cfg.Steps-t.step, 0), "sr train", "step")
+	}
+	finish := func() {
+		if bar != nil {
+			bar.Finish()
+		}
+	}
+	smooth := math.NaN()
+	for t.step < cfg.Steps {
+		start := time.Now()
+		loss, gn, err := t.TrainStep()
+		if err != nil {
+			finish()
+			return err
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gn) || math.IsInf(gn, 0) {
+			finish()
+			return fmt.Errorf("step %d: loss %v, gradient norm %v: training diverged (lower learning_rate?)", t.step, loss, gn)
+		}
+		t.interval += time.Since(start)
+		t.timedN++
+		t.lossSum += loss
+		t.normSum += gn
+		t.lossN++
+		if t.step%cfg.LogEvery == 0 || t.step == cfg.Steps {
+			if err := t.logInterval(); err != nil {
+				finish()
+				return err
+			}
+		}
+		if math.IsNaN(smooth) {
+			smooth = loss
+		}
+		smooth = 0.98*smooth + 0.02*loss
+		if bar != nil {
+			bar.SetDetail(fmt.Sprintf("loss %.4f", smooth))
+			bar.Add(1)
+		}
+		stop := ctx.Err() != nil
+		if t.step%cfg.CheckpointEvery == 0 || t.step == cfg.Steps || stop {
+			if _, err := t.Checkpoint(); err != nil {
+				finish()
+				return err
+			}
+			if err := t.LossCurve(); err != nil {
+				finish()
+				return err
+			}
+		}
+		if stop {
+			finish()
+			return ErrInterrupted
+		}
+	}
+	finish()
+	return t.Export(filepath.Join(t.Folder.Dir, ModelDir))
+}
+
+// logInterval writes the log line of the steps since the last one.
+func (t *Trainer) logInterval() error {
+	n := float64(t.lossN)
+	line := logLine{Step: t.step, Loss: t.lossSum / n, LR: t.opt.Config.LR, GradNorm: t.normSum / n}
+	if t.timedN > 0 && t.interval > 0 {
+		// Steps before a resume are not timed.
+		line.Seconds = t.interval.Seconds() / float64(t.timedN)
+		line.SamplesPer = float64(t.timedN*t.Cfg.BatchSize) / t.interval.Seconds()
+	}
+	if t.ema != nil {
+		line.EMADecay = t.ema.LastDecay()
+	}
+	t.lossSum, t.normSum, t.lossN, t.interval, t.timedN = 0, 0, 0, 0, 0
+	return t.Folder.Log(line)
+}
+
+// LossCurve draws RUN/loss.png from the log.
+func (t *Trainer) LossCurve() error {
+	var s plot.Series
+	s.Name = fmt.Sprintf("%s loss (mean of %d steps)", t.Cfg.Loss, t.Cfg.LogEvery)
+	err := t.Folder.ReadLog(func(line []byte) error {
+		var l logLine
+		if err := json.Unmarshal(line, &l); err != nil || l.Step == 0 {
+			return nil // other events
+		}
+		s.X, s.Y = append(s.X, float64(l.Step)), append(s.Y, l.Loss)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c := plot.Chart{Title: "super-resolution training loss", XLabel: "step", YLabel: t.Cfg.Loss, LogY: true, Series: []plot.Series{s}}
+	return plot.SavePNG(filepath.Join(t.Folder.Dir, "loss.png"), c.Draw(800, 400))
+}
+
+// Export writes the model folder dir: the trained weights, the averaged
+// ones when EMA is on, config.json, and the training settings as
+// training.yaml.
+func (t *Trainer) Export(dir string) error {
+	var shadow map[string]*tensor.Tensor
+	if t.ema != nil {
+		_, shadow = t.ema.State()
+	}
+	if err := t.Model.Save(dir, shadow); err != nil {
+		return err
+	}
+	return pairset.WriteFileAtomic(filepath.Join(dir, "training.yaml"), t.Cfg.YAML())
+}
