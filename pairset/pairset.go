@@ -72,7 +72,11 @@ func VariantName(name string, k int) string { return fmt.Sprintf(variantFmt, nam
 
 // Complete reports whether item name already has its HR file, its variants
 // LR files and their records, so that a resumed run can skip it.
-func (w *Writer) Complete(name string, variants int) bool {
+func (w *Writer) Complete(name string, variants int) bool { return IsComplete(w.root, name, variants) }
+
+// IsComplete reports whether item name is complete in the folder root.
+func IsComplete(root, name string, variants int) bool {
+	w := &Writer{root: root}
 	if !exists(filepath.Join(w.root, HRDir, name+imageExt)) {
 		return false
 	}

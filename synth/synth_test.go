@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -171,5 +172,40 @@ func TestTiledMatchesWhole(t *testing.T) {
 	}
 	if st[len(st)-1]+64 != 150 {
 		t.Fatalf("last tile %v does not end at the border", st)
+	}
+}
+
+func TestCropsLikeBasicSR(t *testing.T) {
+	// 1000 x 700 with crop 480, step 240, thresh 0: rows 0, 240, 480(+520
+	// flush); columns 0, 220 (flush).
+	boxes := Crops(1000, 700, 480, 240, 0)
+	var ys, xs []int
+	for _, b := range boxes {
+		if b[1] == 0 {
+			ys = append(ys, b[0])
+		}
+		if b[0] == 0 {
+			xs = append(xs, b[1])
+		}
+	}
+	if fmt.Sprint(ys) != "[0 240 480 520]" || fmt.Sprint(xs) != "[0 220]" || len(boxes) != 8 {
+		t.Fatalf("rows %v cols %v (%d boxes)", ys, xs, len(boxes))
+	}
+	if Crops(400, 700, 480, 240, 0) != nil {
+		t.Fatal("an image smaller than the crop gave crops")
+	}
+	// A remainder of at most thresh is dropped.
+	if n := len(Crops(500, 480, 480, 240, 20)); n != 1 {
+		t.Fatalf("remainder 20 <= thresh 20: %d boxes, want 1", n)
+	}
+}
+
+func TestShard(t *testing.T) {
+	if _, err := ParseShard("3/3"); err == nil {
+		t.Fatal("3/3 accepted")
+	}
+	sh, err := ParseShard("1/3")
+	if err != nil || !sh.Has(4) || sh.Has(3) {
+		t.Fatalf("%v %v", sh, err)
 	}
 }

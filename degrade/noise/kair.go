@@ -169,13 +169,17 @@ func AddKAIRPoisson(img *raster.Image, p KAIRPoissonParams, s *rng.Stream) *rast
 	}
 	out := raster.New(img.C, img.H, img.W)
 	vals32 := float32(p.Vals)
+	var pl poissonLevels
 	if !p.Gray {
-		lam := out.Pix
+		levels := make([]uint8, len(img.Pix))
 		for i, v := range img.Pix {
-			lam[i] = float32(quantise255(v)) / 255 * vals32
+			levels[i] = uint8(quantise255(v))
 		}
-		drawPoisson(lam, s)
-		for i, k := range lam {
+		for q := range pl.lambda {
+			pl.lambda[q] = float64(float32(q) / 255 * vals32)
+		}
+		drawPoisson(out.Pix, levels, &pl, s)
+		for i, k := range out.Pix {
 			out.Pix[i] = clamp01(k / vals32)
 		}
 		return out
@@ -183,25 +187,29 @@ func AddKAIRPoisson(img *raster.Image, p KAIRPoissonParams, s *rng.Stream) *rast
 	if img.C != 3 {
 		panic(fmt.Sprintf("noise.AddKAIRPoisson: gray noise needs 3 planes, image has %d", img.C))
 	}
-	// The luma is computed in float64, as numpy's dot with a list does.
+	// The luma is computed in float64, as numpy's dot with a list does,
+	// then rounded to a level; the rate is float32(y*vals).
 	n := img.H * img.W
-	y := make([]float64, n)
-	lam := make([]float32, n)
-	for i := range y {
+	levels := make([]uint8, n)
+	for i := range levels {
 		r := float64(float32(quantise255(img.Pix[i])) / 255)
 		g := float64(float32(quantise255(img.Pix[n+i])) / 255)
 		b := float64(float32(quantise255(img.Pix[2*n+i])) / 255)
-		l := r*0.299 + g*0.587 + b*0.114
-		y[i] = float64(quantise255f64(l)) / 255
-		lam[i] = float32(y[i] * p.Vals)
+		levels[i] = uint8(quantise255f64(r*0.299 + g*0.587 + b*0.114))
 	}
-	drawPoisson(lam, s)
+	var y [256]float64
+	for q := range y {
+		y[q] = float64(q) / 255
+		pl.lambda[q] = float64(float32(y[q] * p.Vals))
+	}
+	counts := make([]float32, n)
+	drawPoisson(counts, levels, &pl, s)
 	for c := 0; c < 3; c++ {
 		src := img.Pix[c*n : (c+1)*n]
 		dst := out.Pix[c*n : (c+1)*n]
 		for i, v := range src {
 			base := float64(float32(quantise255(v)) / 255)
-			noise := float64(lam[i]/vals32) - y[i]
+			noise := float64(counts[i]/vals32) - y[levels[i]]
 			dst[i] = clamp01(float32(base + noise))
 		}
 	}

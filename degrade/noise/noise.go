@@ -22,7 +22,6 @@ package noise
 import (
 	"fmt"
 	"math"
-	"strconv"
 
 	"github.com/degradiff/degradiff/internal/parallel"
 	"github.com/degradiff/degradiff/internal/rng"
@@ -95,26 +94,4 @@ func quantise255(v float32) int {
 // torch.rand(b) * (hi - lo) + lo on a float32 tensor.
 func sampleUniform32(s *rng.Stream, lo, hi float64) float64 {
 	return float64(float32(lo + (hi-lo)*s.Float64()))
-}
-
-// poissonChunk is the number of values that share one derived stream when
-// drawing Poisson counts. It is fixed so that the counts depend only on the
-// image size, not on the number of workers.
-const poissonChunk = 4096
-
-// drawPoisson replaces every rate in lam by a Poisson count with that mean.
-// It consumes one value of s and draws chunk i of poissonChunk values from
-// a stream derived from that value and i.
-func drawPoisson(lam []float32, s *rng.Stream) {
-	base := s.Derive("poisson", strconv.FormatUint(s.Uint64(), 16))
-	chunks := (len(lam) + poissonChunk - 1) / poissonChunk
-	parallel.For(chunks, 1, func(clo, chi int) {
-		for c := clo; c < chi; c++ {
-			cs := base.Derive(strconv.Itoa(c))
-			part := lam[c*poissonChunk : min((c+1)*poissonChunk, len(lam))]
-			for i, l := range part {
-				part[i] = float32(cs.Poisson(float64(l)))
-			}
-		}
-	})
 }

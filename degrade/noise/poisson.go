@@ -35,11 +35,17 @@ type PoissonRange struct {
 // clamp(round(img*255), 0, 255) over all planes.
 func Levels(img *raster.Image) float64 {
 	var seen [256]bool
-	n := 0
 	for _, v := range img.Pix {
-		k := quantise255(v)
-		if !seen[k] {
-			seen[k] = true
+		seen[quantise255(v)] = true
+	}
+	return levelsOf(&seen)
+}
+
+// levelsOf is Levels given which of the 256 levels occur.
+func levelsOf(seen *[256]bool) float64 {
+	n := 0
+	for _, ok := range seen {
+		if ok {
 			n++
 		}
 	}
@@ -50,17 +56,27 @@ func Levels(img *raster.Image) float64 {
 // with r = clamp(round(img*255), 0, 255)/255 and vals = Levels(img),
 // (poisson(r*vals)/vals - r) * scale, evaluated in float32.
 func shotNoise(img *raster.Image, scale float64, s *rng.Stream) *raster.Image {
-	vals := float32(Levels(img))
-	out := raster.New(img.C, img.H, img.W)
-	lam := out.Pix
+	levels := make([]uint8, len(img.Pix))
+	var seen [256]bool
 	for i, v := range img.Pix {
-		lam[i] = float32(quantise255(v)) / 255 * vals
+		q := quantise255(v)
+		levels[i] = uint8(q)
+		seen[q] = true
 	}
-	drawPoisson(lam, s)
+	vals := float32(levelsOf(&seen))
+	// The rate of level q is the float32 product the reference computes.
+	var p poissonLevels
+	var r [256]float32
+	for q := range r {
+		r[q] = float32(q) / 255
+		p.lambda[q] = float64(r[q] * vals)
+	}
+	out := raster.New(img.C, img.H, img.W)
+	drawPoisson(out.Pix, levels, &p, s)
 	sc := float32(scale)
-	for i, v := range img.Pix {
-		r := float32(quantise255(v)) / 255
-		lam[i] = (lam[i]/vals - r) * sc
+	for i, k := range out.Pix {
+		rq := r[levels[i]]
+		out.Pix[i] = (k/vals - rq) * sc
 	}
 	return out
 }

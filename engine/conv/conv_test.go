@@ -121,6 +121,8 @@ func shapes() []Shape {
 		Shape{N: 1, Cin: 40, Cout: 33, H: 24, W: 32, K: 1, Stride: 1, Pad: 0},
 		Shape{N: 2, Cin: 8, Cout: 8, H: 5, W: 5, K: 3, Stride: 1, Pad: 0},
 		Shape{N: 1, Cin: 3, Cout: 4, H: 3, W: 4, K: 3, Stride: 1, Pad: 0}, // 1x2 output
+		Shape{N: 2, Cin: 2, Cout: 3, H: 5, W: 1, K: 1, Stride: 2, Pad: 0},  // phase planes with no columns
+		Shape{N: 1, Cin: 2, Cout: 3, H: 1, W: 6, K: 3, Stride: 3, Pad: 1},
 	)
 }
 

@@ -26,11 +26,18 @@ type job struct {
 	in, w, bias, out []float32 // x or dy; weights; bias; y, dx or dw
 	dy, db           []float32 // BackwardWeight only
 
-	// The padded source image of the implicit im2col: channels, rows and
-	// row length, and the padding added on each side.
-	srcC, srcH, srcW, srcPad int
-	// offs[p] is the offset in the padded source of summation index p,
-	// for the convolutions done through colOperand or colTOperand.
+	// The source image of the implicit im2col: channels, rows, row length,
+	// the zero padding added on each side and the stride of the
+	// convolution. It is laid out padded and split into stride x stride
+	// phase planes (rows y = i*stride+ry, columns x = j*stride+rx go to
+	// plane (ry, rx) at (i, j)), so that the values under a kernel tap for
+	// a run of output pixels are contiguous, whatever the stride.
+	srcC, srcH, srcW, srcPad, srcStride int
+	// Phase plane rows and row length.
+	phH, phW int
+	// offs[p] is the offset in the laid-out source of summation index p
+	// (channel, ky, kx) for output pixel (0, 0); pixel (oy, ox) adds
+	// oy*phW + ox.
 	offs []int
 	// wt holds the flipped, transposed weights of a stride-1 data gradient.
 	wt []float32
@@ -78,10 +85,7 @@ func (j *job) prepare() {
 	g := &j.g
 	switch j.op {
 	case opForward, opBackwardWeight:
-		j.srcC, j.srcH, j.srcW, j.srcPad = g.Cin, g.H, g.W, g.Pad
-		if !g.plain() {
-			j.fillOffsets()
-		}
+		j.setSource(g.Cin, g.H, g.W, g.Pad, g.Stride)
 		if j.op == opBackwardWeight && j.db != nil {
 			grow(&j.ones, g.how)
 			for i := range j.ones {
@@ -95,9 +99,7 @@ func (j *job) prepare() {
 		if !j.direct {
 			return
 		}
-		q := g.K - 1 - g.Pad
-		j.srcC, j.srcH, j.srcW, j.srcPad = g.Cout, g.ho, g.wo, q
-		j.fillOffsets()
+		j.setSource(g.Cout, g.ho, g.wo, g.K-1-g.Pad, 1)
 		kk := g.K * g.K
 		grow(&j.wt, g.Cin*g.Cout*kk)
 		for co := 0; co < g.Cout; co++ {
@@ -112,18 +114,22 @@ func (j *job) prepare() {
 	}
 }
 
-// fillOffsets fills j.offs for the current source: index p = (c, ky, kx)
-// of the summation reads the padded source at c*Hp*Wp + ky*Wp + kx plus the
-// offset of the output pixel.
-func (j *job) fillOffsets() {
+// setSource records the geometry of the im2col source and fills j.offs.
+func (j *job) setSource(c, h, w, pad, stride int) {
+	j.srcC, j.srcH, j.srcW, j.srcPad, j.srcStride = c, h, w, pad, stride
+	j.phH = (h + 2*pad + stride - 1) / stride
+	j.phW = (w + 2*pad + stride - 1) / stride
+	if j.g.plain() {
+		return // no im2col
+	}
 	k := j.g.K
-	hp, wp := j.srcH+2*j.srcPad, j.srcW+2*j.srcPad
-	grow(&j.offs, j.srcC*k*k)
+	grow(&j.offs, c*k*k)
 	p := 0
-	for c := 0; c < j.srcC; c++ {
+	for ci := 0; ci < c; ci++ {
 		for ky := 0; ky < k; ky++ {
 			for kx := 0; kx < k; kx++ {
-				j.offs[p] = (c*hp+ky)*wp + kx
+				plane := (ci*stride+ky%stride)*stride + kx%stride
+				j.offs[p] = (plane*j.phH+ky/stride)*j.phW + kx/stride
 				p++
 			}
 		}
@@ -217,7 +223,7 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 			// whose output is exactly H x W.
 			ws.a = gemm.Dense{Data: j.wt, Stride: g.Cout * g.K * g.K, XMajor: true}
 			ws.col = j.colOperand(ws, dy)
-			ws.col.wo, ws.col.stride = g.W, 1
+			ws.col.wo = g.W
 			mul(g.Cin, hw, g.Cout*g.K*g.K, 1, &ws.a, &ws.col, 1, dx, hw)
 		default:
 			// col = W^T dy, then scatter-add col into dx.
@@ -230,39 +236,84 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 	}
 }
 
-// colOperand pads src (one image of the job's source) into ws and returns
-// the im2col operand reading it.
+// colOperand lays src (one image of the job's source) out in ws and
+// returns the im2col operand reading it.
 func (j *job) colOperand(ws *workspace, src []float32) colOperand {
-	padded := j.pad(ws, src)
-	return colOperand{
-		src:    padded,
-		offs:   j.offs,
-		wp:     j.srcW + 2*j.srcPad,
-		wo:     j.g.wo,
-		stride: j.g.Stride,
-	}
+	return colOperand{src: j.layout(ws, src), offs: j.offs, wp: j.phW, wo: j.g.wo}
 }
 
-// pad returns src, or when the source is padded, a zero-padded copy of it
-// in ws.
-func (j *job) pad(ws *workspace, src []float32) []float32 {
-	p := j.srcPad
-	if p == 0 {
+// layout returns src laid out as the im2col source: src itself without
+// padding or stride, else a zero-padded copy split into phase planes in ws.
+func (j *job) layout(ws *workspace, src []float32) []float32 {
+	p, s := j.srcPad, j.srcStride
+	if p == 0 && s == 1 {
 		return src
 	}
 	h, w := j.srcH, j.srcW
-	hp, wp := h+2*p, w+2*p
-	grow(&ws.pad, j.srcC*hp*wp)
-	dst := ws.pad[:j.srcC*hp*wp]
+	ph, pw := j.phH, j.phW
+	n := j.srcC * s * s * ph * pw
+	grow(&ws.pad, n)
+	dst := ws.pad[:n]
 	for c := 0; c < j.srcC; c++ {
-		plane := dst[c*hp*wp : (c+1)*hp*wp]
-		clear(plane[:p*wp])
-		clear(plane[(p+h)*wp:])
-		for y := 0; y < h; y++ {
-			row := plane[(p+y)*wp : (p+y+1)*wp]
-			clear(row[:p])
-			copy(row[p:p+w], src[(c*h+y)*w:(c*h+y+1)*w])
-			clear(row[p+w:])
+		plane := src[c*h*w : (c+1)*h*w]
+		planes := dst[c*s*s*ph*pw : (c+1)*s*s*ph*pw]
+		// Padded row yp = i*s+ry goes to row i of planes (ry, 0..s-1).
+		for yp := 0; yp < ph*s; yp++ {
+			ry, i := yp%s, yp/s
+			y := yp - p
+			if y < 0 || y >= h {
+				for rx := 0; rx < s; rx++ {
+					clear(planes[((ry*s+rx)*ph+i)*pw:][:pw])
+				}
+				continue
+			}
+			in := plane[y*w : (y+1)*w]
+			if s == 1 {
+				row := planes[i*pw : (i+1)*pw]
+				clear(row[:p])
+				copy(row[p:p+w], in)
+				clear(row[p+w:])
+				continue
+			}
+			if s == 2 {
+				// Source column t goes to padded column t+p: even ones to
+				// plane 0, odd ones to plane 1, in pairs.
+				r0 := planes[(ry*2*ph+i)*pw:][:pw]
+				r1 := planes[((ry*2+1)*ph+i)*pw:][:pw]
+				clear(r0)
+				clear(r1)
+				ev, od := r0[p/2:][:(w+1)/2], r1[p/2:][:w/2]
+				if p%2 == 1 {
+					ev, od = r1[(p-1)/2:][:(w+1)/2], r0[(p+1)/2:][:w/2]
+				}
+				for u := range od {
+					ev[u], od[u] = in[2*u], in[2*u+1]
+				}
+				if w%2 == 1 {
+					ev[w/2] = in[w-1]
+				}
+				continue
+			}
+			for rx := 0; rx < s; rx++ {
+				row := planes[((ry*s+rx)*ph+i)*pw:][:pw]
+				// Plane column jx holds padded column jx*s+rx, source
+				// column jx*s+rx-p: valid for jx in [lo, hi).
+				lo, hi := max(0, (p-rx+s-1)/s), 0
+				if last := w - 1 + p - rx; last >= 0 {
+					hi = min(pw, last/s+1)
+				}
+				if lo >= hi {
+					clear(row)
+					continue
+				}
+				clear(row[:lo])
+				x := lo*s + rx - p
+				for jx := range row[lo:hi] {
+					row[lo+jx] = in[x]
+					x += s
+				}
+				clear(row[hi:])
+			}
 		}
 	}
 	return dst

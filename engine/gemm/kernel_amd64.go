@@ -14,6 +14,11 @@ func kernavx512_14x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
 //go:noescape
 func kernavx512_8x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
 
+// kernavx512_4x32 computes a 4x32 tile of C with avx512: see microKernel.
+//
+//go:noescape
+func kernavx512_4x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
 // kernavx512_6x64 computes a 6x64 tile of C with avx512: see microKernel.
 //
 //go:noescape

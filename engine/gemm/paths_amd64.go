@@ -17,15 +17,16 @@ func asmPaths() []*path {
 	return ps
 }
 
-// The tile speeds are GFLOP/s of each kernel alone on one core (Zen 5,
-// k = 256, best of 30 runs): 12x32 and 14x32 about 240, 8x32 228.
+// The tile speeds are GFLOP/s of each kernel alone on one core (AMD Zen 5
+// at about 3.7 GHz, k = 256, best of 30 runs; BenchmarkMicro).
 var avx512Path = &path{
 	name: "avx512",
 	nr:   32,
 	tiles: []tileKernel{
-		{14, 244, kernavx512_14x32},
-		{12, 238, kernavx512_12x32},
+		{14, 239, kernavx512_14x32},
+		{12, 237, kernavx512_12x32},
 		{8, 228, kernavx512_8x32},
+		{4, 204, kernavx512_4x32},
 	},
 	kc: 384, mc: 192, nc: 4096,
 	axpy:    axpyAVX512,

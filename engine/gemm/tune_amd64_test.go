@@ -32,6 +32,7 @@ func TestTuneMicro(t *testing.T) {
 		{"512_12x32", 12, 32, kernavx512_12x32},
 		{"512_14x32", 14, 32, kernavx512_14x32},
 		{"512_8x32", 8, 32, kernavx512_8x32},
+		{"512_4x32", 4, 32, kernavx512_4x32},
 		{"512_9x48", 9, 48, kernavx512_9x48},
 		{"512_6x64", 6, 64, kernavx512_6x64},
 		{"2_6x16", 6, 16, kernavx2_6x16},

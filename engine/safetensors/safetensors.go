@@ -75,7 +75,8 @@ type Info struct {
 // File is an open safetensors file.
 type File struct {
 	path     string
-	f        *os.File
+	f        io.ReaderAt
+	closer   io.Closer // nil for NewReader files
 	dataBase int64
 	infos    map[string]Info
 	meta     map[string]string
@@ -106,7 +107,22 @@ func readHeader(path string, f *os.File) (*File, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("safetensors: %s: is a directory", path)
 	}
-	size := st.Size()
+	sf, err := parseHeader(path, f, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	sf.closer = f
+	return sf, nil
+}
+
+// NewReader reads the header of a safetensors file held by r (size bytes),
+// for example one embedded in the binary. name is used in error messages.
+func NewReader(name string, r io.ReaderAt, size int64) (*File, error) {
+	return parseHeader(name, r, size)
+}
+
+func parseHeader(path string, ra io.ReaderAt, size int64) (*File, error) {
+	f := io.NewSectionReader(ra, 0, size)
 	var lenBuf [8]byte
 	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
 		return nil, fmt.Errorf("safetensors: %s: truncated: cannot read the 8-byte header length (file has %d bytes): %w", path, size, err)
@@ -129,7 +145,7 @@ func readHeader(path string, f *os.File) (*File, error) {
 	if raw == nil {
 		return nil, fmt.Errorf("safetensors: %s: bad JSON header: not an object", path)
 	}
-	sf := &File{path: path, f: f, dataBase: 8 + int64(hlen), infos: map[string]Info{}}
+	sf := &File{path: path, f: ra, dataBase: 8 + int64(hlen), infos: map[string]Info{}}
 	dataLen := size - sf.dataBase
 	type span struct {
 		name   string
@@ -210,7 +226,12 @@ func readHeader(path string, f *os.File) (*File, error) {
 }
 
 // Close closes the file.
-func (f *File) Close() error { return f.f.Close() }
+func (f *File) Close() error {
+	if f.closer == nil {
+		return nil
+	}
+	return f.closer.Close()
+}
 
 // Path returns the file's path.
 func (f *File) Path() string { return f.path }

@@ -18,7 +18,7 @@ import (
 )
 
 type degradeFlags struct {
-	preset, config, hq, out string
+	preset, config, hq, out  string
 	scale, workers, perImage int
 	seed                     uint64
 	overwrite, skipBad       bool

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/train/ddpm"
@@ -175,6 +176,7 @@ func trainConfig(out, file string, resuming bool) (ddpm.Config, error) {
 func newExportCmd() *cobra.Command {
 	var out string
 	var ckpt string
+	var fp16 bool
 	cmd := &cobra.Command{
 		Use:   "export RUN --out DIR",
 		Short: "Write a training run's EMA weights as a diffusers pipeline folder",
@@ -212,7 +214,11 @@ subfolder="unet"), and by degradiff synth --model DIR.`,
 			if err := tr.LoadCheckpoint(ck); err != nil {
 				return err
 			}
-			if err := tr.Export(out); err != nil {
+			dtype := safetensors.F32
+			if fp16 {
+				dtype = safetensors.F16
+			}
+			if err := tr.ExportAs(out, dtype); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "export: step %d of %s written to %s\n", tr.Step(), runDir, out)
@@ -221,6 +227,7 @@ subfolder="unet"), and by degradiff synth --model DIR.`,
 	}
 	cmd.Flags().StringVar(&out, "out", "", "output folder")
 	cmd.Flags().StringVar(&ckpt, "checkpoint", "", "checkpoint folder (default: the latest)")
+	cmd.Flags().BoolVar(&fp16, "fp16", false, "store the weights in float16 (half the size)")
 	cmd.MarkFlagRequired("out")
 	return cmd
 }

@@ -58,10 +58,8 @@ func overflowKey(key, first uint64) uint64 {
 	return philox(first|1<<63, key)[0]
 }
 
-// fillBlocks sets dst to the words of consecutive blocks from counter ctr
-// under key: dst[2j] and dst[2j+1] are the two words of block ctr+j. An odd
-// len(dst) uses the first word of the last block.
-func fillBlocks(dst []uint64, ctr, key uint64) {
+// fillBlocksGo is fillBlocks in pure Go.
+func fillBlocksGo(dst []uint64, ctr, key uint64) {
 	j := 0
 	for ; j+4 <= len(dst); j += 4 {
 		a, b := philox2(ctr, key)

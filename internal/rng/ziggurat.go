@@ -60,13 +60,8 @@ func zigFast(w uint64) (z float64, ok bool) {
 	i := w & (zigLayers - 1)
 	u := float64(w>>11) * (1.0 / (1 << 53))
 	z = u * zigX[i]
-	if z >= zigX[i+1] {
-		return 0, false
-	}
-	if w&(1<<8) != 0 {
-		z = -z
-	}
-	return z, true
+	// The sign goes in without a branch: it is unpredictable by design.
+	return math.Float64frombits(math.Float64bits(z) | (w>>8&1)<<63), z < zigX[i+1]
 }
 
 // zigSlow finishes a draw whose first word w fell outside its layer's inner

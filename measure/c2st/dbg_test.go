@@ -7,25 +7,29 @@ import (
 	"github.com/degradiff/degradiff/internal/rng"
 )
 
-func TestDbgTrivial(t *testing.T) {
-	opt := Options{Seed: 1}.WithDefaults()
-	s := rng.New(1, "x")
-	var a, b []Group
-	for i := 0; i < 10; i++ {
-		var ga, gb Group
-		for j := 0; j < 16; j++ {
-			pa := make([]float32, 3*32*32)
-			pb := make([]float32, 3*32*32)
-			for k := range pa {
-				pa[k] = float32(0.5 + 0.02*s.Norm())
-				pb[k] = float32(0.5 + 0.2*s.Norm())
+func TestDbgPaired(t *testing.T) {
+	for _, cfg := range []struct{ scale float32; he bool; lr float64; w int }{{1, false, 2e-3, 8}, {4, true, 2e-3, 8}} {
+		expScale, expHe = cfg.scale, cfg.he
+		expLog, fcIn = true, 5
+		opt := Options{Seed: 1, Epochs: 1, LR: cfg.lr, Width: cfg.w}.WithDefaults()
+		a := makeSet(t, 30, 64, 0, 0, opt)
+		b := makeSet(t, 30, 64, 0, 10, opt)
+		var train, test dataset
+		for i := range a {
+			d := &train
+			if i >= 20 {
+				d = &test
 			}
-			ga = append(ga, pa)
-			gb = append(gb, pb)
+			d.add(a[i], 0)
+			d.add(b[i], 1)
 		}
-		a = append(a, ga)
-		b = append(b, gb)
+		net := newNet(opt.Width, rng.New(1, "init"))
+		r := rng.New(1, "train")
+		for ep := 0; ep < 10; ep++ {
+			loss, _ := net.train(&train, opt, r)
+			if ep%2 == 1 {
+				fmt.Println(cfg, ep, loss, net.balancedAccuracy(&train, opt), net.balancedAccuracy(&test, opt))
+			}
+		}
 	}
-	r, err := Run(a, b, opt)
-	fmt.Println(r, err)
 }

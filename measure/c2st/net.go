@@ -24,7 +24,32 @@ type net struct {
 	fc         *nn.Linear
 }
 
+var expHe = false
+
+func heInit(c *nn.Conv2d, r *rng.Stream) {
+	w := c.Weight.Value
+	fanIn := w.Shape[1] * w.Shape[2] * w.Shape[3]
+	std := math.Sqrt(2 / ((1 + leak*leak) * float64(fanIn)))
+	s := r.Derive(c.Weight.Name, "he")
+	for i := range w.Data {
+		w.Data[i] = float32(std * s.Norm())
+	}
+	if c.Bias != nil {
+		clear(c.Bias.Value.Data)
+	}
+}
+
 func newNet(width int, r *rng.Stream) *net {
+	m := newNet0(width, r)
+	if expHe {
+		heInit(m.c1, r)
+		heInit(m.c2, r)
+		heInit(m.c3, r)
+	}
+	return m
+}
+
+func newNet0(width int, r *rng.Stream) *net {
 	return &net{
 		c1: nn.NewConv2d("c1", 3, width, 3, 1, 1, true, r),
 		c2: nn.NewConv2d("c2", width, 2*width, 3, 2, 1, true, r),
@@ -38,14 +63,20 @@ func (m *net) params() []*ag.Var { return nn.Collect(m.c1, m.c2, m.c3, m.fc) }
 // forward returns the logits [N, 1] of x [N, 3, S, S].
 var expScale float32 = 1
 var expEnergy = false
+var expLog = false
 
 func (m *net) forward(g *ag.Graph, x *ag.Var) *ag.Var {
 	if expScale != 1 {
 		x = g.Scale(g.AddScalar(x, -0.5), expScale)
 	}
-	h := g.LeakyReLU(m.c1.Forward(g, x), leak)
+	h1 := m.c1.Forward(g, x)
+	h := g.LeakyReLU(h1, leak)
 	h = g.LeakyReLU(m.c2.Forward(g, h), leak)
-	h = g.LeakyReLU(m.c3.Forward(g, h), leak)
+	h3 := m.c3.Forward(g, h)
+	h = g.LeakyReLU(h3, leak)
+	if expLog {
+		return m.fc.Forward(g, g.Concat(1, g.MeanAxes(h, false, 2, 3), logEnergy(g, h1, 1e-4), logEnergy(g, h3, 1e-4)))
+	}
 	if expEnergy {
 		return m.fc.Forward(g, g.Concat(1, g.MeanAxes(h, false, 2, 3), g.MeanAxes(g.Square(h), false, 2, 3)))
 	}
@@ -171,6 +202,44 @@ func bceWithLogits(g *ag.Graph, z *ag.Var, y []float32) *ag.Var {
 		scale := float64(res.Grad.Data[0]) / float64(len(zd))
 		for i, v := range zd {
 			gz.Data[i] += float32((1/(1+math.Exp(-float64(v))) - float64(labels[i])) * scale)
+		}
+	})
+	return res
+}
+
+// logEnergy returns log(mean over H, W of h² + eps) of h [N, C, H, W], as
+// [N, C]: the log power of each feature map, a scale-free summary of how
+// strongly a (learned) filter responds, which is what noise and blur
+// change. Sums are float64 in index order.
+func logEnergy(g *ag.Graph, h *ag.Var, eps float64) *ag.Var {
+	s := h.Value.Shape
+	n, c, hw := s[0], s[1], s[2]*s[3]
+	hd := h.Value.Data
+	out := g.AllocUninit(n, c)
+	energy := make([]float64, n*c)
+	for i := range energy {
+		sum := 0.0
+		for _, v := range hd[i*hw : (i+1)*hw] {
+			sum += float64(v) * float64(v)
+		}
+		energy[i] = sum/float64(hw) + eps
+		out.Data[i] = float32(math.Log(energy[i]))
+	}
+	res := g.Result(out, h)
+	if !res.RequiresGrad() {
+		return res
+	}
+	g.Record(res, func() {
+		gh := g.GradOf(h)
+		if gh == nil {
+			return
+		}
+		for i, e := range energy {
+			k := float32(2 * float64(res.Grad.Data[i]) / (float64(hw) * e))
+			dst := gh.Data[i*hw : (i+1)*hw]
+			for j, v := range hd[i*hw : (i+1)*hw] {
+				dst[j] += k * v
+			}
 		}
 	})
 	return res

@@ -68,7 +68,7 @@ func BenchmarkTrainStep(b *testing.B) {
 
 // BenchmarkInferenceMemory reports the peak bytes held by the graph pool
 // (free + live after a forward pass, since the pool never shrinks) for the
-// cpu preset (about 12M parameters) at 256x256 and 512x512.
+// cpu preset (8.6M parameters) at 256x256 and 512x512.
 func BenchmarkInferenceMemory(b *testing.B) {
 	for _, size := range []int{256, 512} {
 		b.Run(fmt.Sprintf("cpu/%dx%d", size, size), func(b *testing.B) {

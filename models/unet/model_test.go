@@ -305,3 +305,20 @@ func TestForwardPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestPredictConcurrent runs Predict from several goroutines at once.
+func TestPredictConcurrent(t *testing.T) {
+	m := MustNew(testConfig(), rng.New(26, "unet"))
+	x := randomTensor(27, 1, 3, 12, 20)
+	want := m.Predict(x, []float32{300})
+	errs := make(chan float64, 4)
+	for range 4 {
+		go func() { errs <- tensor.MaxAbsDiff(m.Predict(x, []float32{300}), want) }()
+	}
+	for range 4 {
+		if d := <-errs; d != 0 {
+			t.Errorf("concurrent Predict differs by %g", d)
+		}
+	}
+	m.FreeMemory()
+}

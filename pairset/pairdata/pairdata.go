@@ -695,6 +695,23 @@ feed:
 	return nil
 }
 
+// FitsCache reports whether every image of the set, at one byte per
+// sample, fits the cache budget left, so that Preload is worth its time.
+func (s *Set) FitsCache() bool {
+	seen := map[string]bool{}
+	var n int64
+	for _, p := range s.Pairs {
+		if !seen[p.HRPath] {
+			seen[p.HRPath] = true
+			n += 3 * int64(p.LRW*s.Scale) * int64(p.LRH*s.Scale)
+		}
+		n += 3 * int64(p.LRW) * int64(p.LRH)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return n <= s.budget
+}
+
 // CachedBytes returns the memory the cache holds.
 func (s *Set) CachedBytes() int64 {
 	s.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/nn"
 	"github.com/degradiff/degradiff/engine/optim"
+	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/internal/rng"
@@ -341,17 +342,27 @@ func (t *Trainer) Run(ctx context.Context) error {
 }
 
 // Export writes the model (the EMA weights when EMA is on) as a diffusers
-// pipeline folder: unet/, scheduler/ and model_index.json.
-func (t *Trainer) Export(dir string) error {
+// pipeline folder: unet/, scheduler/ and model_index.json, in float32.
+func (t *Trainer) Export(dir string) error { return t.ExportAs(dir, "F32") }
+
+// ExportAs is Export with the weights stored as dtype (F32, F16 or BF16).
+func (t *Trainer) ExportAs(dir string, dtype safetensors.DType) error {
 	if t.ema != nil {
 		t.ema.Swap()
 		defer t.ema.Swap()
 	}
-	if err := unet.Save(dir, t.Model, "F32"); err != nil {
+	if err := unet.Save(dir, t.Model, dtype); err != nil {
 		return err
 	}
 	if err := unet.WritePipeline(dir, t.schCfg); err != nil {
 		return err
 	}
-	return pairset.WriteFileAtomic(filepath.Join(dir, "training.yaml"), t.Cfg.YAML())
+	if err := pairset.WriteFileAtomic(filepath.Join(dir, "training.yaml"), t.Cfg.YAML()); err != nil {
+		return err
+	}
+	info, _ := json.MarshalIndent(map[string]any{
+		"run": filepath.Base(t.Folder.Dir), "step": t.step,
+		"notes": fmt.Sprintf("EMA weights after %d steps of degradiff train (settings in training.yaml)", t.step),
+	}, "", "  ")
+	return pairset.WriteFileAtomic(filepath.Join(dir, "info.json"), append(info, '\n'))
 }

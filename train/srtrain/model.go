@@ -1,6 +1,7 @@
 package srtrain
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,11 +22,11 @@ func LoadModel(path string, w srnet.Weights) (*srnet.Model, string, error) {
 	if md := filepath.Join(path, ModelDir); srnet.IsModelDir(md) {
 		return srnet.Load(md, w)
 	}
-	st, err := os.Stat(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("--model: %w", err)
 	}
-	if !st.IsDir() {
+	if !fi.IsDir() {
 		return nil, "", fmt.Errorf("--model %s: not a folder (want a model folder, a run folder or a checkpoint)", path)
 	}
 	run := &runfolder.Run{Dir: path}
@@ -33,20 +34,17 @@ func LoadModel(path string, w srnet.Weights) (*srnet.Model, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("--model %s is neither a model folder (no %s), a finished run (no %s/) nor a run with checkpoints", path, srnet.ConfigFile, ModelDir)
 	}
-	// A checkpoint lives in RUN/checkpoints/step-N; its settings in RUN.
-	runDir := filepath.Dir(filepath.Dir(ck))
-	cfgPath := filepath.Join(runDir, "config.yaml")
-	cfg, err := LoadFile(cfgPath)
-	if err != nil {
-		return nil, "", fmt.Errorf("checkpoint %s: %w", ck, err)
-	}
-	m, err := srnet.New(cfg.Model, rng.New(0, srnet.Arch))
-	if err != nil {
-		return nil, "", err
-	}
 	c, err := runfolder.Load(ck)
 	if err != nil {
 		return nil, "", err
+	}
+	var st trainerState
+	if err := json.Unmarshal(c.State, &st); err != nil {
+		return nil, "", fmt.Errorf("checkpoint %s: state: %w", ck, err)
+	}
+	m, err := srnet.New(st.Model, rng.New(0, srnet.Arch))
+	if err != nil {
+		return nil, "", fmt.Errorf("checkpoint %s: %w", ck, err)
 	}
 	group := "model"
 	if _, ok := c.Groups["ema"]; ok && w != srnet.RawWeights {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -30,8 +31,11 @@ import (
 // trainer has saved a checkpoint first.
 var ErrInterrupted = errors.New("training interrupted")
 
-// ModelDir is the folder of the final model inside a run folder.
-const ModelDir = "model"
+// Files of a run folder besides those of package runfolder.
+const (
+	ConfigFile = "config.yaml" // the settings, as run
+	ModelDir   = "model"       // the final model, a srnet model folder
+)
 
 // Trainer trains a srnet model on a paired set in a run folder.
 type Trainer struct {
@@ -111,6 +115,8 @@ type trainerState struct {
 	LossSum float64 `json:"loss_sum"`
 	LossN   int     `json:"loss_n"`
 	NormSum float64 `json:"grad_norm_sum"`
+	// The architecture, so that a checkpoint loads on its own.
+	Model srnet.Config `json:"model"`
 	// The data, for a warning when a resumed run trains on other pairs.
 	Pairs    string `json:"pairs"`
 	NumPairs int    `json:"num_pairs"`
@@ -123,7 +129,7 @@ func (t *Trainer) Checkpoint() (string, error) {
 		"model":     nn.StateDict(t.Model.Params()),
 		"optimizer": opt,
 	}}
-	st := trainerState{AdamStep: adamStep, LossSum: t.lossSum, LossN: t.lossN, NormSum: t.normSum,
+	st := trainerState{AdamStep: adamStep, Model: t.Model.Config, LossSum: t.lossSum, LossN: t.lossN, NormSum: t.normSum,
 		Pairs: t.Data.Dir, NumPairs: t.Data.Len()}
 	if t.ema != nil {
 		var shadow map[string]*tensor.Tensor
@@ -300,16 +306,41 @@ type logLine struct {
 	LR         float64 `json:"lr"`
 	GradNorm   float64 `json:"grad_norm"`
 	EMADecay   float64 `json:"ema_decay,omitempty"`
-	Seconds    float64 `json:"seconds"`     // per step
+	Seconds    float64 `json:"seconds"`       // per step
 	SamplesPer float64 `json:"samples_per_s"` // training throughput
 }
 
-// Run trains until cfg.Steps, checkpointing every CheckpointEvery steps
+// Run writes the settings to RUN/config.yaml, trains until cfg.Steps, checkpointing every CheckpointEvery steps
 // and at the end, drawing the loss curve with each checkpoint, and writes
 // the final model to RUN/model. When ctx is cancelled it saves a
 // checkpoint after the current step and returns ErrInterrupted.
 func (t *Trainer) Run(ctx context.Context) error {
 	cfg := t.Cfg
+	if err := pairset.WriteFileAtomic(filepath.Join(t.Folder.Dir, ConfigFile), cfg.YAML()); err != nil {
+		return err
+	}
+	if t.step < cfg.Steps && t.Data.FitsCache() {
+		// Decode every pair once, on all cores, rather than one by one
+		// inside the first steps.
+		var load *progress.Bar
+		if t.Log != nil {
+			load = progress.New(t.Log, t.Data.Len(), "loading pairs", "pair")
+		}
+		err := t.Data.Preload(ctx, runtime.NumCPU(), func() {
+			if load != nil {
+				load.Add(1)
+			}
+		})
+		if load != nil {
+			load.Finish()
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return ErrInterrupted
+		}
+		if err != nil {
+			return err
+		}
+	}
 	var bar *progress.Bar
 	if t.Log != nil {
 		bar = progress.New(t.Log, max(cfg.Steps-t.step, 0), "sr train", "step")

@@ -1,0 +1,294 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/batch"
+	"github.com/degradiff/degradiff/models/defaultmodel"
+	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/synth"
+	"github.com/degradiff/degradiff/train/ddpm"
+)
+
+type synthFlags struct {
+	hq, out, model, preset, config, samplerName, shard string
+	maxStrength                                        float64
+	steps, perImage, workers, tile, overlap            int
+	crop, step, thresh, scale                          int
+	seed                                               uint64
+	keepInit, ema, overwrite, skipBad                  bool
+	maxPixels                                          int64
+}
+
+func newSynthCmd() *cobra.Command {
+	var f synthFlags
+	cmd := &cobra.Command{
+		Use:   "synth --hq DIR --out DIR [--model DIR] [--preset NAME]",
+		Short: "Make realistic HQ/LQ pairs: degradation, then diffusion refinement",
+		Long: `synth is degradiff's main job. For every HQ image under --hq (optionally cut
+into --crop sub-images first) and each of --per-image variants it:
+
+  1. makes an initial LQ image with a degradation preset (default official,
+     scale 4, no resize back);
+  2. draws a strength s uniformly in [0, --max-strength], at least 1/--steps;
+  3. noises the initial LQ to the img2img start timestep of s and denoises it
+     with the DDPM (default UniPC, 50 steps, so about s*50 steps run);
+  4. writes the pair.
+
+Without --model it uses the default model built into the binary, trained by
+the project on real-world low-quality images (docs/MODEL_CARD.md). --model
+takes a diffusers pipeline folder (unet/ + scheduler/, e.g. from
+"degradiff export" or the reference implementation's release) or a UNet
+folder. Colours are RGB end to end.
+
+Output: OUT/HR, OUT/LR (and OUT/LR_init with --keep-init), meta_info.txt, and
+manifest.jsonl with, per pair, the source file, crop box, every degradation
+parameter, seed, strength, start timestep, sampler, steps and the model's
+name and SHA-256. Outputs are identical for the same seed whatever
+--workers, --shard split or order. --shard I/N processes every N-th source
+image (from the I-th), for splitting a dataset over machines; "degradiff
+merge" joins the shard folders. Large LQ images run through the model in
+overlapping --tile tiles. Writes are atomic and a rerun resumes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runSynth(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.hq, "hq", "", "folder of HQ images (searched recursively)")
+	fl.StringVar(&f.out, "out", "", "output folder")
+	fl.StringVar(&f.model, "model", "", "diffusers pipeline or UNet folder (default: the built-in model)")
+	fl.BoolVar(&f.ema, "ema", false, "use the unet_ema/ weights of a pipeline folder that has both")
+	fl.StringVar(&f.preset, "preset", "", "degradation preset for the initial LQ (default official)")
+	fl.StringVar(&f.config, "config", "", "YAML file overriding degradation preset keys")
+	fl.IntVar(&f.scale, "scale", 0, "scale factor (overrides the preset's)")
+	fl.Float64Var(&f.maxStrength, "max-strength", 0.25, "strengths are drawn uniformly in [0, max]")
+	fl.StringVar(&f.samplerName, "sampler", "unipc", "unipc, ddim, ddpm or dpmpp")
+	fl.IntVar(&f.steps, "steps", 50, "inference steps N of the full schedule (about s*N run)")
+	fl.IntVar(&f.perImage, "per-image", 1, "LQ variants per HQ image")
+	fl.Uint64Var(&f.seed, "seed", 0, "random seed")
+	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "images processed at once")
+	fl.StringVar(&f.shard, "shard", "", "process shard I of N (I/N) of the sorted source images")
+	fl.BoolVar(&f.keepInit, "keep-init", false, "also write the initial degradation to LR_init/")
+	fl.IntVar(&f.tile, "tile", 256, "run the model over overlapping tiles of this size on larger LQ images (0: never)")
+	fl.IntVar(&f.overlap, "tile-overlap", 32, "overlap of neighbouring tiles in pixels")
+	fl.IntVar(&f.crop, "crop", 0, "cut HQ images into sub-images of this size first (BasicSR extract_subimages)")
+	fl.IntVar(&f.step, "step", 0, "distance between sub-images (default: crop/2)")
+	fl.IntVar(&f.thresh, "thresh-size", 0, "add a last border-flush sub-image when more than this is left over")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "redo pairs that already exist")
+	fl.BoolVar(&f.skipBad, "skip-bad", false, "exit 0 even if some images failed")
+	fl.Int64Var(&f.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
+	cmd.MarkFlagRequired("hq")
+	cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+// loadModel returns the denoiser, its identity and its scheduler config.
+func loadModel(dir string, ema bool) (synth.Denoiser, synth.ModelID, []byte, error) {
+	if dir == "" {
+		m, sched, sum, _, err := defaultmodel.Load()
+		if err != nil {
+			return nil, synth.ModelID{}, nil, err
+		}
+		return m.Predict, synth.ModelID{Name: defaultmodel.Name, SHA256: sum}, sched, nil
+	}
+	sub := ""
+	if ema {
+		sub = unet.EMAFolder
+	}
+	m, err := unet.LoadSubfolder(dir, sub)
+	if err != nil {
+		return nil, synth.ModelID{}, nil, fmt.Errorf("--model: %w", err)
+	}
+	src := m.Source
+	sched := src.SchedulerConfig
+	if sched == nil {
+		// A bare UNet folder: the reference training schedule.
+		sched = ddpm.SchedulerConfig(ddpm.Default())
+	}
+	return m.Predict, synth.ModelID{Name: src.Name, SHA256: src.SHA256}, sched, nil
+}
+
+// shardInfo is OUT/shard.json: which part of the dataset a folder holds.
+type shardInfo struct {
+	Index    int      `json:"index"`
+	Count    int      `json:"count"`
+	PerImage int      `json:"per_image"`
+	Items    []string `json:"items"`
+}
+
+// sourceItem is one pair source: a file, or a sub-image of it.
+type sourceItem struct {
+	name string
+	box  *[4]int
+}
+
+func runSynth(cmd *cobra.Command, f synthFlags) error {
+	stderr := cmd.ErrOrStderr()
+	cfg, err := degrade.Load(f.preset, f.config)
+	if err != nil {
+		return err
+	}
+	if f.scale != 0 {
+		cfg.Scale = f.scale
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("--scale: %w", err)
+		}
+	}
+	if f.perImage < 1 {
+		return fmt.Errorf("--per-image: %d must be at least 1", f.perImage)
+	}
+	if f.crop > 0 && f.step == 0 {
+		f.step = f.crop / 2
+	}
+	if f.crop < 0 || (f.crop > 0 && f.step < 1) {
+		return fmt.Errorf("--crop %d / --step %d: both must be positive", f.crop, f.step)
+	}
+	shard, err := synth.ParseShard(f.shard)
+	if err != nil {
+		return err
+	}
+	pipe, err := degrade.New(cfg)
+	if err != nil {
+		return err
+	}
+	model, id, sched, err := loadModel(f.model, f.ema)
+	if err != nil {
+		return err
+	}
+	syn, err := synth.New(synth.Options{Pipeline: pipe, Model: model, ModelID: id, SchedulerConfig: sched,
+		Sampler: f.samplerName, Steps: f.steps, MaxStrength: f.maxStrength, Seed: f.seed, Tile: f.tile, Overlap: f.overlap})
+	if err != nil {
+		return err
+	}
+	all, problems := findItems(f.hq)
+	if len(all) == 0 && len(problems) > 0 {
+		return problems[0]
+	}
+	var items []batch.Item
+	for i, it := range all {
+		if shard.Has(i) {
+			items = append(items, it)
+		}
+	}
+	opt := imageio.Options{MaxPixels: f.maxPixels}
+	// The sub-images of each file, from its header alone.
+	subs := map[string][]sourceItem{}
+	var expected []string
+	for _, it := range items {
+		var list []sourceItem
+		if f.crop > 0 {
+			info, err := imageio.ReadInfo(it.Path, opt)
+			if err != nil {
+				continue // reported when the batch reaches it
+			}
+			for i, b := range synth.Crops(info.Height, info.Width, f.crop, f.step, f.thresh) {
+				b := b
+				list = append(list, sourceItem{synth.CropName(it.Name, i+1), &b})
+			}
+			if len(list) == 0 {
+				fmt.Fprintf(stderr, "synth: %s: %dx%d is smaller than --crop %d: skipped\n", it.Path, info.Width, info.Height, f.crop)
+			}
+		} else {
+			list = []sourceItem{{name: it.Name}}
+		}
+		subs[it.Path] = list
+		for _, s := range list {
+			expected = append(expected, s.name)
+		}
+	}
+	w, err := pairset.Create(f.out)
+	if err != nil {
+		return err
+	}
+	settings := map[string]any{
+		"degradation": cfg, "model": id, "sampler": f.samplerName, "steps": f.steps,
+		"max_strength": f.maxStrength, "crop": f.crop, "step": f.step, "thresh_size": f.thresh,
+		"tile": f.tile, "tile_overlap": f.overlap, "keep_init": f.keepInit,
+	}
+	if err := checkRun(f.out, runInfo{Command: "synth", Config: settings, Seed: f.seed, PerImage: f.perImage}, f.overwrite); err != nil {
+		return err
+	}
+	si, _ := json.MarshalIndent(shardInfo{Index: shard.Index, Count: shard.Count, PerImage: f.perImage, Items: expected}, "", " ")
+	if err := pairset.WriteFileAtomic(filepath.Join(f.out, pairset.ShardFile), si); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "synth: %d HQ images (shard %d/%d of %d), %d pair source(s), %d variant(s) each; preset %s (x%d); model %s (sha256 %.12s); %s, %d steps, strength <= %g; seed %d\n",
+		len(items), shard.Index, shard.Count, len(all), len(expected), f.perImage, cfg.Preset, cfg.Scale, id.Name, id.SHA256, f.samplerName, f.steps, f.maxStrength, f.seed)
+
+	var mu sync.Mutex
+	pairs, strengthSum := 0, 0.0
+	ctx, stop := signalContext()
+	defer stop()
+	sum := batch.Run(ctx, items, batch.Options{Workers: f.workers, Log: stderr, Desc: "synth", Unit: "img"},
+		func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
+			list := subs[it.Path]
+			todo := list[:0:0]
+			for _, s := range list {
+				if f.overwrite || !w.Complete(s.name, f.perImage) {
+					todo = append(todo, s)
+				}
+			}
+			if len(todo) == 0 && list != nil {
+				return batch.Skipped, nil
+			}
+			hq, _, err := imageio.Load(it.Path, opt)
+			if err != nil {
+				return 0, err
+			}
+			if list == nil { // header unreadable earlier but the image loads: no crops
+				return 0, fmt.Errorf("%s: could not list sub-images", it.Path)
+			}
+			for _, s := range todo {
+				if ctx.Err() != nil {
+					return 0, fmt.Errorf("%s: interrupted", it.Path)
+				}
+				src := hq
+				if s.box != nil {
+					src = hq.Crop(s.box[0], s.box[1], s.box[2], s.box[3])
+				}
+				variants := make([]pairset.Variant, f.perImage)
+				var hr *raster.Image
+				for k := range variants {
+					h, init, lq, rec, err := syn.Pair(src, s.name, k)
+					if err != nil {
+						return 0, fmt.Errorf("%s: %w", it.Path, err)
+					}
+					rec.Source, rec.Crop = it.Path, s.box
+					hr = h
+					variants[k] = pairset.Variant{LR: lq, Record: rec}
+					if f.keepInit {
+						variants[k].Init = init
+					}
+					mu.Lock()
+					pairs++
+					strengthSum += rec.Strength
+					mu.Unlock()
+				}
+				if err := w.Write(s.name, hr, variants); err != nil {
+					return 0, err
+				}
+			}
+			return batch.Done, nil
+		})
+	n, err := w.Finish()
+	if err != nil {
+		return err
+	}
+	mean := 0.0
+	if pairs > 0 {
+		mean = strengthSum / float64(pairs)
+	}
+	fmt.Fprintf(stderr, "synth: %d pairs written (%.2f pairs/s), %d image(s) skipped (already done), %d failed; mean strength %.3f; %d pairs in %s; %s\n",
+		pairs, float64(pairs)/sum.Elapsed.Seconds(), sum.Skipped, len(sum.Failed), mean, n, f.out, sum.Elapsed.Round(1e7))
+	return finishBatch(stderr, sum, problems, f.skipBad)
+}

@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/train/ddpm"
+)
+
+// tinyModel writes a diffusers pipeline folder with a small random UNet.
+func tinyModel(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	m, err := unet.New(unet.TinyConfig(), rng.New(1, "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unet.Save(dir, m, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unet.WritePipeline(dir, ddpm.SchedulerConfig(ddpm.Default())); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestSynthWorkersShardsMerge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the diffusion model")
+	}
+	hq := makeHQ(t, 3, 64, 64)
+	model := tinyModel(t)
+	common := []string{"synth", "--hq", hq, "--model", model, "--per-image", "2", "--seed", "3", "--max-strength", "0.3", "--steps", "20", "--keep-init"}
+	whole := t.TempDir()
+	if code, out := run(t, append(common, "--out", whole, "--workers", "1")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	w2 := t.TempDir()
+	if code, out := run(t, append(common, "--out", w2, "--workers", "2")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	strip := func(d map[string]string) map[string]string {
+		delete(d, "shard.json")
+		return d
+	}
+	sameTree(t, strip(digest(t, whole)), strip(digest(t, w2)))
+	for _, f := range []string{"LR_init/shapesa_01.png", "LR/ringsb_00.png", "HR/mandelbrotc.png"} {
+		if _, err := os.Stat(filepath.Join(whole, f)); err != nil {
+			t.Fatalf("missing %s", f)
+		}
+	}
+	man, _ := os.ReadFile(filepath.Join(whole, "manifest.jsonl"))
+	for _, key := range []string{`"strength":`, `"start_timestep":`, `"sampler":"unipc"`, `"model":{"name":`, `"sha256":"`, `"source":`, `"kernel1":`} {
+		if !strings.Contains(string(man), key) {
+			t.Fatalf("manifest lacks %s", key)
+		}
+	}
+
+	s0, s1 := t.TempDir(), t.TempDir()
+	if code, out := run(t, append(common, "--out", s0, "--shard", "0/2")...); code != 0 {
+		t.Fatal(out)
+	}
+	// A merge with a shard missing is refused.
+	merged := filepath.Join(t.TempDir(), "merged")
+	if code, out := run(t, "merge", s0, "--out", merged); code == 0 || !strings.Contains(out, "shard(s) 1 of 2 missing") {
+		t.Fatalf("merge without shard 1: exit %d: %s", code, out)
+	}
+	if code, out := run(t, "merge", s0, s0, "--out", merged); code == 0 || !strings.Contains(out, "given twice") {
+		t.Fatalf("merge with a repeated shard: exit %d: %s", code, out)
+	}
+	if code, out := run(t, append(common, "--out", s1, "--shard", "1/2")...); code != 0 {
+		t.Fatal(out)
+	}
+	// An incomplete shard is refused.
+	os.Remove(filepath.Join(s1, "LR", "ringsb_01.png"))
+	if code, out := run(t, "merge", s0, s1, "--out", merged); code == 0 || !strings.Contains(out, "incomplete") {
+		t.Fatalf("merge with a missing pair: exit %d: %s", code, out)
+	}
+	if code, out := run(t, append(common, "--out", s1, "--shard", "1/2")...); code != 0 { // resume finishes it
+		t.Fatal(out)
+	}
+	if code, out := run(t, "merge", s0, s1, "--out", merged); code != 0 {
+		t.Fatalf("merge: exit %d: %s", code, out)
+	}
+	sameTree(t, strip(digest(t, whole)), strip(digest(t, merged)))
+}
+
+func TestSynthCropsAndDefaultModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the diffusion model")
+	}
+	hq := makeHQ(t, 1, 96, 64)
+	out := t.TempDir()
+	code, msg := run(t, "synth", "--hq", hq, "--out", out, "--crop", "64", "--step", "32", "--steps", "10", "--max-strength", "0.1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	for _, f := range []string{"HR/shapesa_s001.png", "HR/shapesa_s002.png", "LR/shapesa_s002_00.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+	man, _ := os.ReadFile(filepath.Join(out, "manifest.jsonl"))
+	if !strings.Contains(string(man), `"name":"degradiff-default"`) || !strings.Contains(string(man), `"crop":[32,0,64,64]`) {
+		t.Fatalf("manifest: %s", man)
+	}
+}
