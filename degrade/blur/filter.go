@@ -263,71 +263,6 @@ func padRow(dst, src []float32, left int) {
 	}
 }
 
-// corrRow computes one output row: dst[x] = Σ_ij box[i*kw+j]·src[i*stride+x+j].
-// Six outputs are accumulated in registers across all taps, three taps per
-// iteration: on amd64 this keeps every accumulator and window value in a
-// register (wider blocks spill), about 1.7 multiply-adds per cycle.
-func corrRow(dst, src []float32, stride int, box []float32, kh, kw int) {
-	wd := len(dst)
-	x := 0
-	for ; x+6 <= wd; x += 6 {
-		var a0, a1, a2, a3, a4, a5 float32
-		for i := 0; i < kh; i++ {
-			row := src[i*stride+x : i*stride+x+kw+5]
-			wr := box[i*kw : (i+1)*kw]
-			j := 0
-			for ; j+3 <= len(wr); j += 3 {
-				s := row[j : j+8 : j+8]
-				w := wr[j : j+3 : j+3]
-				wv := w[0]
-				a0 += wv * s[0]
-				a1 += wv * s[1]
-				a2 += wv * s[2]
-				a3 += wv * s[3]
-				a4 += wv * s[4]
-				a5 += wv * s[5]
-				wv = w[1]
-				a0 += wv * s[1]
-				a1 += wv * s[2]
-				a2 += wv * s[3]
-				a3 += wv * s[4]
-				a4 += wv * s[5]
-				a5 += wv * s[6]
-				wv = w[2]
-				a0 += wv * s[2]
-				a1 += wv * s[3]
-				a2 += wv * s[4]
-				a3 += wv * s[5]
-				a4 += wv * s[6]
-				a5 += wv * s[7]
-			}
-			for ; j < len(wr); j++ {
-				s := row[j : j+6 : j+6]
-				wv := wr[j]
-				a0 += wv * s[0]
-				a1 += wv * s[1]
-				a2 += wv * s[2]
-				a3 += wv * s[3]
-				a4 += wv * s[4]
-				a5 += wv * s[5]
-			}
-		}
-		d := dst[x : x+6 : x+6]
-		d[0], d[1], d[2], d[3], d[4], d[5] = a0, a1, a2, a3, a4, a5
-	}
-	for ; x < wd; x++ {
-		var a float32
-		for i := 0; i < kh; i++ {
-			row := src[i*stride+x : i*stride+x+kw]
-			wr := box[i*kw : (i+1)*kw]
-			for j, wv := range wr {
-				a += wv * row[j]
-			}
-		}
-		dst[x] = a
-	}
-}
-
 // sepCorrelate computes out = correlate(img, u⊗v) as a horizontal pass
 // with v (taps at column offsets dx0 ...) into a temporary image, then a
 // vertical pass with u (row offsets dy0 ...), both with reflect padding.
@@ -348,6 +283,12 @@ func sepCorrelate(out, img *raster.Image, u, v []float32, dy0, dx0 int) {
 		for r := lo; r < hi; r++ {
 			c, y := r/h, r%h
 			plane := tmp.Plane(c)
+			if top := y + dy0; top >= 0 && top+len(u) <= h {
+				// No reflection: the rows are evenly spaced, a column
+				// correlation.
+				corrRow(out.Pix[r*wd:(r+1)*wd], plane[top*wd:], wd, u, len(u), 1)
+				continue
+			}
 			for i := range u {
 				sy := reflectIndex(y+dy0+i, h)
 				srcRows[i] = plane[sy*wd : (sy+1)*wd]
@@ -357,7 +298,8 @@ func sepCorrelate(out, img *raster.Image, u, v []float32, dy0, dx0 int) {
 	})
 }
 
-// vertRow computes dst[x] = Σ_i u[i]·rows[i][x], six outputs at a time.
+// vertRow computes dst[x] = Σ_i u[i]·rows[i][x], six outputs at a time, for
+// the rows near the top and bottom edges, which reflection reorders.
 func vertRow(dst []float32, rows [][]float32, u []float32) {
 	wd := len(dst)
 	rows = rows[:len(u)]

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
@@ -16,7 +17,10 @@ func fixtureKernel(t *testing.T, o *ops, name string) Kernel {
 	return Kernel{Size: shape[0], W: w}
 }
 
-func TestFilter2DMatchesBasicSR(t *testing.T) {
+// TestFilter2DMatchesBasicSR runs testFilter2DMatchesBasicSR on every corrRow path.
+func TestFilter2DMatchesBasicSR(t *testing.T) { forEachPath(t, testFilter2DMatchesBasicSR) }
+
+func testFilter2DMatchesBasicSR(t *testing.T) {
 	o := loadOps(t)
 	img := o.image(t, "image")
 	for _, tc := range []struct{ out, kernel string }{
@@ -111,7 +115,10 @@ func randomImage(s *rng.Stream, c, h, w int) *raster.Image {
 	return img
 }
 
-func TestFilter2DPaths(t *testing.T) {
+// TestFilter2DPaths runs testFilter2DPaths on every corrRow path.
+func TestFilter2DPaths(t *testing.T) { forEachPath(t, testFilter2DPaths) }
+
+func testFilter2DPaths(t *testing.T) {
 	s := rng.New(1, "filter paths")
 	kernels := map[string]Kernel{
 		"aniso21":       Gaussian(21, 3, 1.2, 0.6, false),
@@ -204,19 +211,23 @@ func BenchmarkFilter2D21x21_512(b *testing.B) {
 	img := randomImage(rng.New(3, "bench"), 3, 512, 512)
 	k := Gaussian(21, 3, 1.2, 0.6, false)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for range b.N {
 		Filter2D(img, k)
 	}
 	b.ReportMetric(float64(3*512*512*441*2)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	reportCPU(b, cpu0)
 }
 
 func BenchmarkFilter2DIso21_512(b *testing.B) {
 	img := randomImage(rng.New(3, "bench"), 3, 512, 512)
 	k := Gaussian(21, 3, 3, 0, true)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for range b.N {
 		Filter2D(img, k)
 	}
+	reportCPU(b, cpu0)
 }
 
 // BenchmarkFilter2DStage1_512 filters with kernels drawn from Real-ESRGAN's
@@ -230,8 +241,18 @@ func BenchmarkFilter2DStage1_512(b *testing.B) {
 		ks[i], _, _ = stage1.Sample(s)
 	}
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := range b.N {
 		Filter2D(img, ks[i%len(ks)])
+	}
+	reportCPU(b, cpu0)
+}
+
+// reportCPU adds the process's CPU time per operation since cpu0, which
+// stays meaningful on a loaded machine.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
 	}
 }
 

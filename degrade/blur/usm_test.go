@@ -32,7 +32,10 @@ func TestGaussianKernel1D(t *testing.T) {
 	}
 }
 
-func TestUSMMatchesBasicSR(t *testing.T) {
+// TestUSMMatchesBasicSR runs testUSMMatchesBasicSR on every corrRow path.
+func TestUSMMatchesBasicSR(t *testing.T) { forEachPath(t, testUSMMatchesBasicSR) }
+
+func testUSMMatchesBasicSR(t *testing.T) {
 	o := loadOps(t)
 	img := o.image(t, "image")
 	u := NewUSM(50, 0)

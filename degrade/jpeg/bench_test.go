@@ -3,6 +3,7 @@ package jpeg
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 var benchSizes = []int{128, 512}
@@ -12,9 +13,11 @@ func BenchmarkDiffJPEG(b *testing.B) {
 		img := randImage(n, n, 1)
 		b.Run(fmt.Sprintf("%dx%d", n, n), func(b *testing.B) {
 			b.SetBytes(int64(4 * len(img.Pix)))
+			cpu0 := cpuTime()
 			for b.Loop() {
 				DiffJPEG(img, 60)
 			}
+			reportCPU(b, cpu0)
 		})
 	}
 }
@@ -24,11 +27,21 @@ func BenchmarkReal(b *testing.B) {
 		img := randImage(n, n, 1)
 		b.Run(fmt.Sprintf("%dx%d", n, n), func(b *testing.B) {
 			b.SetBytes(int64(4 * len(img.Pix)))
+			cpu0 := cpuTime()
 			for b.Loop() {
 				if _, err := Real(img, 60); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu0)
 		})
+	}
+}
+
+// reportCPU adds the process's CPU time per operation since cpu0, which
+// stays meaningful on a loaded machine.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
 	}
 }

@@ -62,16 +62,22 @@ func Factor(quality float64) float32 {
 	return f / 100
 }
 
-// Constants of the transforms, rounded to float32 as in BasicSR's modules,
-// then widened: the arithmetic is done in float64, which reproduces the
-// float32 reference to about 1e-6 and its integer coefficients exactly
-// unless a value lies within float32 rounding of a .5 boundary.
+// Constants of the transforms. BasicSR multiplies by a float32 tensor of
+// cosine products, T[x,y,u,v] = cos((2x+1)uπ/16)·cos((2y+1)vπ/16) rounded to
+// float32, and by float32 scale factors; here the 2-D transforms run as two
+// 1-D passes in float64 with the exact cosines, and the scale factors are
+// the float32 ones. The cosine products then differ from the reference's
+// by their float32 rounding (at most 6e-8 relative), which moves a
+// pre-rounding coefficient by about 1e-5 of a quantisation step at most in
+// practice, far less than the fixtures' closest approach to a .5 boundary
+// (1.5e-4); pixels agree with the reference to about 2e-7.
 var (
-	// fdct[xy*64+uv] = scale[uv] * cos((2x+1)uπ/16) cos((2y+1)vπ/16).
-	fdct [64 * 64]float64
-	// idct[xy*64+uv] = 0.25 * alpha[xy] * cos((2u+1)xπ/16) cos((2v+1)yπ/16),
-	// with xy the frequency and uv the pixel.
-	idct [64 * 64]float64
+	// dctCos[x*8+u] = cos((2x+1)uπ/16).
+	dctCos [64]float64
+	// fwdScale[u*8+v] = float32(alpha[u]·alpha[v]/4), BasicSR's DCT scale.
+	fwdScale [64]float64
+	// invScale[u*8+v] = float32(alpha[u]·alpha[v]), BasicSR's IDCT alpha.
+	invScale [64]float64
 
 	// RGB -> YCbCr rows (Y, Cb, Cr) and YCbCr -> RGB rows (R, G, B).
 	toYCC = [3][3]float64{
@@ -91,16 +97,14 @@ func f32(v float64) float64 { return float64(float32(v)) }
 func init() {
 	alpha := [8]float64{1 / math.Sqrt(2), 1, 1, 1, 1, 1, 1, 1}
 	for x := 0; x < 8; x++ {
-		for y := 0; y < 8; y++ {
-			for u := 0; u < 8; u++ {
-				for v := 0; v < 8; v++ {
-					fwd := f32(math.Cos(float64((2*x+1)*u)*math.Pi/16) * math.Cos(float64((2*y+1)*v)*math.Pi/16))
-					inv := f32(math.Cos(float64((2*u+1)*x)*math.Pi/16) * math.Cos(float64((2*v+1)*y)*math.Pi/16))
-					scale := f32(alpha[u] * alpha[v] * 0.25)
-					fdct[(x*8+y)*64+u*8+v] = scale * fwd
-					idct[(x*8+y)*64+u*8+v] = 0.25 * f32(alpha[x]*alpha[y]) * inv
-				}
-			}
+		for u := 0; u < 8; u++ {
+			dctCos[x*8+u] = math.Cos(float64((2*x+1)*u) * math.Pi / 16)
+		}
+	}
+	for u := 0; u < 8; u++ {
+		for v := 0; v < 8; v++ {
+			fwdScale[u*8+v] = f32(alpha[u] * alpha[v] * 0.25)
+			invScale[u*8+v] = f32(alpha[u] * alpha[v])
 		}
 	}
 }
@@ -123,135 +127,60 @@ type Coefficients struct {
 
 func padded(n int) int { return (n + 15) &^ 15 }
 
+// checkArgs panics unless img has 3 planes and quality is in (0, 100).
+func checkArgs(op string, img *raster.Image, quality float64) {
+	if img.C != 3 {
+		panic(fmt.Sprintf("jpeg.%s: image has %d planes, want 3", op, img.C))
+	}
+	if !(quality > 0 && quality < 100) {
+		panic(fmt.Sprintf("jpeg.%s: quality %g outside (0, 100)", op, quality))
+	}
+}
+
+// quantTables returns the luma and chroma quantisation steps for factor f,
+// each the float32 product table * factor as in the reference.
+func quantTables(f float32) (luma, chroma *[64]float64) {
+	lt, ct := Tables()
+	luma, chroma = new([64]float64), new([64]float64)
+	for i := range luma {
+		luma[i] = float64(lt[i] * f)
+		chroma[i] = float64(ct[i] * f)
+	}
+	return luma, chroma
+}
+
 // Compress converts img (3 planes, RGB in [0, 1]) to quantised DCT
 // coefficients at the given quality in (0, 100), as DiffJPEG's compression
 // half: scale to 0-255, RGB to YCbCr, zero padding to a multiple of 16, 2x2
 // average pooling of the chroma planes, 8x8 block DCT and quantisation by
 // the transposed tables times Factor(quality).
 func Compress(img *raster.Image, quality float64) *Coefficients {
-	if img.C != 3 {
-		panic(fmt.Sprintf("jpeg.Compress: image has %d planes, want 3", img.C))
-	}
-	if !(quality > 0 && quality < 100) {
-		panic(fmt.Sprintf("jpeg.Compress: quality %g outside (0, 100)", quality))
-	}
-	h, w := img.H, img.W
-	ph, pw := padded(h), padded(w)
-	ch, cw := ph/2, pw/2
-
-	// Luma at full size; chroma pooled over 2x2 cells.
-	yp := make([]float64, ph*pw)
-	cb := make([]float64, ch*cw)
-	cr := make([]float64, ch*cw)
-	n := h * w
-	pixel := func(y, x int) (float64, float64, float64) {
-		if y >= h || x >= w {
-			return 0, 0, 0
-		}
-		i := y*w + x
-		// image * 255 is a float32 product in the reference.
-		return float64(img.Pix[i] * 255), float64(img.Pix[n+i] * 255), float64(img.Pix[2*n+i] * 255)
-	}
-	parallel.For(ch, 8, func(lo, hi int) {
-		for cy := lo; cy < hi; cy++ {
-			for cx := 0; cx < cw; cx++ {
-				var sb, sr float64
-				for dy := 0; dy < 2; dy++ {
-					for dx := 0; dx < 2; dx++ {
-						y, x := 2*cy+dy, 2*cx+dx
-						r, g, b := pixel(y, x)
-						yp[y*pw+x] = toYCC[0][0]*r + toYCC[0][1]*g + toYCC[0][2]*b
-						sb += toYCC[1][0]*r + toYCC[1][1]*g + toYCC[1][2]*b + 128
-						sr += toYCC[2][0]*r + toYCC[2][1]*g + toYCC[2][2]*b + 128
-					}
-				}
-				cb[cy*cw+cx] = sb / 4
-				cr[cy*cw+cx] = sr / 4
-			}
-		}
-	})
-
+	checkArgs("Compress", img, quality)
 	f := Factor(quality)
-	lt, ct := Tables()
-	var lq, cq [64]float64
-	for i := range lq {
-		lq[i] = float64(lt[i] * f) // float32 product, as table * factor
-		cq[i] = float64(ct[i] * f)
+	lq, cq := quantTables(f)
+	ph, pw := padded(img.H), padded(img.W)
+	rows, cols := ph/16, pw/16
+	c := &Coefficients{
+		H: img.H, W: img.W, Factor: f,
+		Y:  make([][64]int32, rows*cols*4),
+		Cb: make([][64]int32, rows*cols),
+		Cr: make([][64]int32, rows*cols),
 	}
-	return &Coefficients{
-		H: h, W: w, Factor: f,
-		Y:  forwardPlane(yp, ph, pw, &lq),
-		Cb: forwardPlane(cb, ch, cw, &cq),
-		Cr: forwardPlane(cr, ch, cw, &cq),
-	}
-}
-
-// forwardPlane splits a plane into 8x8 blocks and returns their quantised
-// DCT coefficients.
-func forwardPlane(p []float64, h, w int, table *[64]float64) [][64]int32 {
-	bw := w / 8
-	out := make([][64]int32, (h/8)*bw)
-	parallel.For(len(out), 16, func(lo, hi int) {
-		var blk [64]float64
-		var acc [64]float64
-		for b := lo; b < hi; b++ {
-			by, bx := b/bw, b%bw
-			for y := 0; y < 8; y++ {
-				row := p[(by*8+y)*w+bx*8 : (by*8+y)*w+bx*8+8]
-				for x, v := range row {
-					blk[y*8+x] = v - 128
+	bw := 2 * cols // luma blocks per row
+	parallel.For(rows, 1, func(lo, hi int) {
+		var m mcu
+		for my := lo; my < hi; my++ {
+			for mx := 0; mx < cols; mx++ {
+				m.load(img, my, mx)
+				for k := range m.y {
+					forward(&m.y[k], lq, &c.Y[(2*my+k/2)*bw+2*mx+k%2])
 				}
-			}
-			acc = [64]float64{}
-			// Four input values per pass: fewer loads and stores of acc.
-			for xy := 0; xy < 64; xy += 4 {
-				v0, v1, v2, v3 := blk[xy], blk[xy+1], blk[xy+2], blk[xy+3]
-				m0 := (*[64]float64)(fdct[xy*64:])
-				m1 := (*[64]float64)(fdct[xy*64+64:])
-				m2 := (*[64]float64)(fdct[xy*64+128:])
-				m3 := (*[64]float64)(fdct[xy*64+192:])
-				for uv := range acc {
-					acc[uv] += v0*m0[uv] + v1*m1[uv] + v2*m2[uv] + v3*m3[uv]
-				}
-			}
-			q := &out[b]
-			for uv, v := range acc {
-				q[uv] = int32(math.RoundToEven(v / table[uv]))
+				forward(&m.cb, cq, &c.Cb[my*cols+mx])
+				forward(&m.cr, cq, &c.Cr[my*cols+mx])
 			}
 		}
 	})
-	return out
-}
-
-// inversePlane dequantises and inverse-transforms blocks into a plane of
-// h x w values on the 0-255 scale.
-func inversePlane(blocks [][64]int32, h, w int, table *[64]float64) []float64 {
-	p := make([]float64, h*w)
-	bw := w / 8
-	parallel.For(len(blocks), 16, func(lo, hi int) {
-		var acc [64]float64
-		for b := lo; b < hi; b++ {
-			acc = [64]float64{}
-			for xy, q := range blocks[b] {
-				if q == 0 { // most coefficients after quantisation
-					continue
-				}
-				v := float64(q) * table[xy]
-				m := (*[64]float64)(idct[xy*64 : xy*64+64])
-				for uv := range acc {
-					acc[uv] += v * m[uv]
-				}
-			}
-			by, bx := b/bw, b%bw
-			for y := 0; y < 8; y++ {
-				row := p[(by*8+y)*w+bx*8 : (by*8+y)*w+bx*8+8]
-				for x := range row {
-					row[x] = acc[y*8+x] + 128
-				}
-			}
-		}
-	})
-	return p
+	return c
 }
 
 // Decompress reconstructs the image from its coefficients as DiffJPEG's
@@ -260,48 +189,263 @@ func inversePlane(blocks [][64]int32, h, w int, table *[64]float64) []float64 {
 // [0, 255], divided by 255. The result is not quantised to 8 bits.
 func (c *Coefficients) Decompress() *raster.Image {
 	ph, pw := padded(c.H), padded(c.W)
-	ch, cw := ph/2, pw/2
-	if len(c.Y) != ph*pw/64 || len(c.Cb) != ch*cw/64 || len(c.Cr) != ch*cw/64 {
+	rows, cols := ph/16, pw/16
+	if len(c.Y) != 4*rows*cols || len(c.Cb) != rows*cols || len(c.Cr) != rows*cols {
 		panic(fmt.Sprintf("jpeg.Decompress: %d/%d/%d blocks do not fit a %dx%d image",
 			len(c.Y), len(c.Cb), len(c.Cr), c.H, c.W))
 	}
-	lt, ct := Tables()
-	var lq, cq [64]float64
-	for i := range lq {
-		lq[i] = float64(lt[i] * c.Factor)
-		cq[i] = float64(ct[i] * c.Factor)
-	}
-	yp := inversePlane(c.Y, ph, pw, &lq)
-	cb := inversePlane(c.Cb, ch, cw, &cq)
-	cr := inversePlane(c.Cr, ch, cw, &cq)
-
-	h, w := c.H, c.W
-	out := raster.New(3, h, w)
-	n := h * w
-	parallel.For(h, 16, func(lo, hi int) {
-		for y := lo; y < hi; y++ {
-			for x := 0; x < w; x++ {
-				l := yp[y*pw+x]
-				b := cb[(y/2)*cw+x/2] - 128
-				r := cr[(y/2)*cw+x/2] - 128
-				i := y*w + x
-				out.Pix[i] = to01(l + toRGB[0][2]*r)
-				out.Pix[n+i] = to01(l + toRGB[1][1]*b + toRGB[1][2]*r)
-				out.Pix[2*n+i] = to01(l + toRGB[2][1]*b)
+	lq, cq := quantTables(c.Factor)
+	out := raster.New(3, c.H, c.W)
+	bw := 2 * cols
+	parallel.For(rows, 1, func(lo, hi int) {
+		var m mcu
+		for my := lo; my < hi; my++ {
+			for mx := 0; mx < cols; mx++ {
+				for k := range m.y {
+					inverse(&c.Y[(2*my+k/2)*bw+2*mx+k%2], lq, &m.y[k])
+				}
+				inverse(&c.Cb[my*cols+mx], cq, &m.cb)
+				inverse(&c.Cr[my*cols+mx], cq, &m.cr)
+				m.store(out, my, mx)
 			}
 		}
 	})
 	return out
 }
 
-// to01 clamps a 0-255 value to [0, 255] and scales it to [0, 1].
-func to01(v float64) float32 {
-	return float32(min(max(v, 0), 255)) / 255
+// DiffJPEG returns BasicSR's DiffJPEG(differentiable=False) of img at the
+// given quality in (0, 100): Compress followed by Decompress, computed one
+// 16x16 macroblock at a time without storing the coefficients. img must
+// have 3 planes (RGB in [0, 1]).
+func DiffJPEG(img *raster.Image, quality float64) *raster.Image {
+	checkArgs("DiffJPEG", img, quality)
+	lq, cq := quantTables(Factor(quality))
+	ph, pw := padded(img.H), padded(img.W)
+	rows, cols := ph/16, pw/16
+	out := raster.New(3, img.H, img.W)
+	parallel.For(rows, 1, func(lo, hi int) {
+		var m mcu
+		var q [64]int32
+		for my := lo; my < hi; my++ {
+			for mx := 0; mx < cols; mx++ {
+				m.load(img, my, mx)
+				for k := range m.y {
+					forward(&m.y[k], lq, &q)
+					inverse(&q, lq, &m.y[k])
+				}
+				forward(&m.cb, cq, &q)
+				inverse(&q, cq, &m.cb)
+				forward(&m.cr, cq, &q)
+				inverse(&q, cq, &m.cr)
+				m.store(out, my, mx)
+			}
+		}
+	})
+	return out
 }
 
-// DiffJPEG returns BasicSR's DiffJPEG(differentiable=False) of img at the
-// given quality in (0, 100): Compress followed by Decompress. img must have
-// 3 planes (RGB in [0, 1]).
-func DiffJPEG(img *raster.Image, quality float64) *raster.Image {
-	return Compress(img, quality).Decompress()
+// mcu is one 16x16 macroblock: its four luma blocks (top left, top right,
+// bottom left, bottom right) and its two 2x2-pooled chroma blocks. After
+// load they hold level-shifted values (minus 128); store reads pixel values
+// on the 0-255 scale.
+type mcu struct {
+	y      [4][64]float64
+	cb, cr [64]float64
+}
+
+// load fills m from macroblock (my, mx) of img, zero padded beyond its
+// bottom and right edges, with BasicSR's arithmetic: the float32 products
+// image * 255, the YCbCr rows in float64, chroma summed over each 2x2 cell
+// (rows, then columns) and divided by 4.
+func (m *mcu) load(img *raster.Image, my, mx int) {
+	// The macroblock's R, G, B values on the 0-255 scale, zero in the
+	// padding.
+	var rgb [3][16][16]float64
+	h, w := img.H, img.W
+	n := h * w
+	y0, x0 := 16*my, 16*mx
+	cols := min(16, w-x0)
+	for ly := 0; ly < 16 && y0+ly < h; ly++ {
+		i := (y0+ly)*w + x0
+		for c := range rgb {
+			src := img.Pix[c*n+i : c*n+i+cols]
+			dst := &rgb[c][ly]
+			for lx, v := range src {
+				dst[lx] = float64(v * 255)
+			}
+		}
+	}
+	y0r, y0g, y0b := toYCC[0][0], toYCC[0][1], toYCC[0][2]
+	b0r, b0g, b0b := toYCC[1][0], toYCC[1][1], toYCC[1][2]
+	c0r, c0g, c0b := toYCC[2][0], toYCC[2][1], toYCC[2][2]
+	for cy := 0; cy < 8; cy++ {
+		// Rows 2cy and 2cy+1 are rows 2(cy%4) and 2(cy%4)+1 of luma
+		// blocks 2(cy/4) (left) and 2(cy/4)+1 (right).
+		r0, r1 := &rgb[0][2*cy], &rgb[0][2*cy+1]
+		g0, g1 := &rgb[1][2*cy], &rgb[1][2*cy+1]
+		b0, b1 := &rgb[2][2*cy], &rgb[2][2*cy+1]
+		top := (cy & 3) * 16
+		for cx := 0; cx < 8; cx++ {
+			blk := (*[16]float64)(m.y[(cy/4)*2+cx/4][top : top+16])
+			lx, bx := 2*cx, 2*(cx&3)
+			// The four pixels of the cell in the reference's order.
+			rv, gv, bv := r0[lx], g0[lx], b0[lx]
+			blk[bx] = y0r*rv + y0g*gv + y0b*bv - 128
+			sb := b0r*rv + b0g*gv + b0b*bv + 128
+			sr := c0r*rv + c0g*gv + c0b*bv + 128
+			rv, gv, bv = r0[lx+1], g0[lx+1], b0[lx+1]
+			blk[bx+1] = y0r*rv + y0g*gv + y0b*bv - 128
+			sb += b0r*rv + b0g*gv + b0b*bv + 128
+			sr += c0r*rv + c0g*gv + c0b*bv + 128
+			rv, gv, bv = r1[lx], g1[lx], b1[lx]
+			blk[8+bx] = y0r*rv + y0g*gv + y0b*bv - 128
+			sb += b0r*rv + b0g*gv + b0b*bv + 128
+			sr += c0r*rv + c0g*gv + c0b*bv + 128
+			rv, gv, bv = r1[lx+1], g1[lx+1], b1[lx+1]
+			blk[8+bx+1] = y0r*rv + y0g*gv + y0b*bv - 128
+			sb += b0r*rv + b0g*gv + b0b*bv + 128
+			sr += c0r*rv + c0g*gv + c0b*bv + 128
+			m.cb[cy*8+cx] = sb/4 - 128
+			m.cr[cy*8+cx] = sr/4 - 128
+		}
+	}
+}
+
+// store writes the pixels of macroblock (my, mx) that lie inside out:
+// chroma repeated over each 2x2 cell, YCbCr to RGB, clamped and scaled to
+// [0, 1].
+func (m *mcu) store(out *raster.Image, my, mx int) {
+	h, w := out.H, out.W
+	n := h * w
+	y0, x0 := 16*my, 16*mx
+	cols := min(16, w-x0)
+	kr, kgb, kgr, kb := toRGB[0][2], toRGB[1][1], toRGB[1][2], toRGB[2][1]
+	for ly := 0; ly < 16 && y0+ly < h; ly++ {
+		i := (y0+ly)*w + x0
+		rr := out.Pix[i : i+cols]
+		gg := out.Pix[n+i : n+i+cols]
+		bb := out.Pix[2*n+i : 2*n+i+cols]
+		lrow := (*[8]float64)(m.y[(ly/8)*2][(ly%8)*8:])
+		rrow := (*[8]float64)(m.y[(ly/8)*2+1][(ly%8)*8:])
+		cbrow := (*[8]float64)(m.cb[(ly/2)*8:])
+		crrow := (*[8]float64)(m.cr[(ly/2)*8:])
+		for lx := range rr {
+			var l float64
+			if lx < 8 {
+				l = lrow[lx]
+			} else {
+				l = rrow[lx-8]
+			}
+			cb, cr := cbrow[lx/2]-128, crrow[lx/2]-128
+			rr[lx] = to01(l + kr*cr)
+			gg[lx] = to01(l + kgb*cb + kgr*cr)
+			bb[lx] = to01(l + kb*cb)
+		}
+	}
+}
+
+// to01 clamps a 0-255 value to [0, 255] and scales it to [0, 1], like
+// torch.clamp (NaN stays NaN, -0 becomes 0).
+func to01(v float64) float32 {
+	if v <= 0 {
+		v = 0
+	} else if v > 255 {
+		v = 255
+	}
+	return float32(v) / 255
+}
+
+// forward sets q to the quantised DCT coefficients of the level-shifted
+// block blk: the scaled DCT divided by the steps of table, rounded half to
+// even. It overwrites blk.
+func forward(blk, table *[64]float64, q *[64]int32) {
+	var tmp [64]float64
+	// Along each row (horizontal frequency v), then along each column
+	// (vertical frequency u).
+	for y := 0; y < 8; y++ {
+		dctRow((*[8]float64)(tmp[y*8:y*8+8]), (*[8]float64)(blk[y*8:y*8+8]))
+	}
+	dctCols(blk, &tmp)
+	for uv, v := range blk {
+		q[uv] = int32(math.RoundToEven(fwdScale[uv] * v / table[uv]))
+	}
+}
+
+// inverse sets pix to the pixel values (0-255 scale) of the quantised
+// coefficients q: dequantised by table, scaled by BasicSR's alpha, inverse
+// transformed, times 0.25, plus 128.
+func inverse(q *[64]int32, table, pix *[64]float64) {
+	var coef, tmp [64]float64
+	// Most rows of a quantised block are zero, and so are their inverse
+	// transforms.
+	var rows uint
+	for uv, v := range q {
+		if v != 0 {
+			coef[uv] = float64(v) * table[uv] * invScale[uv]
+			rows |= 1 << (uv / 8)
+		}
+	}
+	for u := 0; u < 8; u++ {
+		if rows&(1<<u) != 0 {
+			idctRow((*[8]float64)(tmp[u*8:u*8+8]), (*[8]float64)(coef[u*8:u*8+8]))
+		}
+	}
+	idctCols(pix, &tmp)
+	for i, v := range pix {
+		pix[i] = 0.25*v + 128
+	}
+}
+
+// The 1-D transforms use cos((2(7-x)+1)kπ/16) = (-1)^k cos((2x+1)kπ/16):
+// even frequencies come from sums of mirrored samples, odd ones from their
+// differences, 32 multiply-adds instead of 64 per transform.
+
+// dctRow sets out[k] = Σ_x in[x]·cos((2x+1)kπ/16).
+func dctRow(out, in *[8]float64) {
+	e0, o0 := in[0]+in[7], in[0]-in[7]
+	e1, o1 := in[1]+in[6], in[1]-in[6]
+	e2, o2 := in[2]+in[5], in[2]-in[5]
+	e3, o3 := in[3]+in[4], in[3]-in[4]
+	c := &dctCos
+	for k := 0; k < 8; k += 2 {
+		out[k] = e0*c[k] + e1*c[8+k] + e2*c[16+k] + e3*c[24+k]
+		out[k+1] = o0*c[k+1] + o1*c[9+k] + o2*c[17+k] + o3*c[25+k]
+	}
+}
+
+// dctCols applies dctRow down each column of in, into out.
+func dctCols(out, in *[64]float64) {
+	c := &dctCos
+	for v := 0; v < 8; v++ {
+		e0, o0 := in[v]+in[56+v], in[v]-in[56+v]
+		e1, o1 := in[8+v]+in[48+v], in[8+v]-in[48+v]
+		e2, o2 := in[16+v]+in[40+v], in[16+v]-in[40+v]
+		e3, o3 := in[24+v]+in[32+v], in[24+v]-in[32+v]
+		for k := 0; k < 8; k += 2 {
+			out[k*8+v] = e0*c[k] + e1*c[8+k] + e2*c[16+k] + e3*c[24+k]
+			out[k*8+8+v] = o0*c[k+1] + o1*c[9+k] + o2*c[17+k] + o3*c[25+k]
+		}
+	}
+}
+
+// idctRow sets out[x] = Σ_k in[k]·cos((2x+1)kπ/16).
+func idctRow(out, in *[8]float64) {
+	c := &dctCos
+	for x := 0; x < 4; x++ {
+		ev := in[0]*c[x*8] + in[2]*c[x*8+2] + in[4]*c[x*8+4] + in[6]*c[x*8+6]
+		od := in[1]*c[x*8+1] + in[3]*c[x*8+3] + in[5]*c[x*8+5] + in[7]*c[x*8+7]
+		out[x], out[7-x] = ev+od, ev-od
+	}
+}
+
+// idctCols applies idctRow down each column of in, into out.
+func idctCols(out, in *[64]float64) {
+	c := &dctCos
+	for j := 0; j < 8; j++ {
+		for x := 0; x < 4; x++ {
+			ev := in[j]*c[x*8] + in[16+j]*c[x*8+2] + in[32+j]*c[x*8+4] + in[48+j]*c[x*8+6]
+			od := in[8+j]*c[x*8+1] + in[24+j]*c[x*8+3] + in[40+j]*c[x*8+5] + in[56+j]*c[x*8+7]
+			out[x*8+j], out[(7-x)*8+j] = ev+od, ev-od
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"sync"
 
 	"github.com/degradiff/degradiff/internal/parallel"
 	"github.com/degradiff/degradiff/internal/rng"
@@ -49,46 +50,43 @@ func newPoissonTable(lambda float64) *poissonTable {
 		return &poissonTable{thr: []uint64{1 << 53}, guide: []int32{0}, shift: 53}
 	}
 	// Unnormalised probabilities relative to the mode m: w(m) = 1,
-	// w(k+1) = w(k)·lambda/(k+1), w(k-1) = w(k)·k/lambda.
+	// w(k+1) = w(k)·lambda/(k+1), w(k-1) = w(k)·k/lambda. The total is at
+	// most 1+sqrt(2πλ), so w < cut keeps each dropped probability below
+	// poissonTail, and the tails beyond it fall geometrically.
 	m := int(lambda)
-	// The mode's probability is about 1/sqrt(2πλ) (or e^-λ for small λ),
-	// so w < poissonTail/(1+sqrt(2πλ)) bounds each dropped probability by
-	// poissonTail; the tails beyond fall geometrically.
 	cut := poissonTail / (1 + math.Sqrt(2*math.Pi*lambda))
-	var down []float64 // w(m-1), w(m-2), ...
+	lo, wlo := m, 1.0
 	for k, w := m, 1.0; k > 0; k-- {
 		w *= float64(k) / lambda
 		if w < cut {
 			break
 		}
-		down = append(down, w)
+		lo, wlo = k-1, w
 	}
-	w := make([]float64, 0, 2*len(down)+2)
-	for i := len(down) - 1; i >= 0; i-- {
-		w = append(w, down[i])
-	}
-	w = append(w, 1)
-	for k, v := m, 1.0; ; k++ {
-		v *= lambda / float64(k+1)
-		if v < cut {
+	hi := m
+	for k, w := m, 1.0; ; k++ {
+		w *= lambda / float64(k+1)
+		if w < cut {
 			break
 		}
-		w = append(w, v)
+		hi = k + 1
 	}
-	sum := 0.0
-	for _, v := range w {
-		sum += v
+	n := hi - lo + 1
+	b := bits.Len(uint(n - 1))
+	t := &poissonTable{k0: lo, thr: make([]uint64, n), guide: make([]int32, 1<<b), shift: uint(53 - b)}
+	// Cumulative sums upwards from lo, kept as float64 bits until the total
+	// is known.
+	acc, w := 0.0, wlo
+	for j := range t.thr {
+		acc += w
+		t.thr[j] = math.Float64bits(acc)
+		w *= lambda / float64(lo+j+1)
 	}
-	t := &poissonTable{k0: m - len(down), thr: make([]uint64, len(w))}
-	acc := 0.0
-	for j, v := range w {
-		acc += v
-		t.thr[j] = uint64(math.Ceil(acc / sum * (1 << 53)))
+	scale := (1 << 53) / acc
+	for j, v := range t.thr {
+		t.thr[j] = uint64(math.Ceil(math.Float64frombits(v) * scale))
 	}
-	t.thr[len(w)-1] = 1 << 53 // the sum itself: every U < 2^53 stops here
-	b := bits.Len(uint(len(w) - 1))
-	t.shift = uint(53 - b)
-	t.guide = make([]int32, 1<<b)
+	t.thr[n-1] = 1 << 53 // the total itself: every U < 2^53 stops here
 	j := 0
 	for g := range t.guide {
 		for t.thr[j] <= uint64(g)<<t.shift {
@@ -116,19 +114,61 @@ type poissonLevels struct {
 	table  [256]*poissonTable
 }
 
-// build makes the tables of the levels marked in present, in parallel.
+// build looks up or makes the tables of the levels marked in present.
 func (p *poissonLevels) build(present *[256]bool) {
 	var todo []int
 	for k, ok := range present {
-		if ok && p.lambda[k] <= poissonTableMax {
+		if !ok || p.lambda[k] > poissonTableMax {
+			continue
+		}
+		if p.table[k] = tables.get(p.lambda[k]); p.table[k] == nil {
 			todo = append(todo, k)
 		}
 	}
-	parallel.For(len(todo), 8, func(lo, hi int) {
+	parallel.For(len(todo), 64, func(lo, hi int) {
 		for _, k := range todo[lo:hi] {
 			p.table[k] = newPoissonTable(p.lambda[k])
 		}
 	})
+	for _, k := range todo {
+		tables.put(p.lambda[k], p.table[k])
+	}
+}
+
+// poissonCache keeps tables by rate. BasicSR's rates repeat from image to
+// image (vals is a power of two up to 256, so there are at most 9·256 of
+// them); KAIR's vals is continuous, so its tables rarely repeat and the
+// cache starts over when it holds poissonCacheMax thresholds.
+type poissonCache struct {
+	mu      sync.Mutex
+	byRate  map[float64]*poissonTable
+	entries int
+}
+
+// poissonCacheMax bounds the thresholds the cache holds, about 12 bytes
+// each with the guide tables.
+const poissonCacheMax = 1 << 20
+
+var tables = poissonCache{byRate: map[float64]*poissonTable{}}
+
+func (c *poissonCache) get(lambda float64) *poissonTable {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byRate[lambda]
+}
+
+func (c *poissonCache) put(lambda float64, t *poissonTable) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byRate[lambda]; ok {
+		return
+	}
+	if c.entries+len(t.thr) > poissonCacheMax {
+		clear(c.byRate)
+		c.entries = 0
+	}
+	c.byRate[lambda] = t
+	c.entries += len(t.thr)
 }
 
 // poissonChunk is the number of values that share one derived stream when

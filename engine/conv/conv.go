@@ -3,16 +3,19 @@
 //
 // Every operation is a matrix product done by package gemm, with the im2col
 // matrix never stored: its panels are packed straight from a zero-padded
-// copy of each image (implicit im2col). Convolutions with a 1x1 kernel,
+// copy of each image (implicit im2col), split into stride x stride phase
+// planes when the stride is above 1 so that the values under a kernel tap
+// for a run of output pixels are contiguous. Convolutions with a 1x1 kernel,
 // stride 1 and no padding are plain products. The data gradient of a
 // stride-1 convolution is itself a convolution (of the padded output
 // gradient with the flipped, transposed weights) and accumulates straight
 // into dx; other strides compute the column gradient and scatter it
 // (col2im).
 //
-// Images are spread over the cores, or, for a single image or the weight
-// gradient, the products themselves. Results do not depend on the number of
-// goroutines: the weight and bias gradients sum the images in order.
+// Images are spread over the cores (a single image has its products split
+// over them instead). The weight and bias gradients are summed per group of
+// images, the groups fixed by the batch size alone, and the groups added in
+// order, so no result depends on the number of goroutines.
 package conv
 
 import "fmt"

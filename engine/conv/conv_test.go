@@ -99,12 +99,13 @@ func randSlice(s *rng.Stream, n int) []float32 {
 }
 
 // shapes returns the test table: batch 1-3, channels 1-19, odd sizes,
-// kernels 1, 3 and 5, strides 1 and 2, padding 0 to 2, and a few larger
+// kernels 1 to 7 (even ones too), strides 1 to 3, padding 0 to 3, and a few larger
 // shapes that exercise several blocks of the products.
 func shapes() []Shape {
 	var ss []Shape
 	for i, kp := range [][3]int{ // K, stride, pad
 		{1, 1, 0}, {1, 2, 0}, {1, 1, 1}, {3, 1, 1}, {3, 1, 0}, {3, 2, 1}, {3, 2, 0}, {5, 1, 2}, {5, 2, 2}, {3, 1, 2}, {5, 1, 0},
+		{2, 2, 0}, {4, 1, 2}, {2, 1, 0}, {7, 3, 3}, // even kernels work too
 	} {
 		for j, sz := range [][5]int{ // N, Cin, Cout, H, W
 			{1, 1, 1, 7, 9}, {2, 3, 5, 9, 7}, {3, 19, 2, 6, 11}, {1, 4, 19, 13, 5}, {2, 17, 18, 8, 8},
@@ -121,7 +122,7 @@ func shapes() []Shape {
 		Shape{N: 1, Cin: 40, Cout: 33, H: 24, W: 32, K: 1, Stride: 1, Pad: 0},
 		Shape{N: 2, Cin: 8, Cout: 8, H: 5, W: 5, K: 3, Stride: 1, Pad: 0},
 		Shape{N: 1, Cin: 3, Cout: 4, H: 3, W: 4, K: 3, Stride: 1, Pad: 0}, // 1x2 output
-		Shape{N: 2, Cin: 2, Cout: 3, H: 5, W: 1, K: 1, Stride: 2, Pad: 0},  // phase planes with no columns
+		Shape{N: 2, Cin: 2, Cout: 3, H: 5, W: 1, K: 1, Stride: 2, Pad: 0}, // phase planes with no columns
 		Shape{N: 1, Cin: 2, Cout: 3, H: 1, W: 6, K: 3, Stride: 3, Pad: 1},
 	)
 }

@@ -190,6 +190,20 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 	case opForward:
 		x := j.in[n*g.Cin*hw:][:g.Cin*hw]
 		y := j.out[n*g.Cout*g.how:][:g.Cout*g.how]
+		if !g.plain() {
+			// With a bias, the product gets one more summation index:
+			// a column of biases in the weights and a row of ones in the
+			// im2col matrix, so y is written once and never read.
+			k := g.ckk
+			ws.wb = weightsBias{w: j.w, ckk: g.ckk, bias: j.bias}
+			ws.col = j.colOperand(ws, x)
+			if j.bias != nil {
+				k++
+				ws.col.ones = g.ckk
+			}
+			mul(g.Cout, g.how, k, 1, &ws.wb, &ws.col, 0, y, g.how)
+			return
+		}
 		beta := float32(0)
 		if j.bias != nil {
 			for co := 0; co < g.Cout; co++ {
@@ -201,13 +215,8 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 			beta = 1
 		}
 		ws.a = gemm.Dense{Data: j.w, Stride: g.ckk, XMajor: true}
-		if g.plain() {
-			ws.b = gemm.Dense{Data: x, Stride: hw}
-			mul(g.Cout, g.how, g.Cin, 1, &ws.a, &ws.b, beta, y, g.how)
-			return
-		}
-		ws.col = j.colOperand(ws, x)
-		mul(g.Cout, g.how, g.ckk, 1, &ws.a, &ws.col, beta, y, g.how)
+		ws.b = gemm.Dense{Data: x, Stride: hw}
+		mul(g.Cout, g.how, g.Cin, 1, &ws.a, &ws.b, beta, y, g.how)
 
 	case opBackwardData:
 		dy := j.in[n*g.Cout*g.how:][:g.Cout*g.how]
@@ -239,7 +248,7 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 // colOperand lays src (one image of the job's source) out in ws and
 // returns the im2col operand reading it.
 func (j *job) colOperand(ws *workspace, src []float32) colOperand {
-	return colOperand{src: j.layout(ws, src), offs: j.offs, wp: j.phW, wo: j.g.wo}
+	return colOperand{src: j.layout(ws, src), offs: j.offs, wp: j.phW, wo: j.g.wo, ones: -1}
 }
 
 // layout returns src laid out as the im2col source: src itself without

@@ -13,16 +13,44 @@ type colOperand struct {
 	offs []int
 	wp   int // row length of the source planes
 	wo   int // output row length
+	ones int // a summation index whose row is all ones (the bias), or -1
 }
 
 // Pack implements gemm.Operand.
 func (o *colOperand) Pack(dst []float32, ld, x0, nx, p0, kc int) {
+	if o.ones >= p0 && o.ones < p0+kc {
+		row := dst[(o.ones-p0)*ld:][:nx]
+		for i := range row {
+			row[i] = 1
+		}
+		kc = o.ones - p0 // the ones row is the last one
+	}
 	offs := o.offs[p0 : p0+kc]
 	for xx := 0; xx < nx; {
 		oy, ox := (x0+xx)/o.wo, (x0+xx)%o.wo
 		seg := min(nx-xx, o.wo-ox)
 		gemm.GatherRows(dst[xx:], ld, o.src[oy*o.wp+ox:], offs, seg)
 		xx += seg
+	}
+}
+
+// weightsBias is the left factor of the forward product: the weights as a
+// Cout x Cin*K*K matrix, with the biases as one more column when bias is
+// not nil.
+type weightsBias struct {
+	w    []float32
+	ckk  int
+	bias []float32
+}
+
+// Pack implements gemm.Operand.
+func (o *weightsBias) Pack(dst []float32, ld, x0, nx, p0, kc int) {
+	if n := min(kc, o.ckk-p0); n > 0 {
+		gemm.Transpose(dst, ld, o.w[x0*o.ckk+p0:], o.ckk, nx, n)
+	}
+	if p0+kc > o.ckk { // the bias column
+		row := dst[(o.ckk-p0)*ld:][:nx]
+		copy(row, o.bias[x0:x0+nx])
 	}
 }
 

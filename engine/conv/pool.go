@@ -55,6 +55,7 @@ type workspace struct {
 	pad    []float32 // the padded source image
 	colBuf []float32 // the column gradient of BackwardData with stride > 1
 	a, b   gemm.Dense
+	wb     weightsBias
 	col    colOperand
 	colT   colTOperand
 }
@@ -76,7 +77,7 @@ func getWorkspace() *workspace {
 }
 
 func putWorkspace(ws *workspace) {
-	ws.a, ws.b, ws.col, ws.colT = gemm.Dense{}, gemm.Dense{}, colOperand{}, colTOperand{}
+	ws.a, ws.b, ws.wb, ws.col, ws.colT = gemm.Dense{}, gemm.Dense{}, weightsBias{}, colOperand{}, colTOperand{}
 	wsMu.Lock()
 	wsFree = append(wsFree, ws)
 	wsMu.Unlock()

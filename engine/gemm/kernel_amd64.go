@@ -9,6 +9,11 @@ package gemm
 //go:noescape
 func kernavx512_14x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
 
+// kernavx512_12x32 computes a 12x32 tile of C with avx512: see microKernel.
+//
+//go:noescape
+func kernavx512_12x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
 // kernavx512_8x32 computes a 8x32 tile of C with avx512: see microKernel.
 //
 //go:noescape
@@ -18,21 +23,6 @@ func kernavx512_8x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
 //
 //go:noescape
 func kernavx512_4x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
-
-// kernavx512_6x64 computes a 6x64 tile of C with avx512: see microKernel.
-//
-//go:noescape
-func kernavx512_6x64(k int, a, b, c []float32, ldc int, alpha, beta float32)
-
-// kernavx512_9x48 computes a 9x48 tile of C with avx512: see microKernel.
-//
-//go:noescape
-func kernavx512_9x48(k int, a, b, c []float32, ldc int, alpha, beta float32)
-
-// kernavx512_12x32 computes a 12x32 tile of C with avx512: see microKernel.
-//
-//go:noescape
-func kernavx512_12x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
 
 // kernavx2_6x16 computes a 6x16 tile of C with avx2: see microKernel.
 //

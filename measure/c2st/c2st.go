@@ -18,11 +18,16 @@
 //     smaller one) and split each set's n images into a training half
 //     (⌊n/2⌋) and a test half, by image, so that patches of one image are
 //     never on both sides;
-//  2. train a fresh network (3x3 convolutions of Width, 2·Width and
-//     2·Width channels, the last two with stride 2, leaky ReLUs, global
-//     average pooling and a linear logit) with binary cross-entropy and
-//     AdamW for Options.Epochs passes over the training patches in
-//     shuffled mini-batches, with random horizontal and vertical flips;
+//  2. train a fresh network with binary cross-entropy and AdamW for
+//     Options.Steps steps on shuffled mini-batches of the training
+//     patches, with random horizontal and vertical flips. The network
+//     sees the high-pass residual of each patch (the patch minus its 3x3
+//     mean, as the fixed first layers of forensic networks compute), so
+//     that it judges degradations (noise, blur, ringing, blocking) rather
+//     than scene content and colour, which differ between any two photo
+//     collections; then 3x3 convolutions of Width, 2·Width and 2·Width
+//     channels (the last two with stride 2) with leaky ReLUs, global
+//     average pooling and a linear logit;
 //  3. score the test patches: the balanced accuracy, the mean of the two
 //     classes' accuracies, so that 0.5 is chance whatever the counts.
 //
@@ -32,12 +37,13 @@
 // the naive interval mean ± t·sd/√R is too narrow. Run uses the corrected
 // resampled t statistic of Nadeau and Bengio (2003, "Inference for the
 // generalization error"): the variance of the mean is taken as
-// (1/R + n_test/n_train)·s², where s² is the sample variance of the R split
-// accuracies, and the interval is mean ± t_{R−1}·√((1/R + n_test/n_train)·s²)
-// with Student's t quantile at Options.Confidence. PValue is the one-sided
-// p-value of the same statistic against the null accuracy 0.5. With few
-// splits the interval is wide; it reflects the variation due to the choice
-// of images and to training, not only the finite test set.
+// (1/R + n_test/n_train)·s², where s² is the sample variance of the R
+// split accuracies, and the interval is
+// mean ± t_{R−1}·√((1/R + n_test/n_train)·s²) with Student's t quantile at
+// Options.Confidence, clipped to [0, 1]. PValue is the one-sided p-value
+// of the same statistic against the null accuracy 0.5. With few splits
+// the interval is wide; it reflects the variation due to the choice of
+// images and to training, not only the finite test set.
 //
 // Results depend only on the inputs, the options and the seed, not on the
 // number of goroutines.
@@ -47,7 +53,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
+	"github.com/degradiff/degradiff/internal/parallel"
 	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
 )
@@ -62,11 +70,13 @@ type Options struct {
 	// Splits is the number of random train/test splits (at least 2).
 	// Default 5.
 	Splits int `json:"splits" yaml:"splits"`
-	// Epochs is the number of passes over the training patches. Default 6.
-	Epochs int `json:"epochs" yaml:"epochs"`
+	// Steps is the number of optimisation steps per split; the training
+	// patches are reshuffled after each pass. A fixed step budget keeps the
+	// run time independent of the number of images. Default 300.
+	Steps int `json:"steps" yaml:"steps"`
 	// BatchSize is the number of patches per optimisation step. Default 32.
 	BatchSize int `json:"batch_size" yaml:"batch_size"`
-	// LR is the AdamW learning rate. Default 2e-3.
+	// LR is the AdamW learning rate. Default 5e-3.
 	LR float64 `json:"lr" yaml:"lr"`
 	// Width is the number of channels of the first convolution. Default 8.
 	Width int `json:"width" yaml:"width"`
@@ -74,6 +84,9 @@ type Options struct {
 	Confidence float64 `json:"confidence" yaml:"confidence"`
 	// Seed keys the patch positions, splits, initialisation and batches.
 	Seed uint64 `json:"seed" yaml:"seed"`
+	// Progress, if not nil, is called after each split with the number
+	// of splits done and their total, from one goroutine at a time.
+	Progress func(done, total int) `json:"-" yaml:"-"`
 }
 
 // WithDefaults returns o with zero fields replaced by their defaults.
@@ -86,11 +99,11 @@ func (o Options) WithDefaults() Options {
 	def(&o.PatchSize, 32)
 	def(&o.Patches, 16)
 	def(&o.Splits, 5)
-	def(&o.Epochs, 6)
+	def(&o.Steps, 300)
 	def(&o.BatchSize, 32)
 	def(&o.Width, 8)
 	if o.LR == 0 {
-		o.LR = 2e-3
+		o.LR = 5e-3
 	}
 	if o.Confidence == 0 {
 		o.Confidence = 0.95
@@ -108,8 +121,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("c2st: %d patches per image, want at least 1", o.Patches)
 	case o.Splits < 2:
 		return fmt.Errorf("c2st: %d splits, want at least 2 for an interval", o.Splits)
-	case o.Epochs < 1 || o.BatchSize < 1 || o.Width < 1:
-		return fmt.Errorf("c2st: epochs %d, batch size %d and width %d must be positive", o.Epochs, o.BatchSize, o.Width)
+	case o.Steps < 1 || o.BatchSize < 1 || o.Width < 1:
+		return fmt.Errorf("c2st: steps %d, batch size %d and width %d must be positive", o.Steps, o.BatchSize, o.Width)
 	case !(o.LR > 0):
 		return fmt.Errorf("c2st: learning rate %v must be positive", o.LR)
 	case !(o.Confidence > 0 && o.Confidence < 1):
@@ -191,8 +204,9 @@ type Result struct {
 	// TrainImages of them train the network.
 	ImagesPerSet int `json:"images_per_set"`
 	TrainImages  int `json:"train_images"`
-	// TrainLoss is the mean training loss of the last epoch, averaged over
-	// the splits (about 0.69 when the network learns nothing).
+	// TrainLoss is the mean training loss over the last quarter of the
+	// steps, averaged over the splits (about 0.69 when the network learns
+	// nothing).
 	TrainLoss float64 `json:"train_loss"`
 }
 
@@ -221,33 +235,74 @@ func Run(real, synth []Group, opt Options) (Result, error) {
 			}
 		}
 	}
+	// The network inputs of every patch, computed once for all splits.
+	in := [2][][][]float32{prepareSet(real, opt.PatchSize), prepareSet(synth, opt.PatchSize)}
 	nTrain := n / 2
 	res := Result{Confidence: opt.Confidence, ImagesPerSet: n, TrainImages: nTrain}
 	res.SplitAccuracies = make([]float64, opt.Splits)
-	for k := range res.SplitAccuracies {
-		s := rng.New(opt.Seed, "measure/c2st", "split", fmt.Sprint(k))
-		pr := s.Perm(len(real))[:n]
-		ps := s.Perm(len(synth))[:n]
-		train := dataset{}
-		test := dataset{}
-		for i := 0; i < n; i++ {
-			d := &test
-			if i < nTrain {
-				d = &train
+	losses := make([]float64, opt.Splits)
+	errs := make([]error, opt.Splits)
+	var mu sync.Mutex
+	done := 0
+	// Splits are independent: run them concurrently (the small
+	// convolutions of one split do not keep the cores busy). Each writes
+	// only its own entries.
+	parallel.For(opt.Splits, 1, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			res.SplitAccuracies[k], losses[k], errs[k] = split(k, in, n, nTrain, opt)
+			if opt.Progress != nil {
+				mu.Lock()
+				done++
+				opt.Progress(done, opt.Splits)
+				mu.Unlock()
 			}
-			d.add(real[pr[i]], 0)
-			d.add(synth[ps[i]], 1)
 		}
-		net := newNet(opt.Width, s.Derive("init"))
-		loss, err := net.train(&train, opt, s.Derive("train"))
+	})
+	for k, err := range errs {
 		if err != nil {
 			return Result{}, err
 		}
-		res.TrainLoss += loss / float64(opt.Splits)
-		res.SplitAccuracies[k] = net.balancedAccuracy(&test, opt)
+		res.TrainLoss += losses[k] / float64(opt.Splits)
 	}
 	summarise(&res, float64(n-nTrain)/float64(nTrain))
 	return res, nil
+}
+
+// prepareSet returns the network inputs of the patches of every group.
+func prepareSet(set []Group, s int) [][][]float32 {
+	out := make([][][]float32, len(set))
+	parallel.For(len(set), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = make([][]float32, len(set[i]))
+			for j, p := range set[i] {
+				out[i][j] = prepare(p, s)
+			}
+		}
+	})
+	return out
+}
+
+// split runs split k: it draws n images of each set, trains on the first
+// nTrain of each and returns the balanced test accuracy on the others and
+// the final training loss.
+func split(k int, in [2][][][]float32, n, nTrain int, opt Options) (acc, loss float64, err error) {
+	s := rng.New(opt.Seed, "measure/c2st", "split", fmt.Sprint(k))
+	pr := s.Perm(len(in[0]))[:n]
+	ps := s.Perm(len(in[1]))[:n]
+	var train, test dataset
+	for i := 0; i < n; i++ {
+		d := &test
+		if i < nTrain {
+			d = &train
+		}
+		d.add(in[0][pr[i]], 0)
+		d.add(in[1][ps[i]], 1)
+	}
+	net := newNet(opt.Width, s.Derive("init"))
+	if loss, err = net.train(&train, opt, s.Derive("train")); err != nil {
+		return 0, 0, err
+	}
+	return net.balancedAccuracy(&test, opt), loss, nil
 }
 
 // summarise fills the mean, interval and p-value of res from its split
@@ -269,7 +324,8 @@ func summarise(res *Result, ratio float64) {
 	df := r - 1
 	half := studentQuantile(0.5+res.Confidence/2, df) * se
 	res.Accuracy, res.StdDev = mean, sd
-	res.CILow, res.CIHigh = mean-half, mean+half
+	// Accuracies live in [0, 1]; so does the interval.
+	res.CILow, res.CIHigh = max(mean-half, 0), min(mean+half, 1)
 	switch {
 	case se > 0:
 		res.PValue = 1 - studentCDF((mean-0.5)/se, df)
@@ -288,7 +344,7 @@ type dataset struct {
 	labels  []float32
 }
 
-func (d *dataset) add(g Group, label float32) {
+func (d *dataset) add(g [][]float32, label float32) {
 	for _, p := range g {
 		d.patches = append(d.patches, p)
 		d.labels = append(d.labels, label)

@@ -10,80 +10,90 @@ import (
 	"github.com/degradiff/degradiff/internal/rng"
 )
 
-// leak is the negative slope of the leaky ReLUs.
-const leak = 0.2
+const (
+	// leak is the negative slope of the leaky ReLUs.
+	leak = 0.2
+	// residualGain scales the residuals so that noise of σ = 10/255
+	// becomes about 0.6, the scale of PyTorch's default initialisation.
+	residualGain = 16
+)
 
-var fcIn = 2
+// prepare returns the network input for a 3 x s x s patch: its high-pass
+// residuals residualGain·(p − box), with box the 3x3 mean (mirrored
+// edges).
+//
+// Residuals serve two ends. Forensic networks start from fixed residuals
+// (the SRM filters of steganalysis) because learning a high-pass filter
+// from scratch is slow: this small network otherwise needs hundreds of
+// steps more to notice noise of σ = 10/255. And they hide most of what
+// differs between any two photo collections, scene content, colour and
+// exposure, which the network would otherwise learn from a few dozen
+// training images instead of the degradations: with the plain image as
+// extra input, noise of σ = 4/255 on 30 test scenes per set went from
+// 0.85 to 0.52 accuracy. Colour statistics are compared by the feature
+// distances of package measure instead.
+func prepare(p []float32, s int) []float32 {
+	out := make([]float32, 3*s*s)
+	for c := 0; c < 3; c++ {
+		src := p[c*s*s : (c+1)*s*s]
+		res := out[c*s*s : (c+1)*s*s]
+		for y := 0; y < s; y++ {
+			rows := [3][]float32{src[mirror(y-1, s)*s:][:s], src[y*s:][:s], src[mirror(y+1, s)*s:][:s]}
+			for x := 0; x < s; x++ {
+				xl, xr := mirror(x-1, s), mirror(x+1, s)
+				sum := float32(0)
+				for _, r := range rows {
+					sum += r[xl] + r[x] + r[xr]
+				}
+				res[y*s+x] = residualGain * (rows[1][x] - sum/9)
+			}
+		}
+	}
+	return out
+}
+
+// mirror maps i in [-1, n] to [0, n) by reflection about the edge sample.
+func mirror(i, n int) int {
+	if i < 0 {
+		return -i
+	}
+	if i >= n {
+		return 2*(n-1) - i
+	}
+	return i
+}
 
 // net is the classifier: three 3x3 convolutions (the last two with stride
 // 2), leaky ReLUs, global average pooling and a linear logit. Global
 // pooling makes it a detector of local statistics (noise, blur, blocking,
-// colour), which is what distinguishes degradations, not of content.
+// colour), which is what distinguishes degradations, rather than of
+// content. Parameters start as PyTorch's defaults.
 type net struct {
 	c1, c2, c3 *nn.Conv2d
 	fc         *nn.Linear
 }
 
-var expHe = false
-
-func heInit(c *nn.Conv2d, r *rng.Stream) {
-	w := c.Weight.Value
-	fanIn := w.Shape[1] * w.Shape[2] * w.Shape[3]
-	std := math.Sqrt(2 / ((1 + leak*leak) * float64(fanIn)))
-	s := r.Derive(c.Weight.Name, "he")
-	for i := range w.Data {
-		w.Data[i] = float32(std * s.Norm())
-	}
-	if c.Bias != nil {
-		clear(c.Bias.Value.Data)
-	}
-}
-
 func newNet(width int, r *rng.Stream) *net {
-	m := newNet0(width, r)
-	if expHe {
-		heInit(m.c1, r)
-		heInit(m.c2, r)
-		heInit(m.c3, r)
-	}
-	return m
-}
-
-func newNet0(width int, r *rng.Stream) *net {
 	return &net{
 		c1: nn.NewConv2d("c1", 3, width, 3, 1, 1, true, r),
 		c2: nn.NewConv2d("c2", width, 2*width, 3, 2, 1, true, r),
 		c3: nn.NewConv2d("c3", 2*width, 2*width, 3, 2, 1, true, r),
-		fc: nn.NewLinear("fc", fcIn*width, 1, true, r),
+		fc: nn.NewLinear("fc", 2*width, 1, true, r),
 	}
 }
 
 func (m *net) params() []*ag.Var { return nn.Collect(m.c1, m.c2, m.c3, m.fc) }
 
 // forward returns the logits [N, 1] of x [N, 3, S, S].
-var expScale float32 = 1
-var expEnergy = false
-var expLog = false
-
 func (m *net) forward(g *ag.Graph, x *ag.Var) *ag.Var {
-	if expScale != 1 {
-		x = g.Scale(g.AddScalar(x, -0.5), expScale)
-	}
-	h1 := m.c1.Forward(g, x)
-	h := g.LeakyReLU(h1, leak)
+	h := g.LeakyReLU(m.c1.Forward(g, x), leak)
 	h = g.LeakyReLU(m.c2.Forward(g, h), leak)
-	h3 := m.c3.Forward(g, h)
-	h = g.LeakyReLU(h3, leak)
-	if expLog {
-		return m.fc.Forward(g, g.Concat(1, g.MeanAxes(h, false, 2, 3), logEnergy(g, h1, 1e-4), logEnergy(g, h3, 1e-4)))
-	}
-	if expEnergy {
-		return m.fc.Forward(g, g.Concat(1, g.MeanAxes(h, false, 2, 3), g.MeanAxes(g.Square(h), false, 2, 3)))
-	}
+	h = g.LeakyReLU(m.c3.Forward(g, h), leak)
 	return m.fc.Forward(g, g.MeanAxes(h, false, 2, 3))
 }
 
-// train fits the network to d and returns the mean loss of the last epoch.
+// train runs opt.Steps AdamW steps on mini-batches of d, reshuffled at
+// every pass, and returns the mean loss of the last quarter of the steps.
 func (m *net) train(d *dataset, opt Options, r *rng.Stream) (float64, error) {
 	params := m.params()
 	cfg := optim.DefaultAdamW()
@@ -94,36 +104,42 @@ func (m *net) train(d *dataset, opt Options, r *rng.Stream) (float64, error) {
 	}
 	g := ag.NewGraph(true)
 	s := opt.PatchSize
+	size := 3 * s * s
 	n := len(d.patches)
 	bs := min(opt.BatchSize, n)
 	x := tensor.New(bs, 3, s, s)
 	labels := make([]float32, bs)
-	last := 0.0
-	for epoch := 0; epoch < opt.Epochs; epoch++ {
-		order := r.Perm(n)
-		sum, batches := 0.0, 0
-		// Whole batches only: the remainder waits for the next shuffle.
-		for b := 0; b+bs <= n; b += bs {
-			for i, j := range order[b : b+bs] {
-				flipInto(x.Data[i*3*s*s:(i+1)*3*s*s], d.patches[j], s, r.Uint64())
-				labels[i] = d.labels[j]
+	var order []int
+	pos := n
+	tail, tailSteps := 0.0, 0
+	for step := 0; step < opt.Steps; step++ {
+		for i := range bs {
+			if pos == n {
+				order, pos = r.Perm(n), 0
 			}
-			loss := bceWithLogits(g, m.forward(g, ag.Const(x)), labels)
-			sum += float64(loss.Value.Data[0])
-			batches++
-			g.Backward(loss)
-			o.Step()
-			ag.ZeroGrad(params)
-			g.Reset()
+			j := order[pos]
+			pos++
+			flipInto(x.Data[i*size:(i+1)*size], d.patches[j], s, r.Uint64())
+			labels[i] = d.labels[j]
 		}
-		last = sum / float64(batches)
+		loss := bceWithLogits(g, m.forward(g, ag.Const(x)), labels)
+		if 4*step >= 3*opt.Steps {
+			tail += float64(loss.Value.Data[0])
+			tailSteps++
+		}
+		g.Backward(loss)
+		o.Step()
+		ag.ZeroGrad(params)
+		g.Reset()
 	}
-	return last, nil
+	return tail / float64(max(tailSteps, 1)), nil
 }
 
-// flipInto copies the 3 x s x s patch src into dst, flipped horizontally
-// if bit 0 of bits is set and vertically if bit 1 is. An s that is a
-// multiple of 8 keeps a grid-aligned 8x8 block structure aligned.
+// flipInto copies the 3 x s x s input src into dst, flipped
+// horizontally if bit 0 of bits is set and vertically if bit 1 is. The
+// residual planes commute with flips (the box filter is symmetric), and an
+// s that is a multiple of 8 keeps a grid-aligned 8x8 block structure
+// aligned.
 func flipInto(dst, src []float32, s int, bits uint64) {
 	fx, fy := bits&1 != 0, bits&2 != 0
 	for c := 0; c < 3; c++ {
@@ -150,12 +166,13 @@ func flipInto(dst, src []float32, s int, bits uint64) {
 func (m *net) balancedAccuracy(d *dataset, opt Options) float64 {
 	g := ag.NewGraph(false)
 	s := opt.PatchSize
+	size := 3 * s * s
 	var correct, total [2]int
 	for b := 0; b < len(d.patches); b += opt.BatchSize {
 		e := min(b+opt.BatchSize, len(d.patches))
 		x := tensor.New(e-b, 3, s, s)
 		for i := b; i < e; i++ {
-			copy(x.Data[(i-b)*3*s*s:], d.patches[i])
+			copy(x.Data[(i-b)*size:(i-b+1)*size], d.patches[i])
 		}
 		logits := m.forward(g, ag.Const(x)).Value.Data
 		for i, z := range logits {
@@ -202,44 +219,6 @@ func bceWithLogits(g *ag.Graph, z *ag.Var, y []float32) *ag.Var {
 		scale := float64(res.Grad.Data[0]) / float64(len(zd))
 		for i, v := range zd {
 			gz.Data[i] += float32((1/(1+math.Exp(-float64(v))) - float64(labels[i])) * scale)
-		}
-	})
-	return res
-}
-
-// logEnergy returns log(mean over H, W of h² + eps) of h [N, C, H, W], as
-// [N, C]: the log power of each feature map, a scale-free summary of how
-// strongly a (learned) filter responds, which is what noise and blur
-// change. Sums are float64 in index order.
-func logEnergy(g *ag.Graph, h *ag.Var, eps float64) *ag.Var {
-	s := h.Value.Shape
-	n, c, hw := s[0], s[1], s[2]*s[3]
-	hd := h.Value.Data
-	out := g.AllocUninit(n, c)
-	energy := make([]float64, n*c)
-	for i := range energy {
-		sum := 0.0
-		for _, v := range hd[i*hw : (i+1)*hw] {
-			sum += float64(v) * float64(v)
-		}
-		energy[i] = sum/float64(hw) + eps
-		out.Data[i] = float32(math.Log(energy[i]))
-	}
-	res := g.Result(out, h)
-	if !res.RequiresGrad() {
-		return res
-	}
-	g.Record(res, func() {
-		gh := g.GradOf(h)
-		if gh == nil {
-			return
-		}
-		for i, e := range energy {
-			k := float32(2 * float64(res.Grad.Data[i]) / (float64(hw) * e))
-			dst := gh.Data[i*hw : (i+1)*hw]
-			for j, v := range hd[i*hw : (i+1)*hw] {
-				dst[j] += k * v
-			}
 		}
 	})
 	return res

@@ -49,6 +49,18 @@ type KIDOptions struct {
 	Seed uint64 `json:"seed" yaml:"seed"`
 }
 
+// Resolve returns o with its defaults filled in for samples of n and m
+// vectors.
+func (o KIDOptions) Resolve(n, m int) KIDOptions {
+	if o.Subsets == 0 {
+		o.Subsets = 100
+	}
+	if o.SubsetSize == 0 {
+		o.SubsetSize = min(1000, n/2, m/2)
+	}
+	return o
+}
+
 // ErrTooFew reports samples too small for the requested statistic.
 var ErrTooFew = errors.New("gap: too few samples")
 
@@ -59,17 +71,11 @@ var ErrTooFew = errors.New("gap: too few samples")
 // vectors do not all have the same non-zero length.
 func KID(x, y [][]float64, opt KIDOptions) (mean, std float64, err error) {
 	d := dims("KID", x, y)
-	subsets := opt.Subsets
-	if subsets == 0 {
-		subsets = 100
-	}
-	size := opt.SubsetSize
-	if size == 0 {
-		size = min(1000, len(x)/2, len(y)/2)
-	}
-	if subsets < 0 || size < 0 {
+	if opt.Subsets < 0 || opt.SubsetSize < 0 {
 		return 0, 0, fmt.Errorf("gap: KID: invalid subsets %d or subset size %d", opt.Subsets, opt.SubsetSize)
 	}
+	opt = opt.Resolve(len(x), len(y))
+	subsets, size := opt.Subsets, opt.SubsetSize
 	if size < 2 || size > len(x) || size > len(y) {
 		return 0, 0, fmt.Errorf("%w: KID subsets of %d from samples of %d and %d vectors (need 2 <= size <= each sample)",
 			ErrTooFew, size, len(x), len(y))

@@ -332,3 +332,49 @@ func TestSaveLoad(t *testing.T) {
 		t.Error("ParseWeights accepted best")
 	}
 }
+
+// benchConfigs are the sizes compared when choosing DefaultConfig.
+var benchConfigs = []struct {
+	name         string
+	feat, blocks int
+}{
+	{"f32b6", 32, 6}, {"f48b8", 48, 8}, {"f64b8", 64, 8}, {"f64b12", 64, 12}, {"f64b16", 64, 16},
+}
+
+// BenchmarkTrainStep times one training step (forward, L1 loss, backward)
+// on a batch of 16 LR patches of 48x48, and reports samples/s.
+func BenchmarkTrainStep(b *testing.B) {
+	for _, bc := range benchConfigs {
+		b.Run(bc.name, func(b *testing.B) {
+			m := mustNew(b, tiny(BaseBicubic, 4, bc.feat, bc.blocks), 1)
+			x := tensor.FromData(randImage(3, 16*48, 48, 1).Pix, 16, 3, 48, 48)
+			y := tensor.FromData(randImage(3, 16*192, 192, 2).Pix, 16, 3, 192, 192)
+			g := ag.NewGraph(true)
+			params := m.Params()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				g.Reset()
+				ag.ZeroGrad(params)
+				g.Backward(g.L1(m.Forward(g, ag.Const(x)), ag.Const(y)))
+			}
+			b.ReportMetric(float64(16*b.N)/b.Elapsed().Seconds(), "samples/s")
+			b.ReportMetric(float64(m.NumParams()), "params")
+		})
+	}
+}
+
+// BenchmarkPredict128 times the inference of one 128x128 LR image (the
+// RealSR test size), whole.
+func BenchmarkPredict128(b *testing.B) {
+	for _, bc := range benchConfigs {
+		b.Run(bc.name, func(b *testing.B) {
+			m := mustNew(b, tiny(BaseBicubic, 4, bc.feat, bc.blocks), 1)
+			lr := randImage(3, 128, 128, 3)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Predict(lr, PredictOptions{})
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/img")
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/fixture"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/raster"
 )
@@ -391,5 +392,28 @@ func TestPreloadCancel(t *testing.T) {
 	wantErr(t, err, s.Pairs[1].LRPath)
 	if n != 2 {
 		t.Errorf("done called %d times, want 2", n)
+	}
+}
+
+func TestRealSR(t *testing.T) {
+	dir := fixture.Dir(t, "data", "real_pairs", "RealSR_V3")
+	test, _ := ParseGlobs("Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*")
+	s, err := OpenWith(dir, Options{Scale: 4, Include: test})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 20 || s.Pairs[0].Name != "Canon_041_LR4" || s.Pairs[19].Name != "Nikon_050_LR4" {
+		t.Fatalf("%d pairs, %s .. %s; want the 20 of the test split", s.Len(), s.Pairs[0].Name, s.Pairs[s.Len()-1].Name)
+	}
+	hr, lr, err := s.Load(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hr.W != 512 || hr.H != 512 || lr.W != 128 || lr.H != 128 {
+		t.Errorf("Canon_041: HR %dx%d LR %dx%d", hr.W, hr.H, lr.W, lr.H)
+	}
+	all, err := Open(dir, 4)
+	if err != nil || all.Len() != 100 {
+		t.Fatalf("whole folder: %v", err)
 	}
 }

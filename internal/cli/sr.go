@@ -1,0 +1,548 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/degradiff/degradiff/degrade/resize"
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/batch"
+	"github.com/degradiff/degradiff/internal/progress"
+	"github.com/degradiff/degradiff/measure/fidelity"
+	"github.com/degradiff/degradiff/models/srnet"
+	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/train/runfolder"
+	"github.com/degradiff/degradiff/train/srtrain"
+)
+
+const srPairsHelp = `A paired folder is either what degradiff degrade and synth write
+(meta_info.txt listing "HR/NAME.png, LR/NAME_kk.png" pairs), or any
+folder with HR/ and LR/ subfolders whose images pair by name: the same
+name in both ("Canon_001.png", as RealSR), or an LR name with the scale
+suffix ("0001x4.png" for HR "0001.png", as DIV2K) or a variant suffix
+("0001_00.png"). LR images must be the HR size divided by the scale; an HR
+image up to scale-1 pixels larger is cropped at the bottom and right.`
+
+func newSRCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sr",
+		Short: "Train, test and apply a super-resolution model on paired folders",
+		Long: `sr trains a compact x4 super-resolution network (package srnet) on HR/LR
+pairs, measures it on test pairs (PSNR and SSIM as BasicSR computes them)
+and applies it to a folder of images. Training the same network on pairs
+from different degradations and testing it on real pairs shows which
+pairs are the most realistic.
+
+` + srPairsHelp,
+	}
+	cmd.AddCommand(newSRTrainCmd(), newSRTestCmd(), newSRApplyCmd())
+	return cmd
+}
+
+// srGlobs splits repeatable, comma-separated glob flags.
+func srGlobs(flag string, vals []string) ([]string, error) {
+	var out []string
+	for _, v := range vals {
+		g, err := pairdata.ParseGlobs(v)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %w", flag, err)
+		}
+		out = append(out, g...)
+	}
+	return out, nil
+}
+
+func newSRTrainCmd() *cobra.Command {
+	var pairs, out, config, resume, budget string
+	var include, exclude []string
+	var steps int
+	var seed int64
+	var maxPixels int64
+	cmd := &cobra.Command{
+		Use:   "train --pairs DIR --out RUN [--config FILE] [--budget quick|full] [--resume latest]",
+		Short: "Train the super-resolution network on a paired folder",
+		Long: `train fits the super-resolution network to the pairs in --pairs: random LR
+patches (patch_size, 48 by default) with their HR counterparts, random
+flips and 90° rotations, L1 loss, AdamW with a cosine schedule, and an
+exponential moving average of the weights.
+
+Settings come from the defaults and a --config YAML file ("degradiff sr
+train --print-config" shows them all); --budget quick or full sets the
+number of steps to one of the two budgets that benchmarks compare at. They
+are printed at start and saved in RUN/config.yaml.
+
+The run folder RUN holds log.jsonl (mean loss, learning rate and gradient
+norm every log_every steps), loss.png, checkpoints/ (every checkpoint_every
+steps, the last keep_checkpoints kept) and at the end model/ (config.json,
+model.safetensors and model_ema.safetensors). Ctrl-C or SIGTERM saves a
+checkpoint and exits; --resume latest continues exactly where it stopped,
+bit for bit.
+
+` + srPairsHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			stderr := cmd.ErrOrStderr()
+			if printCfg, _ := cmd.Flags().GetBool("print-config"); printCfg {
+				cfg := srtrain.Default()
+				if config != "" {
+					var err error
+					if cfg, err = srtrain.LoadFile(config); err != nil {
+						return err
+					}
+				}
+				_, err := cmd.OutOrStdout().Write(cfg.YAML())
+				return err
+			}
+			if pairs == "" || out == "" {
+				return errors.New("--pairs and --out are required")
+			}
+			inc, err := srGlobs("include", include)
+			if err != nil {
+				return err
+			}
+			exc, err := srGlobs("exclude", exclude)
+			if err != nil {
+				return err
+			}
+			cfg, err := srTrainConfig(out, config, resume != "")
+			if err != nil {
+				return err
+			}
+			if budget != "" {
+				if cfg.Steps, err = srtrain.Budget(budget); err != nil {
+					return fmt.Errorf("--budget: %w", err)
+				}
+			}
+			if cmd.Flags().Changed("steps") {
+				cfg.Steps = steps
+			}
+			if cmd.Flags().Changed("seed") {
+				if resume != "" {
+					return errors.New("--seed cannot change on --resume: the run's seed is in its config.yaml")
+				}
+				cfg.Seed = uint64(seed)
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			data, err := pairdata.OpenWith(pairs, pairdata.Options{Scale: cfg.Model.Scale, Include: inc, Exclude: exc, MaxPixels: maxPixels})
+			if err != nil {
+				return err
+			}
+			run, err := runfolder.Create(out, cfg.KeepCheckpoints)
+			if err != nil {
+				return err
+			}
+			defer run.Close()
+			if err := pairset.WriteFileAtomic(filepath.Join(out, srtrain.ConfigFile), cfg.YAML()); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "sr train: settings (saved in %s):\n%s", filepath.Join(out, srtrain.ConfigFile), cfg.YAML())
+			tr, err := srtrain.New(cfg, run, data, stderr)
+			if err != nil {
+				return err
+			}
+			if resume != "" {
+				ck, err := run.Resolve(resume)
+				if err != nil {
+					return err
+				}
+				if err := tr.Resume(ck); err != nil {
+					return err
+				}
+				fmt.Fprintf(stderr, "sr train: resumed from %s at step %d\n", ck, tr.Step())
+			}
+			fmt.Fprintf(stderr, "sr train: %d pairs from %s (%s), x%d network with %d parameters, %d steps of %d patches of %dx%d\n",
+				data.Len(), pairs, data.Layout, cfg.Model.Scale, tr.Model.NumParams(), cfg.Steps, cfg.BatchSize, cfg.PatchSize, cfg.PatchSize)
+			ctx, stop := signalContext()
+			defer stop()
+			err = tr.Run(ctx)
+			if errors.Is(err, srtrain.ErrInterrupted) {
+				if tr.Step() > 0 {
+					fmt.Fprintf(stderr, "sr train: stopped at step %d; checkpoint saved. Continue with the same command and --resume latest\n", tr.Step())
+				}
+				return &exitError{code: 130, err: err}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "sr train: done, %d steps; model in %s\n", tr.Step(), filepath.Join(out, srtrain.ModelDir))
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&pairs, "pairs", "", "paired folder (meta_info.txt, or HR/ and LR/)")
+	fl.StringVar(&out, "out", "", "run folder")
+	fl.StringVar(&config, "config", "", "YAML file overriding the default settings")
+	fl.StringVar(&resume, "resume", "", `continue a run: "latest", a checkpoint folder, or a run folder`)
+	fl.StringVar(&budget, "budget", "", "training length: quick (minutes) or full (about an hour) on 2 CPU cores")
+	fl.IntVar(&steps, "steps", 0, "total optimisation steps (overrides the config and --budget)")
+	fl.Int64Var(&seed, "seed", 0, "random seed (overrides the config)")
+	fl.StringArrayVar(&include, "include", nil, "train only on pairs whose HR name matches one of these globs, e.g. 'Canon_*,Nikon_*' (repeatable)")
+	fl.StringArrayVar(&exclude, "exclude", nil, "leave out pairs whose HR name matches one of these globs (repeatable)")
+	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
+	fl.Bool("print-config", false, "print the settings (defaults, or with --config) and exit")
+	return cmd
+}
+
+// srTrainConfig returns the settings of a run: on resume, those saved in
+// the run folder (a --config file must agree with them apart from steps);
+// otherwise the defaults with the --config file, refusing to start over an
+// existing run.
+func srTrainConfig(out, file string, resuming bool) (srtrain.Config, error) {
+	saved := filepath.Join(out, srtrain.ConfigFile)
+	b, err := os.ReadFile(saved)
+	exists := err == nil
+	if resuming {
+		if !exists {
+			return srtrain.Config{}, fmt.Errorf("--resume: %s not found: is %s a run folder?", saved, out)
+		}
+		cfg, err := srtrain.Default().ParseYAML(b)
+		if err != nil {
+			return srtrain.Config{}, fmt.Errorf("%s: %w", saved, err)
+		}
+		if file != "" {
+			want, err := srtrain.LoadFile(file)
+			if err != nil {
+				return srtrain.Config{}, err
+			}
+			want.Steps = cfg.Steps // --steps may extend a run; compare the rest
+			if string(want.YAML()) != string(cfg.YAML()) {
+				return srtrain.Config{}, fmt.Errorf("--config %s differs from the run's %s: a resumed run keeps its settings", file, saved)
+			}
+		}
+		return cfg, nil
+	}
+	if exists {
+		return srtrain.Config{}, fmt.Errorf("%s already holds a run (%s): use --resume latest to continue it, or another --out", out, saved)
+	}
+	if file == "" {
+		return srtrain.Default(), nil
+	}
+	return srtrain.LoadFile(file)
+}
+
+// srModelFlags are the flags that choose and run a model.
+type srModelFlags struct {
+	model, weights string
+	tile, overlap  int
+}
+
+func (f *srModelFlags) register(fl interface {
+	StringVar(*string, string, string, string)
+	IntVar(*int, string, int, string)
+}) {
+	fl.StringVar(&f.model, "model", "", "a model folder, a run folder (its model/, or its latest checkpoint), or a checkpoint folder")
+	fl.StringVar(&f.weights, "weights", "auto", "auto (averaged weights when the model has them), ema or raw")
+	fl.IntVar(&f.tile, "tile", srnet.DefaultTile, "process images larger than this many LR pixels a side in tiles (negative: never)")
+	fl.IntVar(&f.overlap, "overlap", 0, "context around each tile in LR pixels (0: the network's receptive field, seamless)")
+}
+
+func (f *srModelFlags) load() (*srnet.Model, string, error) {
+	if f.model == "" {
+		return nil, "", errors.New("--model is required")
+	}
+	w, err := srnet.ParseWeights(f.weights)
+	if err != nil {
+		return nil, "", fmt.Errorf("--weights: %w", err)
+	}
+	if f.overlap < 0 {
+		return nil, "", fmt.Errorf("--overlap: %d must not be negative", f.overlap)
+	}
+	return srtrain.LoadModel(f.model, w)
+}
+
+func (f *srModelFlags) predictOptions() srnet.PredictOptions {
+	return srnet.PredictOptions{Tile: f.tile, Overlap: f.overlap}
+}
+
+// srScore is one row of the sr test table.
+type srScore struct {
+	Name        string   `json:"name"`
+	PSNR        float64  `json:"psnr"`
+	SSIM        float64  `json:"ssim"`
+	BicubicPSNR *float64 `json:"bicubic_psnr,omitempty"`
+	BicubicSSIM *float64 `json:"bicubic_ssim,omitempty"`
+}
+
+// srReport is sr test's JSON output.
+type srReport struct {
+	Model      string    `json:"model"`
+	Pairs      string    `json:"pairs"`
+	Scale      int       `json:"scale"`
+	CropBorder int       `json:"crop_border"`
+	TestY      bool      `json:"test_y_channel"`
+	Images     []srScore `json:"images"`
+	Mean       srScore   `json:"mean"`
+}
+
+func newSRTestCmd() *cobra.Command {
+	var mf srModelFlags
+	var pairs, save string
+	var include, exclude []string
+	var asJSON, baseline, rgb bool
+	var maxPixels int64
+	cmd := &cobra.Command{
+		Use:   "test --model RUN --pairs DIR [--include GLOBS] [--json]",
+		Short: "Measure a super-resolution model on test pairs (PSNR, SSIM)",
+		Long: `test super-resolves the LR image of every pair in --pairs and compares it
+with the HR image as BasicSR's calculate_psnr and calculate_ssim do: 8-bit
+images, the scale factor cropped from each border, the Y channel of YCbCr
+(--rgb: the RGB planes). It prints one row per pair and the mean, or with
+--json one JSON document. --baseline adds bicubic upscaling's figures;
+--save DIR writes the super-resolved images.
+
+For RealSR's test split: --pairs RealSR_V3 --include 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*'.
+
+` + srPairsHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			stderr := cmd.ErrOrStderr()
+			if pairs == "" {
+				return errors.New("--pairs is required")
+			}
+			inc, err := srGlobs("include", include)
+			if err != nil {
+				return err
+			}
+			exc, err := srGlobs("exclude", exclude)
+			if err != nil {
+				return err
+			}
+			model, src, err := mf.load()
+			if err != nil {
+				return err
+			}
+			s := model.Config.Scale
+			data, err := pairdata.OpenWith(pairs, pairdata.Options{Scale: s, Include: inc, Exclude: exc, MaxPixels: maxPixels, CacheBytes: -1})
+			if err != nil {
+				return err
+			}
+			if save != "" {
+				if err := os.MkdirAll(save, 0o755); err != nil {
+					return fmt.Errorf("--save: %w", err)
+				}
+			}
+			fmt.Fprintf(stderr, "sr test: model %s, %d pairs from %s\n", src, data.Len(), pairs)
+			opt := fidelity.Options{CropBorder: s, TestY: !rgb}
+			rep := srReport{Model: src, Pairs: pairs, Scale: s, CropBorder: s, TestY: !rgb}
+			ctx, stop := signalContext()
+			defer stop()
+			bar := progress.New(stderr, data.Len(), "sr test", "pair")
+			for i, p := range data.Pairs {
+				if ctx.Err() != nil {
+					bar.Finish()
+					return &exitError{code: 130, err: errors.New("interrupted")}
+				}
+				hr, lr, err := data.Load(i)
+				if err != nil {
+					bar.Finish()
+					return err
+				}
+				sr := model.Predict(lr, mf.predictOptions())
+				row := srScore{Name: p.Name, PSNR: fidelity.PSNR(sr, hr, opt), SSIM: fidelity.SSIM(sr, hr, opt)}
+				if baseline {
+					up := resize.Interpolate(lr, lr.H*s, lr.W*s, resize.Bicubic).Clamp()
+					bp, bs := fidelity.PSNR(up, hr, opt), fidelity.SSIM(up, hr, opt)
+					row.BicubicPSNR, row.BicubicSSIM = &bp, &bs
+				}
+				rep.Images = append(rep.Images, row)
+				if save != "" {
+					if err := srSave(filepath.Join(save, filepath.FromSlash(p.Name)+".png"), sr); err != nil {
+						bar.Finish()
+						return err
+					}
+				}
+				bar.Add(1)
+			}
+			bar.Finish()
+			rep.Mean = srMean(rep.Images, baseline)
+			if asJSON {
+				b, err := json.MarshalIndent(rep, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
+				return err
+			}
+			return srTable(cmd.OutOrStdout(), rep, baseline)
+		},
+	}
+	fl := cmd.Flags()
+	mf.register(fl)
+	fl.StringVar(&pairs, "pairs", "", "paired folder of test pairs")
+	fl.StringArrayVar(&include, "include", nil, "test only pairs whose HR name matches one of these globs (repeatable, comma-separated)")
+	fl.StringArrayVar(&exclude, "exclude", nil, "leave out pairs whose HR name matches one of these globs (repeatable)")
+	fl.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	fl.BoolVar(&baseline, "baseline", false, "also measure bicubic upscaling")
+	fl.BoolVar(&rgb, "rgb", false, "compare the RGB planes instead of the Y channel")
+	fl.StringVar(&save, "save", "", "folder for the super-resolved images")
+	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
+	return cmd
+}
+
+// srMean averages the rows in order. PSNR of identical images is +Inf, and
+// so is then the mean, as in BasicSR.
+func srMean(rows []srScore, baseline bool) srScore {
+	m := srScore{Name: "mean"}
+	var bp, bs float64
+	for _, r := range rows {
+		m.PSNR += r.PSNR / float64(len(rows))
+		m.SSIM += r.SSIM / float64(len(rows))
+		if baseline {
+			bp += *r.BicubicPSNR / float64(len(rows))
+			bs += *r.BicubicSSIM / float64(len(rows))
+		}
+	}
+	if baseline {
+		m.BicubicPSNR, m.BicubicSSIM = &bp, &bs
+	}
+	return m
+}
+
+func srTable(w io.Writer, rep srReport, baseline bool) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	channel := "Y"
+	if !rep.TestY {
+		channel = "RGB"
+	}
+	head := fmt.Sprintf("pair\tPSNR (%s)\tSSIM (%s)\t", channel, channel)
+	if baseline {
+		head += "bicubic PSNR\tbicubic SSIM\t"
+	}
+	fmt.Fprintln(tw, head)
+	line := func(r srScore) {
+		s := fmt.Sprintf("%s\t%s\t%.4f\t", r.Name, srDB(r.PSNR), r.SSIM)
+		if baseline {
+			s += fmt.Sprintf("%s\t%.4f\t", srDB(*r.BicubicPSNR), *r.BicubicSSIM)
+		}
+		fmt.Fprintln(tw, s)
+	}
+	for _, r := range rep.Images {
+		line(r)
+	}
+	sep := "----\t\t\t"
+	if baseline {
+		sep += "\t\t"
+	}
+	fmt.Fprintln(tw, sep)
+	line(rep.Mean)
+	return tw.Flush()
+}
+
+func srDB(v float64) string {
+	if math.IsInf(v, 1) {
+		return "inf"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// srSave writes a PNG atomically, creating its folder.
+func srSave(p string, m *raster.Image) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return imageio.Save(p, m, imageio.SaveOptions{})
+}
+
+func newSRApplyCmd() *cobra.Command {
+	var mf srModelFlags
+	var in, out string
+	var workers int
+	var overwrite, skipBad bool
+	var maxPixels int64
+	cmd := &cobra.Command{
+		Use:   "apply --model RUN --in DIR --out DIR",
+		Short: "Super-resolve every image of a folder",
+		Long: `apply super-resolves every image under --in (recursively) with the model and
+writes OUT/NAME.png, recreating subfolders. Large images are processed in
+tiles (--tile) whose context (--overlap, by default the network's whole
+receptive field) makes the result identical to a whole-image pass.
+
+Files are written atomically; rerunning the same command skips images
+whose output exists (--overwrite redoes them). Unreadable images are listed
+at the end and make the exit status 2 unless --skip-bad is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			stderr := cmd.ErrOrStderr()
+			if in == "" || out == "" {
+				return errors.New("--in and --out are required")
+			}
+			if a, b := filepath.Clean(in), filepath.Clean(out); a == b {
+				return fmt.Errorf("--out %s is the input folder: choose another", out)
+			}
+			model, src, err := mf.load()
+			if err != nil {
+				return err
+			}
+			items, problems := findItems(in)
+			if len(items) == 0 && len(problems) > 0 {
+				return problems[0]
+			}
+			items = srOutside(items, out)
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			fmt.Fprintf(stderr, "sr apply: %d images from %s, model %s (x%d)\n", len(items), in, src, model.Config.Scale)
+			ctx, stop := signalContext()
+			defer stop()
+			opt := imageio.Options{MaxPixels: maxPixels}
+			sum := batch.Run(ctx, items, batch.Options{Workers: workers, Log: stderr, Desc: "sr apply", Unit: "img"},
+				func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
+					p := filepath.Join(out, filepath.FromSlash(it.Name)+".png")
+					if !overwrite {
+						if _, err := os.Stat(p); err == nil {
+							return batch.Skipped, nil
+						}
+					}
+					lr, _, err := imageio.Load(it.Path, opt)
+					if err != nil {
+						return 0, err
+					}
+					return batch.Done, srSave(p, model.Predict(lr, mf.predictOptions()))
+				})
+			fmt.Fprintf(stderr, "sr apply: %d written, %d skipped (already done), %d failed; %s\n",
+				sum.Done, sum.Skipped, len(sum.Failed), sum.Elapsed.Round(1e7))
+			return finishBatch(stderr, sum, problems, skipBad)
+		},
+	}
+	fl := cmd.Flags()
+	mf.register(fl)
+	fl.StringVar(&in, "in", "", "folder of images to super-resolve (searched recursively)")
+	fl.StringVar(&out, "out", "", "output folder")
+	fl.IntVar(&workers, "workers", 1, "images processed at once (the network already uses every core)")
+	fl.BoolVar(&overwrite, "overwrite", false, "redo images whose output exists")
+	fl.BoolVar(&skipBad, "skip-bad", false, "exit 0 even if some images could not be read")
+	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
+	return cmd
+}
+
+// srOutside drops the items inside the output folder, which a rerun would
+// otherwise find when --out is inside --in.
+func srOutside(items []batch.Item, out string) []batch.Item {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return items
+	}
+	kept := items[:0]
+	for _, it := range items {
+		p, err := filepath.Abs(it.Path)
+		if err == nil && strings.HasPrefix(p, abs+string(filepath.Separator)) {
+			continue
+		}
+		kept = append(kept, it)
+	}
+	return kept
+}
