@@ -103,6 +103,7 @@ def machine(threads, go_kernel=None):
         "torch_mkldnn": torch.backends.mkldnn.is_available(),
         "go_kernel": go_kernel,
         "degradiff_kernel_env": os.environ.get("DEGRADIFF_KERNEL", ""),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
     }
     try:
         info["go"] = run(["go", "version"]).strip()
@@ -237,7 +238,12 @@ def report(title, info, rows, as_json, extra=None):
           f"{' (DEGRADIFF_KERNEL=' + info['degradiff_kernel_env'] + ')' if info['degradiff_kernel_env'] else ''}, "
           f"{info['go']}")
     print(f"pytorch: {info['torch']}, {info['torch_threads']} threads, mkldnn "
-          f"{'on' if info['torch_mkldnn'] else 'off'}, BLAS {info['torch_blas']}")
+          f"{'on' if info['torch_mkldnn'] else 'off'}, OMP_WAIT_POLICY={info['omp_wait_policy'] or '(unset)'}, "
+          f"BLAS {info['torch_blas']}")
+    if info["load_avg_1min"] is not None and info["load_avg_1min"] > 0.5 * info["cpus"]:
+        print("WARNING: the machine is busy (load average above half its CPUs): timings are not representative,"
+              " and PyTorch's spinning OpenMP threads suffer more than Go from oversubscription"
+              " (OMP_WAIT_POLICY=PASSIVE limits that). Rerun on an idle machine.")
     if info["torch_blas_is_netlib_reference"]:
         print("WARNING: PyTorch's matrix products (torch.mm, bmm, nn.Linear) run on the netlib reference BLAS here,"
               " which is slow; convolutions use oneDNN. See bench/README.md.")

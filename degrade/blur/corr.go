@@ -126,4 +126,3 @@ func corrRowGo(dst, src []float32, stride int, box []float32, kh, kw int) {
 		dst[x] = a
 	}
 }
-

@@ -266,63 +266,49 @@ func padRow(dst, src []float32, left int) {
 // sepCorrelate computes out = correlate(img, u⊗v) as a horizontal pass
 // with v (taps at column offsets dx0 ...) into a temporary image, then a
 // vertical pass with u (row offsets dy0 ...), both with reflect padding.
+// The temporary planes hold the len(u)-1 reflected rows the vertical pass
+// reads beyond the edges (reflecting rows commutes with filtering along
+// them), so that every output row is one correlation of evenly spaced rows.
 func sepCorrelate(out, img *raster.Image, u, v []float32, dy0, dx0 int) {
 	h, wd := img.H, img.W
-	tmp := raster.New(img.C, h, wd)
+	th := h + len(u) - 1 // rows of a temporary plane: source rows dy0, dy0+1, ...
+	tmp := make([]float32, img.C*th*wd)
 	pw := wd + len(v) - 1
 	parallel.For(img.C*h, 16, func(lo, hi int) {
 		buf := make([]float32, pw)
 		for r := lo; r < hi; r++ {
 			c, y := r/h, r%h
+			if y-dy0 < 0 || y-dy0 >= th {
+				continue // a row the vertical pass never reads
+			}
 			padRow(buf, img.Plane(c)[y*wd:(y+1)*wd], dx0)
-			corrRow(tmp.Pix[r*wd:(r+1)*wd], buf, pw, v, 1, len(v))
+			k := c*th + y - dy0
+			corrRow(tmp[k*wd:(k+1)*wd], buf, pw, v, 1, len(v))
 		}
 	})
-	parallel.For(img.C*h, 16, func(lo, hi int) {
-		srcRows := make([][]float32, len(u))
-		for r := lo; r < hi; r++ {
-			c, y := r/h, r%h
-			plane := tmp.Plane(c)
-			if top := y + dy0; top >= 0 && top+len(u) <= h {
-				// No reflection: the rows are evenly spaced, a column
-				// correlation.
-				corrRow(out.Pix[r*wd:(r+1)*wd], plane[top*wd:], wd, u, len(u), 1)
+	// The reflected rows: copies of computed rows, or for kernels off
+	// centre on tiny images, rows the first pass skipped.
+	buf := make([]float32, pw)
+	for c := 0; c < img.C; c++ {
+		plane := tmp[c*th*wd : (c+1)*th*wd]
+		for k := 0; k < th; k++ {
+			y := dy0 + k
+			if y >= 0 && y < h {
 				continue
 			}
-			for i := range u {
-				sy := reflectIndex(y+dy0+i, h)
-				srcRows[i] = plane[sy*wd : (sy+1)*wd]
+			y = reflectIndex(y, h)
+			if k0 := y - dy0; k0 >= 0 && k0 < th {
+				copy(plane[k*wd:(k+1)*wd], plane[k0*wd:(k0+1)*wd])
+				continue
 			}
-			vertRow(out.Pix[r*wd:(r+1)*wd], srcRows, u)
+			padRow(buf, img.Plane(c)[y*wd:(y+1)*wd], dx0)
+			corrRow(plane[k*wd:(k+1)*wd], buf, pw, v, 1, len(v))
+		}
+	}
+	parallel.For(img.C*h, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			c, y := r/h, r%h
+			corrRow(out.Pix[r*wd:(r+1)*wd], tmp[(c*th+y)*wd:], wd, u, len(u), 1)
 		}
 	})
-}
-
-// vertRow computes dst[x] = Σ_i u[i]·rows[i][x], six outputs at a time, for
-// the rows near the top and bottom edges, which reflection reorders.
-func vertRow(dst []float32, rows [][]float32, u []float32) {
-	wd := len(dst)
-	rows = rows[:len(u)]
-	x := 0
-	for ; x+6 <= wd; x += 6 {
-		var a0, a1, a2, a3, a4, a5 float32
-		for i, wv := range u {
-			s := rows[i][x : x+6 : x+6]
-			a0 += wv * s[0]
-			a1 += wv * s[1]
-			a2 += wv * s[2]
-			a3 += wv * s[3]
-			a4 += wv * s[4]
-			a5 += wv * s[5]
-		}
-		d := dst[x : x+6 : x+6]
-		d[0], d[1], d[2], d[3], d[4], d[5] = a0, a1, a2, a3, a4, a5
-	}
-	for ; x < wd; x++ {
-		var a float32
-		for i, wv := range u {
-			a += wv * rows[i][x]
-		}
-		dst[x] = a
-	}
 }

@@ -107,6 +107,21 @@ func offCentre() Kernel {
 	return k
 }
 
+// sepOffCentre is a separable 21x21 kernel whose support lies below and
+// left of the centre, so the vertical pass of the separable path reads
+// reflected rows from one side only.
+func sepOffCentre() Kernel {
+	k := NewKernel(21)
+	u := []float64{0.2, 0.5, 0.3}
+	v := []float64{0.6, 0.1, 0.3}
+	for i, a := range u {
+		for j, b := range v {
+			k.W[(15+i)*21+2+j] = a * b
+		}
+	}
+	return k
+}
+
 func randomImage(s *rng.Stream, c, h, w int) *raster.Image {
 	img := raster.New(c, h, w)
 	for i := range img.Pix {
@@ -130,6 +145,7 @@ func testFilter2DPaths(t *testing.T) {
 		"ggauss5":       GeneralizedGaussian(5, 1, 0.7, 0.3, 0.6, false),
 		"size1":         Pulse(1),
 		"offcentre":     offCentre(),
+		"sepoffcentre":  sepOffCentre(),
 	}
 	sizes := [][2]int{{1, 1}, {1, 9}, {2, 3}, {5, 17}, {23, 31}, {37, 8}}
 	for name, k := range kernels {

@@ -13,7 +13,9 @@
 // Per-pixel draws never depend on GOMAXPROCS: normal numbers come from
 // rng.Stream.FillNormal, and Poisson counts are drawn in fixed chunks of
 // values, each from its own stream derived from one draw of the caller's
-// stream.
+// stream. Both references round the image to 8 bits before drawing Poisson
+// counts, so an image has at most 256 rates: each count is drawn by
+// inversion of its rate's cumulative table with one 53-bit uniform.
 //
 // Arithmetic follows the float32 order of the PyTorch reference where that
 // is cheap, so the only differences from it are the random draws.

@@ -198,3 +198,18 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Errorf("unknown preset: exit %d: %s", code, out)
 	}
 }
+
+func TestGap(t *testing.T) {
+	a := makeHQ(t, 4, 64, 64)
+	b := t.TempDir()
+	if code, out := run(t, "degrade", "--hq", a, "--out", b, "--preset", "bicubic", "--scale", "1"); code != 0 {
+		t.Fatal(out)
+	}
+	code, out := run(t, "gap", a, filepath.Join(b, "LR"), "--no-c2st")
+	if code != 0 || !strings.Contains(out, "KID") || !strings.Contains(out, "FD") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if code, out := run(t, "gap", a, filepath.Join(b, "nope")); code == 0 || !strings.Contains(out, "nope") {
+		t.Fatalf("missing folder: exit %d: %s", code, out)
+	}
+}

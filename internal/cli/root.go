@@ -69,6 +69,7 @@ Pairs: A Diffusion Approach").`,
 		newSynthCmd(),
 		newMergeCmd(),
 		newReplayCmd(),
+		newGapCmd(),
 		newTrainCmd(),
 		newExportCmd(),
 	)

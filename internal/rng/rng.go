@@ -9,6 +9,9 @@
 // The generator is Philox4x32-10 (Salmon et al., "Parallel random numbers:
 // as easy as 1, 2, 3", SC 2011): a bijection of a 128-bit counter under a
 // 64-bit key, which passes BigCrush and can jump to any position in O(1).
+// Bulk fills (FillUint64, FillNormal) compute 8 or 16 blocks at a time with
+// AVX2 or AVX-512 on amd64; DEGRADIFF_KERNEL=generic|avx2|avx512 selects the
+// path as for the engine's kernels, and every path gives the same numbers.
 package rng
 
 import (

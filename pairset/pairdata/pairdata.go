@@ -93,6 +93,8 @@ type Pair struct {
 	// LRW and LRH are the LR size. The HR image used is LRW*Scale x
 	// LRH*Scale, its top-left part.
 	LRW, LRH int
+
+	line int // in meta_info.txt
 }
 
 // Options configures Open.
@@ -181,6 +183,9 @@ func OpenWith(dir string, opt Options) (*Set, error) {
 			return nil, err
 		}
 		s.Pairs = selectPairs(s.Pairs, opt)
+		if err := checkListed(meta, s.Pairs); err != nil {
+			return nil, err
+		}
 	} else {
 		s.Layout = Folders
 		s.Pairs, err = matchFolders(dir, opt)
@@ -258,11 +263,7 @@ func readMeta(dir, meta string) ([]Pair, error) {
 		return nil, fmt.Errorf("paired folder: %w", err)
 	}
 	defer f.Close()
-	var (
-		pairs   []Pair
-		missing []string
-		nMiss   int
-	)
+	var pairs []Pair
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -279,30 +280,38 @@ func readMeta(dir, meta string) ([]Pair, error) {
 		if path.IsAbs(hr) || path.IsAbs(lr) || strings.HasPrefix(hr, "../") || strings.HasPrefix(lr, "../") {
 			return nil, fmt.Errorf("%s line %d: paths must be relative to the folder, inside it: %q", meta, line, text)
 		}
-		p := Pair{
+		pairs = append(pairs, Pair{
 			Name:   itemName(lr, LRDir),
 			HRName: itemName(hr, HRDir),
 			HRPath: filepath.Join(dir, filepath.FromSlash(hr)),
 			LRPath: filepath.Join(dir, filepath.FromSlash(lr)),
-		}
-		for _, q := range []string{p.HRPath, p.LRPath} {
-			if _, err := os.Stat(q); err != nil {
-				nMiss++
-				if len(missing) < 5 {
-					missing = append(missing, fmt.Sprintf("line %d: %s", line, q))
-				}
-			}
-		}
-		pairs = append(pairs, p)
+			line:   line,
+		})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", meta, err)
 	}
-	if nMiss > 0 {
-		return nil, fmt.Errorf("%s lists %d file(s) that do not exist: %s%s", meta, nMiss,
-			strings.Join(missing, "; "), more(nMiss, len(missing)))
-	}
 	return pairs, nil
+}
+
+// checkListed reports the files of pairs listed in meta that do not exist.
+func checkListed(meta string, pairs []Pair) error {
+	var missing []string
+	n := 0
+	for _, p := range pairs {
+		for _, q := range []string{p.HRPath, p.LRPath} {
+			if _, err := os.Stat(q); err != nil {
+				n++
+				if len(missing) < 5 {
+					missing = append(missing, fmt.Sprintf("line %d: %s", p.line, q))
+				}
+			}
+		}
+	}
+	if n > 0 {
+		return fmt.Errorf("%s lists %d file(s) that do not exist: %s%s", meta, n, strings.Join(missing, "; "), more(n, len(missing)))
+	}
+	return nil
 }
 
 func more(total, shown int) string {

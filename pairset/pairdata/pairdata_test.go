@@ -293,6 +293,10 @@ func TestErrors(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, MetaFile), []byte("HR/a.png, LR/a.png\nHR/b.png, LR/b.png\n"), 0o644)
 		_, err := Open(dir, 4)
 		wantErr(t, err, "2 file(s) that do not exist", "line 2", filepath.Join("HR", "b.png"))
+		// Missing files outside the selection do not matter.
+		if _, err := OpenWith(dir, Options{Scale: 4, Include: []string{"a"}}); err != nil {
+			t.Errorf("selection without the missing pair: %v", err)
+		}
 	})
 	t.Run("meta escapes the folder", func(t *testing.T) {
 		dir := t.TempDir()

@@ -265,7 +265,8 @@ func symmetry(dst []float32, m *raster.Image, k int) {
 }
 
 // TrainStep runs one optimisation step and returns its loss and the
-// gradient norm before clipping.
+// gradient norm before clipping. A non-finite loss or gradient is an error
+// and leaves the weights unchanged.
 func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
 	cfg := t.Cfg
 	if err := t.fillBatch(); err != nil {
@@ -287,6 +288,11 @@ func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
 		gradNorm = optim.ClipGradNorm(params, cfg.MaxGradNorm)
 	} else {
 		gradNorm = optim.GradNorm(params)
+	}
+	if bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }; bad(loss) || bad(gradNorm) {
+		// Leave the weights as they were: the last checkpoint is sound.
+		ag.ZeroGrad(params)
+		return loss, gradNorm, fmt.Errorf("step %d: loss %v, gradient norm %v: training diverged (lower learning_rate?)", t.step+1, loss, gradNorm)
 	}
 	t.opt.Config.LR = cfg.LR * t.lr(t.step)
 	t.opt.Step()
@@ -310,9 +316,10 @@ type logLine struct {
 	SamplesPer float64 `json:"samples_per_s"` // training throughput
 }
 
-// Run writes the settings to RUN/config.yaml, trains until cfg.Steps, checkpointing every CheckpointEvery steps
-// and at the end, drawing the loss curve with each checkpoint, and writes
-// the final model to RUN/model. When ctx is cancelled it saves a
+// Run writes the settings to RUN/config.yaml, decodes the pairs into
+// memory (when they fit the cache), trains until cfg.Steps, checkpointing
+// every CheckpointEvery steps and at the end with the loss curve, and
+// writes the final model to RUN/model. When ctx is cancelled it saves a
 // checkpoint after the current step and returns ErrInterrupted.
 func (t *Trainer) Run(ctx context.Context) error {
 	cfg := t.Cfg
@@ -357,10 +364,6 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if err != nil {
 			finish()
 			return err
-		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gn) || math.IsInf(gn, 0) {
-			finish()
-			return fmt.Errorf("step %d: loss %v, gradient norm %v: training diverged (lower learning_rate?)", t.step, loss, gn)
 		}
 		t.interval += time.Since(start)
 		t.timedN++

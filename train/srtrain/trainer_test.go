@@ -352,9 +352,25 @@ func TestNewChecks(t *testing.T) {
 	if _, err := New(cfg, run, data, nil); err == nil || !strings.Contains(err.Error(), "x2") {
 		t.Errorf("scale mismatch: %v", err)
 	}
-	// A file that breaks after opening stops training with its name.
+	// A diverged step is an error and changes nothing.
 	tr, err := New(tinyConfig(), run, data, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Model.ConvFirst.Bias.Value.Data[0] = float32(math.NaN())
+	before := tr.Model.ConvUp.Weight.Value.Clone()
+	if _, _, err := tr.TrainStep(); err == nil || !strings.Contains(err.Error(), "diverged") {
+		t.Errorf("NaN weights: %v", err)
+	}
+	if tr.Step() != 0 || !reflect.DeepEqual(before.Data, tr.Model.ConvUp.Weight.Value.Data) {
+		t.Error("a diverged step changed the model")
+	}
+	// A file that breaks after opening stops training with its name.
+	uncached, err := pairdata.OpenWith(pairs, pairdata.Options{Scale: 4, CacheBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, err = New(tinyConfig(), run, uncached, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range data.Pairs {
