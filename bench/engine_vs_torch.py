@@ -22,6 +22,7 @@ Usage: /usr/bin/python3 bench/engine_vs_torch.py [--reps 5] [--iters 5] [--json]
 """
 
 import argparse
+import statistics
 import sys
 import tempfile
 
@@ -151,7 +152,7 @@ def main():
             raise RuntimeError(f"Go benchmark {name} did not run; found {sorted(go)}")
         return bl.median_metric(go[name], "ns/op") * 1e-9
 
-    med = bl.statistics.median
+    med = statistics.median
     rows = []
     bl.log("torch: sgemm")
     mm, dnn = torch_sgemm(args)

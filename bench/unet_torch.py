@@ -26,12 +26,15 @@ unet_vs_torch.py uses for the memory figures:
 import argparse
 import json
 import math
+import os
 import resource
 import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+import tinysafetensors
 
 # The presets of models/unet/config.go, as diffusers config dicts (only the
 # keys that differ from diffusers' defaults).
@@ -344,8 +347,6 @@ def load_folder(folder):
     """Build the model of a diffusers UNet folder (config.json and
     diffusion_pytorch_model.safetensors, or a pipeline folder with unet/)
     and load its weights (F16/BF16 widened to float32)."""
-    import os
-    import tinysafetensors
     if os.path.isdir(os.path.join(folder, "unet")):
         folder = os.path.join(folder, "unet")
     with open(os.path.join(folder, "config.json")) as f:

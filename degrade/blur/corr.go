@@ -44,7 +44,7 @@ func corrRow(dst, src []float32, stride int, box []float32, kh, kw int) {
 	if wd == 0 {
 		return
 	}
-	if kh < 1 || kw < 1 || len(box) < kh*kw || len(src) < (kh-1)*stride+wd+kw-1 {
+	if kh < 1 || kw < 1 || stride < 0 || len(box) < kh*kw || len(src) < (kh-1)*stride+wd+kw-1 {
 		panic(fmt.Sprintf("blur: corrRow of %d outputs with a %dx%d box (%d weights) over %d values at stride %d",
 			wd, kh, kw, len(box), len(src), stride))
 	}

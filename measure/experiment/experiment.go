@@ -1,0 +1,351 @@
+// Package experiment runs the whole experiment of the method on given
+// folders: it makes training pairs from the same HQ crops with several LQ
+// sources (hand-made degradations, and the degradation refined by the
+// diffusion model), measures how far each source's LQ images are from real
+// ones, trains the same super-resolution network on each source's pairs
+// with the same budget, tests every network on real paired test images, and
+// writes a report.
+//
+// Run works in an output folder OUT, one stage after the other, each stage
+// keeping its results there so that an interrupted run resumes where it
+// stopped:
+//
+//	OUT/config.yaml             the settings (a rerun must agree with them)
+//	OUT/crops.json              stage 1: the HQ sub-images, the same for every source
+//	OUT/pairs/SOURCE/           stage 2: BasicSR-style pairs (package pairset)
+//	OUT/gap/SOURCE.json         stage 3: the source's LR/ against the real LQ images
+//	OUT/sr/SOURCE/              stage 4: the SR training run (package srtrain)
+//	OUT/test/SOURCE.json        stage 5: PSNR and SSIM on the real test pairs
+//	OUT/stages.json             the compute time of each stage
+//	OUT/report.md, report.html, results.json, curves.png, samples.png
+//
+// Every source uses the same item names and seeds, so "official" and
+// "official+ddpm" start from the same initial LQ image for each pair (the
+// latter keeps it in LR_init/): the diffusion step is the only difference
+// between them.
+//
+// The settings come from a budget (see Default): "tiny" for tests
+// (seconds), "quick" for checks (minutes on 2 cores) and "full" for the
+// measurement (hours).
+package experiment
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/degradiff/degradiff/measure"
+	"github.com/degradiff/degradiff/measure/c2st"
+	"github.com/degradiff/degradiff/measure/features"
+	"github.com/degradiff/degradiff/train/srtrain"
+)
+
+// The LQ sources. The first four are degradation presets of package
+// degrade; Method is the official degradation refined by the diffusion
+// model (package synth).
+const (
+	Bicubic    = "bicubic"
+	RealESRGAN = "realesrgan"
+	Official   = "official"
+	BSRGAN     = "bsrgan"
+	Method     = "official+ddpm"
+)
+
+// Sources lists every source, in report order.
+var Sources = []string{Bicubic, RealESRGAN, Official, BSRGAN, Method}
+
+// Budgets lists the budget names Default knows.
+var Budgets = []string{"tiny", "quick", "full"}
+
+// SynthConfig sets the diffusion step of the Method source (see
+// synth.Options).
+type SynthConfig struct {
+	Sampler     string  `yaml:"sampler" json:"sampler"`
+	Steps       int     `yaml:"steps" json:"steps"`
+	MaxStrength float64 `yaml:"max_strength" json:"max_strength"`
+	Tile        int     `yaml:"tile" json:"tile"`
+	TileOverlap int     `yaml:"tile_overlap" json:"tile_overlap"`
+}
+
+// Config holds every setting of an experiment. Errors about the inputs name
+// them by the degradiff bench flag that sets them (--hq, --real-lq,
+// --test, --model, --sources).
+type Config struct {
+	// HQ lists the folders of HQ source images (searched recursively).
+	HQ []string `yaml:"hq" json:"hq"`
+	// RealLQ is the folder of real LQ images the diffusion model learnt
+	// from; the LR images of every source are compared with them. Names
+	// (paths under the folder without extension) matching RealLQExclude
+	// are left out, and with RealLQInclude only matching ones are kept.
+	RealLQ        string   `yaml:"real_lq" json:"real_lq"`
+	RealLQInclude []string `yaml:"real_lq_include,omitempty" json:"real_lq_include,omitempty"`
+	RealLQExclude []string `yaml:"real_lq_exclude,omitempty" json:"real_lq_exclude,omitempty"`
+	// Test is a paired folder of real test pairs (package pairdata: HR/ and
+	// LR/, or meta_info.txt), selected by HR name with TestInclude and
+	// TestExclude.
+	Test        string   `yaml:"test" json:"test"`
+	TestInclude []string `yaml:"test_include,omitempty" json:"test_include,omitempty"`
+	TestExclude []string `yaml:"test_exclude,omitempty" json:"test_exclude,omitempty"`
+	// Model is the diffusion model of the Method source: a diffusers
+	// pipeline or UNet folder; "" is the built-in default model. ModelEMA
+	// uses a pipeline's unet_ema/ weights.
+	Model    string `yaml:"model" json:"model"`
+	ModelEMA bool   `yaml:"model_ema" json:"model_ema"`
+
+	// Sources are the LQ sources compared, a subset of Sources.
+	Sources []string `yaml:"sources" json:"sources"`
+	// Budget names the budget the settings came from (informative).
+	Budget string `yaml:"budget" json:"budget"`
+	// Seed keys every random draw: the crop subset, the degradations, the
+	// diffusion noise, the SR training (it replaces SR.Seed) and, unless
+	// Gap.Seed is set, the measurements.
+	Seed uint64 `yaml:"seed" json:"seed"`
+	// Scale is the SR factor (4): of the degradations, the network and the
+	// test pairs.
+	Scale int `yaml:"scale" json:"scale"`
+
+	// Crop, CropStep and CropThresh cut the HQ images into Crop x Crop
+	// sub-images every CropStep pixels (synth.Crops); MaxCrops, when
+	// positive, keeps a random subset of that many. PerImage is the number
+	// of LQ variants per crop.
+	Crop       int `yaml:"crop" json:"crop"`
+	CropStep   int `yaml:"crop_step" json:"crop_step"`
+	CropThresh int `yaml:"crop_thresh" json:"crop_thresh"`
+	MaxCrops   int `yaml:"max_crops" json:"max_crops"`
+	PerImage   int `yaml:"per_image" json:"per_image"`
+
+	// Synth sets the diffusion step of the Method source.
+	Synth SynthConfig `yaml:"synth" json:"synth"`
+	// SR is the training of the super-resolution network, the same for
+	// every source.
+	SR srtrain.Config `yaml:"sr" json:"sr"`
+	// Gap configures the measurement of the LQ images against the real
+	// ones.
+	Gap measure.Options `yaml:"gap" json:"gap"`
+	// SampleImages is the number of test images shown in samples.png.
+	SampleImages int `yaml:"sample_images" json:"sample_images"`
+
+	// Workers is the number of HQ images degraded at once (the other
+	// stages use every core on their own). It does not change any result.
+	Workers int `yaml:"-" json:"-"`
+	// Command is the command line shown in the report.
+	Command string `yaml:"-" json:"-"`
+}
+
+// Default returns the settings of a budget, without inputs:
+//
+//   - "tiny" (seconds, for tests): 128-pixel crops, at most 4 of them; a
+//     one-block 8-channel network trained for 20 steps on 16-pixel
+//     patches; 10 diffusion steps; 2 feature crops of 32 pixels per image
+//     and a 2-split classifier test of 4 steps on 16-pixel patches.
+//   - "quick" (minutes on 2 cores, for checks): 256-pixel crops every 128
+//     pixels, a random 24 of them; the default network trained for 300
+//     steps of 8 patches of 48 pixels; the default measurements with a
+//     3-split classifier test of 100 steps.
+//   - "full" (hours): every 256-pixel crop every 128 pixels; srtrain's
+//     defaults (6000 steps of 16 patches); the default measurements.
+//
+// All budgets draw one LQ variant per crop, run the diffusion step as
+// degradiff synth does by default (UniPC, strength up to 0.25 of 50 steps)
+// and use seed 0.
+func Default(budget string) (Config, error) {
+	sr := srtrain.Default()
+	c := Config{
+		Sources:      append([]string(nil), Sources...),
+		Budget:       budget,
+		Scale:        4,
+		Crop:         256,
+		CropStep:     128,
+		PerImage:     1,
+		Synth:        SynthConfig{Sampler: "unipc", Steps: 50, MaxStrength: 0.25, Tile: 256, TileOverlap: 32},
+		SampleImages: 4,
+	}
+	switch budget {
+	case "tiny":
+		c.Crop, c.CropStep, c.MaxCrops = 128, 64, 4
+		c.Synth.Steps = 10
+		sr.Model.NumFeat, sr.Model.NumBlock = 8, 1
+		sr.PatchSize, sr.BatchSize, sr.Steps = 16, 4, 20
+		sr.WarmupSteps, sr.LogEvery, sr.CheckpointEvery = 2, 2, 10
+		c.Gap = measure.Options{
+			Features: features.Options{PatchSize: 32, Patches: 2},
+			C2ST:     c2st.Options{PatchSize: 16, Patches: 2, Splits: 2, Steps: 4, BatchSize: 8, Width: 4},
+		}
+		c.SampleImages = 2
+	case "quick":
+		c.MaxCrops = 24
+		sr.BatchSize, sr.Steps = 8, 300
+		sr.WarmupSteps, sr.CheckpointEvery = 30, 100
+		c.Gap.C2ST = c2st.Options{Splits: 3, Steps: 100}
+	case "full":
+	default:
+		return Config{}, fmt.Errorf("unknown budget %q (want %s)", budget, strings.Join(Budgets, ", "))
+	}
+	c.SR = sr
+	return c, nil
+}
+
+// Load returns the settings of a budget with the keys of a YAML file on
+// top. An empty budget takes the file's "budget:" key, or "quick".
+func Load(budget, file string) (Config, error) {
+	var b []byte
+	if file != "" {
+		var err error
+		if b, err = os.ReadFile(file); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", file, err)
+		}
+		if budget == "" {
+			var head struct {
+				Budget string `yaml:"budget"`
+			}
+			if err := yaml.Unmarshal(b, &head); err != nil {
+				return Config{}, fmt.Errorf("config %s: %w", file, err)
+			}
+			budget = head.Budget
+		}
+	}
+	if budget == "" {
+		budget = "quick"
+	}
+	c, err := Default(budget)
+	if err != nil {
+		return Config{}, err
+	}
+	if b != nil {
+		if c, err = c.ParseYAML(b); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", file, err)
+		}
+		c.Budget = budget
+	}
+	return c, nil
+}
+
+// ParseYAML reads settings from YAML on top of c, refusing unknown keys.
+func (c Config) ParseYAML(b []byte) (Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// YAML returns the settings as YAML.
+func (c Config) YAML() []byte {
+	b, _ := yaml.Marshal(c)
+	return b
+}
+
+// Validate names the first impossible setting. It checks the settings
+// only; Run checks the folders.
+func (c Config) Validate() error {
+	if len(c.HQ) == 0 {
+		return errors.New("--hq: at least one folder of HQ images is required")
+	}
+	if c.RealLQ == "" {
+		return errors.New("--real-lq: the folder of real LQ images is required")
+	}
+	if c.Test == "" {
+		return errors.New("--test: the folder of real test pairs (HR/ and LR/) is required")
+	}
+	if err := CheckSources(c.Sources); err != nil {
+		return err
+	}
+	for key, globs := range map[string][]string{
+		"real_lq_include": c.RealLQInclude, "real_lq_exclude": c.RealLQExclude,
+		"test_include": c.TestInclude, "test_exclude": c.TestExclude,
+	} {
+		for _, g := range globs {
+			if _, err := path.Match(g, ""); err != nil {
+				return fmt.Errorf("%s: bad name pattern %q: %w", key, g, err)
+			}
+		}
+	}
+	bad := func(key string, v any, why string) error { return fmt.Errorf("%s: %v %s", key, v, why) }
+	switch {
+	case c.Scale < 1 || c.Scale > 8:
+		return bad("scale", c.Scale, "is outside 1..8")
+	case c.Crop < 1 || c.Crop%c.Scale != 0:
+		return bad("crop", c.Crop, fmt.Sprintf("must be a positive multiple of the scale %d", c.Scale))
+	case c.CropStep < 1:
+		return bad("crop_step", c.CropStep, "must be at least 1")
+	case c.CropThresh < 0:
+		return bad("crop_thresh", c.CropThresh, "must not be negative")
+	case c.MaxCrops < 0:
+		return bad("max_crops", c.MaxCrops, "must not be negative (0 keeps every crop)")
+	case c.PerImage < 1:
+		return bad("per_image", c.PerImage, "must be at least 1")
+	case c.SampleImages < 0:
+		return bad("sample_images", c.SampleImages, "must not be negative")
+	case c.SR.Model.Scale != c.Scale:
+		return bad("sr.model.scale", c.SR.Model.Scale, fmt.Sprintf("differs from scale %d", c.Scale))
+	case c.SR.Model.InChannels != 3:
+		return bad("sr.model.in_channels", c.SR.Model.InChannels, "must be 3 (RGB images)")
+	case c.SR.PatchSize > c.Crop/c.Scale:
+		return bad("sr.patch_size", c.SR.PatchSize, fmt.Sprintf("is larger than the LR crops (%d = crop / scale)", c.Crop/c.Scale))
+	}
+	if err := c.SR.Validate(); err != nil {
+		return fmt.Errorf("sr: %w", err)
+	}
+	if err := c.Gap.Features.Validate(); err != nil {
+		return fmt.Errorf("gap: %w", err)
+	}
+	if lr, p := c.Crop/c.Scale, c.Gap.Features.WithDefaults().PatchSize; lr < p {
+		return fmt.Errorf("gap.features.patch_size: %d is larger than the LR crops (%d = crop / scale)", p, lr)
+	}
+	if !c.Gap.SkipC2ST {
+		if err := c.Gap.C2ST.Validate(); err != nil {
+			return fmt.Errorf("gap: %w", err)
+		}
+	}
+	return nil
+}
+
+// CheckSources reports an unknown or repeated source name.
+func CheckSources(list []string) error {
+	if len(list) == 0 {
+		return fmt.Errorf("--sources: no source given (want some of %s)", strings.Join(Sources, ","))
+	}
+	seen := map[string]bool{}
+	for _, s := range list {
+		if !isSource(s) {
+			return fmt.Errorf("--sources: unknown source %q (want some of %s)", s, strings.Join(Sources, ","))
+		}
+		if seen[s] {
+			return fmt.Errorf("--sources: %s is given twice", s)
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+func isSource(s string) bool {
+	for _, k := range Sources {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ordered returns the sources of list in Sources order.
+func ordered(list []string) []string {
+	out := append([]string(nil), list...)
+	rank := func(s string) int {
+		for i, k := range Sources {
+			if k == s {
+				return i
+			}
+		}
+		return len(Sources)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
+	return out
+}
