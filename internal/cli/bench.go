@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/degradiff/degradiff/measure/experiment"
+)
+
+// benchFlags are the flags of degradiff bench.
+type benchFlags struct {
+	hq                               []string
+	realLQ, test, out, model, budget string
+	config, sources                  string
+	realInclude, realExclude         []string
+	testInclude, testExclude         []string
+	seed                             uint64
+	workers                          int
+	ema, printConfig                 bool
+}
+
+func newBenchCmd() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench --hq DIR --real-lq DIR --test DIR --out DIR [--budget quick|full|tiny]",
+		Short: "Run the whole experiment: which LQ source trains the best SR network?",
+		Long: `bench runs the experiment of the method on your folders and writes a report.
+For each LQ source (--sources; by default bicubic, realesrgan, official,
+bsrgan and official+ddpm, the official degradation refined by the
+diffusion model, i.e. the method) it:
+
+  1. cuts the HQ images (--hq) into crops, the same for every source;
+  2. makes one pair per crop (and variant) with the same item names and
+     seeds, so official and official+ddpm share each initial LQ image;
+  3. measures the gap between the source's LQ images and the real LQ
+     images (--real-lq): KID, FD and the classifier two-sample test, as
+     degradiff gap;
+  4. trains the same super-resolution network with the same settings on
+     the source's pairs, as degradiff sr train;
+  5. tests it on the real test pairs (--test, a folder with HR/ and LR/):
+     PSNR and SSIM on the Y channel, as degradiff sr test, with bicubic
+     upsampling as the reference row;
+  6. writes OUT/report.md and OUT/report.html (the table, the training
+     curves and sample crops), results.json, curves.png and samples.png,
+     and prints the table.
+
+--budget scales everything: tiny (seconds, for tests), quick (minutes on 2
+cores, for checks) or full (hours, the measurement). --config FILE sets any
+setting on top of the budget ("--print-config" shows them all). Every stage
+keeps its output in OUT, so Ctrl-C or a failure loses little: rerun the same
+command to resume. A rerun may change --sources (the other stages are kept)
+but no other setting.
+
+Without --model, official+ddpm uses the built-in diffusion model. Decide
+nothing by looking at the test pairs: the real LQ images must not include
+them (a test LR image among the real LQ images is refused), nor the HQ
+images their HR images.
+
+The protocol on RealSR: the real LQ images are the LR images of Canon and
+Nikon 001-040, the test pairs 041-050, and the HQ images come from
+elsewhere:
+
+  degradiff bench --hq hq/natural --out runs/bench \
+    --real-lq RealSR_V3/LR --real-lq-exclude 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*' \
+    --test RealSR_V3 --test-include 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*'
+
+` + srPairsHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.hq, "hq", nil, "folder of HQ source images, searched recursively (repeatable)")
+	fl.StringVar(&f.realLQ, "real-lq", "", "folder of real LQ images: those the diffusion model learnt from")
+	fl.StringArrayVar(&f.realInclude, "real-lq-include", nil, "use only the real LQ images whose name matches one of these globs (repeatable, comma-separated)")
+	fl.StringArrayVar(&f.realExclude, "real-lq-exclude", nil, "leave out the real LQ images whose name matches one of these globs (repeatable, comma-separated)")
+	fl.StringVar(&f.test, "test", "", "paired folder of real test pairs (HR/ and LR/, or meta_info.txt)")
+	fl.StringArrayVar(&f.testInclude, "test-include", nil, "test only on pairs whose HR name matches one of these globs (repeatable, comma-separated)")
+	fl.StringArrayVar(&f.testExclude, "test-exclude", nil, "leave out the test pairs whose HR name matches one of these globs (repeatable)")
+	fl.StringVar(&f.out, "out", "", "output folder (a rerun with the same settings resumes)")
+	fl.StringVar(&f.model, "model", "", "diffusion model of official+ddpm: a pipeline or UNet folder (default: the built-in model)")
+	fl.BoolVar(&f.ema, "ema", false, "use the unet_ema/ weights of a pipeline folder that has both")
+	fl.StringVar(&f.budget, "budget", "", "tiny, quick or full (default: the --config file's, else quick)")
+	fl.StringVar(&f.config, "config", "", "YAML file of settings on top of the budget's")
+	fl.StringVar(&f.sources, "sources", "", "comma-separated LQ sources (default: "+strings.Join(experiment.Sources, ",")+")")
+	fl.Uint64Var(&f.seed, "seed", 0, "random seed of everything (overrides the config)")
+	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "HQ images degraded at once (results do not depend on it)")
+	fl.BoolVar(&f.printConfig, "print-config", false, "print the settings and exit")
+	return cmd
+}
+
+// benchConfig builds the settings from the budget, the --config file and
+// the flags given.
+func benchConfig(cmd *cobra.Command, f benchFlags) (experiment.Config, error) {
+	if f.budget != "" {
+		if _, err := experiment.Default(f.budget); err != nil {
+			return experiment.Config{}, fmt.Errorf("--budget: %w", err)
+		}
+	}
+	cfg, err := experiment.Load(f.budget, f.config)
+	if err != nil {
+		return cfg, err
+	}
+	changed := cmd.Flags().Changed
+	if changed("hq") {
+		cfg.HQ = f.hq
+	}
+	if changed("real-lq") {
+		cfg.RealLQ = f.realLQ
+	}
+	if changed("test") {
+		cfg.Test = f.test
+	}
+	if changed("model") {
+		cfg.Model = f.model
+	}
+	if changed("ema") {
+		cfg.ModelEMA = f.ema
+	}
+	if changed("seed") {
+		cfg.Seed = f.seed
+	}
+	for _, g := range []struct {
+		flag string
+		vals []string
+		dst  *[]string
+	}{
+		{"real-lq-include", f.realInclude, &cfg.RealLQInclude}, {"real-lq-exclude", f.realExclude, &cfg.RealLQExclude},
+		{"test-include", f.testInclude, &cfg.TestInclude}, {"test-exclude", f.testExclude, &cfg.TestExclude},
+	} {
+		if changed(g.flag) {
+			if *g.dst, err = srGlobs(g.flag, g.vals); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	if changed("sources") {
+		cfg.Sources = nil
+		for _, s := range strings.Split(f.sources, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				cfg.Sources = append(cfg.Sources, s)
+			}
+		}
+		if err := experiment.CheckSources(cfg.Sources); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.Workers = f.workers
+	cfg.Command = benchCommand(cfg, f)
+	return cfg, nil
+}
+
+// benchCommand returns a command line that redoes the experiment.
+func benchCommand(c experiment.Config, f benchFlags) string {
+	var b strings.Builder
+	b.WriteString("degradiff bench")
+	arg := func(flag, v string) { fmt.Fprintf(&b, " \\\n  --%s %s", flag, quoteArg(v)) }
+	for _, d := range c.HQ {
+		arg("hq", d)
+	}
+	globs := func(flag string, g []string) {
+		if len(g) > 0 {
+			arg(flag, strings.Join(g, ","))
+		}
+	}
+	arg("real-lq", c.RealLQ)
+	globs("real-lq-include", c.RealLQInclude)
+	globs("real-lq-exclude", c.RealLQExclude)
+	arg("test", c.Test)
+	globs("test-include", c.TestInclude)
+	globs("test-exclude", c.TestExclude)
+	if c.Model != "" {
+		arg("model", c.Model)
+	}
+	if c.ModelEMA {
+		b.WriteString(" --ema")
+	}
+	arg("out", f.out)
+	arg("budget", c.Budget)
+	if f.config != "" {
+		arg("config", f.config)
+	}
+	arg("sources", strings.Join(c.Sources, ","))
+	arg("seed", fmt.Sprint(c.Seed))
+	return b.String()
+}
+
+// quoteArg quotes s for a POSIX shell when it needs it.
+func quoteArg(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func runBench(cmd *cobra.Command, f benchFlags) error {
+	stderr := cmd.ErrOrStderr()
+	cfg, err := benchConfig(cmd, f)
+	if err != nil {
+		return err
+	}
+	if f.printConfig {
+		_, err := cmd.OutOrStdout().Write(cfg.YAML())
+		return err
+	}
+	if f.out == "" {
+		return errors.New("--out is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "bench: budget %s, sources %s, seed %d; output in %s\n", cfg.Budget, strings.Join(cfg.Sources, ","), cfg.Seed, f.out)
+	ctx, stop := signalContext()
+	defer stop()
+	res, err := experiment.Run(ctx, cfg, f.out, stderr)
+	if errors.Is(err, experiment.ErrInterrupted) {
+		return &exitError{code: 130, err: err}
+	}
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "%d HQ crops, %d real LQ images, %d test pairs (budget %s):\n\n", res.HQCrops, res.RealLQImages, res.TestPairs, res.Budget)
+	if err := res.WriteTable(w); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "\nreport: %s (and report.html)\n", filepath.Join(f.out, experiment.ReportMD))
+	return err
+}
