@@ -249,7 +249,12 @@ def report(title, info, rows, as_json, extra=None):
               " which is slow; convolutions use oneDNN. See bench/README.md.")
     if extra:
         for k, v in extra.items():
-            print(f"{k}: {v}")
+            if isinstance(v, dict):
+                print(f"{k}:")
+                for k2, v2 in v.items():
+                    print(f"  {k2}: {v2}")
+            else:
+                print(f"{k}: {v}")
     head = ["workload", "unit", "degradiff", "pytorch", "ratio", "note"]
     cells = [[r["workload"], r["unit"], _fmt(r["degradiff"]), _fmt(r["pytorch"]),
               _fmt(r["ratio"]) + ("x" if r["ratio"] is not None else ""), r["note"]] for r in rows]

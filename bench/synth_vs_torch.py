@@ -167,7 +167,8 @@ def main():
     ]
     extra = {
         "workload": f"{n} HQ images {args.size}x{args.size} -> LQ {args.size // 4}x{args.size // 4}, official preset, "
-                    f"UniPC {args.steps} steps, strengths {', '.join(f'{s:.3f}' for s in strengths)}",
+                    f"UniPC {args.steps} steps, strengths {', '.join(f'{s:.3f}' for s in strengths[:12])}"
+                    f"{', ...' if len(strengths) > 12 else ''}",
         "UNet evaluations per pair": f"{statistics.mean(t_evals):.1f} on average ({min(t_evals)}..{max(t_evals)})",
         "max |Go - PyTorch| over the SDEdit outputs": f"{diff:.3g}",
         "note": "PyTorch runs only the diffusion part; the degradation rows are degradiff alone",

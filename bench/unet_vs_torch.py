@@ -164,7 +164,7 @@ def main():
                                note))
             rows.append(bl.row(label + " peak RSS", "MiB", grss / 1024, trss / 1024, "lower", "whole process"))
 
-    extra = dict(checks)
+    extra = {"numerical cross-checks": checks}
     extra["settings"] = (f"training: median of {args.reps} x {args.iters} steps; inference: median of "
                          f"{args.reps} runs ({args.big_reps} at >= 256 px or reference), 1 warm-up each")
     bl.report("degradiff UNet vs PyTorch (diffusers UNet2DModel mirror)", info, rows, args.json, extra)
