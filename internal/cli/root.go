@@ -70,6 +70,8 @@ Pairs: A Diffusion Approach").`,
 		newMergeCmd(),
 		newReplayCmd(),
 		newGapCmd(),
+		newBenchCmd(),
+		newSRCmd(),
 		newTrainCmd(),
 		newExportCmd(),
 	)

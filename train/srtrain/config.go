@@ -34,6 +34,14 @@ import (
 type Config struct {
 	// Model is the network's architecture.
 	Model srnet.Config `yaml:"model"`
+	// OutInitScale multiplies the PyTorch-default initial weights and bias
+	// of the output convolution (conv_up), as BasicSR's
+	// default_init_weights(scale=0.1) scales its residual blocks: with 0.1
+	// the untrained network starts near its bicubic base (measured: 20.81
+	// dB against bicubic's 20.91 on held-out Real-ESRGAN pairs, 16.65 dB
+	// with 1), which short budgets cannot afford to undo. 1 keeps PyTorch's
+	// initialisation.
+	OutInitScale float64 `yaml:"out_init_scale"`
 	// PatchSize is the side of the square LR training patches; the HR
 	// patches are Model.Scale times larger.
 	PatchSize int `yaml:"patch_size"`
@@ -81,6 +89,7 @@ func Default() Config {
 	steps, _ := Budget("full")
 	return Config{
 		Model:           srnet.DefaultConfig(),
+		OutInitScale:    0.1,
 		PatchSize:       48,
 		RandomFlip:      true,
 		RandomRot90:     true,
@@ -166,6 +175,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model: %w", err)
 	}
 	switch {
+	case !(c.OutInitScale >= 0):
+		return bad("out_init_scale", c.OutInitScale, "must not be negative")
 	case c.PatchSize < 1:
 		return bad("patch_size", c.PatchSize, "must be at least 1")
 	case c.Steps < 1:

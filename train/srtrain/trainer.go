@@ -83,6 +83,13 @@ func New(cfg Config, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Tr
 	if err != nil {
 		return nil, err
 	}
+	if cfg.OutInitScale != 1 {
+		for _, p := range model.ConvUp.Params() {
+			for i := range p.Value.Data {
+				p.Value.Data[i] *= float32(cfg.OutInitScale)
+			}
+		}
+	}
 	t := &Trainer{Cfg: cfg, Folder: run, Model: model, Data: data, Log: log, g: ag.NewGraph(true)}
 	params := model.Params()
 	if t.opt, err = optim.NewAdamW(params, optim.AdamWConfig{LR: cfg.LR, Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Eps: cfg.AdamEps, WeightDecay: cfg.WeightDecay}); err != nil {

@@ -1,0 +1,449 @@
+package experiment
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/degradiff/degradiff/degrade/noise"
+	"github.com/degradiff/degradiff/degrade/resize"
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/measure"
+	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/samples"
+	"github.com/degradiff/degradiff/train/ddpm"
+)
+
+// scene renders generated image i at h x w.
+func scene(t testing.TB, i, h, w int) *raster.Image {
+	t.Helper()
+	m, err := samples.Render(samples.Names[i%len(samples.Names)], h, w, uint64(i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func save(t testing.TB, p string, m *raster.Image) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := imageio.Save(p, m, imageio.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// inputs are generated folders for a tiny experiment.
+type inputs struct {
+	hq, realLQ, test, model string
+}
+
+// makeInputs writes: HQ images; "real" LQ images, other scenes through a
+// fixed degradation (area x4 downscale and Gaussian noise of sigma 8); a
+// RealSR-style test folder of bicubic x4 pairs, Canon_001 of which is not
+// a test pair; and a diffusers pipeline folder with a small random UNet.
+func makeInputs(t testing.TB) inputs {
+	t.Helper()
+	root := t.TempDir()
+	in := inputs{
+		hq: filepath.Join(root, "hq"), realLQ: filepath.Join(root, "real"),
+		test: filepath.Join(root, "RealSR"), model: filepath.Join(root, "model"),
+	}
+	for i := 0; i < 3; i++ {
+		save(t, filepath.Join(in.hq, fmt.Sprintf("hq%d.png", i)), scene(t, i, 160, 192))
+	}
+	for i := 0; i < 6; i++ {
+		m := resize.Interpolate(scene(t, 10+i, 192, 192), 48, 48, resize.Area)
+		m = noise.AddGaussian(m, noise.GaussianParams{Sigma: 8, Clip: true, Rounds: true}, rng.New(uint64(i), "real"))
+		save(t, filepath.Join(in.realLQ, fmt.Sprintf("real%d.png", i)), m)
+	}
+	for i, n := range []string{"Canon_001", "Canon_041", "Canon_042", "Nikon_041"} {
+		hr := scene(t, 20+i, 128, 128)
+		save(t, filepath.Join(in.test, "HR", n+".png"), hr)
+		save(t, filepath.Join(in.test, "LR", n+".png"), resize.Interpolate(hr, 32, 32, resize.Bicubic).Clamp())
+	}
+	m, err := unet.New(unet.TinyConfig(), rng.New(1, "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unet.Save(in.model, m, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unet.WritePipeline(in.model, ddpm.SchedulerConfig(ddpm.Default())); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// tinyConfig is the tiny budget on the inputs.
+func tinyConfig(t testing.TB, in inputs) Config {
+	t.Helper()
+	c, err := Default("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.HQ, c.RealLQ, c.Test, c.Model = []string{in.hq}, in.realLQ, in.test, in.model
+	c.TestInclude = []string{"Canon_04*", "Nikon_04*"}
+	c.Workers = 2
+	return c
+}
+
+// cancelOn is a log that cancels a context once text is written after
+// the text after.
+type cancelOn struct {
+	mu          sync.Mutex
+	buf         bytes.Buffer
+	after, text string
+	cancel      context.CancelFunc
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if w.cancel != nil {
+		s := w.buf.String()
+		if i := strings.Index(s, w.after); i >= 0 && strings.Contains(s[i:], w.text) {
+			w.cancel()
+		}
+	}
+	return len(p), nil
+}
+
+func (w *cancelOn) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func pixels(t *testing.T, p string) *raster.Image {
+	t.Helper()
+	m, _, err := imageio.Load(p, imageio.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func sameImage(a, b *raster.Image) bool {
+	if !raster.SameSize(a, b) {
+		return false
+	}
+	for i := range a.Pix {
+		if a.Pix[i] != b.Pix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestTinyExperiment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains five networks")
+	}
+	in := makeInputs(t)
+	cfg := tinyConfig(t, in)
+	out := filepath.Join(t.TempDir(), "bench")
+
+	// Interrupted in the middle of a training run, as by Ctrl-C: after
+	// official's first training step.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &cancelOn{after: "bench: sr/official ...", text: "sr train: 1/", cancel: cancel}
+	if _, err := Run(ctx, cfg, out, log); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted run: %v, want ErrInterrupted\n%s", err, log)
+	}
+	if exists(filepath.Join(out, SRDir, Official, "model")) || !exists(filepath.Join(out, SRDir, Official, "checkpoints", "step-00000001")) {
+		t.Fatalf("the interrupted training left no checkpoint, or finished:\n%s", log)
+	}
+
+	// The rerun resumes.
+	log = &cancelOn{}
+	res, err := Run(context.Background(), cfg, out, log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	first := log.String()
+	for _, want := range []string{"bench: crops: done earlier", "bench: pairs/official+ddpm: done earlier", "bench: sr/bicubic: done earlier",
+		"bench: sr/official: resumed from", "bench: sr/bsrgan ...", "bench: test/bicubic ..."} {
+		if !strings.Contains(first, want) {
+			t.Errorf("resumed run: log lacks %q:\n%s", want, first)
+		}
+	}
+
+	var crops CropList
+	if err := readJSON(filepath.Join(out, CropsFile), &crops); err != nil {
+		t.Fatal(err)
+	}
+	// 160x192 images in 128-pixel crops every 64 (and flush with the
+	// border): 2 x 2 per image, a random 4 of the 12 kept.
+	if len(crops.Crops) != 4 || crops.Total != 12 || res.HQCrops != 4 {
+		t.Errorf("crops: %d of %d, results %d; want 4 of 12", len(crops.Crops), crops.Total, res.HQCrops)
+	}
+	for _, s := range Sources {
+		dir := filepath.Join(out, PairsDir, s)
+		meta, err := os.ReadFile(filepath.Join(dir, pairset.MetaFile))
+		if err != nil || strings.Count(string(meta), "\n") != 4 {
+			t.Errorf("%s: meta_info.txt: %v\n%s", s, err, meta)
+		}
+		for _, c := range crops.Crops {
+			if lr := pixels(t, filepath.Join(dir, "LR", c.Name+"_00.png")); lr.W != 32 || lr.H != 32 {
+				t.Errorf("%s: %s is %dx%d, want 32x32", s, c.Name, lr.W, lr.H)
+			}
+		}
+		var g measure.Report
+		if err := readJSON(filepath.Join(out, GapDir, s+".json"), &g); err != nil {
+			t.Errorf("%s: gap: %v", s, err)
+		} else if g.Real.Images != 6 || g.Synth.Images != 4 || !(g.KID.Subsets > 0) || g.C2ST == nil {
+			t.Errorf("%s: gap report %+v", s, g)
+		}
+		if !exists(filepath.Join(out, SRDir, s, "model", "model.safetensors")) || !exists(filepath.Join(out, SRDir, s, "log.jsonl")) {
+			t.Errorf("%s: no finished SR run", s)
+		}
+	}
+	// Official and the method share the initial LQ image of every pair;
+	// the diffusion step changes it.
+	changed := 0
+	for _, c := range crops.Crops {
+		init := pixels(t, filepath.Join(out, PairsDir, Method, pairset.InitDir, c.Name+"_00.png"))
+		if !sameImage(init, pixels(t, filepath.Join(out, PairsDir, Official, "LR", c.Name+"_00.png"))) {
+			t.Errorf("%s: the method's LR_init differs from official's LR", c.Name)
+		}
+		if !sameImage(init, pixels(t, filepath.Join(out, PairsDir, Method, "LR", c.Name+"_00.png"))) {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Error("the diffusion step changed no LQ image")
+	}
+	man, _ := os.ReadFile(filepath.Join(out, PairsDir, Official, pairset.Manifest))
+	if !strings.Contains(string(man), `"crop":[`) || !strings.Contains(string(man), `"preset":"official"`) {
+		t.Errorf("official manifest: %.300s", man)
+	}
+
+	// Results: a row per source and the reference, every test pair but
+	// Canon_001 scored.
+	if len(res.Rows) != 6 || res.Rows[5].Source != Upscale || res.TestPairs != 3 || res.RealLQImages != 6 {
+		t.Fatalf("results: %d rows, %d test pairs, %d real LQ", len(res.Rows), res.TestPairs, res.RealLQImages)
+	}
+	for _, row := range res.Rows {
+		if len(row.Images) != 3 || row.Images[0].Name != "Canon_041" || !(row.PSNR > 10 && row.PSNR < 60) || !(row.SSIM > 0 && row.SSIM <= 1) {
+			t.Errorf("%s: PSNR %v SSIM %v on %v", row.Source, row.PSNR, row.SSIM, row.Images)
+		}
+		if (row.Gap == nil) != (row.Source == Upscale) {
+			t.Errorf("%s: gap %v", row.Source, row.Gap)
+		}
+	}
+	if res.Model == nil || res.Model.Name == "" || len(res.Model.SHA256) != 64 {
+		t.Errorf("model %+v", res.Model)
+	}
+	for _, f := range []string{ReportMD, ReportHTML, ResultsFile, CurvesPNG, SamplesPNG, StagesFile, ConfigFile} {
+		if !exists(filepath.Join(out, f)) {
+			t.Errorf("no %s", f)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(out, ReportMD))
+	for _, want := range []string{"| official+ddpm |", "bicubic upsampling (no network)", "![Samples](samples.png)", "Canon_042", "| sr/bsrgan |", "degradiff sr test --model"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	page, _ := os.ReadFile(filepath.Join(out, ReportHTML))
+	if !bytes.Contains(page, []byte(`<img alt="Training curves" src="data:image/png;base64,`)) || !bytes.Contains(page, []byte("<td>official+ddpm</td>")) {
+		t.Error("report.html lacks the embedded plot or the table")
+	}
+	var saved Results
+	if err := readJSON(filepath.Join(out, ResultsFile), &saved); err != nil || len(saved.Rows) != 6 {
+		t.Errorf("results.json: %v", err)
+	} else if sr, _ := saved.Config["sr"].(map[string]any); sr == nil || sr["patch_size"] != 16.0 {
+		t.Errorf("results.json config: %v", saved.Config)
+	}
+	samplesPNG := pixels(t, filepath.Join(out, SamplesPNG))
+	if samplesPNG.W < 7*128 || samplesPNG.H < 3*128 {
+		t.Errorf("samples.png is %dx%d, want 3 rows of 8 images of 128 pixels", samplesPNG.W, samplesPNG.H)
+	}
+
+	// A third run redoes nothing but the report, and a lost stage output
+	// is remade alone.
+	stages, _ := os.ReadFile(filepath.Join(out, StagesFile))
+	os.Remove(filepath.Join(out, TestDir, Bicubic+".json"))
+	log = &cancelOn{}
+	res2, err := Run(context.Background(), cfg, out, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := []string{}
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.HasSuffix(l, " ...") {
+			ran = append(ran, l)
+		}
+	}
+	if strings.Join(ran, "|") != "bench: test/bicubic ...|bench: report ..." || strings.Count(log.String(), "done earlier") != 1+5*3+5 {
+		t.Errorf("third run ran %q:\n%s", ran, log)
+	}
+	if res2.Rows[0].PSNR != res.Rows[0].PSNR {
+		t.Errorf("redone test: PSNR %v, was %v", res2.Rows[0].PSNR, res.Rows[0].PSNR)
+	}
+	var before, after []StageTime
+	json.Unmarshal(stages, &before)
+	b2, _ := os.ReadFile(filepath.Join(out, StagesFile))
+	json.Unmarshal(b2, &after)
+	for i := range before {
+		if n := before[i].Name; n != "report" && n != "test/bicubic" && before[i] != after[i] {
+			t.Errorf("stage %s: time changed from %+v to %+v", n, before[i], after[i])
+		}
+	}
+
+	// Fewer sources reuse the folder; other settings are refused.
+	cfg.Sources = []string{Method, Bicubic}
+	res3, err := Run(context.Background(), cfg, out, nil)
+	if err != nil || len(res3.Rows) != 3 || res3.Rows[0].Source != Bicubic {
+		t.Errorf("subset of sources: %v, %+v", err, res3)
+	}
+	cfg.Seed = 5
+	if _, err := Run(context.Background(), cfg, out, nil); err == nil || !strings.Contains(err.Error(), "other settings (seed differ") {
+		t.Errorf("other seed in the same folder: %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	in := makeInputs(t)
+	empty := t.TempDir()
+	small := t.TempDir()
+	save(t, filepath.Join(small, "a.png"), scene(t, 0, 64, 64))
+	noHR := t.TempDir()
+	save(t, filepath.Join(noHR, "LR", "a.png"), scene(t, 0, 32, 32))
+	unmatched := t.TempDir()
+	save(t, filepath.Join(unmatched, "HR", "a.png"), scene(t, 0, 128, 128))
+	save(t, filepath.Join(unmatched, "LR", "b.png"), scene(t, 0, 32, 32))
+	wrongScale := t.TempDir()
+	save(t, filepath.Join(wrongScale, "HR", "a.png"), scene(t, 0, 128, 128))
+	save(t, filepath.Join(wrongScale, "LR", "a.png"), scene(t, 0, 64, 64))
+
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		out    string
+		want   string
+	}{
+		{"no HQ", func(c *Config) { c.HQ = nil }, "", "--hq: at least one"},
+		{"missing HQ", func(c *Config) { c.HQ = []string{filepath.Join(empty, "none")} }, "", "--hq " + filepath.Join(empty, "none")},
+		{"empty HQ", func(c *Config) { c.HQ = []string{empty} }, "", "no images found"},
+		{"small HQ", func(c *Config) { c.HQ = []string{small} }, "", "no image is at least 128x128 pixels"},
+		{"test without HR", func(c *Config) { c.Test = noHR }, "", "has no HR/ folder"},
+		{"unmatched test", func(c *Config) { c.Test, c.TestInclude = unmatched, nil }, "", "have no HR file of the same name: b.png"},
+		{"wrong scale", func(c *Config) { c.Test, c.TestInclude = wrongScale, nil }, "", "fit scale 2"},
+		{"no test pair selected", func(c *Config) { c.TestInclude = []string{"Sony_*"} }, "", "no pair's HR name matches"},
+		{"unknown source", func(c *Config) { c.Sources = []string{"bicubic", "jpeg"} }, "", `--sources: unknown source "jpeg"`},
+		{"repeated source", func(c *Config) { c.Sources = []string{"bicubic", "bicubic"} }, "", "given twice"},
+		{"empty real LQ", func(c *Config) { c.RealLQ = empty }, "", "--real-lq " + empty + ": no images found"},
+		{"all real LQ excluded", func(c *Config) { c.RealLQExclude = []string{"real*"} }, "", "none of its 6 images"},
+		{"test leak", func(c *Config) { c.RealLQ = filepath.Join(in.test, "LR") }, "", "is the LR image of test pair Canon_041"},
+		{"HQ leak", func(c *Config) { c.HQ = []string{filepath.Join(in.test, "HR")} }, "", "is the HR image of test pair"},
+		{"out in input", func(c *Config) {}, filepath.Join(in.hq, "bench"), "is inside the input folder --hq"},
+		{"bad model", func(c *Config) { c.Model, c.Sources = empty, []string{Method} }, "", "--model"},
+		{"crop", func(c *Config) { c.Crop = 130 }, "", "crop: 130 must be a positive multiple of the scale 4"},
+		{"patch", func(c *Config) { c.SR.PatchSize = 40 }, "", "sr.patch_size: 40 is larger than the LR crops (32"},
+		{"glob", func(c *Config) { c.TestInclude = []string{"["} }, "", "test_include: bad name pattern"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig(t, in)
+			tc.change(&c)
+			out := tc.out
+			if out == "" {
+				out = t.TempDir()
+			}
+			_, err := Run(context.Background(), c, out, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	if _, err := Default("huge"); err == nil || !strings.Contains(err.Error(), "tiny, quick, full") {
+		t.Errorf("unknown budget: %v", err)
+	}
+	f := filepath.Join(t.TempDir(), "bench.yaml")
+	os.WriteFile(f, []byte("budget: tiny\nseed: 7\nsr:\n  steps: 3\ngap:\n  skip_c2st: true\n"), 0o644)
+	c, err := Load("", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Budget != "tiny" || c.Seed != 7 || c.SR.Steps != 3 || c.SR.PatchSize != 16 || !c.Gap.SkipC2ST || c.Crop != 128 {
+		t.Errorf("loaded %+v", c)
+	}
+	// The flag's budget wins over the file's.
+	if c, err := Load("full", f); err != nil || c.Budget != "full" || c.SR.PatchSize != 48 || c.SR.Steps != 3 {
+		t.Errorf("Load(full): %v %+v", err, c.SR)
+	}
+	os.WriteFile(f, []byte("sr:\n  stepz: 3\n"), 0o644)
+	if _, err := Load("", f); err == nil || !strings.Contains(err.Error(), "stepz") {
+		t.Errorf("unknown key: %v", err)
+	}
+	// The YAML round trip keeps every setting.
+	q, _ := Default("quick")
+	back, err := Config{}.ParseYAML(q.YAML())
+	if err != nil || !bytes.Equal(back.YAML(), q.YAML()) {
+		t.Errorf("round trip: %v", err)
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	tests := []struct {
+		n, k int
+		want string
+	}{
+		{10, 4, "[0 2 5 7]"}, {3, 4, "[0 1 2]"}, {5, 0, "[]"}, {1, 1, "[0]"},
+	}
+	for _, tc := range tests {
+		if got := fmt.Sprint(sampleIndices(tc.n, tc.k)); got != tc.want {
+			t.Errorf("sampleIndices(%d, %d) = %s, want %s", tc.n, tc.k, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ h, w, y, x, size int }{
+		{512, 512, 192, 192, 128}, {128, 128, 0, 0, 128}, {130, 200, 0, 36, 128}, {50, 90, 0, 20, 48},
+	} {
+		if y, x, s := displayBox(tc.h, tc.w, 4); y != tc.y || x != tc.x || s != tc.size {
+			t.Errorf("displayBox(%d, %d) = %d %d %d, want %d %d %d", tc.h, tc.w, y, x, s, tc.y, tc.x, tc.size)
+		}
+	}
+	if got := fmt.Sprint(hqPrefixes([]string{"/a/Set5", "/b/Set5", "/c/x y"})); got != "[Set5/ Set5_2/ x_y/]" {
+		t.Errorf("hqPrefixes: %s", got)
+	}
+	if got := fmt.Sprint(hqPrefixes([]string{"/a/Set5"})); got != "[]" {
+		t.Errorf("hqPrefixes of one folder: %s", got)
+	}
+	m := raster.New(1, 2, 2)
+	copy(m.Pix, []float32{1, 2, 3, 4})
+	if z := zoom(m, 2); fmt.Sprint(z.Pix) != "[1 1 2 2 1 1 2 2 3 3 4 4 3 3 4 4]" {
+		t.Errorf("zoom: %v", z.Pix)
+	}
+	if got := shellQuote("a b'c") + " " + shellQuote("/x/y_1,z"); got != `'a b'\''c' /x/y_1,z` {
+		t.Errorf("shellQuote: %s", got)
+	}
+	if got := fmt.Sprint(ordered([]string{Method, Bicubic, Official})); got != "[bicubic official official+ddpm]" {
+		t.Errorf("ordered: %s", got)
+	}
+}
+
+func TestDifferingKeys(t *testing.T) {
+	a := []byte("seed: 1\nsr:\n  steps: 3\n  model:\n    scale: 4\nhq: [a]\n")
+	b := []byte("seed: 1\nsr:\n  steps: 4\n  model:\n    scale: 4\n  new: 1\nhq: [b]\n")
+	if got := strings.Join(differingKeys(a, b), ","); got != "hq,sr.new,sr.steps" {
+		t.Errorf("differingKeys = %s", got)
+	}
+}

@@ -1,0 +1,145 @@
+package experiment
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/raster"
+)
+
+// openTest opens the real test pairs; pairdata names every layout problem
+// (no HR/ or LR/, unmatched names, sizes that do not fit the scale).
+func openTest(c Config) (*pairdata.Set, error) {
+	s, err := pairdata.OpenWith(c.Test, pairdata.Options{Scale: c.Scale, Include: c.TestInclude, Exclude: c.TestExclude})
+	if err != nil {
+		return nil, fmt.Errorf("--test: %w", err)
+	}
+	return s, nil
+}
+
+// lqSet is the selected real LQ images, a measure.Source.
+type lqSet struct {
+	files, names []string
+}
+
+func (s *lqSet) Len() int          { return len(s.files) }
+func (s *lqSet) Name(i int) string { return s.names[i] }
+func (s *lqSet) Load(i int) (*raster.Image, error) {
+	m, _, err := imageio.Load(s.files[i], imageio.Options{})
+	return m, err
+}
+
+// matchAny reports whether name, or its last element, matches a pattern.
+func matchAny(pats []string, name string) bool {
+	for _, p := range pats {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+		if ok, _ := path.Match(p, path.Base(name)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// openRealLQ lists the real LQ images, selected by name, and checks from
+// their headers that at least two are large enough to measure.
+func openRealLQ(c Config) (*lqSet, error) {
+	dir := c.RealLQ
+	files, problems := imageio.Find(dir)
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("--real-lq %s: %w", dir, problems[0])
+	}
+	names, err := imageio.Names(dir, files)
+	if err != nil {
+		return nil, fmt.Errorf("--real-lq %s: %w", dir, err)
+	}
+	s := &lqSet{}
+	for i, n := range names {
+		if len(c.RealLQInclude) > 0 && !matchAny(c.RealLQInclude, n) || matchAny(c.RealLQExclude, n) {
+			continue
+		}
+		s.files, s.names = append(s.files, files[i]), append(s.names, n)
+	}
+	if len(s.files) == 0 {
+		if len(files) == 0 {
+			return nil, fmt.Errorf("--real-lq %s: no images found", dir)
+		}
+		return nil, fmt.Errorf("--real-lq %s: none of its %d images is left by the include and exclude patterns", dir, len(files))
+	}
+	p := c.Gap.Features.WithDefaults().PatchSize
+	usable := 0
+	for _, f := range s.files {
+		info, err := imageio.ReadInfo(f, imageio.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--real-lq: %w", err)
+		}
+		if info.Width >= p && info.Height >= p {
+			usable++
+		}
+	}
+	if usable < 2 {
+		return nil, fmt.Errorf("--real-lq %s: %d of %d images are at least %dx%d pixels (gap.features.patch_size), need 2",
+			dir, usable, len(s.files), p, p)
+	}
+	return s, nil
+}
+
+// checkLeaks refuses inputs that would let the test pairs into the
+// experiment: a real LQ image that is a test LR image (the diffusion model
+// learns from the real LQ set), or an HQ source that is a test HR image.
+func checkLeaks(c Config, real *lqSet, test *pairdata.Set) error {
+	lr, hr := map[string]string{}, map[string]string{}
+	for _, p := range test.Pairs {
+		lr[canonical(p.LRPath)], hr[canonical(p.HRPath)] = p.Name, p.Name
+	}
+	for i, f := range real.files {
+		if t, ok := lr[canonical(f)]; ok {
+			return fmt.Errorf("--real-lq: %s is the LR image of test pair %s: leave the test images out (--real-lq-exclude), e.g. with the --test-include patterns", real.names[i], t)
+		}
+	}
+	for _, d := range c.HQ {
+		files, _ := imageio.Find(d)
+		for _, f := range files {
+			if t, ok := hr[canonical(f)]; ok {
+				return fmt.Errorf("--hq %s: %s is the HR image of test pair %s: HQ sources must not include the test images", d, f, t)
+			}
+		}
+	}
+	return nil
+}
+
+// canonical returns the absolute path of p with links resolved.
+func canonical(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		p = a
+	}
+	if e, err := filepath.EvalSymlinks(p); err == nil {
+		p = e
+	}
+	return p
+}
+
+// hqPrefixes returns the name prefix of each HQ folder: none for a single
+// folder, else its base name ("Set5/baby_s001"), made unique.
+func hqPrefixes(dirs []string) []string {
+	out := make([]string, len(dirs))
+	if len(dirs) == 1 {
+		return out
+	}
+	used := map[string]bool{}
+	for i, d := range dirs {
+		base := strings.ReplaceAll(filepath.Base(d), " ", "_")
+		p := base
+		for k := 2; used[strings.ToLower(p)]; k++ {
+			p = fmt.Sprintf("%s_%d", base, k)
+		}
+		used[strings.ToLower(p)] = true
+		out[i] = p + "/"
+	}
+	return out
+}

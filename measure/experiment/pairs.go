@@ -1,0 +1,220 @@
+package experiment
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/batch"
+	"github.com/degradiff/degradiff/models/defaultmodel"
+	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/synth"
+	"github.com/degradiff/degradiff/train/ddpm"
+)
+
+// pairsDir is where a source's pairs go.
+func (r *runner) pairsDir(source string) string { return filepath.Join(r.out, PairsDir, source) }
+
+// pairsDone reports a finished pairs folder: meta_info.txt is written only
+// once every pair is.
+func (r *runner) pairsDone(source string) bool {
+	return exists(filepath.Join(r.pairsDir(source), pairset.MetaFile))
+}
+
+// methodModel is the loaded diffusion model of the Method source.
+type methodModel struct {
+	predict synth.Denoiser
+	id      synth.ModelID
+	sched   []byte
+	// untrained is set for a built-in model that was never trained (a
+	// development placeholder): its pairs are noise.
+	untrained bool
+}
+
+// loadModel loads Config.Model ("" is the built-in model) as degradiff
+// synth does.
+func loadModel(dir string, ema bool) (*methodModel, error) {
+	if dir == "" {
+		m, sched, sum, info, err := defaultmodel.Load()
+		if err != nil {
+			return nil, err
+		}
+		return &methodModel{m.Predict, synth.ModelID{Name: defaultmodel.Name, SHA256: sum}, sched, info.Step == 0}, nil
+	}
+	sub := ""
+	if ema {
+		sub = unet.EMAFolder
+	}
+	m, err := unet.LoadSubfolder(dir, sub)
+	if err != nil {
+		return nil, fmt.Errorf("--model: %w", err)
+	}
+	sched := m.Source.SchedulerConfig
+	if sched == nil {
+		// A bare UNet folder: the reference training schedule.
+		sched = ddpm.SchedulerConfig(ddpm.Default())
+	}
+	return &methodModel{m.Predict, synth.ModelID{Name: m.Source.Name, SHA256: m.Source.SHA256}, sched, false}, nil
+}
+
+// cropRecord is the manifest record of a degradation-only pair: the
+// degradation's record and the crop box.
+type cropRecord struct {
+	degrade.Record
+	Crop [4]int `json:"crop"`
+}
+
+// pipeline builds the degradation of a source at the experiment's scale.
+func pipeline(source string, scale int) (degrade.Pipeline, error) {
+	preset := source
+	if source == Method {
+		preset = Official
+	}
+	c, err := degrade.Load(preset, "")
+	if err != nil {
+		return nil, err
+	}
+	c.Scale = scale
+	return degrade.New(c)
+}
+
+// makePairs writes the pairs of one source for every crop: the same item
+// names, variants and seed for every source, so that Official and Method
+// share each pair's initial LQ image (Method writes it to LR_init/). A
+// rerun skips the pairs already written.
+func (r *runner) makePairs(source string) error {
+	c := r.cfg
+	pipe, err := pipeline(source, c.Scale)
+	if err != nil {
+		return err
+	}
+	var syn *synth.Synthesizer
+	if source == Method {
+		if r.method == nil {
+			if r.method, err = loadModel(c.Model, c.ModelEMA); err != nil {
+				return err
+			}
+		}
+		m := r.method
+		syn, err = synth.New(synth.Options{Pipeline: pipe, Model: m.predict, ModelID: m.id, SchedulerConfig: m.sched,
+			Sampler: c.Synth.Sampler, Steps: c.Synth.Steps, MaxStrength: c.Synth.MaxStrength, Seed: c.Seed,
+			Tile: c.Synth.Tile, Overlap: c.Synth.TileOverlap})
+		if err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
+		fmt.Fprintf(r.log, "bench: %s: model %s (sha256 %.12s), %s, %d steps, strength <= %g\n",
+			source, m.id.Name, m.id.SHA256, c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)
+		if m.untrained {
+			fmt.Fprintf(r.log, "bench: warning: the built-in model of this build is untrained (step 0): %s's LQ images will be noise; give a trained one with --model\n", source)
+		}
+	}
+	dir := r.pairsDir(source)
+	w, err := pairset.Create(dir)
+	if err != nil {
+		return err
+	}
+	files, groups := byFile(r.crops.Crops)
+	items := make([]batch.Item, len(files))
+	for i, f := range files {
+		items[i] = batch.Item{Path: f, Name: f}
+	}
+	job := func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
+		var todo []Crop
+		for _, cr := range groups[it.Path] {
+			if !w.Complete(cr.Name, c.PerImage) {
+				todo = append(todo, cr)
+			}
+		}
+		if len(todo) == 0 {
+			return batch.Skipped, nil
+		}
+		img, _, err := imageio.Load(it.Path, imageio.Options{})
+		if err != nil {
+			return 0, err
+		}
+		for _, cr := range todo {
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("%s: interrupted", it.Path)
+			}
+			b := cr.Box
+			if b[0]+b[2] > img.H || b[1]+b[3] > img.W {
+				return 0, fmt.Errorf("%s: crop %v of %s does not fit the %dx%d image (changed since %s was written?)",
+					it.Path, b, cr.Name, img.W, img.H, CropsFile)
+			}
+			src := img.Crop(b[0], b[1], b[2], b[3])
+			variants := make([]pairset.Variant, c.PerImage)
+			var hr *raster.Image
+			for k := range variants {
+				if syn != nil {
+					h, init, lq, rec, err := syn.Pair(src, cr.Name, k)
+					if err != nil {
+						return 0, fmt.Errorf("%s: %w", it.Path, err)
+					}
+					rec.Source, rec.Crop = it.Path, &b
+					hr, variants[k] = h, pairset.Variant{LR: lq, Init: init, Record: rec}
+					continue
+				}
+				h, lq, rec, err := degrade.Degrade(pipe, src, c.Seed, cr.Name, k)
+				if err != nil {
+					return 0, fmt.Errorf("%s: %w", it.Path, err)
+				}
+				rec.Source = it.Path
+				hr, variants[k] = h, pairset.Variant{LR: lq, Record: cropRecord{rec, b}}
+			}
+			if err := w.Write(cr.Name, hr, variants); err != nil {
+				return 0, err
+			}
+		}
+		return batch.Done, nil
+	}
+	sum := batch.Run(r.ctx, items, batch.Options{Workers: c.Workers, Log: r.log, Desc: "bench " + source, Unit: "img"}, job)
+	if sum.Interrupted || (r.ctx.Err() != nil && len(sum.Failed) > 0) {
+		return interrupted("pairs/" + source)
+	}
+	if len(sum.Failed) > 0 {
+		var errs []error
+		for _, f := range sum.Failed {
+			errs = append(errs, f.Err)
+		}
+		return fmt.Errorf("%d of %d HQ images failed (every source needs every crop): %w", len(sum.Failed), len(items), errors.Join(errs...))
+	}
+	n, err := w.Finish()
+	if err != nil {
+		return err
+	}
+	if want := len(r.crops.Crops) * c.PerImage; n != want {
+		return fmt.Errorf("%s holds %d pairs, want %d: remove it and rerun", dir, n, want)
+	}
+	return nil
+}
+
+// manifestModel returns the diffusion model named by the first record of a
+// pairs folder's manifest, or nil.
+func manifestModel(dir string) *synth.ModelID {
+	f, err := os.Open(filepath.Join(dir, pairset.Manifest))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	if !sc.Scan() {
+		return nil
+	}
+	var rec struct {
+		Model *synth.ModelID `json:"model"`
+	}
+	if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Model == nil || strings.TrimSpace(rec.Model.Name) == "" {
+		return nil
+	}
+	return rec.Model
+}

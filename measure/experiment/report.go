@@ -1,0 +1,358 @@
+package experiment
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/degradiff/degradiff/internal/plot"
+	"github.com/degradiff/degradiff/measure"
+	"github.com/degradiff/degradiff/pairset"
+)
+
+// Files of the report.
+const (
+	ReportMD    = "report.md"
+	ReportHTML  = "report.html"
+	CurvesPNG   = "curves.png"
+	SamplesPNG  = "samples.png"
+	reportTitle = "degradiff bench: which LQ source trains the best SR network?"
+)
+
+// report gathers the stages' outputs into Results and writes results.json,
+// the plots and the report in Markdown and HTML.
+func (r *runner) report() (*Results, error) {
+	c := r.cfg
+	res := &Results{
+		Budget: c.Budget, Command: c.Command, Out: r.out,
+		HQ: c.HQ, HQImages: r.crops.Files, HQCrops: len(r.crops.Crops),
+		RealLQ: c.RealLQ, RealLQImages: len(r.real.files),
+		Test: c.Test, TestPairs: r.test.Len(),
+	}
+	if err := yaml.Unmarshal(c.YAML(), &res.Config); err != nil {
+		return nil, err
+	}
+	for _, s := range append(append([]string(nil), c.Sources...), Upscale) {
+		var t TestResult
+		if err := readJSON(r.testFile(s), &t); err != nil {
+			return nil, err
+		}
+		row := Row{Source: s, PSNR: t.PSNR, SSIM: t.SSIM, Images: t.Images}
+		if s != Upscale {
+			var g measure.Report
+			if err := readJSON(r.gapFile(s), &g); err != nil {
+				return nil, err
+			}
+			row.Gap = &GapSummary{KID: g.KID, FD: g.FD, C2ST: g.C2ST}
+			curve, err := r.lossCurve(s)
+			if err != nil {
+				return nil, err
+			}
+			if len(curve) > 0 {
+				row.FinalLoss = curve[len(curve)-1].Loss
+			}
+		}
+		if s == Method {
+			res.Model = manifestModel(r.pairsDir(s))
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	for _, name := range r.order {
+		if name != "report" {
+			res.Stages = append(res.Stages, r.times[name])
+		}
+	}
+	if err := writeJSON(filepath.Join(r.out, ResultsFile), res); err != nil {
+		return nil, err
+	}
+	if err := r.drawCurves(); err != nil {
+		return nil, err
+	}
+	if err := r.drawSamples(); err != nil {
+		return nil, err
+	}
+	doc := r.document(res)
+	if err := pairset.WriteFileAtomic(filepath.Join(r.out, ReportMD), doc.markdown()); err != nil {
+		return nil, err
+	}
+	page, err := doc.html(r.out)
+	if err != nil {
+		return nil, err
+	}
+	if err := pairset.WriteFileAtomic(filepath.Join(r.out, ReportHTML), page); err != nil {
+		return nil, err
+	}
+	// Reports are for sharing: readable by all, as the PNGs are.
+	for _, f := range []string{ResultsFile, ReportMD, ReportHTML} {
+		os.Chmod(filepath.Join(r.out, f), 0o644)
+	}
+	fmt.Fprintf(r.log, "bench: report in %s and %s\n", filepath.Join(r.out, ReportMD), filepath.Join(r.out, ReportHTML))
+	return res, nil
+}
+
+// A document is the report's content, written as Markdown and as HTML.
+type document struct {
+	title    string
+	sections []section
+}
+
+// A section holds, in order, paragraphs, a table, an image file of the
+// output folder and a code block; any may be empty.
+type section struct {
+	title string
+	paras []string
+	head  []string
+	rows  [][]string
+	image string
+	code  string
+}
+
+// document writes the report's content.
+func (r *runner) document(res *Results) document {
+	c := r.cfg
+	d := document{title: reportTitle}
+	var rows [][]string
+	for _, row := range res.Rows {
+		rows = append(rows, row.cells())
+	}
+	d.sections = append(d.sections, section{
+		title: "Results",
+		paras: []string{
+			fmt.Sprintf("Budget %q. For each LQ source, %d pairs were made from the same %d HQ crops (%dx%d, from %d images) with the same seed (%d); the same x%d network was trained on each source's pairs with the same settings (%d steps of %d patches of %dx%d LR pixels) and tested on %d real test pairs.",
+				c.Budget, res.HQCrops*c.PerImage, res.HQCrops, c.Crop, c.Crop, res.HQImages, c.Seed, c.Scale, c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.PatchSize, res.TestPairs),
+			fmt.Sprintf("PSNR and SSIM (higher is better) are the means over the test pairs, on the Y channel with %d pixels cropped from each border, as BasicSR computes them. KID and FD (lower is closer) and the accuracy of a classifier telling synthetic from real patches (0.5: indistinguishable) compare the source's synthetic LQ images with the %d real LQ images. The last row is the test LR images upscaled with bicubic interpolation, without a network: the reference a useful network beats.",
+				c.Scale, res.RealLQImages),
+		},
+		head: res.head(),
+		rows: rows,
+	})
+	d.sections = append(d.sections, section{
+		title: "Training curves",
+		paras: []string{"The training loss of the SR network on each source's pairs (mean of each log interval). Lower training loss does not mean better real-world results: easy synthetic pairs are easy to fit."},
+		image: CurvesPNG,
+	})
+	d.sections = append(d.sections, section{
+		title: "Samples",
+		paras: []string{
+			fmt.Sprintf("Each of the first rows is a test image (the centre, at most 128 HR pixels): the real LQ input enlarged %dx without interpolation, bicubic upsampling, the network trained on each source's pairs (%s), and the ground truth. The last row is one HQ crop (reduced), the synthetic LQ image of each source for it, and a real LQ image, all enlarged without interpolation.",
+				c.Scale, strings.Join(c.Sources, ", ")),
+			"The test images shown are spread evenly over the sorted test pairs, chosen by position, not by content.",
+		},
+		image: SamplesPNG,
+	})
+	head := []string{"test pair"}
+	for _, row := range res.Rows {
+		head = append(head, label(row.Source))
+	}
+	var per [][]string
+	for i, sc := range res.Rows[0].Images {
+		line := []string{sc.Name}
+		for _, row := range res.Rows {
+			line = append(line, fmt.Sprintf("%s / %.4f", dB(row.Images[i].PSNR), row.Images[i].SSIM))
+		}
+		per = append(per, line)
+	}
+	d.sections = append(d.sections, section{title: "PSNR / SSIM per test pair", head: head, rows: per})
+
+	model := "not used"
+	if res.Model != nil {
+		model = fmt.Sprintf("%s (sha256 %s)", res.Model.Name, res.Model.SHA256)
+	}
+	gap := r.gapOptions()
+	c2stText := "skipped"
+	if !gap.SkipC2ST {
+		o := gap.C2ST.WithDefaults()
+		c2stText = fmt.Sprintf("%d splits of %d steps, %d patches of %d pixels per image", o.Splits, o.Steps, o.Patches, o.PatchSize)
+	}
+	fo := gap.Features.WithDefaults()
+	d.sections = append(d.sections, section{
+		title: "Setup",
+		head:  []string{"setting", "value"},
+		rows: [][]string{
+			{"HQ sources", strings.Join(c.HQ, ", ")},
+			{"HQ crops", fmt.Sprintf("%d of %dx%d every %d pixels (of %d in all; at most %d, 0 = all), %d LQ variant(s) each", res.HQCrops, c.Crop, c.Crop, c.CropStep, r.crops.Total, c.MaxCrops, c.PerImage)},
+			{"real LQ images", fmt.Sprintf("%s: %d images (include %q, exclude %q)", c.RealLQ, res.RealLQImages, strings.Join(c.RealLQInclude, ","), strings.Join(c.RealLQExclude, ","))},
+			{"test pairs", fmt.Sprintf("%s: %d pairs (%s; include %q, exclude %q)", c.Test, res.TestPairs, r.test.Layout, strings.Join(c.TestInclude, ","), strings.Join(c.TestExclude, ","))},
+			{"diffusion model (" + Method + ")", model},
+			{"diffusion step", fmt.Sprintf("%s sampler, %d steps, strength uniform in [0, %g]", c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)},
+			{"SR network", fmt.Sprintf("srnet x%d, %d features, %d blocks, %s base", c.SR.Model.Scale, c.SR.Model.NumFeat, c.SR.Model.NumBlock, c.SR.Model.Base)},
+			{"SR training", fmt.Sprintf("%d steps, batch %d, LR patches %d, %s loss, learning rate %g (%s), EMA %v; settings in %s/SOURCE/%s", c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.Loss, c.SR.LR, c.SR.LRSchedule, c.SR.UseEMA, SRDir, "config.yaml")},
+			{"gap", fmt.Sprintf("%d feature crops of %d pixels per image; classifier test: %s; seed %d", fo.Patches, fo.PatchSize, c2stText, gap.Seed)},
+			{"seed", fmt.Sprint(c.Seed)},
+		},
+	})
+	cmd := c.Command
+	if cmd == "" {
+		cmd = "(run through the library: measure/experiment.Run)"
+	}
+	var lines []string
+	for _, s := range c.Sources {
+		lines = append(lines, fmt.Sprintf("degradiff sr test --model %s --pairs %s%s --baseline",
+			shellQuote(filepath.Join(r.out, SRDir, s)), shellQuote(c.Test), globFlags(c.TestInclude, c.TestExclude)))
+	}
+	d.sections = append(d.sections, section{
+		title: "Commands",
+		paras: []string{
+			"This report was made by the command below; rerunning it with the same settings redoes nothing but the report. Stage 2 makes the pairs as degradiff degrade (the four degradations) and degradiff synth --keep-init (" + Method + ") do, on the crops listed in " + CropsFile + "; stage 4 trains as degradiff sr train with the settings in " + SRDir + "/SOURCE/config.yaml. Each network can be tested again with the commands after it.",
+		},
+		code: cmd + "\n\n" + strings.Join(lines, "\n"),
+	})
+	var times [][]string
+	total := 0.0
+	for _, t := range res.Stages {
+		note := "this run"
+		if t.Cached {
+			note = "an earlier run"
+		}
+		when := "-"
+		if !t.When.IsZero() {
+			when = t.When.Format(time.RFC3339)
+		}
+		times = append(times, []string{t.Name, fmt.Sprintf("%.1f", t.Seconds), when, note})
+		total += t.Seconds
+	}
+	times = append(times, []string{"total", fmt.Sprintf("%.1f", total), "", ""})
+	d.sections = append(d.sections, section{
+		title: "Compute time",
+		paras: []string{"Wall-clock seconds of each stage, on the machine that ran it (the report itself is not counted)."},
+		head:  []string{"stage", "seconds", "finished (UTC)", "run by"},
+		rows:  times,
+	})
+	return d
+}
+
+// globFlags returns the --include and --exclude flags of sr test.
+func globFlags(include, exclude []string) string {
+	s := ""
+	if len(include) > 0 {
+		s += " --include " + shellQuote(strings.Join(include, ","))
+	}
+	if len(exclude) > 0 {
+		s += " --exclude " + shellQuote(strings.Join(exclude, ","))
+	}
+	return s
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// markdown renders the document as GitHub-flavoured Markdown; images are
+// linked by file name, beside the report.
+func (d document) markdown() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# %s\n", d.title)
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	for _, s := range d.sections {
+		fmt.Fprintf(&b, "\n## %s\n", s.title)
+		for _, p := range s.paras {
+			fmt.Fprintf(&b, "\n%s\n", p)
+		}
+		if len(s.head) > 0 {
+			b.WriteString("\n|")
+			for _, h := range s.head {
+				fmt.Fprintf(&b, " %s |", cell(h))
+			}
+			b.WriteString("\n|")
+			for range s.head {
+				b.WriteString(" --- |")
+			}
+			b.WriteString("\n")
+			for _, row := range s.rows {
+				b.WriteString("|")
+				for _, v := range row {
+					fmt.Fprintf(&b, " %s |", cell(v))
+				}
+				b.WriteString("\n")
+			}
+		}
+		if s.image != "" {
+			fmt.Fprintf(&b, "\n![%s](%s)\n", s.title, s.image)
+		}
+		if s.code != "" {
+			fmt.Fprintf(&b, "\n```sh\n%s\n```\n", s.code)
+		}
+	}
+	return b.Bytes()
+}
+
+// html renders the document as one self-contained page: the images of the
+// folder dir are embedded as data URLs.
+func (d document) html(dir string) ([]byte, error) {
+	var b bytes.Buffer
+	esc := html.EscapeString
+	fmt.Fprintf(&b, `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>%s</title>
+<style>
+body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.4}
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
+th{background:#f0f0f0}td{font-variant-numeric:tabular-nums}img{max-width:100%%;image-rendering:pixelated}
+pre{background:#f6f6f6;padding:1em;overflow-x:auto}
+</style></head><body>
+<h1>%s</h1>
+`, esc(d.title), esc(d.title))
+	for _, s := range d.sections {
+		fmt.Fprintf(&b, "<h2>%s</h2>\n", esc(s.title))
+		for _, p := range s.paras {
+			fmt.Fprintf(&b, "<p>%s</p>\n", esc(p))
+		}
+		if len(s.head) > 0 {
+			b.WriteString("<table>\n<tr>")
+			for _, h := range s.head {
+				fmt.Fprintf(&b, "<th>%s</th>", esc(h))
+			}
+			b.WriteString("</tr>\n")
+			for _, row := range s.rows {
+				b.WriteString("<tr>")
+				for _, v := range row {
+					fmt.Fprintf(&b, "<td>%s</td>", esc(v))
+				}
+				b.WriteString("</tr>\n")
+			}
+			b.WriteString("</table>\n")
+		}
+		if s.image != "" {
+			png, err := os.ReadFile(filepath.Join(dir, s.image))
+			if err != nil {
+				return nil, fmt.Errorf("report: %w", err)
+			}
+			fmt.Fprintf(&b, "<p><img alt=\"%s\" src=\"data:image/png;base64,%s\"></p>\n", esc(s.title), base64.StdEncoding.EncodeToString(png))
+		}
+		if s.code != "" {
+			fmt.Fprintf(&b, "<pre>%s</pre>\n", esc(s.code))
+		}
+	}
+	b.WriteString("</body></html>\n")
+	return b.Bytes(), nil
+}
+
+// drawCurves plots the training loss of every source on one chart.
+func (r *runner) drawCurves() error {
+	ch := plot.Chart{
+		Title:  fmt.Sprintf("SR training loss (%s, mean of %d steps)", r.cfg.SR.Loss, r.cfg.SR.LogEvery),
+		XLabel: "step", YLabel: r.cfg.SR.Loss, LogY: true,
+	}
+	for _, s := range r.cfg.Sources {
+		curve, err := r.lossCurve(s)
+		if err != nil {
+			return err
+		}
+		ser := plot.Series{Name: s}
+		for _, p := range curve {
+			ser.X, ser.Y = append(ser.X, float64(p.Step)), append(ser.Y, p.Loss)
+		}
+		ch.Series = append(ch.Series, ser)
+	}
+	return plot.SavePNG(filepath.Join(r.out, CurvesPNG), ch.Draw(900, 450))
+}

@@ -1,0 +1,117 @@
+package experiment
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+
+	"github.com/degradiff/degradiff/measure"
+	"github.com/degradiff/degradiff/measure/c2st"
+	"github.com/degradiff/degradiff/synth"
+)
+
+// Results is the outcome of an experiment, saved as OUT/results.json.
+type Results struct {
+	Budget  string `json:"budget"`
+	Command string `json:"command,omitempty"`
+	Out     string `json:"out"`
+	// The inputs and how much of them was used.
+	HQ           []string `json:"hq"`
+	HQImages     int      `json:"hq_images"`
+	HQCrops      int      `json:"hq_crops"`
+	RealLQ       string   `json:"real_lq"`
+	RealLQImages int      `json:"real_lq_images"`
+	Test         string   `json:"test"`
+	TestPairs    int      `json:"test_pairs"`
+	// Model is the diffusion model of the Method source, when it ran.
+	Model *synth.ModelID `json:"ddpm_model,omitempty"`
+	// Rows holds one row per source, in Sources order, then the Upscale
+	// reference row.
+	Rows []Row `json:"rows"`
+	// Stages lists the compute time of every stage, in run order.
+	Stages []StageTime `json:"stages"`
+	// Config is the settings, with the keys of config.yaml.
+	Config map[string]any `json:"config"`
+}
+
+// Row is the results of one source.
+type Row struct {
+	Source string `json:"source"`
+	// PSNR and SSIM are the means over the test pairs of the network
+	// trained on the source's pairs; Images has them per pair.
+	PSNR   float64 `json:"psnr"`
+	SSIM   float64 `json:"ssim"`
+	Images []Score `json:"images"`
+	// Gap compares the source's LQ images with the real ones; nil for the
+	// Upscale row.
+	Gap *GapSummary `json:"gap,omitempty"`
+	// FinalLoss is the last logged training loss (0 for Upscale).
+	FinalLoss float64 `json:"final_train_loss,omitempty"`
+}
+
+// GapSummary is the headline of a measure.Report; OUT/gap/SOURCE.json has
+// the whole report.
+type GapSummary struct {
+	KID  measure.KIDResult `json:"kid"`
+	FD   float64           `json:"fd"`
+	C2ST *c2st.Result      `json:"c2st,omitempty"`
+}
+
+// label returns the display name of a row's source.
+func label(source string) string {
+	if source == Upscale {
+		return "bicubic upsampling (no network)"
+	}
+	return source
+}
+
+// cells returns a row's columns as text: source, PSNR, SSIM, KID, FD,
+// C2ST accuracy with its interval.
+func (row Row) cells() []string {
+	out := []string{label(row.Source), dB(row.PSNR), fmt.Sprintf("%.4f", row.SSIM), "-", "-", "-"}
+	if g := row.Gap; g != nil {
+		out[3] = fmt.Sprintf("%.4f ± %.4f", g.KID.Mean, g.KID.Std)
+		out[4] = fmt.Sprintf("%.3f", g.FD)
+		if c := g.C2ST; c != nil {
+			out[5] = fmt.Sprintf("%.3f [%.3f, %.3f]", c.Accuracy, c.CILow, c.CIHigh)
+		} else {
+			out[5] = "skipped"
+		}
+	}
+	return out
+}
+
+// head returns the header of the results table.
+func (res *Results) head() []string {
+	level := 0.95
+	for _, row := range res.Rows {
+		if row.Gap != nil && row.Gap.C2ST != nil {
+			level = row.Gap.C2ST.Confidence
+		}
+	}
+	return []string{"LQ source", "PSNR (Y, dB)", "SSIM (Y)", "KID ± std", "FD", fmt.Sprintf("C2ST accuracy [%g%% CI]", 100*level)}
+}
+
+func dB(v float64) string {
+	if math.IsInf(v, 1) {
+		return "inf"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// WriteTable writes the results table as aligned text.
+func (res *Results) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	line := func(cols []string) {
+		for _, c := range cols {
+			fmt.Fprint(tw, c, "\t")
+		}
+		fmt.Fprintln(tw)
+	}
+	line(res.head())
+	for _, row := range res.Rows {
+		line(row.cells())
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,381 @@
+package experiment
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/pairset/pairdata"
+)
+
+// ErrInterrupted is wrapped by the error Run returns when its context is
+// cancelled; everything finished so far is kept, and running Run again
+// with the same settings resumes.
+var ErrInterrupted = errors.New("experiment interrupted")
+
+// Files of the output folder.
+const (
+	ConfigFile  = "config.yaml"
+	CropsFile   = "crops.json"
+	StagesFile  = "stages.json"
+	ResultsFile = "results.json"
+	PairsDir    = "pairs"
+	GapDir      = "gap"
+	SRDir       = "sr"
+	TestDir     = "test"
+)
+
+// Upscale names the reference row of the results: the test LR images
+// upscaled with bicubic interpolation, without any network.
+const Upscale = "bicubic-upsampling"
+
+// StageTime is the compute time of one stage.
+type StageTime struct {
+	Name    string    `json:"name"`
+	Seconds float64   `json:"seconds"`
+	When    time.Time `json:"finished"`
+	// Cached reports a stage done by an earlier run, skipped by this one.
+	Cached bool `json:"cached"`
+}
+
+// runner holds the state of one Run.
+type runner struct {
+	ctx   context.Context
+	cfg   Config
+	out   string
+	log   io.Writer
+	times map[string]StageTime
+	order []string // stages met by this run, in order
+
+	crops  *CropList
+	real   *lqSet
+	test   *pairdata.Set
+	method *methodModel // loaded on first use
+}
+
+// Run performs the experiment with the settings cfg in the folder outDir
+// (created if needed), reporting progress to log (nil: none), and returns
+// the results, also written to outDir/results.json with the report. A
+// stage whose output exists is skipped, so a rerun after an interruption
+// or a failure resumes; outDir must then hold the same settings, apart
+// from the sources, which may change.
+func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Results, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := resolvePaths(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Workers < 1 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	cfg.Sources = ordered(cfg.Sources)
+	r := &runner{ctx: ctx, cfg: cfg, out: outDir, log: log, times: map[string]StageTime{}}
+	if err := r.prepare(); err != nil {
+		return nil, err
+	}
+	if err := r.stage("crops", r.cropsDone, r.makeCrops); err != nil {
+		return nil, err
+	}
+	// The inputs are sound: from here on the settings are binding.
+	if err := r.writeSettings(); err != nil {
+		return nil, err
+	}
+	if r.crops == nil {
+		if r.crops, err = readCrops(filepath.Join(r.out, CropsFile)); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(log, "bench: %d HQ crops of %dx%d from %d images, %d source(s): %s\n",
+		len(r.crops.Crops), cfg.Crop, cfg.Crop, r.crops.Files, len(cfg.Sources), strings.Join(cfg.Sources, ", "))
+	for _, s := range cfg.Sources {
+		if err := r.stage("pairs/"+s, func() bool { return r.pairsDone(s) }, func() error { return r.makePairs(s) }); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range cfg.Sources {
+		if err := r.stage("gap/"+s, func() bool { return exists(r.gapFile(s)) }, func() error { return r.measureGap(s) }); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range cfg.Sources {
+		if err := r.stage("sr/"+s, func() bool { return r.trainDone(s) }, func() error { return r.train(s) }); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range append(append([]string(nil), cfg.Sources...), Upscale) {
+		if err := r.stage("test/"+s, func() bool { return exists(r.testFile(s)) }, func() error { return r.testSR(s) }); err != nil {
+			return nil, err
+		}
+	}
+	var res *Results
+	err = r.stage("report", func() bool { return false }, func() error {
+		var err error
+		res, err = r.report()
+		return err
+	})
+	return res, err
+}
+
+// resolvePaths makes the input folders absolute, so that the settings of
+// a folder compare equal whatever the working directory of the rerun.
+func resolvePaths(c Config) (Config, error) {
+	abs := func(flag, p string) (string, error) {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %w", flag, p, err)
+		}
+		return a, nil
+	}
+	var err error
+	hq := make([]string, len(c.HQ))
+	for i, d := range c.HQ {
+		if hq[i], err = abs("--hq", d); err != nil {
+			return c, err
+		}
+	}
+	c.HQ = hq
+	if c.RealLQ, err = abs("--real-lq", c.RealLQ); err != nil {
+		return c, err
+	}
+	if c.Test, err = abs("--test", c.Test); err != nil {
+		return c, err
+	}
+	if c.Model != "" {
+		if c.Model, err = abs("--model", c.Model); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// prepare creates the output folder, checks that it holds no experiment
+// with other settings, and opens the inputs, so that wrong folders fail
+// before any work.
+func (r *runner) prepare() error {
+	out, err := filepath.Abs(r.out)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", r.out, err)
+	}
+	for flag, dirs := range map[string][]string{"--hq": r.cfg.HQ, "--real-lq": {r.cfg.RealLQ}, "--test": {r.cfg.Test}} {
+		for _, d := range dirs {
+			if out == d || strings.HasPrefix(out, d+string(filepath.Separator)) {
+				return fmt.Errorf("--out %s is inside the input folder %s %s: choose another", r.out, flag, d)
+			}
+		}
+	}
+	if err := os.MkdirAll(r.out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := r.checkSettings(); err != nil {
+		return err
+	}
+	if err := r.readTimes(); err != nil {
+		return err
+	}
+	if r.test, err = openTest(r.cfg); err != nil {
+		return err
+	}
+	if r.real, err = openRealLQ(r.cfg); err != nil {
+		return err
+	}
+	if err := checkLeaks(r.cfg, r.real, r.test); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.log, "bench: budget %s; %d real LQ images from %s; %d test pairs from %s (%s)\n",
+		r.cfg.Budget, len(r.real.files), r.cfg.RealLQ, r.test.Len(), r.cfg.Test, r.test.Layout)
+	return nil
+}
+
+// fingerprint is the settings that the outputs depend on: all but the
+// list of sources, whose stages are independent of each other.
+func fingerprint(c Config) []byte {
+	c.Sources = nil
+	return c.YAML()
+}
+
+// checkSettings compares the settings with those of an earlier run that
+// left outputs in OUT. Settings without outputs (a run that failed on its
+// inputs) are not binding.
+func (r *runner) checkSettings() error {
+	p := filepath.Join(r.out, ConfigFile)
+	old, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) || !r.hasOutputs() {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	var prev Config
+	if err := yaml.Unmarshal(old, &prev); err != nil {
+		return fmt.Errorf("%s is corrupt (%v): remove it or use another --out", p, err)
+	}
+	if got, want := fingerprint(prev), fingerprint(r.cfg); !bytes.Equal(got, want) {
+		return fmt.Errorf("--out %s holds an experiment with other settings (%s differ; see %s): use another --out, or the same settings to resume",
+			r.out, strings.Join(differingKeys(got, want), ", "), p)
+	}
+	return nil
+}
+
+// hasOutputs reports whether OUT holds the output of any stage.
+func (r *runner) hasOutputs() bool {
+	for _, f := range []string{CropsFile, PairsDir, GapDir, SRDir, TestDir} {
+		if exists(filepath.Join(r.out, f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeSettings records the settings in OUT/config.yaml.
+func (r *runner) writeSettings() error {
+	return pairset.WriteFileAtomic(filepath.Join(r.out, ConfigFile), r.cfg.YAML())
+}
+
+// differingKeys lists the keys whose values differ between two YAML
+// documents, as dotted paths ("sr.steps").
+func differingKeys(a, b []byte) []string {
+	var ma, mb map[string]any
+	yaml.Unmarshal(a, &ma)
+	yaml.Unmarshal(b, &mb)
+	var keys []string
+	var walk func(prefix string, x, y map[string]any)
+	walk = func(prefix string, x, y map[string]any) {
+		seen := map[string]bool{}
+		for _, m := range []map[string]any{x, y} {
+			for k := range m {
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				xs, okx := x[k].(map[string]any)
+				ys, oky := y[k].(map[string]any)
+				if okx && oky {
+					walk(prefix+k+".", xs, ys)
+					continue
+				}
+				xv, inX := x[k]
+				yv, inY := y[k]
+				xb, _ := yaml.Marshal(xv)
+				yb, _ := yaml.Marshal(yv)
+				if inX != inY || !bytes.Equal(xb, yb) {
+					keys = append(keys, prefix+k)
+				}
+			}
+		}
+	}
+	walk("", ma, mb)
+	sort.Strings(keys)
+	return keys
+}
+
+// stage runs one stage unless done reports its output complete, and
+// records its compute time.
+func (r *runner) stage(name string, done func() bool, run func() error) error {
+	r.order = append(r.order, name)
+	if done() {
+		t := r.times[name]
+		t.Name, t.Cached = name, true
+		r.times[name] = t
+		fmt.Fprintf(r.log, "bench: %s: done earlier, skipped\n", name)
+		return nil
+	}
+	if err := r.ctx.Err(); err != nil {
+		return fmt.Errorf("%w before %s: rerun the same command to resume", ErrInterrupted, name)
+	}
+	fmt.Fprintf(r.log, "bench: %s ...\n", name)
+	start := time.Now()
+	if err := run(); err != nil {
+		if errors.Is(err, ErrInterrupted) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	el := time.Since(start)
+	r.times[name] = StageTime{Name: name, Seconds: el.Seconds(), When: time.Now().UTC().Truncate(time.Second)}
+	fmt.Fprintf(r.log, "bench: %s: done in %s\n", name, el.Round(time.Millisecond))
+	return r.writeTimes()
+}
+
+// interrupted returns the error of a stage stopped by the context.
+func interrupted(stage string) error {
+	return fmt.Errorf("%w during %s: what is done is kept; rerun the same command to resume", ErrInterrupted, stage)
+}
+
+func (r *runner) readTimes() error {
+	p := filepath.Join(r.out, StagesFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	var list []StageTime
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("%s is corrupt (%v): remove it to start the timings afresh", p, err)
+	}
+	for _, t := range list {
+		r.times[t.Name] = t
+	}
+	return nil
+}
+
+func (r *runner) writeTimes() error {
+	list := make([]StageTime, 0, len(r.times))
+	for _, t := range r.times {
+		t.Cached = false
+		list = append(list, t)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return err
+	}
+	return pairset.WriteFileAtomic(filepath.Join(r.out, StagesFile), append(b, '\n'))
+}
+
+// writeJSON writes v to p atomically, creating its folder.
+func writeJSON(p string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return pairset.WriteFileAtomic(p, append(b, '\n'))
+}
+
+// readJSON decodes the file p into v.
+func readJSON(p string, v any) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,126 @@
+package experiment
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/degradiff/degradiff/degrade/resize"
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/progress"
+	"github.com/degradiff/degradiff/measure/fidelity"
+	"github.com/degradiff/degradiff/models/srnet"
+	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/train/srtrain"
+)
+
+// Score is the fidelity of one super-resolved test image.
+type Score struct {
+	Name string  `json:"name"`
+	PSNR float64 `json:"psnr"`
+	SSIM float64 `json:"ssim"`
+}
+
+// TestResult is stage 5's output for one source, OUT/test/SOURCE.json:
+// PSNR and SSIM as BasicSR computes them (8-bit, the Y channel, the scale
+// cropped from each border), per test image and their means.
+type TestResult struct {
+	Source string `json:"source"`
+	// Model describes the weights tested.
+	Model      string  `json:"model"`
+	CropBorder int     `json:"crop_border"`
+	TestY      bool    `json:"test_y_channel"`
+	PSNR       float64 `json:"psnr"`
+	SSIM       float64 `json:"ssim"`
+	Images     []Score `json:"images"`
+}
+
+func (r *runner) testFile(source string) string {
+	return filepath.Join(r.out, TestDir, source+".json")
+}
+
+// sampleDir holds the crops of the super-resolved sample images.
+func (r *runner) sampleDir(source string) string { return filepath.Join(r.out, TestDir, source) }
+
+// sampleIndices returns k test pairs spread evenly over the n sorted ones:
+// a choice that does not depend on their content.
+func sampleIndices(n, k int) []int {
+	k = min(k, n)
+	out := make([]int, k)
+	for i := range out {
+		out[i] = i * n / k
+	}
+	return out
+}
+
+// displayBox returns the HR region of a test image shown in samples.png:
+// a centred square of at most 128 pixels, aligned to the scale.
+func displayBox(h, w, scale int) (y, x, size int) {
+	size = min(128, h, w) / scale * scale
+	return (h - size) / 2 / scale * scale, (w - size) / 2 / scale * scale, size
+}
+
+// testSR super-resolves every test LR image with the source's network (or,
+// for Upscale, bicubic interpolation), scores it against the HR image and
+// writes OUT/test/SOURCE.json, keeping the displayed crops of the sample
+// images.
+func (r *runner) testSR(source string) error {
+	s := r.cfg.Scale
+	var model *srnet.Model
+	desc := "bicubic interpolation (degrade/resize, A = -0.75)"
+	if source != Upscale {
+		var err error
+		if model, desc, err = srtrain.LoadModel(r.runDir(source), srnet.AutoWeights); err != nil {
+			return err
+		}
+	}
+	opt := fidelity.Options{CropBorder: s, TestY: true}
+	res := TestResult{Source: source, Model: desc, CropBorder: s, TestY: true}
+	samples := map[int]bool{}
+	for _, i := range sampleIndices(r.test.Len(), r.cfg.SampleImages) {
+		samples[i] = true
+	}
+	if err := os.MkdirAll(r.sampleDir(source), 0o755); err != nil {
+		return err
+	}
+	bar := progress.New(r.log, r.test.Len(), "bench test "+source, "img")
+	defer bar.Finish()
+	for i, p := range r.test.Pairs {
+		if r.ctx.Err() != nil {
+			return interrupted("test/" + source)
+		}
+		hr, lr, err := r.test.Load(i)
+		if err != nil {
+			return err
+		}
+		var sr *raster.Image
+		if model != nil {
+			sr = model.Predict(lr, srnet.PredictOptions{})
+		} else {
+			sr = resize.Interpolate(lr, lr.H*s, lr.W*s, resize.Bicubic).Clamp()
+		}
+		sc := Score{Name: p.Name, PSNR: fidelity.PSNR(sr, hr, opt), SSIM: fidelity.SSIM(sr, hr, opt)}
+		res.Images = append(res.Images, sc)
+		if samples[i] {
+			y, x, d := displayBox(sr.H, sr.W, s)
+			if err := saveImage(filepath.Join(r.sampleDir(source), filepath.FromSlash(p.Name)+".png"), sr.Crop(y, x, d, d)); err != nil {
+				return err
+			}
+		}
+		bar.Add(1)
+	}
+	// Means in pair order, so that they do not depend on timing.
+	for _, sc := range res.Images {
+		res.PSNR += sc.PSNR / float64(len(res.Images))
+		res.SSIM += sc.SSIM / float64(len(res.Images))
+	}
+	return writeJSON(r.testFile(source), res)
+}
+
+// saveImage writes a PNG atomically, creating its folder.
+func saveImage(p string, m *raster.Image) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return imageio.Save(p, m, imageio.SaveOptions{})
+}
