@@ -2,7 +2,9 @@ package imageio
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -198,17 +200,11 @@ func Save(path string, m *raster.Image, opt SaveOptions) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := atomicfile.Create(path)
 	if err != nil {
-		return fail(err)
+		return fail(errors.Unwrap(err))
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close() // may already be closed; the error is moot
-			os.Remove(tmp)
-		}
-	}()
+	defer f.Abort()
 	bw := bufio.NewWriterSize(f, 1<<16)
 	if err := encode(bw, img, format, opt); err != nil {
 		return fail(err)
@@ -216,29 +212,8 @@ func Save(path string, m *raster.Image, opt SaveOptions) (err error) {
 	if err := bw.Flush(); err != nil {
 		return fail(err)
 	}
-	if err := f.Chmod(0o644); err != nil {
-		return fail(err)
+	if err := f.Commit(); err != nil {
+		return fail(errors.Unwrap(err))
 	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fail(err)
-	}
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes a rename durable. Failure only weakens durability after a
-// crash, and some systems cannot sync folders, so it is ignored.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	d.Sync()
-	d.Close()
 }

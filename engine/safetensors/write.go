@@ -5,9 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 )
 
@@ -70,11 +69,11 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 	for len(hdr)%8 != 0 {
 		hdr = append(hdr, ' ')
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	tmp, err := atomicfile.Create(path)
 	if err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+		return fmt.Errorf("safetensors: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Abort()
 	w := bufio.NewWriterSize(tmp, 1<<20)
 	var lenBuf [8]byte
 	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hdr)))
@@ -108,24 +107,10 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 		}
 	}
 	if err := w.Flush(); err != nil {
-		tmp.Close()
 		return fmt.Errorf("safetensors: writing %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	// CreateTemp makes the file private (0600); give the result the mode
-	// os.Create would.
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+	if err := tmp.Commit(); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil
 }

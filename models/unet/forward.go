@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/degradiff/degradiff/engine/ag"
+	"github.com/degradiff/degradiff/engine/nn"
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/internal/parallel"
 	"github.com/degradiff/degradiff/internal/rng"
@@ -111,10 +112,9 @@ func (m *Model) Forward(g *ag.Graph, x *ag.Var, t []float32) *ag.Var {
 			}
 		}
 		if lv.resize != nil {
-			u := g.UpsampleNearest2x(h)
+			u := upsampleConv(g, lv.resize, h)
 			g.Release(h)
-			h = lv.resize.Forward(g, u)
-			g.Release(u)
+			h = u
 		}
 		m.hook(lv.spec.name, h)
 	}
@@ -155,12 +155,21 @@ func (m *Model) timeEmbedding(g *ag.Graph, t []float32) *ag.Var {
 func (m *Model) resnet(g *ag.Graph, r *resnetBlock, x, tact *ag.Var) *ag.Var {
 	n := x.Value.Shape[0]
 	h := r.norm1.ForwardSiLU(g, x)
-	h1 := r.conv1.Forward(g, h)
-	g.Release(h)
 	p := r.timeProj.Forward(g, tact)
-	p4 := g.Reshape(p, n, r.spec.out, 1, 1)
-	h2 := g.Add(h1, p4)
-	g.Release(h1, p4)
+	var h2 *ag.Var
+	if c := r.conv1; n == 1 && c.Bias != nil {
+		// One sample: add the projection to conv1's bias rather than
+		// to its output, saving a pass over the activation.
+		b := g.Add(c.Bias, g.Reshape(p, r.spec.out))
+		h2 = g.Conv2d(h, c.Weight, b, c.Stride, c.Pad)
+		g.Release(b, p)
+	} else {
+		h1 := c.Forward(g, h)
+		p4 := g.Reshape(p, n, r.spec.out, 1, 1) // shares p's buffer
+		h2 = g.Add(h1, p4)
+		g.Release(h1, p4)
+	}
+	g.Release(h)
 	h3 := r.norm2.ForwardSiLU(g, h2)
 	g.Release(h2)
 	h3 = m.dropout(g, h3)
@@ -362,4 +371,152 @@ func (c *graphCache) clear() {
 	c.mu.Lock()
 	c.free = nil
 	c.mu.Unlock()
+}
+
+// upsampleTaps lists, for output phase a (row or column parity) and tap u
+// of the folded 2x2 kernel, the rows (or columns) of the 3x3 kernel that
+// land on it: output row 2i+a of a 3x3 convolution of the nearest-upsampled
+// input reads input rows i-1+a and i+a, the middle one twice or once.
+var upsampleTaps = [2][2][]int{{{0}, {1, 2}}, {{0, 1}, {2}}}
+
+// upsampleConv returns c(UpsampleNearest2x(x)) for the upsamplers' 3x3,
+// stride 1, pad 1 convolution c. It runs as one 2x2 convolution of x (pad
+// 1) with 4·Cout outputs, one set per output phase, whose weights sum the
+// 3x3 taps that see the same input pixel: 16/36 of the multiply-adds and no
+// upsampled copy, forward and backward. Inference and training graphs take
+// the same path, so they compute the same values.
+func upsampleConv(g *ag.Graph, c *nn.Conv2d, x *ag.Var) *ag.Var {
+	ws := c.Weight.Value.Shape
+	if c.Stride != 1 || c.Pad != 1 || ws[2] != 3 || ws[3] != 3 {
+		u := g.UpsampleNearest2x(x)
+		y := c.Forward(g, u)
+		g.Release(u)
+		return y
+	}
+	wv := upsampleFold(g, c.Weight)
+	var bv *ag.Var
+	if c.Bias != nil {
+		bv = upsampleBias(g, c.Bias)
+	}
+	p := g.Conv2d(x, wv, bv, 1, 1) // [N, 4·Cout, H+1, W+1]
+	g.Release(wv, bv)
+	y := upsampleInterleave(g, p)
+	g.Release(p)
+	return y
+}
+
+// upsampleFold returns the [4·Cout, Cin, 2, 2] weights of upsampleConv from
+// the [Cout, Cin, 3, 3] weights w: phase (a, b) holds the outputs
+// (2a+b)·Cout + o.
+func upsampleFold(g *ag.Graph, w *ag.Var) *ag.Var {
+	ws := w.Value.Shape
+	m := ws[0] * ws[1] // kernels per phase
+	out := g.AllocUninit(4*m, 2, 2)
+	wd, od := w.Value.Data, out.Data
+	for k := range m {
+		t := wd[k*9 : k*9+9]
+		// The rows that phase a's tap u sums (upsampleTaps), indexed 2a+u.
+		rows := [4][3]float32{
+			{t[0], t[1], t[2]},
+			{t[3] + t[6], t[4] + t[7], t[5] + t[8]},
+			{t[0] + t[3], t[1] + t[4], t[2] + t[5]},
+			{t[6], t[7], t[8]},
+		}
+		for a := range 2 {
+			d0 := od[((2*a)*m+k)*4:][:4]   // phase (a, 0)
+			d1 := od[((2*a+1)*m+k)*4:][:4] // phase (a, 1)
+			for u := range 2 {
+				r := &rows[2*a+u]
+				d0[2*u], d0[2*u+1] = r[0], r[1]+r[2]
+				d1[2*u], d1[2*u+1] = r[0]+r[1], r[2]
+			}
+		}
+	}
+	out.Shape = []int{4 * ws[0], ws[1], 2, 2}
+	y := g.Result(out, w)
+	g.Record(y, func() {
+		gw, gy := g.GradOf(w).Data, y.Grad.Data
+		for a := range 2 {
+			for b := range 2 {
+				for k := range m {
+					dst := gw[k*9 : k*9+9]
+					src := gy[((2*a+b)*m+k)*4:][:4]
+					for u := range 2 {
+						for v := range 2 {
+							for _, r := range upsampleTaps[a][u] {
+								for _, s := range upsampleTaps[b][v] {
+									dst[3*r+s] += src[2*u+v]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+	return y
+}
+
+// upsampleBias returns the bias b repeated for the four phases.
+func upsampleBias(g *ag.Graph, b *ag.Var) *ag.Var {
+	co := len(b.Value.Data)
+	out := g.AllocUninit(4 * co)
+	for p := range 4 {
+		copy(out.Data[p*co:(p+1)*co], b.Value.Data)
+	}
+	y := g.Result(out, b)
+	g.Record(y, func() {
+		gb := g.GradOf(b)
+		for p := range 4 {
+			for o, v := range y.Grad.Data[p*co : (p+1)*co] {
+				gb.Data[o] += v
+			}
+		}
+	})
+	return y
+}
+
+// upsampleInterleave returns y [N, Cout, 2H, 2W] from the phase outputs p
+// [N, 4·Cout, H+1, W+1]: y[n, o, 2i+a, 2j+b] = p[n, (2a+b)·Cout+o, i+a, j+b].
+func upsampleInterleave(g *ag.Graph, p *ag.Var) *ag.Var {
+	ps := p.Value.Shape
+	n, co, h, wd := ps[0], ps[1]/4, ps[2]-1, ps[3]-1
+	out := g.AllocUninit(n, co, 2*h, 2*wd)
+	// walk calls f(pp, yy) with the rows of a phase plane and of y that
+	// correspond, for every output plane t in [lo, hi).
+	walk := func(pd, yd []float32, lo, hi int, f func(pp, yy []float32)) {
+		ph, pw := h+1, wd+1
+		for t := lo; t < hi; t++ {
+			ni, o := t/co, t%co
+			yt := yd[t*4*h*wd : (t+1)*4*h*wd]
+			for a := range 2 {
+				for b := range 2 {
+					pl := pd[((ni*4+2*a+b)*co+o)*ph*pw:][:ph*pw]
+					for i := range h {
+						f(pl[(i+a)*pw+b:][:wd], yt[(2*i+a)*2*wd+b:][:2*wd-1])
+					}
+				}
+			}
+		}
+	}
+	pd, od := p.Value.Data, out.Data
+	parallel.For(n*co, 1, func(lo, hi int) {
+		walk(pd, od, lo, hi, func(pp, yy []float32) {
+			for j, v := range pp {
+				yy[2*j] = v
+			}
+		})
+	})
+	y := g.Result(out, p)
+	g.Record(y, func() {
+		gp := g.GradOf(p)
+		parallel.For(n*co, 1, func(lo, hi int) {
+			walk(gp.Data, y.Grad.Data, lo, hi, func(pp, yy []float32) {
+				for j := range pp {
+					pp[j] += yy[2*j]
+				}
+			})
+		})
+	})
+	return y
 }

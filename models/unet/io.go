@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -225,7 +226,7 @@ func SaveSubfolder(dir, sub string, m *Model, dtype safetensors.DType) error {
 	if err := nn.Save(filepath.Join(md, WeightsFile), m.params, dtype, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("unet: saving weights: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(md, ConfigFile), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(md, ConfigFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("unet: saving config: %w", err)
 	}
 	return nil
@@ -286,39 +287,13 @@ func WritePipeline(dir string, schedulerConfig []byte) error {
 	if err := os.MkdirAll(sd, 0o755); err != nil {
 		return fmt.Errorf("unet: writing pipeline: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(sd, SchedulerConfigFile), schedulerConfig); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(sd, SchedulerConfigFile), schedulerConfig); err != nil {
 		return fmt.Errorf("unet: writing scheduler config: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ModelIndexFile), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ModelIndexFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("unet: writing model index: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, then renames
-// it over path.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // FileSHA256 returns the hex SHA-256 digest of the file at path.

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -101,7 +102,7 @@ func (r *Run) Save(ck Checkpoint) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileSync(filepath.Join(tmp, stateFile), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, stateFile), b); err != nil {
 		return "", fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	// Replace an existing checkpoint of the same step (a rerun after a
@@ -112,31 +113,8 @@ func (r *Run) Save(ck Checkpoint) (string, error) {
 	if err := os.Rename(tmp, final); err != nil {
 		return "", fmt.Errorf("checkpoint %s: %w", final, err)
 	}
-	syncDir(filepath.Join(r.Dir, ckptDir))
+	atomicfile.SyncDir(filepath.Join(r.Dir, ckptDir))
 	return final, r.prune()
-}
-
-func writeFileSync(p string, b []byte) error {
-	f, err := os.Create(p)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // Steps returns the steps of the complete checkpoints, ascending.
@@ -289,7 +267,7 @@ func (r *Run) TruncateLog(step int) error {
 		keep.Write(sc.Bytes())
 		keep.WriteByte('\n')
 	}
-	return writeFileSync(p, keep.Bytes())
+	return atomicfile.WriteFile(p, keep.Bytes())
 }
 
 // ReadLog returns the objects of RUN/log.jsonl decoded into fresh values of
