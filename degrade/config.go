@@ -1,15 +1,14 @@
 package degrade
 
 import (
-	"bytes"
 	"embed"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/degradiff/degradiff/internal/yamlconf"
 
 	"go.yaml.in/yaml/v3"
 
@@ -133,7 +132,7 @@ func LoadPreset(name string) (Config, error) {
 		return Config{}, err
 	}
 	var c Config
-	if err := decodeStrict(b, &c); err != nil {
+	if err := yamlconf.Decode(b, &c); err != nil {
 		return Config{}, fmt.Errorf("preset %s: %w", name, err)
 	}
 	return c, c.Validate()
@@ -168,7 +167,7 @@ func Load(presetName, userFile string) (Config, error) {
 		return Config{}, err
 	}
 	if user != nil {
-		if err := decodeStrict(user, &c); err != nil {
+		if err := yamlconf.Decode(user, &c); err != nil {
 			return Config{}, fmt.Errorf("config %s: %w", userFile, err)
 		}
 		c.Preset = presetName
@@ -183,29 +182,14 @@ func Load(presetName, userFile string) (Config, error) {
 // Parse reads a configuration from YAML text on top of base.
 func Parse(text []byte, base Config) (Config, error) {
 	c := base
-	if err := decodeStrict(text, &c); err != nil {
+	if err := yamlconf.Decode(text, &c); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
 }
 
-// decodeStrict decodes YAML into v, refusing unknown keys and wrong types
-// with yaml's messages, which name the line and the key.
-func decodeStrict(b []byte, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	// An empty document decodes to io.EOF: it overrides nothing.
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
-}
-
 // YAML returns the configuration as YAML text (for logs and run folders).
-func (c Config) YAML() []byte {
-	b, _ := yaml.Marshal(c)
-	return b
-}
+func (c Config) YAML() []byte { return yamlconf.Marshal(c) }
 
 // Validate checks every key of the active pipeline and names the first bad
 // one.

@@ -30,14 +30,14 @@
 package experiment
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/degradiff/degradiff/internal/yamlconf"
 
 	"go.yaml.in/yaml/v3"
 
@@ -229,9 +229,7 @@ func Load(budget, file string) (Config, error) {
 
 // ParseYAML reads settings from YAML on top of c, refusing unknown keys.
 func (c Config) ParseYAML(b []byte) (Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlconf.Decode(b, &c); err != nil {
 		return Config{}, err
 	}
 	return c, nil

@@ -1,0 +1,49 @@
+// Package yamlconf reads degradiff's YAML settings files strictly: a key
+// that the settings do not have, or a value of the wrong type, is an error
+// whose message names the line and the key, and a file only overrides the
+// keys it sets.
+package yamlconf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Decode reads YAML text into v (a pointer to settings already holding
+// their defaults), refusing unknown keys. An empty document changes
+// nothing.
+func Decode(b []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// DecodeFile is Decode on the contents of path; errors name the file.
+func DecodeFile(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := Decode(b, v); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// Marshal returns v as YAML text.
+func Marshal(v any) []byte {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		// Settings are plain structs; failing to marshal one is a bug.
+		panic(fmt.Sprintf("yamlconf: %v", err))
+	}
+	return b
+}

@@ -1,0 +1,37 @@
+package yamlconf
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type settings struct {
+	Steps int     `yaml:"steps"`
+	LR    float64 `yaml:"learning_rate"`
+}
+
+func TestDecodeOverridesAndRefuses(t *testing.T) {
+	s := settings{Steps: 10, LR: 0.1}
+	if err := Decode([]byte("steps: 20\n"), &s); err != nil || s.Steps != 20 || s.LR != 0.1 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if err := Decode(nil, &s); err != nil || s.Steps != 20 {
+		t.Fatalf("empty document: %+v %v", s, err)
+	}
+	if err := Decode([]byte("stpes: 3\n"), &s); err == nil || !strings.Contains(err.Error(), "stpes") {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if err := Decode([]byte("steps: many\n"), &s); err == nil || !strings.Contains(err.Error(), "many") {
+		t.Fatalf("wrong type: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("learning_rate: [1]\n"), 0o644)
+	if err := DecodeFile(p, &s); err == nil || !strings.Contains(err.Error(), p) {
+		t.Fatalf("file error should name the file: %v", err)
+	}
+	if !strings.Contains(string(Marshal(s)), "steps: 20") {
+		t.Fatal("Marshal")
+	}
+}
