@@ -204,8 +204,8 @@ func actSiLURow(dst, x []float32, sc, sh float64) {
 }
 
 // actSiLUGradRow writes dz = dy·SiLU'(x*sc + sh) and returns the float64
-// sums of dz and dz·x.
-func actSiLUGradRow(dz, dy, x []float32, sc, sh float64) (sdz, sdzx float64) {
+// sums of dz and dz·(x-mean).
+func actSiLUGradRow(dz, dy, x []float32, sc, sh, mean float64) (sdz, sdzd float64) {
 	dy, x = dy[:len(dz)], x[:len(dz)]
 	var z, e [actBlock]float64
 	for lo := 0; lo < len(dz); lo += actBlock {
@@ -223,10 +223,10 @@ func actSiLUGradRow(dz, dy, x []float32, sc, sh float64) (sdz, sdzx float64) {
 			dd := actWiden(g[i]) * (s * (1 + zv*(1-s)))
 			d[i] = float32(dd)
 			sdz += dd
-			sdzx += dd * actWiden(xs[i])
+			sdzd += dd * (actWiden(xs[i]) - mean)
 		}
 	}
-	return sdz, sdzx
+	return sdz, sdzd
 }
 
 // actSiLUGradAcc adds dy·SiLU'(x) into gx.

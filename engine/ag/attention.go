@@ -149,7 +149,16 @@ func (a *attnShape) forwardBlock(ni, hh, ib int, q, k, v, y, sc, st []float32) {
 // maximum and 1/sum of the exponentials.
 func attnSoftmaxRow(row []float32) (mx, inv float32) {
 	mx = row[0]
-	for _, x := range row[1:] {
+	n := 0
+	if w := vexpWidth(); w > 0 {
+		n = len(row) &^ (w - 1)
+		if n > 0 && w == 16 {
+			mx = maxRowAVX512(row[:n])
+		} else if n > 0 {
+			mx = maxRowAVX2(row[:n])
+		}
+	}
+	for _, x := range row[n:] {
 		if x > mx {
 			mx = x
 		}
@@ -241,14 +250,33 @@ var attnExpK = [...]float32{
 }
 
 // attnExpRow sets row[j] = e^(row[j]-mx) * mul and returns the sum, in
-// order and rounded to float32, of the e^(row[j]-mx). It is written for the
+// float64 and rounded to float32, of the e^(row[j]-mx). It is written for the
 // softmax (row[j] <= mx) and is accurate to 2.5e-7 relative (2 ulp):
 // math.Exp, in float64 and not inlined, would dominate the cost of attention
 // with small heads. The method is XNNPACK's: x = n*ln2 + r with
 // |r| <= ln2/2, 2^n by shifting the rounded n into the exponent bits, e^r by
 // a degree-5 polynomial. Arguments below -87.3 are clamped there, giving
 // about 1e-38 instead of 0.
+//
+// With the avx512 or avx2 kernel path, whole vectors run in assembly (VEXP
+// and VEXP8 in vexp_amd64.s, the same polynomial, arguments clamped at -104
+// or -87.34) and the sum is taken over float64 lanes.
 func attnExpRow(row []float32, mx, mul float32) float32 {
+	n := 0
+	var acc [16]float64
+	if w := vexpWidth(); w > 0 {
+		n = len(row) &^ (w - 1)
+		if n > 0 && w == 16 {
+			expRowAVX512(row[:n], mx, mul, &acc)
+		} else if n > 0 {
+			expRowAVX2(row[:n], mx, mul, &acc)
+		}
+	}
+	return float32(sumLanes(&acc) + attnExpRowGo(row[n:], mx, mul))
+}
+
+// attnExpRowGo is attnExpRow in Go; it returns the float64 sum.
+func attnExpRowGo(row []float32, mx, mul float32) float64 {
 	// The sum is kept in float64: a float32 running sum over thousands of
 	// keys would lose several digits.
 	k := &attnExpK
@@ -269,5 +297,5 @@ func attnExpRow(row []float32, mx, mul float32) float32 {
 		sum += float64(e)
 		row[j] = e * mul
 	}
-	return float32(sum)
+	return sum
 }

@@ -21,7 +21,9 @@ func (g *Graph) GroupNorm(x, gamma, beta *Var, groups int, eps float32) *Var {
 
 // GroupNormSiLU returns SiLU(GroupNorm(x, gamma, beta, groups, eps)) in one
 // pass over memory, forward and backward; the normalised values are not
-// stored but recomputed in the backward pass.
+// stored but recomputed in the backward pass. With the avx512 or avx2
+// kernel path the elementwise part runs in float32 with a vectorised exp
+// (see vexp.go), the statistics and sums staying in float64.
 func (g *Graph) GroupNormSiLU(x, gamma, beta *Var, groups int, eps float32) *Var {
 	return g.groupNorm("GroupNormSiLU", x, gamma, beta, groups, eps, true)
 }
@@ -65,12 +67,13 @@ func (g *Graph) groupNorm(op string, x, gamma, beta *Var, groups int, eps float3
 			}
 			gi := u % groups
 			for ci := 0; ci < cg; ci++ {
-				sc, sh := normAffine(mean, rstd, gd, bd, gi*cg+ci)
 				src := blk[ci*s : (ci+1)*s]
 				dst := od[u*l+ci*s : u*l+(ci+1)*s]
 				if silu {
-					actSiLURow(dst, src, sc, sh)
+					k := normSiLUConsts(st[:], rstd, gd, bd, gi*cg+ci)
+					normSiLURow(dst, src, &k)
 				} else {
+					sc, sh := normAffine(mean, rstd, gd, bd, gi*cg+ci)
 					normAffineRow(dst, src, sc, sh)
 				}
 			}
@@ -101,7 +104,8 @@ func (g *Graph) groupNorm(op string, x, gamma, beta *Var, groups int, eps float3
 				defer normScratchPool.Put(dzBuf)
 			}
 			for u := lo; u < hi; u++ {
-				mean, rstd := normGet(stats[4*u : 4*u+4])
+				st := stats[4*u : 4*u+4]
+				mean, rstd := normGet(st)
 				gi, ni := u%groups, u/groups
 				xb, dz := xd[u*l:(u+1)*l], gy[u*l:(u+1)*l]
 				var s1, s2 float64 // Σ γ·Σdz and Σ γ·Σ dz·(x-mean) over the group
@@ -111,41 +115,44 @@ func (g *Graph) groupNorm(op string, x, gamma, beta *Var, groups int, eps float3
 				for ci := 0; ci < cg; ci++ {
 					ch := gi*cg + ci
 					xc, gyc, dzc := xb[ci*s:(ci+1)*s], gy[u*l+ci*s:u*l+(ci+1)*s], dz[ci*s:(ci+1)*s]
-					var a, b float64
+					var a, b float64 // Σdz and Σ dz·(x-mean) over the channel
 					if silu {
 						// dz = dy·SiLU'(z), with z recomputed exactly as forward.
-						sc, sh := normAffine(mean, rstd, gd, bd, ch)
-						a, b = actSiLUGradRow(dzc, gyc, xc, sc, sh)
+						k := normSiLUConsts(st, rstd, gd, bd, ch)
+						a, b = normSiLUGradRow(dzc, gyc, xc, &k)
 					} else {
-						a, b = reduceSum(dzc), reduceDot(dzc, xc)
+						a = reduceSum(dzc)
+						b = reduceDot(dzc, xc) - mean*a
 					}
 					gm := 1.0
 					if gd != nil {
 						gm = float64(gd[ch])
 					}
 					s1 += gm * a
-					s2 += gm * (b - mean*a)
+					s2 += gm * b
 					if part != nil {
 						k := 2 * (ni*c + ch)
-						part[k] = rstd * (b - mean*a)
+						part[k] = rstd * b
 						part[k+1] = a
 					}
 				}
 				if gx == nil {
 					continue
 				}
-				// dx = rstd*(γ dz - mean(γ dz) - x̂ mean(γ dz x̂)) = A·dz + B·x + C.
+				// dx = rstd*(γ dz - mean(γ dz) - x̂ mean(γ dz x̂))
+				//    = A·dz + B·(x-mean) + C, with the mean subtracted
+				// first so that a large mean cancels no digits.
 				m1 := s1 / float64(l)
 				m2 := rstd * s2 / float64(l)
-				bb := -rstd * rstd * m2
-				cc := rstd * (mean*rstd*m2 - m1)
+				bb := float32(-rstd * rstd * m2)
+				cc := float32(-rstd * m1)
 				for ci := 0; ci < cg; ci++ {
 					gm := 1.0
 					if gd != nil {
 						gm = float64(gd[gi*cg+ci])
 					}
-					aa := rstd * gm
-					normDxRow(gx.Data[u*l+ci*s:u*l+(ci+1)*s], dz[ci*s:(ci+1)*s], xb[ci*s:(ci+1)*s], aa, bb, cc)
+					k := [5]float32{st[0], st[1], float32(rstd * gm), bb, cc}
+					normDx(gx.Data[u*l+ci*s:u*l+(ci+1)*s], dz[ci*s:(ci+1)*s], xb[ci*s:(ci+1)*s], &k)
 				}
 			}
 		})
@@ -182,18 +189,39 @@ func normAffineRow(dst, x []float32, sc, sh float64) {
 	}
 }
 
-// normDxRow adds a·dz + b·x + c into dst.
-func normDxRow(dst, dz, x []float32, a, b, c float64) {
+// normDxRow adds a·dz + b·(x-mean) + c into dst.
+func normDxRow(dst, dz, x []float32, mean, a, b, c float64) {
 	dz, x = dz[:len(dst)], x[:len(dst)]
 	for i := range dst {
-		dst[i] += float32(a*float64(dz[i]) + b*float64(x[i]) + c)
+		dst[i] += float32(a*float64(dz[i]) + b*(float64(x[i])-mean) + c)
 	}
 }
 
-// normStats returns the mean and 1/sqrt(variance+eps) of x, in float64 and
-// two passes (the second sums squared deviations, which loses nothing when
-// the mean is large).
+// normSiLUConsts returns the constants of normSiLURow for channel ch: the
+// mean as stored in st (a float32 pair), the scale rstd·γ and the shift β.
+func normSiLUConsts(st []float32, rstd float64, gamma, beta []float32, ch int) [4]float32 {
+	gm, bt := float32(1), float32(0)
+	if gamma != nil {
+		gm = gamma[ch]
+	}
+	if beta != nil {
+		bt = beta[ch]
+	}
+	return [4]float32{st[0], st[1], float32(rstd * float64(gm)), bt}
+}
+
+// normStats returns the mean and 1/sqrt(variance+eps) of x, in float64.
+// With the assembly kernels it takes one pass, summing x and x² (products
+// of float32 values are exact in float64, so E[x²]-mean² loses only about
+// log10(mean²/variance) of float64's 16 digits); the Go code takes two
+// passes, the second summing squared deviations.
 func normStats(x []float32, eps float32) (mean, rstd float64) {
+	if vexpPath != vexpGo {
+		s, q := vecSumSq(x)
+		mean = s / float64(len(x))
+		v := max(0, q/float64(len(x))-mean*mean)
+		return mean, 1 / math.Sqrt(v+float64(eps))
+	}
 	mean = reduceSum(x) / float64(len(x))
 	var s0, s1, s2, s3 float64
 	i := 0

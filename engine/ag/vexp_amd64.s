@@ -1,0 +1,493 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// AVX-512 kernels of vexp_amd64.go. Each handles whole 16-element vectors;
+// the Go wrappers do the rest.
+
+// VEXP_CONSTS loads the constants of VEXP from ·vexpK into Z20-Z30.
+#define VEXP_CONSTS \
+	VBROADCASTSS ·vexpK+0(SB), Z20 \
+	VBROADCASTSS ·vexpK+4(SB), Z21 \
+	VBROADCASTSS ·vexpK+8(SB), Z22 \
+	VBROADCASTSS ·vexpK+12(SB), Z23 \
+	VBROADCASTSS ·vexpK+16(SB), Z24 \
+	VBROADCASTSS ·vexpK+20(SB), Z25 \
+	VBROADCASTSS ·vexpK+24(SB), Z26 \
+	VBROADCASTSS ·vexpK+28(SB), Z27 \
+	VBROADCASTSS ·vexpK+32(SB), Z28 \
+	VBROADCASTSS ·vexpK+36(SB), Z29 \
+	VBROADCASTSS ·vexpK+40(SB), Z30
+
+// VEXP replaces X by e^X, using N and T as scratch: X is clamped to
+// [-104, 89] (NaN kept: it is the second operand of MAX and MIN),
+// n = round(x·log2e), r = x - n·ln2 in two steps, e^r = 1 + r·p(r) with a
+// degree-4 p, and VSCALEFPS multiplies by 2^n (rounding to subnormals and
+// overflowing to +Inf as exp does).
+#define VEXP(X, N, T) \
+	VMAXPS X, Z29, X \
+	VMINPS X, Z30, X \
+	VMULPS Z20, X, N \
+	VRNDSCALEPS $0, N, N \
+	VFNMADD231PS Z21, N, X \
+	VFNMADD231PS Z22, N, X \
+	VMOVAPS Z23, T \
+	VFMADD213PS Z24, X, T \
+	VFMADD213PS Z25, X, T \
+	VFMADD213PS Z26, X, T \
+	VFMADD213PS Z27, X, T \
+	VFMADD213PS Z28, X, T \
+	VSCALEFPS N, T, X
+
+// func expRowAVX512(row []float32, mx, mul float32, acc *[16]float64)
+TEXT ·expRowAVX512(SB), NOSPLIT, $0-40
+	VEXP_CONSTS
+	MOVQ row_base+0(FP), SI
+	MOVQ row_len+8(FP), CX
+	VBROADCASTSS mx+24(FP), Z18
+	VBROADCASTSS mul+28(FP), Z19
+	MOVQ acc+32(FP), DI
+	VMOVUPD (DI), Z10
+	VMOVUPD 64(DI), Z11
+exploop:
+	CMPQ CX, $16
+	JB   expdone
+	VMOVUPS (SI), Z0
+	VSUBPS Z18, Z0, Z0
+	VEXP(Z0, Z1, Z2)
+	VCVTPS2PD Y0, Z3
+	VEXTRACTF64X4 $1, Z0, Y4
+	VCVTPS2PD Y4, Z4
+	VADDPD Z3, Z10, Z10
+	VADDPD Z4, Z11, Z11
+	VMULPS Z19, Z0, Z0
+	VMOVUPS Z0, (SI)
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  exploop
+expdone:
+	VMOVUPD Z10, (DI)
+	VMOVUPD Z11, 64(DI)
+	VZEROUPPER
+	RET
+
+// func siluAffineAVX512(dst, x []float32, k *[4]float32)
+TEXT ·siluAffineAVX512(SB), NOSPLIT, $0-56
+	VEXP_CONSTS
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	MOVQ k+48(FP), AX
+	VBROADCASTSS 0(AX), Z16
+	VBROADCASTSS 4(AX), Z17
+	VBROADCASTSS 8(AX), Z18
+	VBROADCASTSS 12(AX), Z19
+	VPXORD Z15, Z15, Z15
+siluloop:
+	CMPQ CX, $16
+	JB   siludone
+	VMOVUPS (SI), Z0
+	VSUBPS Z16, Z0, Z0
+	VSUBPS Z17, Z0, Z0
+	VFMADD213PS Z19, Z18, Z0
+	VSUBPS Z0, Z15, Z1
+	VEXP(Z1, Z2, Z3)
+	VADDPS Z28, Z1, Z1
+	VDIVPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  siluloop
+siludone:
+	VZEROUPPER
+	RET
+
+// func siluGradAVX512(dz, dy, x []float32, k *[4]float32, acc *[32]float64)
+TEXT ·siluGradAVX512(SB), NOSPLIT, $0-88
+	VEXP_CONSTS
+	MOVQ dz_base+0(FP), DI
+	MOVQ dz_len+8(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ x_base+48(FP), SI
+	MOVQ k+72(FP), AX
+	VBROADCASTSS 0(AX), Z16
+	VBROADCASTSS 4(AX), Z17
+	VBROADCASTSS 8(AX), Z18
+	VBROADCASTSS 12(AX), Z19
+	VPXORD Z15, Z15, Z15
+	MOVQ acc+80(FP), AX
+	VMOVUPD (AX), Z10
+	VMOVUPD 64(AX), Z11
+	VMOVUPD 128(AX), Z12
+	VMOVUPD 192(AX), Z13
+gradloop:
+	CMPQ CX, $16
+	JB   graddone
+	VMOVUPS (SI), Z5
+	VSUBPS Z16, Z5, Z5
+	VSUBPS Z17, Z5, Z5
+	VMOVAPS Z5, Z0
+	VFMADD213PS Z19, Z18, Z0
+	VSUBPS Z0, Z15, Z1
+	VEXP(Z1, Z2, Z3)
+	VADDPS Z28, Z1, Z1
+	VDIVPS Z1, Z28, Z2
+	VSUBPS Z2, Z28, Z3
+	VFMADD213PS Z28, Z0, Z3
+	VMULPS Z2, Z3, Z3
+	VMULPS (DX), Z3, Z3
+	VMOVUPS Z3, (DI)
+	VCVTPS2PD Y3, Z6
+	VCVTPS2PD Y5, Z7
+	VADDPD Z6, Z10, Z10
+	VFMADD231PD Z7, Z6, Z12
+	VEXTRACTF64X4 $1, Z3, Y8
+	VEXTRACTF64X4 $1, Z5, Y9
+	VCVTPS2PD Y8, Z8
+	VCVTPS2PD Y9, Z9
+	VADDPD Z8, Z11, Z11
+	VFMADD231PD Z9, Z8, Z13
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP  gradloop
+graddone:
+	VMOVUPD Z10, (AX)
+	VMOVUPD Z11, 64(AX)
+	VMOVUPD Z12, 128(AX)
+	VMOVUPD Z13, 192(AX)
+	VZEROUPPER
+	RET
+
+// func normDxAVX512(dst, dz, x []float32, k *[5]float32)
+TEXT ·normDxAVX512(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ dz_base+24(FP), DX
+	MOVQ x_base+48(FP), SI
+	MOVQ k+72(FP), AX
+	VBROADCASTSS 0(AX), Z14
+	VBROADCASTSS 4(AX), Z15
+	VBROADCASTSS 8(AX), Z16
+	VBROADCASTSS 12(AX), Z17
+	VBROADCASTSS 16(AX), Z18
+dxloop:
+	CMPQ CX, $16
+	JB   dxdone
+	VMOVUPS (SI), Z0
+	VSUBPS Z14, Z0, Z0
+	VSUBPS Z15, Z0, Z0
+	VFMADD213PS Z18, Z17, Z0
+	VMOVUPS (DX), Z1
+	VFMADD231PS Z1, Z16, Z0
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP  dxloop
+dxdone:
+	VZEROUPPER
+	RET
+
+// func sumSqAVX512(x []float32, acc *[32]float64)
+TEXT ·sumSqAVX512(SB), NOSPLIT, $0-32
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ acc+24(FP), AX
+	VMOVUPD (AX), Z10
+	VMOVUPD 64(AX), Z11
+	VMOVUPD 128(AX), Z12
+	VMOVUPD 192(AX), Z13
+sqloop:
+	CMPQ CX, $16
+	JB   sqdone
+	VCVTPS2PD (SI), Z0
+	VCVTPS2PD 32(SI), Z1
+	VADDPD Z0, Z10, Z10
+	VADDPD Z1, Z11, Z11
+	VFMADD231PD Z0, Z0, Z12
+	VFMADD231PD Z1, Z1, Z13
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  sqloop
+sqdone:
+	VMOVUPD Z10, (AX)
+	VMOVUPD Z11, 64(AX)
+	VMOVUPD Z12, 128(AX)
+	VMOVUPD Z13, 192(AX)
+	VZEROUPPER
+	RET
+
+// func maxRowAVX512(x []float32) float32
+TEXT ·maxRowAVX512(SB), NOSPLIT, $0-28
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	VMOVUPS (SI), Z0
+	VMOVAPS Z0, Z1
+	ADDQ $64, SI
+	SUBQ $16, CX
+maxloop2:
+	CMPQ CX, $32
+	JB   maxloop1
+	VMAXPS (SI), Z0, Z0
+	VMAXPS 64(SI), Z1, Z1
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP  maxloop2
+maxloop1:
+	CMPQ CX, $16
+	JB   maxdone
+	VMAXPS (SI), Z0, Z0
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  maxloop1
+maxdone:
+	VMAXPS Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VMAXPS X1, X0, X0
+	VPSHUFD $1, X0, X1
+	VMAXSS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// The AVX2 kernels read their constants from ·vexpK8, vexpK with each
+// value repeated 8 times (32 bytes a row) and clamps that keep 2^n normal.
+
+// VEXP8 replaces Y register X by e^X, using N and T as scratch: as VEXP,
+// with X clamped to [-87.34, 88.37] (NaN kept) and 2^n built in the
+// exponent bits.
+#define VEXP8(X, N, T) \
+	VMOVUPS ·vexpK8+288(SB), T \
+	VMAXPS X, T, X \
+	VMOVUPS ·vexpK8+320(SB), T \
+	VMINPS X, T, X \
+	VMULPS ·vexpK8+0(SB), X, N \
+	VROUNDPS $0, N, N \
+	VFNMADD231PS ·vexpK8+32(SB), N, X \
+	VFNMADD231PS ·vexpK8+64(SB), N, X \
+	VMOVUPS ·vexpK8+96(SB), T \
+	VFMADD213PS ·vexpK8+128(SB), X, T \
+	VFMADD213PS ·vexpK8+160(SB), X, T \
+	VFMADD213PS ·vexpK8+192(SB), X, T \
+	VFMADD213PS ·vexpK8+224(SB), X, T \
+	VFMADD213PS ·vexpK8+256(SB), X, T \
+	VCVTPS2DQ N, N \
+	VPADDD ·vexpBias8(SB), N, N \
+	VPSLLD $23, N, N \
+	VMULPS N, T, X
+
+// func expRowAVX2(row []float32, mx, mul float32, acc *[16]float64)
+TEXT ·expRowAVX2(SB), NOSPLIT, $0-40
+	MOVQ row_base+0(FP), SI
+	MOVQ row_len+8(FP), CX
+	VBROADCASTSS mx+24(FP), Y14
+	VBROADCASTSS mul+28(FP), Y15
+	MOVQ acc+32(FP), DI
+	VMOVUPD (DI), Y10
+	VMOVUPD 32(DI), Y11
+exp8loop:
+	CMPQ CX, $8
+	JB   exp8done
+	VMOVUPS (SI), Y0
+	VSUBPS Y14, Y0, Y0
+	VEXP8(Y0, Y1, Y2)
+	VCVTPS2PD X0, Y3
+	VEXTRACTF128 $1, Y0, X4
+	VCVTPS2PD X4, Y4
+	VADDPD Y3, Y10, Y10
+	VADDPD Y4, Y11, Y11
+	VMULPS Y15, Y0, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  exp8loop
+exp8done:
+	VMOVUPD Y10, (DI)
+	VMOVUPD Y11, 32(DI)
+	VZEROUPPER
+	RET
+
+// func siluAffineAVX2(dst, x []float32, k *[4]float32)
+TEXT ·siluAffineAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	MOVQ k+48(FP), AX
+	VBROADCASTSS 0(AX), Y12
+	VBROADCASTSS 4(AX), Y13
+	VBROADCASTSS 8(AX), Y14
+	VBROADCASTSS 12(AX), Y15
+silu8loop:
+	CMPQ CX, $8
+	JB   silu8done
+	VMOVUPS (SI), Y0
+	VSUBPS Y12, Y0, Y0
+	VSUBPS Y13, Y0, Y0
+	VFMADD213PS Y15, Y14, Y0
+	VXORPS Y1, Y1, Y1
+	VSUBPS Y0, Y1, Y1
+	VEXP8(Y1, Y2, Y3)
+	VADDPS ·vexpK8+256(SB), Y1, Y1
+	VDIVPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  silu8loop
+silu8done:
+	VZEROUPPER
+	RET
+
+// func siluGradAVX2(dz, dy, x []float32, k *[4]float32, acc *[32]float64)
+TEXT ·siluGradAVX2(SB), NOSPLIT, $0-88
+	MOVQ dz_base+0(FP), DI
+	MOVQ dz_len+8(FP), CX
+	MOVQ dy_base+24(FP), DX
+	MOVQ x_base+48(FP), SI
+	MOVQ k+72(FP), AX
+	VBROADCASTSS 0(AX), Y12
+	VBROADCASTSS 4(AX), Y13
+	VBROADCASTSS 8(AX), Y14
+	VBROADCASTSS 12(AX), Y15
+	MOVQ acc+80(FP), AX
+	VMOVUPD (AX), Y10
+	VMOVUPD 32(AX), Y11
+	VMOVUPD 128(AX), Y8
+	VMOVUPD 160(AX), Y9
+grad8loop:
+	CMPQ CX, $8
+	JB   grad8done
+	VMOVUPS (SI), Y5
+	VSUBPS Y12, Y5, Y5
+	VSUBPS Y13, Y5, Y5
+	VMOVAPS Y5, Y0
+	VFMADD213PS Y15, Y14, Y0
+	VXORPS Y1, Y1, Y1
+	VSUBPS Y0, Y1, Y1
+	VEXP8(Y1, Y2, Y3)
+	VADDPS ·vexpK8+256(SB), Y1, Y1
+	VMOVUPS ·vexpK8+256(SB), Y2
+	VDIVPS Y1, Y2, Y2
+	VMOVUPS ·vexpK8+256(SB), Y3
+	VSUBPS Y2, Y3, Y3
+	VFMADD213PS ·vexpK8+256(SB), Y0, Y3
+	VMULPS Y2, Y3, Y3
+	VMULPS (DX), Y3, Y3
+	VMOVUPS Y3, (DI)
+	VCVTPS2PD X3, Y4
+	VCVTPS2PD X5, Y6
+	VADDPD Y4, Y10, Y10
+	VFMADD231PD Y6, Y4, Y8
+	VEXTRACTF128 $1, Y3, X4
+	VEXTRACTF128 $1, Y5, X6
+	VCVTPS2PD X4, Y4
+	VCVTPS2PD X6, Y6
+	VADDPD Y4, Y11, Y11
+	VFMADD231PD Y6, Y4, Y9
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP  grad8loop
+grad8done:
+	VMOVUPD Y10, (AX)
+	VMOVUPD Y11, 32(AX)
+	VMOVUPD Y8, 128(AX)
+	VMOVUPD Y9, 160(AX)
+	VZEROUPPER
+	RET
+
+// func normDxAVX2(dst, dz, x []float32, k *[5]float32)
+TEXT ·normDxAVX2(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ dz_base+24(FP), DX
+	MOVQ x_base+48(FP), SI
+	MOVQ k+72(FP), AX
+	VBROADCASTSS 0(AX), Y11
+	VBROADCASTSS 4(AX), Y12
+	VBROADCASTSS 8(AX), Y13
+	VBROADCASTSS 12(AX), Y14
+	VBROADCASTSS 16(AX), Y15
+dx8loop:
+	CMPQ CX, $8
+	JB   dx8done
+	VMOVUPS (SI), Y0
+	VSUBPS Y11, Y0, Y0
+	VSUBPS Y12, Y0, Y0
+	VFMADD213PS Y15, Y14, Y0
+	VMOVUPS (DX), Y1
+	VFMADD231PS Y1, Y13, Y0
+	VADDPS (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP  dx8loop
+dx8done:
+	VZEROUPPER
+	RET
+
+// func sumSqAVX2(x []float32, acc *[32]float64)
+TEXT ·sumSqAVX2(SB), NOSPLIT, $0-32
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ acc+24(FP), AX
+	VMOVUPD (AX), Y10
+	VMOVUPD 32(AX), Y11
+	VMOVUPD 128(AX), Y12
+	VMOVUPD 160(AX), Y13
+sq8loop:
+	CMPQ CX, $8
+	JB   sq8done
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VADDPD Y0, Y10, Y10
+	VADDPD Y1, Y11, Y11
+	VFMADD231PD Y0, Y0, Y12
+	VFMADD231PD Y1, Y1, Y13
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  sq8loop
+sq8done:
+	VMOVUPD Y10, (AX)
+	VMOVUPD Y11, 32(AX)
+	VMOVUPD Y12, 128(AX)
+	VMOVUPD Y13, 160(AX)
+	VZEROUPPER
+	RET
+
+// func maxRowAVX2(x []float32) float32
+TEXT ·maxRowAVX2(SB), NOSPLIT, $0-28
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	VMOVUPS (SI), Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+max8loop:
+	CMPQ CX, $8
+	JB   max8done
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  max8loop
+max8done:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VMAXPS X1, X0, X0
+	VPSHUFD $1, X0, X1
+	VMAXSS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
