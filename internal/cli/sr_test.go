@@ -138,7 +138,7 @@ func TestSREndToEnd(t *testing.T) {
 	}
 	// Tiled and whole-image runs write the same file.
 	whole := filepath.Join(t.TempDir(), "whole")
-	if code, out := srMain(t, "sr", "apply", "--model", run, "--in", in, "--out", whole, "--tile", "-1", "--skip-bad"); code != 0 {
+	if code, out := srMain(t, "sr", "apply", "--model", run, "--in", in, "--out", whole, "--tile", "-1", "--skip-bad", "--workers", "2"); code != 0 {
 		t.Fatalf("sr apply --skip-bad: exit %d\n%s", code, out)
 	}
 	a, _ := os.ReadFile(filepath.Join(outDir, "big.png"))

@@ -62,9 +62,18 @@ type Config struct {
 }
 
 // DefaultConfig returns the x4 network degradiff trains by default: 48
-// feature channels and 8 residual blocks (about 0.37M parameters), the
-// size that measured the best trade-off between speed on 2 CPU cores and
-// quality within the training budgets of package srtrain.
+// feature channels and 8 residual blocks, 375,456 parameters.
+//
+// The size was chosen by measurement on 2 CPU cores (shared with other
+// jobs, so times are approximate): one training step on 16 patches of
+// 48x48 took 0.32 s for 32 channels x 6 blocks, 0.71 s for 48 x 8 and
+// 1.15 s for 64 x 8. Trained for the same time (1100, 500 and 300 steps)
+// on Real-ESRGAN-degraded pairs of 84 HQ photos, they reached 21.11,
+// 21.07 and 21.01 dB PSNR (Y) on 12 held-out pairs (bicubic: 20.91), so at
+// short budgets a smaller network loses nothing; 48 x 8 keeps more
+// capacity for the full budget while training at 22 patches a second.
+// Larger networks (64 x 16 is the 1.2M-parameter SRResNet/EDSR baseline)
+// are a config change away.
 func DefaultConfig() Config {
 	return Config{Arch: Arch, Scale: 4, InChannels: 3, NumFeat: 48, NumBlock: 8, ResScale: 1, Base: BaseBicubic}
 }

@@ -664,8 +664,9 @@ func (s *Set) LoadPatch(i, y, x, h, w int) (hr, lr *raster.Image, err error) {
 
 // Preload decodes every image of the set with the given number of
 // goroutines, filling the cache up to its budget, and calls done (if not
-// nil, one call at a time) after each pair. It stops early when ctx is cancelled, returning
-// ctx's error, and otherwise returns the first failure in pair order.
+// nil, one call at a time) after each pair. It stops early when ctx is
+// cancelled, returning ctx's error, and otherwise returns the first
+// failure in pair order.
 func (s *Set) Preload(ctx context.Context, workers int, done func()) error {
 	workers = max(workers, 1)
 	errs := make([]error, len(s.Pairs))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -427,7 +428,7 @@ func (t *Trainer) logInterval() error {
 	return t.Folder.Log(line)
 }
 
-// LossCurve draws RUN/loss.png from the log.
+// LossCurve draws RUN/loss.png from the log, once it has a line.
 func (t *Trainer) LossCurve() error {
 	var s plot.Series
 	s.Name = fmt.Sprintf("%s loss (mean of %d steps)", t.Cfg.Loss, t.Cfg.LogEvery)
@@ -439,6 +440,9 @@ func (t *Trainer) LossCurve() error {
 		s.X, s.Y = append(s.X, float64(l.Step)), append(s.Y, l.Loss)
 		return nil
 	})
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(s.X) == 0) {
+		return nil // nothing logged yet
+	}
 	if err != nil {
 		return err
 	}

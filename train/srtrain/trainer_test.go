@@ -26,15 +26,17 @@ import (
 
 // makePairs writes x4 pairs of generated scenes: HR 64x64 and its area
 // (box) downscale, saved as 8-bit PNG.
-func makePairs(t testing.TB) string {
+func makePairs(t testing.TB) string { return makePairsSized(t, 64) }
+
+func makePairsSized(t testing.TB, size int) string {
 	t.Helper()
 	dir := t.TempDir()
 	for i, n := range []string{"shapes", "rings", "bricks", "landscape"} {
-		hr, err := samples.Render(n, 64, 64, uint64(i))
+		hr, err := samples.Render(n, size, size, uint64(i))
 		if err != nil {
 			t.Fatal(err)
 		}
-		lr := resize.Interpolate(hr, 16, 16, resize.Area)
+		lr := resize.Interpolate(hr, size/4, size/4, resize.Area)
 		for sub, m := range map[string]*raster.Image{"HR": hr, "LR": lr} {
 			p := filepath.Join(dir, sub, n+".png")
 			os.MkdirAll(filepath.Dir(p), 0o755)
@@ -169,6 +171,12 @@ func TestResumeIsBitIdentical(t *testing.T) {
 		t.Error("an interrupted run wrote the final model")
 	}
 	first.Folder.Close()
+
+	// Interrupted before the first log line.
+	early := newTrainer(t, cfg, pairs, t.TempDir())
+	if err := early.Run(&stopAt{Context: context.Background(), tr: early, n: 1}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("run interrupted at step 1: %v", err)
+	}
 
 	second := newTrainer(t, cfg, pairs, dir)
 	ck, err := second.Folder.Resolve("latest")
@@ -464,4 +472,23 @@ func TestConfig(t *testing.T) {
 	if _, err := Budget("huge"); err == nil || !strings.Contains(err.Error(), "full or quick") {
 		t.Errorf("unknown budget: %v", err)
 	}
+}
+
+// BenchmarkTrainStep times whole training steps of the default settings
+// (default network, 16 patches of 48x48, AdamW, EMA) and reports samples/s.
+func BenchmarkTrainStep(b *testing.B) {
+	pairs := makePairsSized(b, 256)
+	cfg := Default()
+	cfg.Steps = 1 << 30
+	tr := newTrainer(b, cfg, pairs, b.TempDir())
+	if _, _, err := tr.TrainStep(); err != nil { // loads the pairs
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := tr.TrainStep(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cfg.BatchSize*b.N)/b.Elapsed().Seconds(), "samples/s")
 }
