@@ -116,7 +116,8 @@ bit for bit.
 			if err != nil {
 				return err
 			}
-			cfg, err := srTrainConfig(out, config, resume != "")
+			cfg, err := runSettings(filepath.Join(out, srtrain.ConfigFile), config, resume != "", srtrain.Default(), srtrain.LoadFile,
+				func(c *srtrain.Config, steps int) int { old := c.Steps; c.Steps = steps; return old })
 			if err != nil {
 				return err
 			}
@@ -195,43 +196,6 @@ bit for bit.
 	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
 	fl.Bool("print-config", false, "print the settings (defaults, or with --config) and exit")
 	return cmd
-}
-
-// srTrainConfig returns the settings of a run: on resume, those saved in
-// the run folder (a --config file must agree with them apart from steps);
-// otherwise the defaults with the --config file, refusing to start over an
-// existing run.
-func srTrainConfig(out, file string, resuming bool) (srtrain.Config, error) {
-	saved := filepath.Join(out, srtrain.ConfigFile)
-	b, err := os.ReadFile(saved)
-	exists := err == nil
-	if resuming {
-		if !exists {
-			return srtrain.Config{}, fmt.Errorf("--resume: %s not found: is %s a run folder?", saved, out)
-		}
-		cfg, err := srtrain.Default().ParseYAML(b)
-		if err != nil {
-			return srtrain.Config{}, fmt.Errorf("%s: %w", saved, err)
-		}
-		if file != "" {
-			want, err := srtrain.LoadFile(file)
-			if err != nil {
-				return srtrain.Config{}, err
-			}
-			want.Steps = cfg.Steps // --steps may extend a run; compare the rest
-			if string(want.YAML()) != string(cfg.YAML()) {
-				return srtrain.Config{}, fmt.Errorf("--config %s differs from the run's %s: a resumed run keeps its settings", file, saved)
-			}
-		}
-		return cfg, nil
-	}
-	if exists {
-		return srtrain.Config{}, fmt.Errorf("%s already holds a run (%s): use --resume latest to continue it, or another --out", out, saved)
-	}
-	if file == "" {
-		return srtrain.Default(), nil
-	}
-	return srtrain.LoadFile(file)
 }
 
 // srModelFlags are the flags that choose and run a model.

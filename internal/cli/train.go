@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -62,7 +61,8 @@ reported and skipped.`,
 			if len(lqs) == 0 || out == "" {
 				return errors.New("--lq and --out are required")
 			}
-			cfg, err := trainConfig(out, config, resume != "")
+			cfg, err := runSettings(filepath.Join(out, "config.yaml"), config, resume != "", ddpm.Default(), ddpm.LoadFile,
+				func(c *ddpm.Config, steps int) int { old := c.Steps; c.Steps = steps; return old })
 			if err != nil {
 				return err
 			}
@@ -135,42 +135,6 @@ reported and skipped.`,
 	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
 	fl.Bool("print-config", false, "print the settings (defaults, or with --config) and exit")
 	return cmd
-}
-
-// trainConfig returns the settings of a run: on resume, those saved in the
-// run folder (a --config file must agree with them); otherwise the
-// defaults with the --config file, refusing to start over an existing run.
-func trainConfig(out, file string, resuming bool) (ddpm.Config, error) {
-	saved := filepath.Join(out, "config.yaml")
-	b, err := os.ReadFile(saved)
-	exists := err == nil
-	if resuming {
-		if !exists {
-			return ddpm.Config{}, fmt.Errorf("--resume: %s not found: is %s a run folder?", saved, out)
-		}
-		cfg, err := ddpm.Default().ParseYAML(b)
-		if err != nil {
-			return ddpm.Config{}, fmt.Errorf("%s: %w", saved, err)
-		}
-		if file != "" {
-			want, err := ddpm.LoadFile(file)
-			if err != nil {
-				return ddpm.Config{}, err
-			}
-			want.Steps = cfg.Steps // --steps may extend a run; compare the rest
-			if !bytes.Equal(want.YAML(), cfg.YAML()) {
-				return ddpm.Config{}, fmt.Errorf("--config %s differs from the run's %s: a resumed run keeps its settings", file, saved)
-			}
-		}
-		return cfg, nil
-	}
-	if exists {
-		return ddpm.Config{}, fmt.Errorf("%s already holds a run (%s): use --resume latest to continue it, or another --out", out, saved)
-	}
-	if file == "" {
-		return ddpm.Default(), nil
-	}
-	return ddpm.LoadFile(file)
 }
 
 func newExportCmd() *cobra.Command {

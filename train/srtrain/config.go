@@ -17,15 +17,11 @@
 package srtrain
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/degradiff/degradiff/internal/yamlconf"
 
 	"github.com/degradiff/degradiff/models/srnet"
 )
@@ -147,9 +143,7 @@ func Budget(name string) (int, error) {
 
 // ParseYAML reads settings from YAML on top of c, refusing unknown keys.
 func (c Config) ParseYAML(b []byte) (Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlconf.Decode(b, &c); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
@@ -157,22 +151,18 @@ func (c Config) ParseYAML(b []byte) (Config, error) {
 
 // LoadFile reads a YAML config file on top of the defaults.
 func LoadFile(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	c := Default()
+	if err := yamlconf.DecodeFile(path, &c); err != nil {
+		return Config{}, err
 	}
-	c, err := Default().ParseYAML(b)
-	if err != nil {
+	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
 }
 
 // YAML returns the settings as YAML.
-func (c Config) YAML() []byte {
-	b, _ := yaml.Marshal(c)
-	return b
-}
+func (c Config) YAML() []byte { return yamlconf.Marshal(c) }
 
 // Validate names the first impossible setting.
 func (c Config) Validate() error {
