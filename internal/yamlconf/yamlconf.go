@@ -47,3 +47,31 @@ func Marshal(v any) []byte {
 	}
 	return b
 }
+
+// Validator is a settings type that checks itself.
+type Validator interface{ Validate() error }
+
+// Parse reads YAML text on top of c and validates the result.
+func Parse[C Validator](b []byte, c C) (C, error) {
+	var zero C
+	if err := Decode(b, &c); err != nil {
+		return zero, err
+	}
+	if err := c.Validate(); err != nil {
+		return zero, err
+	}
+	return c, nil
+}
+
+// Load reads the YAML file at path on top of defaults and validates the
+// result; errors name the file.
+func Load[C Validator](path string, defaults C) (C, error) {
+	var zero C
+	if err := DecodeFile(path, &defaults); err != nil {
+		return zero, err
+	}
+	if err := defaults.Validate(); err != nil {
+		return zero, fmt.Errorf("config %s: %w", path, err)
+	}
+	return defaults, nil
+}

@@ -108,24 +108,10 @@ func Default() Config {
 }
 
 // ParseYAML reads settings from YAML on top of c, refusing unknown keys.
-func (c Config) ParseYAML(b []byte) (Config, error) {
-	if err := yamlconf.Decode(b, &c); err != nil {
-		return Config{}, err
-	}
-	return c, c.Validate()
-}
+func (c Config) ParseYAML(b []byte) (Config, error) { return yamlconf.Parse(b, c) }
 
 // LoadFile reads a YAML config file on top of the defaults.
-func LoadFile(path string) (Config, error) {
-	c := Default()
-	if err := yamlconf.DecodeFile(path, &c); err != nil {
-		return Config{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
-}
+func LoadFile(path string) (Config, error) { return yamlconf.Load(path, Default()) }
 
 // YAML returns the settings as YAML.
 func (c Config) YAML() []byte { return yamlconf.Marshal(c) }
