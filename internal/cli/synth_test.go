@@ -109,3 +109,30 @@ func TestSynthCropsAndDefaultModel(t *testing.T) {
 		t.Fatalf("manifest: %s", man)
 	}
 }
+
+func TestSynthBadInputsAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the diffusion model")
+	}
+	hq := makeHQ(t, 2, 64, 64)
+	os.WriteFile(filepath.Join(hq, "broken.png"), []byte("\x89PNG\r\n\x1a\nnot really"), 0o644)
+	os.WriteFile(filepath.Join(hq, "empty.jpg"), nil, 0o644)
+	model := tinyModel(t)
+	out := t.TempDir()
+	args := []string{"synth", "--hq", hq, "--out", out, "--model", model, "--steps", "10"}
+	code, msg := run(t, args...)
+	if code != 2 || !strings.Contains(msg, "broken.png") || !strings.Contains(msg, "empty.jpg") || !strings.Contains(msg, "2 pairs written") {
+		t.Fatalf("exit %d:\n%s", code, msg)
+	}
+	// No HR file without its LR file, for the good and the bad inputs.
+	hr, _ := filepath.Glob(filepath.Join(out, "HR", "*.png"))
+	lr, _ := filepath.Glob(filepath.Join(out, "LR", "*.png"))
+	if len(hr) != 2 || len(lr) != 2 {
+		t.Fatalf("%d HR and %d LR files", len(hr), len(lr))
+	}
+	// A rerun skips the done pairs and reports the bad files again.
+	code, msg = run(t, append(args, "--skip-bad")...)
+	if code != 0 || !strings.Contains(msg, "0 pairs written") || !strings.Contains(msg, "2 image(s) skipped") {
+		t.Fatalf("rerun: exit %d:\n%s", code, msg)
+	}
+}
