@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"image/color"
 	stdjpeg "image/jpeg"
 	"math"
 
+	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/raster"
 )
 
@@ -15,9 +15,8 @@ import (
 // given quality (1-100; image/jpeg clamps other values), in [0, 1]. The image is first clamped to [0, 1] and
 // rounded half to even to 8 bits, like cv2.imencode's conversion of a float
 // image. Go's encoder uses the IJG-scaled Annex K tables like libjpeg and,
-// for colour, 4:2:0 chroma subsampling; its decoder upsamples chroma by
-// replication (libjpeg interpolates), so results differ slightly from
-// OpenCV's. img must have 1 (grayscale JPEG) or 3 (RGB) planes.
+// for colour, 4:2:0 chroma subsampling; decoding follows libjpeg-turbo (as
+// cv2.imdecode). img must have 1 (grayscale JPEG) or 3 (RGB) planes.
 func Real(img *raster.Image, quality int) (*raster.Image, error) {
 	var src image.Image
 	r := image.Rect(0, 0, img.W, img.H)
@@ -45,34 +44,18 @@ func Real(img *raster.Image, quality int) (*raster.Image, error) {
 	if err := stdjpeg.Encode(&buf, src, &stdjpeg.Options{Quality: quality}); err != nil {
 		return nil, fmt.Errorf("jpeg: encoding %dx%d image at quality %d: %w", img.W, img.H, quality, err)
 	}
-	dec, err := stdjpeg.Decode(&buf)
+	// Decode as libjpeg does (its colour conversion and smooth "fancy"
+	// chroma upsampling), through imageio, as cv2.imdecode would.
+	dec, _, err := imageio.Decode(&buf, "JPEG round trip", imageio.Options{MaxPixels: -1})
 	if err != nil {
 		return nil, fmt.Errorf("jpeg: decoding the round trip of a %dx%d image: %w", img.W, img.H, err)
 	}
-	out := raster.New(img.C, img.H, img.W)
-	switch d := dec.(type) {
-	case *image.Gray:
-		for y := 0; y < img.H; y++ {
-			row := d.Pix[y*d.Stride : y*d.Stride+img.W]
-			for x, v := range row {
-				out.Pix[y*img.W+x] = float32(v) / 255
-			}
-		}
-	case *image.YCbCr:
-		for y := 0; y < img.H; y++ {
-			for x := 0; x < img.W; x++ {
-				yi, ci := d.YOffset(x, y), d.COffset(x, y)
-				r, g, b := color.YCbCrToRGB(d.Y[yi], d.Cb[ci], d.Cr[ci])
-				i := y*img.W + x
-				out.Pix[i] = float32(r) / 255
-				out.Pix[n+i] = float32(g) / 255
-				out.Pix[2*n+i] = float32(b) / 255
-			}
-		}
-	default:
-		return nil, fmt.Errorf("jpeg: round trip decoded to unexpected %T", dec)
+	if img.C == 1 {
+		out := raster.New(1, img.H, img.W)
+		copy(out.Pix, dec.Plane(0))
+		return out, nil
 	}
-	return out, nil
+	return dec, nil
 }
 
 // to8 converts a [0, 1] value to 8 bits: clamp, scale by 255 and round half
