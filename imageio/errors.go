@@ -43,6 +43,7 @@ type FileError struct {
 	Err  error  // the reason: a sentinel of this package, or an os error
 }
 
+// Error formats the problem for people.
 func (e *FileError) Error() string { return e.Op + " " + e.Path + ": " + e.Err.Error() }
 
 // Unwrap returns the reason, for errors.Is and errors.As.

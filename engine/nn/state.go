@@ -49,6 +49,7 @@ type StateDictError struct {
 	Repeated   []string   // names given to more than one parameter or entry
 }
 
+// Error formats the problem for people.
 func (e *StateDictError) Error() string {
 	var b strings.Builder
 	b.WriteString("state dict does not fit the model")

@@ -146,6 +146,7 @@ type ShapeError struct {
 	Shapes [][]int // the shapes involved
 }
 
+// Error formats the problem for people.
 func (e *ShapeError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: shape mismatch", e.Op)

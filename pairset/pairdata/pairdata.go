@@ -73,6 +73,7 @@ const (
 	Folders                // HR/ and LR/ files matched by name
 )
 
+// String returns the name of the layout.
 func (l Layout) String() string {
 	if l == MetaInfo {
 		return MetaFile
