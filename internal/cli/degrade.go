@@ -74,20 +74,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 func runDegrade(cmd *cobra.Command, f degradeFlags) error {
 	stderr := cmd.ErrOrStderr()
-	cfg, err := degrade.Load(f.preset, f.config)
-	if err != nil {
-		return err
-	}
-	if f.scale != 0 {
-		cfg.Scale = f.scale
-		if err := cfg.Validate(); err != nil {
-			return fmt.Errorf("--scale: %w", err)
-		}
-	}
-	if f.perImage < 1 {
-		return fmt.Errorf("--per-image: %d must be at least 1", f.perImage)
-	}
-	pipe, err := degrade.New(cfg)
+	cfg, pipe, err := loadDegradation(f.preset, f.config, f.scale, f.perImage)
 	if err != nil {
 		return err
 	}
@@ -136,6 +123,26 @@ func runDegrade(cmd *cobra.Command, f degradeFlags) error {
 	fmt.Fprintf(stderr, "degrade: %d written, %d skipped (already done), %d failed; %d pairs in %s; %s\n",
 		sum.Done, sum.Skipped, len(sum.Failed), n, f.out, sum.Elapsed.Round(1e7))
 	return finishBatch(stderr, sum, problems, f.skipBad)
+}
+
+// loadDegradation resolves the --preset, --config and --scale flags into a
+// pipeline, and checks --per-image.
+func loadDegradation(preset, config string, scale, perImage int) (degrade.Config, degrade.Pipeline, error) {
+	cfg, err := degrade.Load(preset, config)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if scale != 0 {
+		cfg.Scale = scale
+		if err := cfg.Validate(); err != nil {
+			return cfg, nil, fmt.Errorf("--scale: %w", err)
+		}
+	}
+	if perImage < 1 {
+		return cfg, nil, fmt.Errorf("--per-image: %d must be at least 1", perImage)
+	}
+	pipe, err := degrade.New(cfg)
+	return cfg, pipe, err
 }
 
 // findItems lists the images under dir with their stable names.

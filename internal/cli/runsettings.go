@@ -3,8 +3,11 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/degradiff/degradiff/train/runfolder"
 )
 
 // settings is what a trainer's configuration offers the commands.
@@ -52,4 +55,26 @@ func runSettings[C settings[C]](saved, file string, resuming bool, defaults C, l
 		return defaults, nil
 	}
 	return load(file)
+}
+
+// resumable is a trainer that can continue from a checkpoint.
+type resumable interface {
+	Resume(checkpoint string) error
+	Step() int
+}
+
+// resumeRun continues tr from the checkpoint that --resume names, if any.
+func resumeRun(run *runfolder.Run, resume string, tr resumable, log io.Writer, label string) error {
+	if resume == "" {
+		return nil
+	}
+	ck, err := run.Resolve(resume)
+	if err != nil {
+		return err
+	}
+	if err := tr.Resume(ck); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "%s: resumed from %s at step %d\n", label, ck, tr.Step())
+	return nil
 }

@@ -155,15 +155,8 @@ bit for bit.
 			if err != nil {
 				return err
 			}
-			if resume != "" {
-				ck, err := run.Resolve(resume)
-				if err != nil {
-					return err
-				}
-				if err := tr.Resume(ck); err != nil {
-					return err
-				}
-				fmt.Fprintf(stderr, "sr train: resumed from %s at step %d\n", ck, tr.Step())
+			if err := resumeRun(run, resume, tr, stderr, "sr train"); err != nil {
+				return err
 			}
 			fmt.Fprintf(stderr, "sr train: %d pairs from %s (%s), x%d network with %d parameters, %d steps of %d patches of %dx%d\n",
 				data.Len(), pairs, data.Layout, cfg.Model.Scale, tr.Model.NumParams(), cfg.Steps, cfg.BatchSize, cfg.PatchSize, cfg.PatchSize)

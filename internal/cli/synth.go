@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/models/defaultmodel"
@@ -134,18 +133,9 @@ type sourceItem struct {
 
 func runSynth(cmd *cobra.Command, f synthFlags) error {
 	stderr := cmd.ErrOrStderr()
-	cfg, err := degrade.Load(f.preset, f.config)
+	cfg, pipe, err := loadDegradation(f.preset, f.config, f.scale, f.perImage)
 	if err != nil {
 		return err
-	}
-	if f.scale != 0 {
-		cfg.Scale = f.scale
-		if err := cfg.Validate(); err != nil {
-			return fmt.Errorf("--scale: %w", err)
-		}
-	}
-	if f.perImage < 1 {
-		return fmt.Errorf("--per-image: %d must be at least 1", f.perImage)
 	}
 	if f.crop > 0 && f.step == 0 {
 		f.step = f.crop / 2
@@ -154,10 +144,6 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		return fmt.Errorf("--crop %d / --step %d: both must be positive", f.crop, f.step)
 	}
 	shard, err := synth.ParseShard(f.shard)
-	if err != nil {
-		return err
-	}
-	pipe, err := degrade.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -98,15 +98,8 @@ reported and skipped.`,
 			if err != nil {
 				return err
 			}
-			if resume != "" {
-				ck, err := run.Resolve(resume)
-				if err != nil {
-					return err
-				}
-				if err := tr.Resume(ck); err != nil {
-					return err
-				}
-				fmt.Fprintf(stderr, "train: resumed from %s at step %d\n", ck, tr.Step())
+			if err := resumeRun(run, resume, tr, stderr, "train"); err != nil {
+				return err
 			}
 			fmt.Fprintf(stderr, "train: %d training images, %d held out for previews, model %s (%d parameters)\n",
 				len(data.Train), len(data.Preview), cfg.Model, tr.Model.NumParams())
