@@ -136,3 +136,28 @@ func TestSynthBadInputsAndResume(t *testing.T) {
 		t.Fatalf("rerun: exit %d:\n%s", code, msg)
 	}
 }
+
+func TestTrainInitFromAndExport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny model")
+	}
+	lq := makeHQ(t, 3, 48, 48)
+	model := tinyModel(t)
+	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfgFile, []byte("model: tiny\nresolution: 32\nbatch_size: 2\nsteps: 2\nwarmup_steps: 1\npreview_every: 0\ncheckpoint_every: 1\n"), 0o644)
+	run1 := filepath.Join(t.TempDir(), "run")
+	code, out := run(t, "train", "--lq", lq, "--out", run1, "--config", cfgFile, "--init-from", model)
+	if code != 0 || !strings.Contains(out, "initialised from") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if code, out := run(t, "train", "--lq", lq, "--out", run1, "--config", cfgFile, "--init-from", model, "--resume", "latest"); code == 0 || !strings.Contains(out, "exclude each other") {
+		t.Fatalf("--init-from with --resume: exit %d: %s", code, out)
+	}
+	exp := filepath.Join(t.TempDir(), "exp")
+	if code, out := run(t, "export", run1, "--out", exp, "--fp16"); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, out)
+	}
+	if _, err := unet.Load(exp); err != nil {
+		t.Fatal(err)
+	}
+}

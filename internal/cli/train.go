@@ -10,6 +10,7 @@ import (
 
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/train/ddpm"
 	"github.com/degradiff/degradiff/train/runfolder"
@@ -17,7 +18,7 @@ import (
 
 func newTrainCmd() *cobra.Command {
 	var lqs, exclude []string
-	var out, config, resume string
+	var out, config, resume, initFrom string
 	var steps int
 	var seed int64
 	var maxPixels int64
@@ -98,6 +99,19 @@ reported and skipped.`,
 			if err != nil {
 				return err
 			}
+			if initFrom != "" {
+				if resume != "" {
+					return errors.New("--init-from and --resume exclude each other: a resumed run has its weights")
+				}
+				src, err := unet.Load(initFrom)
+				if err != nil {
+					return fmt.Errorf("--init-from: %w", err)
+				}
+				if err := tr.InitFrom(src); err != nil {
+					return fmt.Errorf("--init-from %s: %w", initFrom, err)
+				}
+				fmt.Fprintf(stderr, "train: weights initialised from %s\n", initFrom)
+			}
 			if err := resumeRun(run, resume, tr, stderr, "train"); err != nil {
 				return err
 			}
@@ -123,6 +137,7 @@ reported and skipped.`,
 	fl.StringVar(&out, "out", "", "run folder")
 	fl.StringVar(&config, "config", "", "YAML file overriding the default settings")
 	fl.StringVar(&resume, "resume", "", `continue a run: "latest", a checkpoint folder, or a run folder`)
+	fl.StringVar(&initFrom, "init-from", "", "start a new run from the weights of a diffusers model folder (same configuration)")
 	fl.IntVar(&steps, "steps", 0, "total optimisation steps (overrides the config)")
 	fl.Int64Var(&seed, "seed", 0, "random seed (overrides the config)")
 	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")

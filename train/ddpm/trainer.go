@@ -142,6 +142,29 @@ func New(cfg Config, run *runfolder.Run, data *Dataset, log io.Writer) (*Trainer
 	return t, nil
 }
 
+// InitFrom starts training from the weights of another model of the same
+// configuration (a warm start, for example from an exported or embedded
+// model), instead of a fresh initialisation. The EMA starts from them too.
+// Call it before the first step.
+func (t *Trainer) InitFrom(m *unet.Model) error {
+	if t.step != 0 {
+		return fmt.Errorf("init from a model: the run is already at step %d", t.step)
+	}
+	if err := nn.LoadStateDict(t.Model.Params(), m.StateDict()); err != nil {
+		return fmt.Errorf("init from a model: its weights do not fit the configured model: %w", err)
+	}
+	if t.ema != nil {
+		ec := optim.DefaultEMA()
+		ec.MaxDecay, ec.InvGamma, ec.Power = t.Cfg.EMAMaxDecay, t.Cfg.EMAInvGamma, t.Cfg.EMAPower
+		ema, err := optim.NewEMA(t.Model.Params(), ec)
+		if err != nil {
+			return err
+		}
+		t.ema = ema
+	}
+	return nil
+}
+
 // Step returns the number of optimisation steps done.
 func (t *Trainer) Step() int { return t.step }
 

@@ -180,3 +180,27 @@ func TestPreviewWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestInitFrom(t *testing.T) {
+	lq := makeLQ(t)
+	cfg := tinyConfig()
+	cfg.PreviewEvery = 0
+	a := newTrainer(t, cfg, lq, t.TempDir())
+	a.TrainStep()
+	b := newTrainer(t, cfg, lq, t.TempDir())
+	b.Cfg.Seed = 99
+	if err := b.InitFrom(a.Model); err != nil {
+		t.Fatal(err)
+	}
+	for name, ta := range a.Model.StateDict() {
+		tb := b.Model.StateDict()[name]
+		for i := range ta.Data {
+			if ta.Data[i] != tb.Data[i] {
+				t.Fatalf("%s not copied", name)
+			}
+		}
+	}
+	if err := a.InitFrom(b.Model); err == nil {
+		t.Fatal("InitFrom after a step succeeded")
+	}
+}
