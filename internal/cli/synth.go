@@ -217,22 +217,30 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 	defer stop()
 	sum := batch.Run(ctx, items, batch.Options{Workers: f.workers, Log: stderr, Desc: "synth", Unit: "img"},
 		func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
-			list := subs[it.Path]
+			list, listed := subs[it.Path]
+			if listed && len(list) == 0 {
+				return batch.Skipped, nil // smaller than --crop: reported above
+			}
 			todo := list[:0:0]
 			for _, s := range list {
 				if f.overwrite || !w.Complete(s.name, f.perImage) {
 					todo = append(todo, s)
 				}
 			}
-			if len(todo) == 0 && list != nil {
+			if len(todo) == 0 && listed {
 				return batch.Skipped, nil
 			}
 			hq, _, err := imageio.Load(it.Path, opt)
 			if err != nil {
 				return 0, err
 			}
-			if list == nil { // header unreadable earlier but the image loads: no crops
-				return 0, fmt.Errorf("%s: could not list sub-images", it.Path)
+			if !listed {
+				// The header could not be read before, yet the image
+				// loads: list its sub-images from the decoded size.
+				for i, b := range synth.Crops(hq.H, hq.W, f.crop, f.step, f.thresh) {
+					b := b
+					todo = append(todo, sourceItem{synth.CropName(it.Name, i+1), &b})
+				}
 			}
 			for _, s := range todo {
 				if ctx.Err() != nil {
