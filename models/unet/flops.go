@@ -25,7 +25,7 @@ func (c Config) FLOPs(h, w int) (float64, error) {
 		tokens := float64(hh * ww)
 		inner := float64(a.heads * a.headDim)
 		proj := 2 * tokens * float64(a.ch) * inner * 4 // q, k, v and out
-		return proj + 2*2*tokens*tokens*inner        // scores and weighted values
+		return proj + 2*2*tokens*tokens*inner          // scores and weighted values
 	}
 	c0 := c.BlockOutChannels[0]
 	total := conv(c.InChannels, c0, 3, h, w) + 2*float64(c0*temb+temb*temb)

@@ -31,10 +31,10 @@ var ErrInterrupted = errors.New("training interrupted")
 
 // Trainer trains a UNet on a Dataset in a run folder.
 type Trainer struct {
-	Cfg   Config
+	Cfg    Config
 	Folder *runfolder.Run
-	Model *unet.Model
-	Data  *Dataset
+	Model  *unet.Model
+	Data   *Dataset
 	// Log receives the progress bar and messages (nil: none).
 	Log io.Writer
 
