@@ -12,6 +12,8 @@ package ddpm
 import (
 	"fmt"
 
+	"github.com/degradiff/degradiff/engine/optim"
+
 	"github.com/degradiff/degradiff/internal/yamlconf"
 )
 
@@ -32,18 +34,7 @@ type Config struct {
 	BatchSize      int `yaml:"batch_size"`
 	GradAccumSteps int `yaml:"grad_accum_steps"`
 
-	LR          float64 `yaml:"learning_rate"`
-	LRSchedule  string  `yaml:"lr_schedule"`
-	WarmupSteps int     `yaml:"warmup_steps"`
-	AdamBeta1   float64 `yaml:"adam_beta1"`
-	AdamBeta2   float64 `yaml:"adam_beta2"`
-	AdamEps     float64 `yaml:"adam_epsilon"`
-	WeightDecay float64 `yaml:"weight_decay"`
-	MaxGradNorm float64 `yaml:"max_grad_norm"`
-	UseEMA      bool    `yaml:"use_ema"`
-	EMAMaxDecay float64 `yaml:"ema_max_decay"`
-	EMAInvGamma float64 `yaml:"ema_inv_gamma"`
-	EMAPower    float64 `yaml:"ema_power"`
+	optim.Settings `yaml:",inline"`
 
 	// Diffusion.
 	NumTrainTimesteps int     `yaml:"num_train_timesteps"`
@@ -72,25 +63,27 @@ type Config struct {
 // timesteps below 500, epsilon prediction) with the CPU model at 64x64.
 func Default() Config {
 	return Config{
-		Model:             "cpu",
-		Resolution:        64,
-		MinSideFraction:   0.5,
-		RandomFlip:        true,
-		Steps:             20000,
-		BatchSize:         8,
-		GradAccumSteps:    1,
-		LR:                1e-4,
-		LRSchedule:        "cosine",
-		WarmupSteps:       500,
-		AdamBeta1:         0.95,
-		AdamBeta2:         0.999,
-		AdamEps:           1e-8,
-		WeightDecay:       1e-6,
-		MaxGradNorm:       1.0,
-		UseEMA:            true,
-		EMAMaxDecay:       0.9999,
-		EMAInvGamma:       1.0,
-		EMAPower:          0.75,
+		Model:           "cpu",
+		Resolution:      64,
+		MinSideFraction: 0.5,
+		RandomFlip:      true,
+		Steps:           20000,
+		BatchSize:       8,
+		GradAccumSteps:  1,
+		Settings: optim.Settings{
+			LR:          1e-4,
+			LRSchedule:  "cosine",
+			WarmupSteps: 500,
+			AdamBeta1:   0.95,
+			AdamBeta2:   0.999,
+			AdamEps:     1e-8,
+			WeightDecay: 1e-6,
+			MaxGradNorm: 1.0,
+			UseEMA:      true,
+			EMAMaxDecay: 0.9999,
+			EMAInvGamma: 1.0,
+			EMAPower:    0.75,
+		},
 		NumTrainTimesteps: 1000,
 		BetaSchedule:      "linear",
 		BetaStart:         1e-4,
@@ -132,22 +125,6 @@ func (c Config) Validate() error {
 		return bad("batch_size", c.BatchSize, "must be at least 1")
 	case c.GradAccumSteps < 1:
 		return bad("grad_accum_steps", c.GradAccumSteps, "must be at least 1")
-	case !(c.LR > 0):
-		return bad("learning_rate", c.LR, "must be positive")
-	case c.WarmupSteps < 0:
-		return bad("warmup_steps", c.WarmupSteps, "must not be negative")
-	case !(c.AdamBeta1 >= 0 && c.AdamBeta1 < 1):
-		return bad("adam_beta1", c.AdamBeta1, "must be in [0, 1)")
-	case !(c.AdamBeta2 >= 0 && c.AdamBeta2 < 1):
-		return bad("adam_beta2", c.AdamBeta2, "must be in [0, 1)")
-	case !(c.AdamEps > 0):
-		return bad("adam_epsilon", c.AdamEps, "must be positive")
-	case c.WeightDecay < 0:
-		return bad("weight_decay", c.WeightDecay, "must not be negative")
-	case c.MaxGradNorm < 0:
-		return bad("max_grad_norm", c.MaxGradNorm, "must not be negative (0 disables clipping)")
-	case c.UseEMA && !(c.EMAMaxDecay > 0 && c.EMAMaxDecay < 1):
-		return bad("ema_max_decay", c.EMAMaxDecay, "must be in (0, 1)")
 	case c.NumTrainTimesteps < 2:
 		return bad("num_train_timesteps", c.NumTrainTimesteps, "must be at least 2")
 	case c.MaxDiffusionStep < 1 || c.MaxDiffusionStep > c.NumTrainTimesteps:
@@ -170,15 +147,10 @@ func (c Config) Validate() error {
 			return bad("preview_strengths", s, "must be in (0, 1]")
 		}
 	}
-	switch c.LRSchedule {
-	case "cosine", "constant", "constant_with_warmup", "linear":
-	default:
-		return bad("lr_schedule", c.LRSchedule, "must be cosine, constant, constant_with_warmup or linear")
-	}
 	switch c.BetaSchedule {
 	case "linear", "scaled_linear", "squaredcos_cap_v2":
 	default:
 		return bad("beta_schedule", c.BetaSchedule, "must be linear, scaled_linear or squaredcos_cap_v2")
 	}
-	return nil
+	return c.Settings.Validate()
 }

@@ -123,17 +123,13 @@ func New(cfg Config, run *runfolder.Run, data *Dataset, log io.Writer) (*Trainer
 		return nil, err
 	}
 	params := model.Params()
-	if t.opt, err = optim.NewAdamW(params, optim.AdamWConfig{LR: cfg.LR, Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Eps: cfg.AdamEps, WeightDecay: cfg.WeightDecay}); err != nil {
+	if t.opt, err = cfg.NewAdamW(params); err != nil {
 		return nil, err
 	}
-	if cfg.UseEMA {
-		ec := optim.DefaultEMA()
-		ec.MaxDecay, ec.InvGamma, ec.Power = cfg.EMAMaxDecay, cfg.EMAInvGamma, cfg.EMAPower
-		if t.ema, err = optim.NewEMA(params, ec); err != nil {
-			return nil, err
-		}
+	if t.ema, err = cfg.NewEMA(params); err != nil {
+		return nil, err
 	}
-	if t.lr, err = optim.ParseSchedule(cfg.LRSchedule, cfg.WarmupSteps, cfg.Steps); err != nil {
+	if t.lr, err = cfg.Schedule(cfg.Steps); err != nil {
 		return nil, err
 	}
 	r := cfg.Resolution
@@ -153,15 +149,11 @@ func (t *Trainer) InitFrom(m *unet.Model) error {
 	if err := nn.LoadStateDict(t.Model.Params(), m.StateDict()); err != nil {
 		return fmt.Errorf("init from a model: its weights do not fit the configured model: %w", err)
 	}
-	if t.ema != nil {
-		ec := optim.DefaultEMA()
-		ec.MaxDecay, ec.InvGamma, ec.Power = t.Cfg.EMAMaxDecay, t.Cfg.EMAInvGamma, t.Cfg.EMAPower
-		ema, err := optim.NewEMA(t.Model.Params(), ec)
-		if err != nil {
-			return err
-		}
-		t.ema = ema
+	ema, err := t.Cfg.NewEMA(t.Model.Params())
+	if err != nil {
+		return err
 	}
+	t.ema = ema
 	return nil
 }
 
@@ -281,11 +273,7 @@ func (t *Trainer) TrainStep() (loss, gradNorm float64) {
 		t.g.Backward(l)
 	}
 	t.g.Reset()
-	if cfg.MaxGradNorm > 0 {
-		gradNorm = optim.ClipGradNorm(params, cfg.MaxGradNorm)
-	} else {
-		gradNorm = optim.GradNorm(params)
-	}
+	gradNorm = cfg.ClipGrads(params)
 	t.opt.Config.LR = cfg.LR * t.lr(t.step)
 	t.opt.Step()
 	ag.ZeroGrad(params)

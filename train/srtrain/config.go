@@ -21,6 +21,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/degradiff/degradiff/engine/optim"
+
 	"github.com/degradiff/degradiff/internal/yamlconf"
 
 	"github.com/degradiff/degradiff/models/srnet"
@@ -53,19 +55,7 @@ type Config struct {
 	Loss           string  `yaml:"loss"`
 	CharbonnierEps float64 `yaml:"charbonnier_eps"`
 
-	LR          float64 `yaml:"learning_rate"`
-	LRSchedule  string  `yaml:"lr_schedule"`
-	WarmupSteps int     `yaml:"warmup_steps"`
-	AdamBeta1   float64 `yaml:"adam_beta1"`
-	AdamBeta2   float64 `yaml:"adam_beta2"`
-	AdamEps     float64 `yaml:"adam_epsilon"`
-	WeightDecay float64 `yaml:"weight_decay"`
-	// MaxGradNorm clips the gradient norm; 0 disables clipping.
-	MaxGradNorm float64 `yaml:"max_grad_norm"`
-	UseEMA      bool    `yaml:"use_ema"`
-	EMAMaxDecay float64 `yaml:"ema_max_decay"`
-	EMAInvGamma float64 `yaml:"ema_inv_gamma"`
-	EMAPower    float64 `yaml:"ema_power"`
+	optim.Settings `yaml:",inline"`
 
 	// Run folder.
 	CheckpointEvery int `yaml:"checkpoint_every"`
@@ -90,27 +80,29 @@ type Config struct {
 func Default() Config {
 	steps, _ := Budget("full")
 	return Config{
-		Model:           srnet.DefaultConfig(),
-		OutInitScale:    0.1,
-		PatchSize:       48,
-		RandomFlip:      true,
-		RandomRot90:     true,
-		Steps:           steps,
-		BatchSize:       16,
-		Loss:            "l1",
-		CharbonnierEps:  1e-3,
-		LR:              1e-3,
-		LRSchedule:      "cosine",
-		WarmupSteps:     100,
-		AdamBeta1:       0.9,
-		AdamBeta2:       0.99,
-		AdamEps:         1e-8,
-		WeightDecay:     0,
-		MaxGradNorm:     0,
-		UseEMA:          true,
-		EMAMaxDecay:     0.999,
-		EMAInvGamma:     1,
-		EMAPower:        0.75,
+		Model:          srnet.DefaultConfig(),
+		OutInitScale:   0.1,
+		PatchSize:      48,
+		RandomFlip:     true,
+		RandomRot90:    true,
+		Steps:          steps,
+		BatchSize:      16,
+		Loss:           "l1",
+		CharbonnierEps: 1e-3,
+		Settings: optim.Settings{
+			LR:          1e-3,
+			LRSchedule:  "cosine",
+			WarmupSteps: 100,
+			AdamBeta1:   0.9,
+			AdamBeta2:   0.99,
+			AdamEps:     1e-8,
+			WeightDecay: 0,
+			MaxGradNorm: 0,
+			UseEMA:      true,
+			EMAMaxDecay: 0.999,
+			EMAInvGamma: 1,
+			EMAPower:    0.75,
+		},
 		CheckpointEvery: 500,
 		KeepCheckpoints: 3,
 		LogEvery:        10,
@@ -169,26 +161,6 @@ func (c Config) Validate() error {
 		return bad("loss", c.Loss, "must be l1 or charbonnier")
 	case c.Loss == "charbonnier" && !(c.CharbonnierEps > 0):
 		return bad("charbonnier_eps", c.CharbonnierEps, "must be positive")
-	case !(c.LR > 0):
-		return bad("learning_rate", c.LR, "must be positive")
-	case c.WarmupSteps < 0:
-		return bad("warmup_steps", c.WarmupSteps, "must not be negative")
-	case !(c.AdamBeta1 >= 0 && c.AdamBeta1 < 1):
-		return bad("adam_beta1", c.AdamBeta1, "must be in [0, 1)")
-	case !(c.AdamBeta2 >= 0 && c.AdamBeta2 < 1):
-		return bad("adam_beta2", c.AdamBeta2, "must be in [0, 1)")
-	case !(c.AdamEps > 0):
-		return bad("adam_epsilon", c.AdamEps, "must be positive")
-	case !(c.WeightDecay >= 0):
-		return bad("weight_decay", c.WeightDecay, "must not be negative")
-	case !(c.MaxGradNorm >= 0):
-		return bad("max_grad_norm", c.MaxGradNorm, "must not be negative (0 disables clipping)")
-	case c.UseEMA && !(c.EMAMaxDecay > 0 && c.EMAMaxDecay < 1):
-		return bad("ema_max_decay", c.EMAMaxDecay, "must be in (0, 1)")
-	case c.UseEMA && !(c.EMAInvGamma > 0):
-		return bad("ema_inv_gamma", c.EMAInvGamma, "must be positive")
-	case c.UseEMA && !(c.EMAPower > 0):
-		return bad("ema_power", c.EMAPower, "must be positive")
 	case c.CheckpointEvery < 1:
 		return bad("checkpoint_every", c.CheckpointEvery, "must be at least 1")
 	case c.KeepCheckpoints < 0:
@@ -196,10 +168,5 @@ func (c Config) Validate() error {
 	case c.LogEvery < 1:
 		return bad("log_every", c.LogEvery, "must be at least 1")
 	}
-	switch c.LRSchedule {
-	case "cosine", "constant", "constant_with_warmup", "linear":
-	default:
-		return bad("lr_schedule", c.LRSchedule, "must be cosine, constant, constant_with_warmup or linear")
-	}
-	return nil
+	return c.Settings.Validate()
 }

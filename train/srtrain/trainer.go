@@ -93,17 +93,13 @@ func New(cfg Config, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Tr
 	}
 	t := &Trainer{Cfg: cfg, Folder: run, Model: model, Data: data, Log: log, g: ag.NewGraph(true)}
 	params := model.Params()
-	if t.opt, err = optim.NewAdamW(params, optim.AdamWConfig{LR: cfg.LR, Beta1: cfg.AdamBeta1, Beta2: cfg.AdamBeta2, Eps: cfg.AdamEps, WeightDecay: cfg.WeightDecay}); err != nil {
+	if t.opt, err = cfg.NewAdamW(params); err != nil {
 		return nil, err
 	}
-	if cfg.UseEMA {
-		ec := optim.DefaultEMA()
-		ec.MaxDecay, ec.InvGamma, ec.Power = cfg.EMAMaxDecay, cfg.EMAInvGamma, cfg.EMAPower
-		if t.ema, err = optim.NewEMA(params, ec); err != nil {
-			return nil, err
-		}
+	if t.ema, err = cfg.NewEMA(params); err != nil {
+		return nil, err
 	}
-	if t.lr, err = optim.ParseSchedule(cfg.LRSchedule, cfg.WarmupSteps, cfg.Steps); err != nil {
+	if t.lr, err = cfg.Schedule(cfg.Steps); err != nil {
 		return nil, err
 	}
 	c, p, s := cfg.Model.InChannels, cfg.PatchSize, cfg.Model.Scale
@@ -292,11 +288,7 @@ func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
 	loss = float64(l.Value.Data[0])
 	t.g.Backward(l)
 	t.g.Reset()
-	if cfg.MaxGradNorm > 0 {
-		gradNorm = optim.ClipGradNorm(params, cfg.MaxGradNorm)
-	} else {
-		gradNorm = optim.GradNorm(params)
-	}
+	gradNorm = cfg.ClipGrads(params)
 	if bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }; bad(loss) || bad(gradNorm) {
 		// Leave the weights as they were: the last checkpoint is sound.
 		ag.ZeroGrad(params)
