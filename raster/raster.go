@@ -6,7 +6,10 @@
 // clamping is explicit). Colour images are RGB in that plane order.
 package raster
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Image is a planar float32 image: Pix[c*H*W + y*W + x].
 type Image struct {
@@ -59,17 +62,22 @@ func (m *Image) Clamp() *Image {
 func (m *Image) Round() *Image {
 	m.Clamp()
 	for i, v := range m.Pix {
-		m.Pix[i] = float32(roundHalfEven(float64(v)*255)) / 255
+		m.Pix[i] = float32(math.RoundToEven(float64(v)*255)) / 255
 	}
 	return m
 }
 
-func roundHalfEven(x float64) float64 {
-	r := float64(int64(x + 0.5))
-	if r-x == 0.5 && int64(r)%2 != 0 {
-		r--
+// To8 returns v as an 8-bit level the way BasicSR's tensor2img and
+// cv2.imencode store a float image: clamped to [0, 1], multiplied by 255 in
+// float32 and rounded half to even. NaN gives 0.
+func To8(v float32) uint8 {
+	if !(v > 0) {
+		return 0
 	}
-	return r
+	if v >= 1 {
+		return 255
+	}
+	return uint8(math.RoundToEven(float64(v * 255)))
 }
 
 // Crop returns a copy of the rectangle [y0, y0+h) x [x0, x0+w) of m.

@@ -327,23 +327,6 @@ func TestReal(t *testing.T) {
 	}
 }
 
-func TestTo8(t *testing.T) {
-	tests := []struct {
-		in   float32
-		want uint8
-	}{
-		{-1, 0}, {0, 0}, {1, 255}, {2, 255}, {float32(math.NaN()), 0},
-		{0.5, 128},              // 127.5 rounds half to even
-		{1.5 / 255, 2},          // 1.5 -> 2
-		{float32(2.5 / 255), 2}, // 2.5 -> 2
-	}
-	for _, tt := range tests {
-		if got := to8(tt.in); got != tt.want {
-			t.Errorf("to8(%v) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestSample(t *testing.T) {
 	s := rng.New(5, "quality")
 	seen := map[float64]bool{}

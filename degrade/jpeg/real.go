@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
-	"math"
 
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/raster"
@@ -25,15 +24,15 @@ func Real(img *raster.Image, quality int) (*raster.Image, error) {
 	case 1:
 		g := image.NewGray(r)
 		for i, v := range img.Pix[:n] {
-			g.Pix[i] = to8(v)
+			g.Pix[i] = raster.To8(v)
 		}
 		src = g
 	case 3:
 		m := image.NewRGBA(r)
 		for i := 0; i < n; i++ {
-			m.Pix[4*i] = to8(img.Pix[i])
-			m.Pix[4*i+1] = to8(img.Pix[n+i])
-			m.Pix[4*i+2] = to8(img.Pix[2*n+i])
+			m.Pix[4*i] = raster.To8(img.Pix[i])
+			m.Pix[4*i+1] = raster.To8(img.Pix[n+i])
+			m.Pix[4*i+2] = raster.To8(img.Pix[2*n+i])
 			m.Pix[4*i+3] = 255
 		}
 		src = m
@@ -56,17 +55,4 @@ func Real(img *raster.Image, quality int) (*raster.Image, error) {
 		return out, nil
 	}
 	return dec, nil
-}
-
-// to8 converts a [0, 1] value to 8 bits: clamp, scale by 255 and round half
-// to even (NaN becomes 0).
-func to8(v float32) uint8 {
-	x := v * 255 // a float32 product, as in the float32 reference
-	if !(x > 0) {
-		return 0
-	}
-	if x >= 255 {
-		return 255
-	}
-	return uint8(math.RoundToEven(float64(x)))
 }

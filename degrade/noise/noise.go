@@ -81,16 +81,7 @@ func clamp01(v float32) float32 {
 
 // quantise255 returns clamp(round(v*255), 0, 255) as an integer level, the
 // rounding BasicSR applies before counting values for Poisson noise.
-func quantise255(v float32) int {
-	r := roundEven(v * 255)
-	if !(r > 0) { // also NaN
-		return 0
-	}
-	if r > 255 {
-		return 255
-	}
-	return int(r)
-}
+func quantise255(v float32) int { return int(raster.To8(v)) }
 
 // sampleUniform32 draws lo + (hi-lo)*u rounded to float32, like
 // torch.rand(b) * (hi - lo) + lo on a float32 tensor.

@@ -188,15 +188,7 @@ func Cut(img *raster.Image, name string, opt Options) (Group, error) {
 
 // level returns v clamped to [0, 1] and rounded to a multiple of 1/255
 // (half to even, the product by 255 in float32).
-func level(v float32) float32 {
-	if !(v > 0) {
-		return 0
-	}
-	if v >= 1 {
-		return 1
-	}
-	return float32(math.RoundToEven(float64(v*255))) / 255
-}
+func level(v float32) float32 { return float32(raster.To8(v)) / 255 }
 
 // Result is the outcome of Run.
 type Result struct {

@@ -107,15 +107,7 @@ func (w *work) load(img *raster.Image, y0, x0 int) [4]float64 {
 // level returns v clamped to [0, 1] and rounded to 8 bits (half to even,
 // the product by 255 in float32 as BasicSR's tensor2img), on the 0..255
 // scale.
-func level(v float32) float64 {
-	if !(v > 0) {
-		return 0
-	}
-	if v >= 1 {
-		return 255
-	}
-	return math.RoundToEven(float64(v * 255))
-}
+func level(v float32) float64 { return float64(raster.To8(v)) }
 
 // immerkaer returns Immerkær's noise standard deviation estimate of the
 // s x s plane p.

@@ -159,15 +159,7 @@ func planes(m *raster.Image, opt Options) [][]float64 {
 
 // Quantize returns v as BasicSR's tensor2img stores it: clamped to [0, 1],
 // multiplied by 255 in float32 and rounded half to even (NaN gives 0).
-func Quantize(v float32) uint8 {
-	if !(v > 0) {
-		return 0
-	}
-	if v >= 1 {
-		return 255
-	}
-	return uint8(math.RoundToEven(float64(v * 255)))
-}
+func Quantize(v float32) uint8 { return raster.To8(v) }
 
 // unitTable[v] is float32(v)/255 in float32: BasicSR's to_y_channel input
 // (uint8 -> float32 -> /255).
