@@ -101,25 +101,58 @@ type Record struct {
 	LRSize   [2]int `json:"lr_size"`
 }
 
-// Degrade runs the whole pipeline for variant k of item name: it prepares
-// the HR image and degrades it. The HR preparation is the same for every k.
-func Degrade(p Pipeline, hr *raster.Image, seed uint64, name string, k int) (hrOut, lr *raster.Image, rec Record, err error) {
-	hrS, parS, noiseS := Streams(seed, name, k)
-	hrOut, hp, err := p.PrepareHR(hr, hrS)
+// Item is an HR image prepared for its LR variants: the HR preparation is
+// the same for every variant, so it runs once.
+type Item struct {
+	// HR is the prepared HR image that pairs with every variant.
+	HR   *raster.Image
+	Prep HRParams
+
+	p    Pipeline
+	seed uint64
+	name string
+}
+
+// Prepare runs the HR preparation of item name (mod-crop, sharpening,
+// augmentation) from its keyed stream.
+func Prepare(p Pipeline, hr *raster.Image, seed uint64, name string) (*Item, error) {
+	hrS, _, _ := Streams(seed, name, 0)
+	out, hp, err := p.PrepareHR(hr, hrS)
 	if err != nil {
-		return nil, nil, rec, err
+		return nil, err
 	}
-	params := p.Sample(parS)
-	rec = Record{
-		Seed: seed, Variant: k, Preset: p.Config().Preset, Type: p.Config().Type,
-		Scale: p.Config().Scale, HR: hp, Params: params, NoiseKey: noiseS.Key(),
+	return &Item{HR: out, Prep: hp, p: p, seed: seed, name: name}, nil
+}
+
+// Variant degrades the prepared HR image into LR variant k.
+func (it *Item) Variant(k int) (*raster.Image, Record, error) {
+	_, parS, noiseS := Streams(it.seed, it.name, k)
+	params := it.p.Sample(parS)
+	c := it.p.Config()
+	rec := Record{
+		Seed: it.seed, Variant: k, Preset: c.Preset, Type: c.Type,
+		Scale: c.Scale, HR: it.Prep, Params: params, NoiseKey: noiseS.Key(),
 	}
-	lr, err = p.Apply(hrOut, params, noiseS)
+	lr, err := it.p.Apply(it.HR, params, noiseS)
 	if err != nil {
-		return nil, nil, rec, err
+		return nil, rec, err
 	}
 	rec.LRSize = [2]int{lr.H, lr.W}
-	return hrOut, lr, rec, nil
+	return lr, rec, nil
+}
+
+// Degrade runs the whole pipeline for variant k of item name: Prepare, then
+// Variant. To make several variants of one image, Prepare it once.
+func Degrade(p Pipeline, hr *raster.Image, seed uint64, name string, k int) (hrOut, lr *raster.Image, rec Record, err error) {
+	it, err := Prepare(p, hr, seed, name)
+	if err != nil {
+		return nil, nil, rec, err
+	}
+	lr, rec, err = it.Variant(k)
+	if err != nil {
+		return nil, nil, rec, err
+	}
+	return it.HR, lr, rec, nil
 }
 
 // Replay rebuilds an LR image from a prepared HR image and a record, using

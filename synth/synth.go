@@ -102,12 +102,30 @@ type Record struct {
 	DiffusionKey uint64 `json:"diffusion_key"`
 }
 
+// Prepare runs the degradation pipeline's HR preparation for item name,
+// once for all its variants.
+func (s *Synthesizer) Prepare(hq *raster.Image, name string) (*degrade.Item, error) {
+	return degrade.Prepare(s.opt.Pipeline, hq, s.opt.Seed, name)
+}
+
 // Pair makes variant k of item name from a HQ image: the prepared HR
-// image, the initial degradation and the final LQ image.
+// image, the initial degradation and the final LQ image. For several
+// variants, Prepare once and call Variant.
 func (s *Synthesizer) Pair(hq *raster.Image, name string, k int) (hr, init, lq *raster.Image, rec Record, err error) {
-	hr, init, drec, err := degrade.Degrade(s.opt.Pipeline, hq, s.opt.Seed, name, k)
+	it, err := s.Prepare(hq, name)
 	if err != nil {
 		return nil, nil, nil, rec, err
+	}
+	init, lq, rec, err = s.Variant(it, name, k)
+	return it.HR, init, lq, rec, err
+}
+
+// Variant makes variant k of a prepared item: the initial degradation and
+// the final LQ image.
+func (s *Synthesizer) Variant(it *degrade.Item, name string, k int) (init, lq *raster.Image, rec Record, err error) {
+	init, drec, err := it.Variant(k)
+	if err != nil {
+		return nil, nil, rec, err
 	}
 	rec.Record = drec
 	dr := rng.New(s.opt.Seed, "synth", name, fmt.Sprint(k))
@@ -120,9 +138,9 @@ func (s *Synthesizer) Pair(hq *raster.Image, name string, k int) (hr, init, lq *
 	rec.DiffusionKey = noiseStream.Key()
 	lq, rec.StartTimestep, rec.RunSteps, err = s.Refine(init, strength, noiseStream)
 	if err != nil {
-		return nil, nil, nil, rec, err
+		return nil, nil, rec, err
 	}
-	return hr, init, lq, rec, nil
+	return init, lq, rec, nil
 }
 
 // Refine runs img2img on an initial LQ image (in [0, 1]) at strength, with

@@ -103,18 +103,20 @@ func runDegrade(cmd *cobra.Command, f degradeFlags) error {
 			if err != nil {
 				return 0, err
 			}
-			var hrOut = hr
+			item, err := degrade.Prepare(pipe, hr, f.seed, it.Name)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", it.Path, err)
+			}
 			variants := make([]pairset.Variant, f.perImage)
 			for k := range variants {
-				h, lr, rec, err := degrade.Degrade(pipe, hr, f.seed, it.Name, k)
+				lr, rec, err := item.Variant(k)
 				if err != nil {
 					return 0, fmt.Errorf("%s: %w", it.Path, err)
 				}
 				rec.Source = it.Path
-				hrOut = h
 				variants[k] = pairset.Variant{LR: lr, Record: rec}
 			}
-			return batch.Done, w.Write(it.Name, hrOut, variants)
+			return batch.Done, w.Write(it.Name, item.HR, variants)
 		})
 	n, err := w.Finish()
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/degradiff/degradiff/models/defaultmodel"
 	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
-	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/synth"
 	"github.com/degradiff/degradiff/train/ddpm"
 )
@@ -250,15 +249,17 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 				if s.box != nil {
 					src = hq.Crop(s.box[0], s.box[1], s.box[2], s.box[3])
 				}
+				item, err := syn.Prepare(src, s.name)
+				if err != nil {
+					return 0, fmt.Errorf("%s: %w", it.Path, err)
+				}
 				variants := make([]pairset.Variant, f.perImage)
-				var hr *raster.Image
 				for k := range variants {
-					h, init, lq, rec, err := syn.Pair(src, s.name, k)
+					init, lq, rec, err := syn.Variant(item, s.name, k)
 					if err != nil {
 						return 0, fmt.Errorf("%s: %w", it.Path, err)
 					}
 					rec.Source, rec.Crop = it.Path, s.box
-					hr = h
 					variants[k] = pairset.Variant{LR: lq, Record: rec}
 					if f.keepInit {
 						variants[k].Init = init
@@ -268,7 +269,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 					strengthSum += rec.Strength
 					mu.Unlock()
 				}
-				if err := w.Write(s.name, hr, variants); err != nil {
+				if err := w.Write(s.name, item.HR, variants); err != nil {
 					return 0, err
 				}
 			}

@@ -16,7 +16,6 @@ import (
 	"github.com/degradiff/degradiff/models/defaultmodel"
 	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
-	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/synth"
 	"github.com/degradiff/degradiff/train/ddpm"
 )
@@ -151,26 +150,29 @@ func (r *runner) makePairs(source string) error {
 					it.Path, b, cr.Name, img.W, img.H, CropsFile)
 			}
 			src := img.Crop(b[0], b[1], b[2], b[3])
+			item, err := degrade.Prepare(pipe, src, c.Seed, cr.Name)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", it.Path, err)
+			}
 			variants := make([]pairset.Variant, c.PerImage)
-			var hr *raster.Image
 			for k := range variants {
 				if syn != nil {
-					h, init, lq, rec, err := syn.Pair(src, cr.Name, k)
+					init, lq, rec, err := syn.Variant(item, cr.Name, k)
 					if err != nil {
 						return 0, fmt.Errorf("%s: %w", it.Path, err)
 					}
 					rec.Source, rec.Crop = it.Path, &b
-					hr, variants[k] = h, pairset.Variant{LR: lq, Init: init, Record: rec}
+					variants[k] = pairset.Variant{LR: lq, Init: init, Record: rec}
 					continue
 				}
-				h, lq, rec, err := degrade.Degrade(pipe, src, c.Seed, cr.Name, k)
+				lq, rec, err := item.Variant(k)
 				if err != nil {
 					return 0, fmt.Errorf("%s: %w", it.Path, err)
 				}
 				rec.Source = it.Path
-				hr, variants[k] = h, pairset.Variant{LR: lq, Record: cropRecord{rec, b}}
+				variants[k] = pairset.Variant{LR: lq, Record: cropRecord{rec, b}}
 			}
-			if err := w.Write(cr.Name, hr, variants); err != nil {
+			if err := w.Write(cr.Name, item.HR, variants); err != nil {
 				return 0, err
 			}
 		}
