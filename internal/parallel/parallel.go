@@ -4,20 +4,41 @@
 // index gives identical results for any GOMAXPROCS. Reductions that must not
 // depend on the worker count sum per-chunk partials over Chunks, whose
 // boundaries depend only on the problem size.
+//
+// Loops run on a pool of long-lived worker goroutines, so a loop allocates
+// nothing itself: ForBody with a pointer-typed Body allocates nothing at all,
+// which keeps a training step free of garbage.
 package parallel
 
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Workers returns the number of goroutines For uses: GOMAXPROCS.
 func Workers() int { return runtime.GOMAXPROCS(0) }
 
+// Body is a loop body over the index range [lo, hi).
+type Body interface {
+	Run(lo, hi int)
+}
+
+// Func adapts a function to Body. A func value is pointer-shaped, so the
+// conversion to Body does not allocate (the closure itself may).
+type Func func(lo, hi int)
+
+// Run calls f(lo, hi).
+func (f Func) Run(lo, hi int) { f(lo, hi) }
+
 // For calls body(lo, hi) over [0, n) in chunks of at least grain indices,
 // spread over Workers() goroutines, and returns when all are done. With one
 // worker or a single chunk it runs inline.
-func For(n, grain int, body func(lo, hi int)) {
+func For(n, grain int, body func(lo, hi int)) { ForBody(n, grain, Func(body)) }
+
+// ForBody is For with a Body. Passing a pointer to a reused struct avoids the
+// heap allocation of a closure that escapes to the workers.
+func ForBody(n, grain int, body Body) {
 	if n <= 0 {
 		return
 	}
@@ -27,7 +48,7 @@ func For(n, grain int, body func(lo, hi int)) {
 	w := Workers()
 	chunks := (n + grain - 1) / grain
 	if w <= 1 || chunks <= 1 {
-		body(0, n)
+		body.Run(0, n)
 		return
 	}
 	if chunks > 4*w {
@@ -35,33 +56,88 @@ func For(n, grain int, body func(lo, hi int)) {
 		chunks = 4 * w
 	}
 	size := (n + chunks - 1) / chunks
-	var next int64
-	var mu sync.Mutex
-	take := func() (int, int, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		lo := int(next) * size
-		if lo >= n {
-			return 0, 0, false
+	j := jobPool.Get().(*job)
+	j.body, j.n, j.size = body, n, size
+	j.next.Store(0)
+	ensureWorkers(w - 1)
+	// Offer the job to idle workers; busy ones (a nested loop, or another
+	// goroutine's loop) are skipped and this goroutine does their share.
+	for range min(w, chunks) - 1 {
+		j.wg.Add(1)
+		if !offer(j) {
+			j.wg.Done()
 		}
-		next++
-		return lo, min(lo+size, n), true
 	}
-	var wg sync.WaitGroup
-	for range min(w, chunks) {
-		wg.Add(1)
+	j.drain()
+	j.wg.Wait()
+	j.body = nil
+	jobPool.Put(j)
+}
+
+// job is one loop in flight: workers take chunks by an atomic counter.
+type job struct {
+	body    Body
+	n, size int
+	next    atomic.Int64
+	wg      sync.WaitGroup
+}
+
+func (j *job) drain() {
+	for {
+		lo := int(j.next.Add(1)-1) * j.size
+		if lo >= j.n {
+			return
+		}
+		j.body.Run(lo, min(lo+j.size, j.n))
+	}
+}
+
+var (
+	jobPool = sync.Pool{New: func() any { return new(job) }}
+	// work is unbuffered: a send succeeds only when a worker is idle.
+	work    = make(chan *job)
+	started atomic.Int32
+	busy    atomic.Int32 // workers running a job
+	startMu sync.Mutex
+)
+
+// offer hands j to an idle worker. A worker that has just finished a loop
+// needs a moment to get back to the channel, so while some worker is not
+// busy the send is retried for a few microseconds rather than leaving the
+// whole next loop to one core.
+func offer(j *job) bool {
+	for spin := 0; spin < 4096; spin++ {
+		select {
+		case work <- j:
+			busy.Add(1)
+			return true
+		default:
+		}
+		if busy.Load() >= started.Load() {
+			return false
+		}
+	}
+	return false
+}
+
+// ensureWorkers starts worker goroutines until at least n exist. Workers
+// live for the rest of the process; GOMAXPROCS rarely changes.
+func ensureWorkers(n int) {
+	if int(started.Load()) >= n {
+		return
+	}
+	startMu.Lock()
+	defer startMu.Unlock()
+	for int(started.Load()) < n {
+		started.Add(1)
 		go func() {
-			defer wg.Done()
-			for {
-				lo, hi, ok := take()
-				if !ok {
-					return
-				}
-				body(lo, hi)
+			for j := range work {
+				j.drain()
+				busy.Add(-1)
+				j.wg.Done()
 			}
 		}()
 	}
-	wg.Wait()
 }
 
 // Chunks returns the fixed chunk boundaries [lo, hi) of [0, n) in pieces of
