@@ -55,6 +55,7 @@ func TestImg2ImgTrajectoryMatchesDiffusers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		sc.FinalSigmasType = schedule.FinalSigmaMin // diffusers v0.21's only behaviour
 		s, err := sampler.New("unipc", sc)
 		if err != nil {
 			t.Fatal(err)

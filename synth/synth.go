@@ -37,10 +37,14 @@ type Options struct {
 	ModelID  ModelID
 	// SchedulerConfig is the model's scheduler_config.json.
 	SchedulerConfig []byte
-	Sampler         string  // unipc (default), ddim, ddpm or dpmpp
-	Steps           int     // inference steps N (default 50)
-	MaxStrength     float64 // strengths are uniform in [0, MaxStrength], at least 1/N
-	Seed            uint64
+	Sampler         string // unipc (default), ddim, ddpm or dpmpp
+	// FinalSigmas is where the last step of unipc and dpmpp lands: "zero"
+	// (the clean sample; default) or "sigma_min" (timestep 0's noise level,
+	// as diffusers v0.21 and the reference implementation).
+	FinalSigmas string
+	Steps       int     // inference steps N (default 50)
+	MaxStrength float64 // strengths are uniform in [0, MaxStrength], at least 1/N
+	Seed        uint64
 	// Tile, when positive, runs the model over overlapping Tile x Tile
 	// tiles of the LQ image when it is larger than that (Overlap pixels of
 	// overlap, blended with a smooth window).
@@ -49,8 +53,9 @@ type Options struct {
 
 // Synthesizer makes pairs. It is safe for concurrent use.
 type Synthesizer struct {
-	opt   Options
-	sched schedule.Config
+	opt         Options
+	sched       schedule.Config
+	finalSigmas string // the resolved final_sigmas_type, for the records
 }
 
 // New checks the options and returns a Synthesizer.
@@ -77,10 +82,23 @@ func New(opt Options) (*Synthesizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model scheduler config: %w", err)
 	}
-	if _, err := sampler.New(opt.Sampler, sc); err != nil {
+	switch opt.FinalSigmas {
+	case "":
+	case schedule.FinalZero, schedule.FinalSigmaMin:
+		sc.FinalSigmasType = opt.FinalSigmas
+	default:
+		return nil, fmt.Errorf("--final-sigmas: %q is not %s or %s", opt.FinalSigmas, schedule.FinalZero, schedule.FinalSigmaMin)
+	}
+	sch, err := sampler.New(opt.Sampler, sc)
+	if err != nil {
 		return nil, fmt.Errorf("--sampler: %w", err)
 	}
-	return &Synthesizer{opt: opt, sched: sc}, nil
+	syn := &Synthesizer{opt: opt, sched: sc}
+	switch sch.(type) {
+	case *sampler.UniPC, *sampler.DPMSolver:
+		syn.finalSigmas = sch.Config().FinalSigmasType
+	}
+	return syn, nil
 }
 
 // Record is the provenance of one synthetic pair: the degradation record
@@ -96,8 +114,10 @@ type Record struct {
 	StartTimestep int     `json:"start_timestep"`
 	RunSteps      int     `json:"run_steps"`
 	Sampler       string  `json:"sampler"`
-	Steps         int     `json:"steps"`
-	Model         ModelID `json:"model"`
+	// FinalSigmas is the sampler's final_sigmas_type (unipc and dpmpp).
+	FinalSigmas string  `json:"final_sigmas,omitempty"`
+	Steps       int     `json:"steps"`
+	Model       ModelID `json:"model"`
 	// DiffusionKey is the key of the stream that drew the initial noise.
 	DiffusionKey uint64 `json:"diffusion_key"`
 }
@@ -134,6 +154,7 @@ func (s *Synthesizer) Variant(it *degrade.Item, name string, k int) (init, lq *r
 	strength = math.Max(strength, 1/float64(s.opt.Steps))
 	rec.Strength = strength
 	rec.Sampler, rec.Steps, rec.Model = s.opt.Sampler, s.opt.Steps, s.opt.ModelID
+	rec.FinalSigmas = s.finalSigmas
 	noiseStream := dr.Derive("noise")
 	rec.DiffusionKey = noiseStream.Key()
 	lq, rec.StartTimestep, rec.RunSteps, err = s.Refine(init, strength, noiseStream)

@@ -202,3 +202,27 @@ func solve(a [][]float64, b []float64) ([]float64, error) {
 	}
 	return x, nil
 }
+
+// vpPoint is a noise level of a variance-preserving schedule:
+// x = alpha*x0 + sigma*eps, lambda = log(alpha/sigma).
+type vpPoint struct{ alpha, sigma, lambda float64 }
+
+// pointAt returns the noise level of timestep t.
+func pointAt(s *schedule.Schedule, t int) vpPoint {
+	a, sg, l := s.VP(t)
+	return vpPoint{a, sg, l}
+}
+
+// stepTarget returns the noise level a multistep solver's step from
+// timesteps[idx] goes to: the next timestep, or after the last one the clean
+// sample (final_sigmas_type "zero") or timestep 0 ("sigma_min").
+func stepTarget(s *schedule.Schedule, cfg schedule.Config, timesteps []int, idx int) vpPoint {
+	switch {
+	case idx < len(timesteps)-1:
+		return pointAt(s, timesteps[idx+1])
+	case cfg.FinalSigmasType == schedule.FinalZero:
+		return vpPoint{alpha: 1, sigma: 0, lambda: math.Inf(1)}
+	default:
+		return pointAt(s, 0)
+	}
+}

@@ -58,6 +58,10 @@ func NewDPMSolver(cfg schedule.Config) (*DPMSolver, error) {
 	if cfg.UseKarrasSigmas {
 		return nil, fmt.Errorf("sampler: DPM-Solver use_karras_sigmas is not supported")
 	}
+	if cfg.AlgorithmType == "dpmsolver" && cfg.FinalSigmasType == schedule.FinalZero {
+		// The noise-prediction form cannot step to sigma 0 (diffusers refuses it too).
+		return nil, fmt.Errorf("sampler: DPM-Solver algorithm_type dpmsolver needs final_sigmas_type %q, not %q", schedule.FinalSigmaMin, schedule.FinalZero)
+	}
 	s, err := schedule.New(cfg)
 	if err != nil {
 		return nil, err
@@ -120,12 +124,11 @@ func (d *DPMSolver) Step(modelOutput, sample *tensor.Tensor, t int, _ NoiseSourc
 	}
 	n := len(d.timesteps)
 	idx := indexOf(d.timesteps, t)
-	prevT := 0
-	if idx < n-1 {
-		prevT = d.timesteps[idx+1]
-	}
+	to := stepTarget(d.sched, d.cfg, d.timesteps, idx)
 	short := d.cfg.LowerOrderFinal && n < 15
-	lowerFinal := idx == n-1 && short
+	// As in diffusers, the step to sigma 0 is always first order: higher
+	// orders divide by its infinite log-SNR step.
+	lowerFinal := idx == n-1 && (short || to.sigma == 0)
 	lowerSecond := idx == n-2 && short
 
 	conv := d.convert(modelOutput, sample, t)
@@ -137,17 +140,17 @@ func (d *DPMSolver) Step(modelOutput, sample *tensor.Tensor, t int, _ NoiseSourc
 	var err error
 	switch {
 	case k == 1 || d.lowerOrderNums < 1 || lowerFinal:
-		out, err = d.update(sample, []int{t}, prevT)
+		out, err = d.update(sample, []int{t}, to)
 	case k == 2 || d.lowerOrderNums < 2 || lowerSecond:
 		if idx < 1 {
 			return nil, fmt.Errorf("sampler: DPMSolver.Step: second-order step at the first timestep (call Reset between runs)")
 		}
-		out, err = d.update(sample, []int{d.timesteps[idx-1], t}, prevT)
+		out, err = d.update(sample, []int{d.timesteps[idx-1], t}, to)
 	default:
 		if idx < 2 {
 			return nil, fmt.Errorf("sampler: DPMSolver.Step: third-order step at timestep index %d (call Reset between runs)", idx)
 		}
-		out, err = d.update(sample, []int{d.timesteps[idx-2], d.timesteps[idx-1], t}, prevT)
+		out, err = d.update(sample, []int{d.timesteps[idx-2], d.timesteps[idx-1], t}, to)
 	}
 	if err != nil {
 		return nil, err
@@ -196,17 +199,17 @@ func (d *DPMSolver) convert(mo, x *tensor.Tensor, t int) *tensor.Tensor {
 	return eps
 }
 
-// update is the multistep update of order len(ts) from ts[len-1] to t,
-// with the newest model outputs for ts (oldest first).
-func (d *DPMSolver) update(x *tensor.Tensor, ts []int, t int) (*tensor.Tensor, error) {
+// update is the multistep update of order len(ts) from ts[len-1] to the
+// noise level to, with the newest model outputs for ts (oldest first).
+func (d *DPMSolver) update(x *tensor.Tensor, ts []int, to vpPoint) (*tensor.Tensor, error) {
 	order := len(ts)
 	k := d.cfg.SolverOrder
 	s0 := ts[order-1]
-	alphaT, sigmaT, lambdaT := d.sched.VP(t)
+	alphaT, sigmaT, lambdaT := to.alpha, to.sigma, to.lambda
 	alphaS0, sigmaS0, lambdaS0 := d.sched.VP(s0)
 	h := lambdaT - lambdaS0
 	if h == 0 || math.IsNaN(h) {
-		return nil, fmt.Errorf("sampler: DPMSolver: degenerate step from timestep %d to %d (h=%g)", s0, t, h)
+		return nil, fmt.Errorf("sampler: DPMSolver: degenerate step from timestep %d to log-SNR %g (h=%g)", s0, lambdaT, h)
 	}
 	m0 := d.outputs[k-1]
 

@@ -16,6 +16,7 @@ func TestDPMSolverFirstOrderIsDDIM(t *testing.T) {
 		for _, pt := range []schedule.Prediction{schedule.Epsilon, schedule.VPrediction, schedule.Sample} {
 			cfg := defaults(t, schedule.DPMSolverClass)
 			cfg.AlgorithmType, cfg.PredictionType, cfg.SolverOrder = alg, pt, 1
+			cfg.FinalSigmasType = schedule.FinalSigmaMin
 			cfg.TimestepSpacing = schedule.Leading
 			dpm, err := NewDPMSolver(cfg)
 			if err != nil {
@@ -181,5 +182,46 @@ func TestDPMSolverHeunExactForLinearX0(t *testing.T) {
 			}
 		}
 		x = y
+	}
+}
+
+// TestFinalStepToZero: with final_sigmas_type zero the last step of UniPC
+// and DPM-Solver++ returns the clean sample the model predicts from the
+// last input, (x - sigma*eps)/alpha, whatever the solver order.
+func TestFinalStepToZero(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		class string
+		order int
+	}{{"unipc", schedule.UniPCClass, 2}, {"unipc", schedule.UniPCClass, 3}, {"dpmpp", schedule.DPMSolverClass, 2}, {"dpmpp", schedule.DPMSolverClass, 3}} {
+		cfg := defaults(t, tc.class)
+		cfg.SolverOrder, cfg.LowerOrderFinal = tc.order, false
+		s, err := New(tc.name, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetTimesteps(20); err != nil {
+			t.Fatal(err)
+		}
+		ts := s.Timesteps()
+		x := fill(tensor.New(1, 3, 4, 4), 3, 1)
+		var eps *tensor.Tensor
+		for i, step := range ts {
+			eps = fill(tensor.New(1, 3, 4, 4), 40+i, 0.5)
+			last := x
+			if x, err = s.Step(eps, x, step, nil); err != nil {
+				t.Fatal(err)
+			}
+			if i == len(ts)-1 {
+				alpha, sigma, _ := s.Schedule().VP(step)
+				want := tensor.New(last.Shape...)
+				for j := range want.Data {
+					want.Data[j] = float32((float64(last.Data[j]) - sigma*float64(eps.Data[j])) / alpha)
+				}
+				if d := tensor.MaxAbsDiff(x, want); d > 1e-5 || math.IsNaN(d) {
+					t.Errorf("%s order %d: last step differs from the predicted clean sample by %g", tc.name, tc.order, d)
+				}
+			}
+		}
 	}
 }

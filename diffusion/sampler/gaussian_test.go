@@ -85,15 +85,23 @@ func odeError(t *testing.T, s Scheduler, g *gaussian, n int, final float64) floa
 // deterministic sampler converges to the exact ODE solution as the number
 // of steps grows, at the rate of its order: about 1 for DDIM, 2 or more for
 // the multistep solvers (UniPC's corrector adds one to its predictor's).
+//
+// The multistep solvers run with final_sigmas_type sigma_min here, which
+// keeps their order; with "zero" the last step to the clean sample is
+// first order, so the run converges at order about 1 ("... to zero" rows).
 func TestGaussianConvergence(t *testing.T) {
-	unipc2 := defaults(t, schedule.UniPCClass)
+	unipcZero := defaults(t, schedule.UniPCClass)
+	dpmZero := defaults(t, schedule.DPMSolverClass)
+	unipc2 := unipcZero
+	unipc2.FinalSigmasType = schedule.FinalSigmaMin
 	unipc3 := unipc2
 	unipc3.SolverOrder = 3
 	unipcBH1 := unipc2
 	unipcBH1.SolverType = "bh1"
 	unipcEps := unipc2
 	unipcEps.PredictX0 = false
-	dpm2 := defaults(t, schedule.DPMSolverClass)
+	dpm2 := dpmZero
+	dpm2.FinalSigmasType = schedule.FinalSigmaMin
 	dpm3 := dpm2
 	dpm3.SolverOrder = 3
 	dpmEps := dpm2
@@ -119,15 +127,17 @@ func TestGaussianConvergence(t *testing.T) {
 		{"dpm-solver++ 2M heun", "dpmpp", dpmHeun, 3e-3, 1.6, 4},
 		{"dpm-solver++ 3M", "dpmpp", dpm3, 1e-3, 1.6, 4},
 		{"dpm-solver 2M", "dpmpp", dpmEps, 2e-3, 1.6, 4},
+		{"unipc to zero", "unipc", unipcZero, 2e-3, 0.7, 1.5},
+		{"dpm-solver++ 2M to zero", "dpmpp", dpmZero, 3e-3, 0.7, 1.5},
 	} {
 		s, err := New(tc.kind, tc.cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		g := newGaussian(3*8*8, s.Schedule().AlphasCumprod)
-		final := float64(g.acp[0]) // multistep solvers end at timestep 0
-		if tc.kind == "ddim" {
-			final = 1 // set_alpha_to_one
+		final := float64(g.acp[0]) // sigma_min: the noise level of timestep 0
+		if tc.kind == "ddim" || tc.cfg.FinalSigmasType == schedule.FinalZero {
+			final = 1 // set_alpha_to_one, or the clean sample
 		}
 		steps := []int{50, 100, 200, 400}
 		var errs []float64
@@ -175,7 +185,7 @@ func TestGaussianImg2Img(t *testing.T) {
 			s.SetTimesteps(n)
 			t0 := s.Timesteps()[Img2ImgStart(n, 0.2)]
 			start := s.Schedule().AddNoise(lq, noise, []int{t0})
-			want := g.transport(start, float64(g.acp[t0]), float64(g.acp[0]))
+			want := g.transport(start, float64(g.acp[t0]), 1) // final_sigmas_type zero
 			got, err := Img2Img(s, g.eps, lq, noise, n, 0.2, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -127,10 +127,7 @@ func (u *UniPC) Step(modelOutput, sample *tensor.Tensor, t int, _ NoiseSource) (
 		x = sample.Clone() // kept as lastSample: the caller may reuse its tensor
 	}
 
-	prevT := 0
-	if idx < len(u.timesteps)-1 {
-		prevT = u.timesteps[idx+1]
-	}
+	to := stepTarget(u.sched, u.cfg, u.timesteps, idx)
 	k := u.cfg.SolverOrder
 	copy(u.outputs, u.outputs[1:])
 	copy(u.outTimesteps, u.outTimesteps[1:])
@@ -140,9 +137,14 @@ func (u *UniPC) Step(modelOutput, sample *tensor.Tensor, t int, _ NoiseSource) (
 	if u.cfg.LowerOrderFinal {
 		order = min(k, len(u.timesteps)-idx)
 	}
+	if to.sigma == 0 {
+		// Higher orders divide by the infinite log-SNR step; the first-order
+		// step to sigma 0 is exactly the predicted clean sample.
+		order = 1
+	}
 	u.thisOrder = min(order, u.lowerOrderNums+1)
 	u.lastSample = x
-	out, err := u.predict(prevT, x, u.thisOrder)
+	out, err := u.predict(to, x, u.thisOrder)
 	if err != nil {
 		return nil, err
 	}
@@ -197,15 +199,16 @@ type uniCoeffs struct {
 	newest  *tensor.Tensor   // m0
 }
 
-// coeffs computes the uniCoeffs of a step to t with the given order.
-func (u *UniPC) coeffs(t, order int) (*uniCoeffs, error) {
+// coeffs computes the uniCoeffs of a step to the noise level to with the
+// given order.
+func (u *UniPC) coeffs(to vpPoint, order int) (*uniCoeffs, error) {
 	k := u.cfg.SolverOrder
 	s0 := u.outTimesteps[k-1]
-	alphaT, sigmaT, lambdaT := u.sched.VP(t)
+	alphaT, sigmaT, lambdaT := to.alpha, to.sigma, to.lambda
 	alphaS0, sigmaS0, lambdaS0 := u.sched.VP(s0)
 	h := lambdaT - lambdaS0
 	if h == 0 || math.IsNaN(h) {
-		return nil, fmt.Errorf("sampler: UniPC: degenerate step from timestep %d to %d (h=%g)", s0, t, h)
+		return nil, fmt.Errorf("sampler: UniPC: degenerate step from timestep %d to log-SNR %g (h=%g)", s0, lambdaT, h)
 	}
 	c := &uniCoeffs{newest: u.outputs[k-1]}
 	for i := 1; i < order; i++ {
@@ -245,9 +248,10 @@ func (u *UniPC) coeffs(t, order int) (*uniCoeffs, error) {
 	return c, nil
 }
 
-// predict is the UniP step from the newest history entry to timestep t.
-func (u *UniPC) predict(t int, x *tensor.Tensor, order int) (*tensor.Tensor, error) {
-	c, err := u.coeffs(t, order)
+// predict is the UniP step from the newest history entry to the noise
+// level to.
+func (u *UniPC) predict(to vpPoint, x *tensor.Tensor, order int) (*tensor.Tensor, error) {
+	c, err := u.coeffs(to, order)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +281,7 @@ func (u *UniPC) predict(t int, x *tensor.Tensor, order int) (*tensor.Tensor, err
 // previous predictor.
 func (u *UniPC) correct(conv *tensor.Tensor, t int) (*tensor.Tensor, error) {
 	order := u.thisOrder
-	c, err := u.coeffs(t, order)
+	c, err := u.coeffs(pointAt(u.sched, t), order)
 	if err != nil {
 		return nil, err
 	}

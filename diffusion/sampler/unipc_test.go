@@ -36,6 +36,7 @@ func img2imgConfig(t *testing.T, fx *fixtures, variant string) schedule.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.FinalSigmasType = schedule.FinalSigmaMin // diffusers v0.21's only behaviour
 	return cfg
 }
 

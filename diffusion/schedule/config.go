@@ -40,6 +40,12 @@ const (
 	VPrediction Prediction = "v_prediction" // v = alpha*eps - sigma*x0
 )
 
+// The final_sigmas_type values of the multistep solvers.
+const (
+	FinalZero     = "zero"      // the last step lands on the clean sample
+	FinalSigmaMin = "sigma_min" // the last step lands on timestep 0's noise level
+)
+
 // Config is a diffusers scheduler configuration. The JSON names are those of
 // diffusers' scheduler_config.json (v0.21); one Config covers the DDPM, DDIM,
 // UniPC and DPM-Solver multistep schedulers, each of which reads only the keys
@@ -90,6 +96,11 @@ type Config struct {
 	SolverType      string `json:"solver_type"` // UniPC: bh1, bh2; DPM-Solver: midpoint, heun
 	PredictX0       bool   `json:"predict_x0"`  // UniPC
 	LowerOrderFinal bool   `json:"lower_order_final"`
+	// FinalSigmasType is where the last step of UniPC and DPM-Solver++
+	// lands: "zero" (the clean sample, the default of later diffusers) or
+	// "sigma_min" (the noise level of timestep 0, which diffusers v0.21
+	// always used; it leaves about 1.3/255 of noise in the output).
+	FinalSigmasType string `json:"final_sigmas_type"`
 	// DisableCorrector lists step indices where UniPC skips its corrector.
 	DisableCorrector []int  `json:"disable_corrector"`
 	UseKarrasSigmas  bool   `json:"use_karras_sigmas"`
@@ -116,8 +127,8 @@ var commonKeys = []string{
 var classKeys = map[string][]string{
 	DDPMClass:      append(slices.Clone(commonKeys), "variance_type", "clip_sample", "clip_sample_range"),
 	DDIMClass:      append(slices.Clone(commonKeys), "clip_sample", "clip_sample_range", "set_alpha_to_one", "rescale_betas_zero_snr"),
-	UniPCClass:     append(slices.Clone(commonKeys), "solver_order", "predict_x0", "solver_type", "lower_order_final", "disable_corrector", "use_karras_sigmas"),
-	DPMSolverClass: append(slices.Clone(commonKeys), "solver_order", "algorithm_type", "solver_type", "lower_order_final", "use_karras_sigmas", "lambda_min_clipped", "variance_type"),
+	UniPCClass:     append(slices.Clone(commonKeys), "solver_order", "predict_x0", "solver_type", "lower_order_final", "disable_corrector", "use_karras_sigmas", "final_sigmas_type"),
+	DPMSolverClass: append(slices.Clone(commonKeys), "solver_order", "algorithm_type", "solver_type", "lower_order_final", "use_karras_sigmas", "lambda_min_clipped", "variance_type", "final_sigmas_type"),
 }
 
 // Classes returns the scheduler class names this package knows, sorted.
@@ -169,12 +180,14 @@ func Defaults(class string) (Config, error) {
 		c.LowerOrderFinal = true
 		c.DisableCorrector = []int{}
 		c.TimestepSpacing = Linspace
+		c.FinalSigmasType = FinalZero
 	case DPMSolverClass:
 		c.SolverOrder = 2
 		c.AlgorithmType = "dpmsolver++"
 		c.SolverType = "midpoint"
 		c.LowerOrderFinal = true
 		c.TimestepSpacing = Linspace
+		c.FinalSigmasType = FinalZero
 	default:
 		return Config{}, fmt.Errorf("schedule: unknown scheduler class %q (known: %s)", class, strings.Join(Classes(), ", "))
 	}
@@ -407,6 +420,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("schedule: timestep_spacing %q is not one of %q, %q, %q", c.TimestepSpacing, Leading, Linspace, Trailing)
 	case c.StepsOffset < 0:
 		return fmt.Errorf("schedule: steps_offset must not be negative, got %d", c.StepsOffset)
+	case c.FinalSigmasType != "" && c.FinalSigmasType != FinalZero && c.FinalSigmasType != FinalSigmaMin:
+		return fmt.Errorf("schedule: final_sigmas_type %q is not one of %q, %q", c.FinalSigmasType, FinalZero, FinalSigmaMin)
 	case c.Thresholding && !(c.DynamicThresholdingRatio > 0 && c.DynamicThresholdingRatio <= 1):
 		return fmt.Errorf("schedule: dynamic_thresholding_ratio must be in (0, 1], got %g", c.DynamicThresholdingRatio)
 	}

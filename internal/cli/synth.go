@@ -20,13 +20,13 @@ import (
 )
 
 type synthFlags struct {
-	hq, out, model, preset, config, samplerName, shard string
-	maxStrength                                        float64
-	steps, perImage, workers, tile, overlap            int
-	crop, step, thresh, scale                          int
-	seed                                               uint64
-	keepInit, ema, overwrite, skipBad                  bool
-	maxPixels                                          int64
+	hq, out, model, preset, config, samplerName, finalSigmas, shard string
+	maxStrength                                                     float64
+	steps, perImage, workers, tile, overlap                         int
+	crop, step, thresh, scale                                       int
+	seed                                                            uint64
+	keepInit, ema, overwrite, skipBad                               bool
+	maxPixels                                                       int64
 }
 
 func newSynthCmd() *cobra.Command {
@@ -72,6 +72,7 @@ overlapping --tile tiles. Writes are atomic and a rerun resumes.`,
 	fl.Float64Var(&f.maxStrength, "max-strength", 0.25, "strengths are drawn uniformly in [0, max]")
 	fl.StringVar(&f.samplerName, "sampler", "unipc", "unipc, ddim, ddpm or dpmpp")
 	fl.IntVar(&f.steps, "steps", 50, "inference steps N of the full schedule (about s*N run)")
+	fl.StringVar(&f.finalSigmas, "final-sigmas", "zero", "where the last unipc/dpmpp step lands: zero (clean) or sigma_min (as diffusers 0.21)")
 	fl.IntVar(&f.perImage, "per-image", 1, "LQ variants per HQ image")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "images processed at once")
@@ -151,7 +152,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		return err
 	}
 	syn, err := synth.New(synth.Options{Pipeline: pipe, Model: model, ModelID: id, SchedulerConfig: sched,
-		Sampler: f.samplerName, Steps: f.steps, MaxStrength: f.maxStrength, Seed: f.seed, Tile: f.tile, Overlap: f.overlap})
+		Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, MaxStrength: f.maxStrength, Seed: f.seed, Tile: f.tile, Overlap: f.overlap})
 	if err != nil {
 		return err
 	}
@@ -196,7 +197,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		return err
 	}
 	settings := map[string]any{
-		"degradation": cfg, "model": id, "sampler": f.samplerName, "steps": f.steps,
+		"degradation": cfg, "model": id, "sampler": f.samplerName, "final_sigmas": f.finalSigmas, "steps": f.steps,
 		"max_strength": f.maxStrength, "crop": f.crop, "step": f.step, "thresh_size": f.thresh,
 		"tile": f.tile, "tile_overlap": f.overlap, "keep_init": f.keepInit,
 	}

@@ -68,6 +68,7 @@ var Budgets = []string{"tiny", "quick", "full"}
 // synth.Options).
 type SynthConfig struct {
 	Sampler     string  `yaml:"sampler" json:"sampler"`
+	FinalSigmas string  `yaml:"final_sigmas" json:"final_sigmas"`
 	Steps       int     `yaml:"steps" json:"steps"`
 	MaxStrength float64 `yaml:"max_strength" json:"max_strength"`
 	Tile        int     `yaml:"tile" json:"tile"`
@@ -164,7 +165,7 @@ func Default(budget string) (Config, error) {
 		Crop:         256,
 		CropStep:     128,
 		PerImage:     1,
-		Synth:        SynthConfig{Sampler: "unipc", Steps: 50, MaxStrength: 0.25, Tile: 256, TileOverlap: 32},
+		Synth:        SynthConfig{Sampler: "unipc", FinalSigmas: "zero", Steps: 50, MaxStrength: 0.25, Tile: 256, TileOverlap: 32},
 		SampleImages: 4,
 	}
 	switch budget {

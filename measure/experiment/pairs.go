@@ -105,7 +105,7 @@ func (r *runner) makePairs(source string) error {
 		}
 		m := r.method
 		syn, err = synth.New(synth.Options{Pipeline: pipe, Model: m.predict, ModelID: m.id, SchedulerConfig: m.sched,
-			Sampler: c.Synth.Sampler, Steps: c.Synth.Steps, MaxStrength: c.Synth.MaxStrength, Seed: c.Seed,
+			Sampler: c.Synth.Sampler, FinalSigmas: c.Synth.FinalSigmas, Steps: c.Synth.Steps, MaxStrength: c.Synth.MaxStrength, Seed: c.Seed,
 			Tile: c.Synth.Tile, Overlap: c.Synth.TileOverlap})
 		if err != nil {
 			return fmt.Errorf("synth: %w", err)
