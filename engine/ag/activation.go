@@ -9,87 +9,19 @@ import (
 )
 
 // SiLU returns x*sigmoid(x) (also called swish).
-func (g *Graph) SiLU(x *Var) *Var {
-	return g.actUnary(x, func(o, x []float32) {
-		actSiLURow(o, x, 1, 0)
-	}, func(gx, gy, x, _ []float32) {
-		actSiLUGradAcc(gx, gy, x)
-	})
-}
+func (g *Graph) SiLU(x *Var) *Var { return g.unary(unarySiLU, x, 0) }
 
 // ReLU returns max(x, 0).
-func (g *Graph) ReLU(x *Var) *Var {
-	return g.actUnary(x, func(o, x []float32) {
-		for i, v := range x {
-			o[i] = max(v, 0)
-		}
-	}, func(gx, gy, x, _ []float32) {
-		for i, v := range x {
-			if v > 0 {
-				gx[i] += gy[i]
-			}
-		}
-	})
-}
+func (g *Graph) ReLU(x *Var) *Var { return g.unary(unaryReLU, x, 0) }
 
 // LeakyReLU returns x where x > 0 and slope*x elsewhere.
-func (g *Graph) LeakyReLU(x *Var, slope float32) *Var {
-	return g.actUnary(x, func(o, x []float32) {
-		for i, v := range x {
-			if v > 0 {
-				o[i] = v
-			} else {
-				o[i] = v * slope
-			}
-		}
-	}, func(gx, gy, x, _ []float32) {
-		for i, v := range x {
-			if v > 0 {
-				gx[i] += gy[i]
-			} else {
-				gx[i] += gy[i] * slope
-			}
-		}
-	})
-}
+func (g *Graph) LeakyReLU(x *Var, slope float32) *Var { return g.unary(unaryLeakyReLU, x, slope) }
 
 // Sigmoid returns 1/(1+exp(-x)).
-func (g *Graph) Sigmoid(x *Var) *Var {
-	return g.actUnary(x, actSigmoidRow, func(gx, gy, _, y []float32) {
-		for i, s := range y {
-			gx[i] += gy[i] * s * (1 - s)
-		}
-	})
-}
+func (g *Graph) Sigmoid(x *Var) *Var { return g.unary(unarySigmoid, x, 0) }
 
 // Tanh returns the hyperbolic tangent of x.
-func (g *Graph) Tanh(x *Var) *Var {
-	return g.actUnary(x, actTanhRow, func(gx, gy, _, y []float32) {
-		for i, t := range y {
-			gx[i] += gy[i] * (1 - t*t)
-		}
-	})
-}
-
-// actUnary applies an elementwise function: fwd fills o from x, and bwd adds
-// the gradient into gx given gy, x and y; both run over chunks in parallel.
-func (g *Graph) actUnary(x *Var, fwd func(o, x []float32), bwd func(gx, gy, x, y []float32)) *Var {
-	out := g.AllocUninit(x.Value.Shape...)
-	xd, od := x.Value.Data, out.Data
-	parallel.For(len(od), ewGrain/4, func(lo, hi int) {
-		fwd(od[lo:hi], xd[lo:hi])
-	})
-	y := g.Result(out, x)
-	g.Record(y, func() {
-		if gx := g.GradOf(x); gx != nil {
-			gy, yd := y.Grad.Data, y.Value.Data
-			parallel.For(len(gy), ewGrain/4, func(lo, hi int) {
-				bwd(gx.Data[lo:hi], gy[lo:hi], xd[lo:hi], yd[lo:hi])
-			})
-		}
-	})
-	return y
-}
+func (g *Graph) Tanh(x *Var) *Var { return g.unary(unaryTanh, x, 0) }
 
 // Softmax normalises exp(x) to sum 1 along axis (negative counts from the
 // end). It subtracts the maximum first, so large inputs do not overflow.
@@ -99,45 +31,72 @@ func (g *Graph) Softmax(x *Var, axis int) *Var {
 	if axis < 0 {
 		axis += r
 	}
-	tensor.Check(axis >= 0 && axis < r, "Softmax", fmt.Sprintf("axis %d out of range", axis), shape)
-	outer := tensor.Numel(shape[:axis])
-	n := shape[axis]
-	inner := tensor.Numel(shape[axis+1:])
+	if axis < 0 || axis >= r {
+		tensor.Fail("Softmax", fmt.Sprintf("axis %d out of range", axis), shape)
+	}
+	l := softmaxLoop{
+		outer: tensor.Numel(shape[:axis]),
+		n:     shape[axis],
+		inner: tensor.Numel(shape[axis+1:]),
+	}
 	out := g.AllocUninit(shape...)
-	xd, od := x.Value.Data, out.Data
-	grain := max(1, ewGrain/4/max(1, n))
-	// Each task is one softmax vector: n values at stride inner.
-	parallel.For(outer*inner, grain, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			base := t/inner*n*inner + t%inner
-			actSoftmax(od[base:], xd[base:], n, inner)
-		}
-	})
+	l.x, l.y = x.Value.Data, out.Data
+	parallel.Loop(l.outer*l.inner, l.grain(), l)
 	y := g.Result(out, x)
-	g.Record(y, func() {
-		gx := g.GradOf(x)
-		if gx == nil {
-			return
-		}
-		gy := y.Grad.Data
-		parallel.For(outer*inner, grain, func(lo, hi int) {
-			for t := lo; t < hi; t++ {
-				base := t/inner*n*inner + t%inner
-				// dx = y*(dy - Σ dy·y)
-				s := 0.0
-				for j := 0; j < n; j++ {
-					k := base + j*inner
-					s += float64(gy[k]) * float64(od[k])
-				}
-				dot := float32(s)
-				for j := 0; j < n; j++ {
-					k := base + j*inner
-					gx.Data[k] += od[k] * (gy[k] - dot)
-				}
-			}
-		})
-	})
+	if y.requiresGrad {
+		n := New[softmaxNode](g)
+		*n = softmaxNode{x: x, y: y, l: l}
+		g.RecordNode(y, n)
+	}
 	return y
+}
+
+// softmaxNode is the tape node of Softmax.
+type softmaxNode struct {
+	x, y *Var
+	l    softmaxLoop
+}
+
+func (n *softmaxNode) Backward(g *Graph) {
+	gx := g.GradOf(n.x)
+	if gx == nil {
+		return
+	}
+	l := n.l
+	l.gx, l.gy = gx.Data, n.y.Grad.Data
+	parallel.Loop(l.outer*l.inner, l.grain(), l)
+}
+
+// softmaxLoop computes the softmax vectors [lo, hi) (n values at stride
+// inner) of x into y or, when gx is set, adds their gradient into gx.
+type softmaxLoop struct {
+	outer, n, inner int
+	x, y, gx, gy    []float32
+}
+
+func (l *softmaxLoop) grain() int { return max(1, ewGrain/4/max(1, l.n)) }
+
+func (l *softmaxLoop) Run(lo, hi int) {
+	n, inner, od := l.n, l.inner, l.y
+	for t := lo; t < hi; t++ {
+		base := t/inner*n*inner + t%inner
+		if l.gx == nil {
+			actSoftmax(od[base:], l.x[base:], n, inner)
+			continue
+		}
+		// dx = y*(dy - Σ dy·y)
+		gy, gx := l.gy, l.gx
+		s := 0.0
+		for j := 0; j < n; j++ {
+			k := base + j*inner
+			s += float64(gy[k]) * float64(od[k])
+		}
+		dot := float32(s)
+		for j := 0; j < n; j++ {
+			k := base + j*inner
+			gx[k] += od[k] * (gy[k] - dot)
+		}
+	}
 }
 
 // actSoftmax writes the softmax of the n values x[0], x[stride], ... to o.

@@ -46,23 +46,33 @@ func (g *Graph) Attention(q, k, v *Var, heads int) *Var {
 	a.forward(g, q.Value.Data, k.Value.Data, v.Value.Data, y.Data, stats)
 
 	res := g.Result(y, q, k, v)
-	if !res.requiresGrad {
-		return res
+	if res.requiresGrad {
+		n := New[attnNode](g)
+		*n = attnNode{q: q, k: k, v: v, y: res, a: a, stats: stats}
+		g.RecordNode(res, n)
 	}
-	g.Record(res, func() {
-		var dq, dk, dv []float32
-		if t := g.GradOf(q); t != nil {
-			dq = t.Data
-		}
-		if t := g.GradOf(k); t != nil {
-			dk = t.Data
-		}
-		if t := g.GradOf(v); t != nil {
-			dv = t.Data
-		}
-		a.backward(g, q.Value.Data, k.Value.Data, v.Value.Data, y.Data, res.Grad.Data, stats, dq, dk, dv)
-	})
 	return res
+}
+
+// attnNode is the tape node of Attention.
+type attnNode struct {
+	q, k, v, y *Var
+	a          attnShape
+	stats      []float32
+}
+
+func (n *attnNode) Backward(g *Graph) {
+	var dq, dk, dv []float32
+	if t := g.GradOf(n.q); t != nil {
+		dq = t.Data
+	}
+	if t := g.GradOf(n.k); t != nil {
+		dk = t.Data
+	}
+	if t := g.GradOf(n.v); t != nil {
+		dv = t.Data
+	}
+	n.a.backward(g, n.q.Value.Data, n.k.Value.Data, n.v.Value.Data, n.y.Value.Data, n.y.Grad.Data, n.stats, dq, dk, dv)
 }
 
 // attnShape is the geometry of one Attention call.
@@ -105,21 +115,49 @@ func (a *attnShape) forward(g *Graph, q, k, v, y, stats []float32) {
 	// caller keeps none.
 	per := a.block*a.s + 2*a.block
 	scratch := g.AllocUninit(workers * per).Data
-	defer g.putBack(scratch)
-	parallel.For(workers, 1, func(w0, w1 int) {
+	parallel.Loop(workers, 1, attnLoop{a: *a, workers: workers, per: per, scratch: scratch, q: q, k: k, v: v, y: y, stats: stats})
+	g.putBack(scratch)
+}
+
+// attnLoop runs the tasks of worker indices [lo, hi) of an attention pass:
+// the forward pass, or the backward pass when dy is set. Worker wk takes
+// tasks wk, wk+workers, ... with its own scratch space.
+type attnLoop struct {
+	a              attnShape
+	workers, per   int
+	scratch        []float32
+	q, k, v, y     []float32
+	stats          []float32
+	dy, dq, dk, dv []float32
+}
+
+func (l *attnLoop) Run(w0, w1 int) {
+	a := &l.a
+	if l.dy != nil {
+		tasks := a.n * a.heads
 		for wk := w0; wk < w1; wk++ {
-			sc := scratch[wk*per : wk*per+a.block*a.s]
-			st := scratch[wk*per+a.block*a.s : (wk+1)*per]
-			for t := wk; t < tasks; t += workers {
-				pair, ib := t/a.nblk, t%a.nblk
-				ni, hh := pair/a.heads, pair%a.heads
-				if stats != nil {
-					st = stats[((ni*a.heads+hh)*a.l+ib*a.block)*2:]
+			buf := l.scratch[wk*l.per : (wk+1)*l.per]
+			for t := wk; t < tasks; t += l.workers {
+				for ib := 0; ib < a.nblk; ib++ {
+					a.backwardBlock(t/a.heads, t%a.heads, ib, l.q, l.k, l.v, l.y, l.dy, l.stats, l.dq, l.dk, l.dv, buf)
 				}
-				a.forwardBlock(ni, hh, ib, q, k, v, y, sc, st)
 			}
 		}
-	})
+		return
+	}
+	tasks := a.n * a.heads * a.nblk
+	for wk := w0; wk < w1; wk++ {
+		sc := l.scratch[wk*l.per : wk*l.per+a.block*a.s]
+		st := l.scratch[wk*l.per+a.block*a.s : (wk+1)*l.per]
+		for t := wk; t < tasks; t += l.workers {
+			pair, ib := t/a.nblk, t%a.nblk
+			ni, hh := pair/a.heads, pair%a.heads
+			if l.stats != nil {
+				st = l.stats[((ni*a.heads+hh)*a.l+ib*a.block)*2:]
+			}
+			a.forwardBlock(ni, hh, ib, l.q, l.k, l.v, l.y, sc, st)
+		}
+	}
 }
 
 // forwardBlock computes the output rows of one query block, using sc for
@@ -178,17 +216,11 @@ func (a *attnShape) backward(g *Graph, q, k, v, y, dy, stats, dq, dk, dv []float
 	workers := min(parallel.Workers(), tasks)
 	per := 2 * a.block * a.s
 	scratch := g.AllocUninit(workers * per).Data
-	defer g.putBack(scratch)
-	parallel.For(workers, 1, func(w0, w1 int) {
-		for wk := w0; wk < w1; wk++ {
-			buf := scratch[wk*per : (wk+1)*per]
-			for t := wk; t < tasks; t += workers {
-				for ib := 0; ib < a.nblk; ib++ {
-					a.backwardBlock(t/a.heads, t%a.heads, ib, q, k, v, y, dy, stats, dq, dk, dv, buf)
-				}
-			}
-		}
+	parallel.Loop(workers, 1, attnLoop{
+		a: *a, workers: workers, per: per, scratch: scratch, q: q, k: k, v: v, y: y, stats: stats,
+		dy: dy, dq: dq, dk: dk, dv: dv,
 	})
+	g.putBack(scratch)
 }
 
 func (a *attnShape) backwardBlock(ni, hh, ib int, q, k, v, y, dy, stats, dq, dk, dv, buf []float32) {

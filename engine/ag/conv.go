@@ -26,42 +26,57 @@ func (g *Graph) Conv2d(x, w, b *Var, stride, pad int) *Var {
 	y := g.AllocUninit(s.N, s.Cout, ho, wo)
 	conv.Forward(s, x.Value.Data, w.Value.Data, bd, y.Data)
 	res := g.Result(y, x, w, b)
-	if !res.requiresGrad {
-		return res
+	if res.requiresGrad {
+		n := New[convNode](g)
+		*n = convNode{x: x, w: w, b: b, y: res, s: s}
+		g.RecordNode(res, n)
 	}
-	g.Record(res, func() {
-		dy := res.Grad.Data
-		if dx := g.GradOf(x); dx != nil {
-			conv.BackwardData(s, dy, w.Value.Data, dx.Data)
-		}
-		var db []float32
-		if b != nil {
-			if t := g.GradOf(b); t != nil {
-				db = t.Data
-			}
-		}
-		if dw := g.GradOf(w); dw != nil {
-			conv.BackwardWeight(s, x.Value.Data, dy, dw.Data, db)
-		} else if db != nil {
-			convBiasGrad(db, dy, s.N, s.Cout, ho*wo)
-		}
-	})
 	return res
 }
 
-// convBiasGrad adds the per-channel sums of dy [n, c, hw] into db, for a
-// frozen weight with a trainable bias. Each worker owns whole channels and
-// sums in a fixed order.
-func convBiasGrad(db, dy []float32, n, c, hw int) {
-	parallel.For(c, max(1, (1<<14)/max(n*hw, 1)), func(lo, hi int) {
-		for co := lo; co < hi; co++ {
-			var acc float32
-			for i := 0; i < n; i++ {
-				for _, v := range dy[(i*c+co)*hw : (i*c+co+1)*hw] {
-					acc += v
-				}
-			}
-			db[co] += acc
+// convNode is the tape node of Conv2d.
+type convNode struct {
+	x, w, b, y *Var
+	s          conv.Shape
+}
+
+func (n *convNode) Backward(g *Graph) {
+	s, dy := n.s, n.y.Grad.Data
+	if dx := g.GradOf(n.x); dx != nil {
+		conv.BackwardData(s, dy, n.w.Value.Data, dx.Data)
+	}
+	var db []float32
+	if n.b != nil {
+		if t := g.GradOf(n.b); t != nil {
+			db = t.Data
 		}
-	})
+	}
+	if dw := g.GradOf(n.w); dw != nil {
+		conv.BackwardWeight(s, n.x.Value.Data, dy, dw.Data, db)
+	} else if db != nil {
+		ho, wo := s.Out()
+		l := convBiasLoop{db: db, dy: dy, n: s.N, c: s.Cout, hw: ho * wo}
+		parallel.Loop(l.c, max(1, (1<<14)/max(l.n*l.hw, 1)), l)
+	}
+}
+
+// convBiasLoop adds the per-channel sums of dy [n, c, hw] into db, for a
+// frozen weight with a trainable bias. Each chunk owns whole channels and
+// sums in a fixed order.
+type convBiasLoop struct {
+	db, dy   []float32
+	n, c, hw int
+}
+
+func (l *convBiasLoop) Run(lo, hi int) {
+	c, hw, dy := l.c, l.hw, l.dy
+	for co := lo; co < hi; co++ {
+		var acc float32
+		for i := 0; i < l.n; i++ {
+			for _, v := range dy[(i*c+co)*hw : (i*c+co+1)*hw] {
+				acc += v
+			}
+		}
+		l.db[co] += acc
+	}
 }

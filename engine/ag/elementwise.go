@@ -2,7 +2,6 @@ package ag
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/internal/parallel"
@@ -24,67 +23,81 @@ func (g *Graph) Sub(a, b *Var) *Var { return g.ewBinary("Sub", ewSub, a, b) }
 // Mul returns the elementwise product a*b with broadcasting as in Add.
 func (g *Graph) Mul(a, b *Var) *Var { return g.ewBinary("Mul", ewMul, a, b) }
 
-type ewOp int
+type ewKind int
 
 const (
-	ewAdd ewOp = iota
+	ewAdd ewKind = iota
 	ewSub
 	ewMul
 )
 
-func (g *Graph) ewBinary(name string, op ewOp, a, b *Var) *Var {
-	shape, p := ewBroadcast(name, a.Value.Shape, b.Value.Shape)
-	out := g.AllocUninit(shape...)
-	ad, bd, od := a.Value.Data, b.Value.Data, out.Data
-	sai, sbi := p.sa[p.rank-1], p.sb[p.rank-1]
-	parallel.For(len(od), ewGrain, func(lo, hi int) {
-		p.rows(lo, hi, func(o, ia, ib, n int) {
-			ewRow(op, od[o:o+n], ad[ia:], bd[ib:], sai, sbi)
-		})
-	})
+// ewNode is the tape node of Add, Sub and Mul.
+type ewNode struct {
+	kind    ewKind
+	a, b, y *Var
+	p       ewPlan
+}
+
+func (g *Graph) ewBinary(name string, kind ewKind, a, b *Var) *Var {
+	var shape [reduceMaxRank]int
+	rank, p := ewBroadcast(name, a.Value.Shape, b.Value.Shape, &shape)
+	out := g.AllocUninit(shape[:rank]...)
+	parallel.Loop(len(out.Data), ewGrain, ewLoop{kind: kind, p: p, a: a.Value.Data, b: b.Value.Data, o: out.Data})
 	y := g.Result(out, a, b)
-	g.Record(y, func() {
-		gy := y.Grad.Data
-		sign := float32(1)
-		if op == ewSub {
-			sign = -1
-		}
-		var fa, fb []float32 // factors of the gradients (Mul only)
-		if op == ewMul {
-			fa, fb = bd, ad
-		}
-		if ga := g.GradOf(a); ga != nil {
-			ewGradInto(ga.Data, gy, fa, &p, p.sa, p.sb, 1)
-		}
-		if gb := g.GradOf(b); gb != nil {
-			ewGradInto(gb.Data, gy, fb, &p, p.sb, p.sa, sign)
-		}
-	})
+	if y.requiresGrad {
+		n := New[ewNode](g)
+		*n = ewNode{kind: kind, a: a, b: b, y: y, p: p}
+		g.RecordNode(y, n)
+	}
 	return y
+}
+
+// ewLoop computes o = a op b under plan p.
+type ewLoop struct {
+	kind    ewKind
+	p       ewPlan
+	a, b, o []float32
+}
+
+func (l *ewLoop) Run(lo, hi int) {
+	sai, sbi := l.p.sa[l.p.rank-1], l.p.sb[l.p.rank-1]
+	l.p.rows(lo, hi, func(o, ia, ib, n int) {
+		ewRow(l.kind, l.o[o:o+n], l.a[ia:], l.b[ib:], sai, sbi)
+	})
+}
+
+func (n *ewNode) Backward(g *Graph) {
+	gy := n.y.Grad.Data
+	sign := float32(1)
+	if n.kind == ewSub {
+		sign = -1
+	}
+	var fa, fb []float32 // factors of the gradients (Mul only)
+	if n.kind == ewMul {
+		fa, fb = n.b.Value.Data, n.a.Value.Data
+	}
+	if ga := g.GradOf(n.a); ga != nil {
+		ewGradInto(g, ga.Data, gy, fa, &n.p, n.p.sa, n.p.sb, 1)
+	}
+	if gb := g.GradOf(n.b); gb != nil {
+		ewGradInto(g, gb.Data, gy, fb, &n.p, n.p.sb, n.p.sa, sign)
+	}
 }
 
 // ewGradInto adds sign * gy * f (f nil meaning 1), reduced over the dims
 // where the operand is broadcast, into gx. sx and sf are the strides of the
 // operand and of f in plan p.
-func ewGradInto(gx, gy, f []float32, p *ewPlan, sx, sf [reduceMaxRank]int, sign float32) {
+func ewGradInto(g *Graph, gx, gy, f []float32, p *ewPlan, sx, sf [reduceMaxRank]int, sign float32) {
 	if len(gx) == len(gy) {
 		// Not broadcast: gx has the output's layout.
-		switch {
-		case f == nil:
-			parallel.For(len(gy), ewGrain, func(lo, hi int) {
-				ewAxpy(gx[lo:hi], gy[lo:hi], sign)
-			})
-		default:
-			// Walk the plan with f in b's place.
-			q := *p
-			q.sb = sf
-			sfi := sf[p.rank-1]
-			parallel.For(len(gy), ewGrain, func(lo, hi int) {
-				q.rows(lo, hi, func(o, _, i, n int) {
-					ewAccMulRow(gx[o:o+n], gy[o:o+n], f[i:], sfi, sign)
-				})
-			})
+		if f == nil {
+			g.axpy(gx, gy, sign)
+			return
 		}
+		// Walk the plan with f in b's place.
+		q := *p
+		q.sb = sf
+		parallel.Loop(len(gy), ewGrain, ewMulGradLoop{p: q, gx: gx, gy: gy, f: f, sign: sign})
 		return
 	}
 	rp := reducePlan{rank: p.rank, dims: p.dims}
@@ -95,81 +108,46 @@ func ewGradInto(gx, gy, f []float32, p *ewPlan, sx, sf [reduceMaxRank]int, sign 
 		s *= p.dims[i]
 		rp.fs[i] = sf[i]
 	}
-	rp.run(gx, gy, f, float64(sign), true)
+	rp.run(g, gx, gy, f, float64(sign), true)
 }
+
+// ewMulGradLoop adds sign * gy * f into gx, which has gy's layout, with f
+// walked as operand b of plan p.
+type ewMulGradLoop struct {
+	p         ewPlan
+	gx, gy, f []float32
+	sign      float32
+}
+
+func (l *ewMulGradLoop) Run(lo, hi int) {
+	sfi := l.p.sb[l.p.rank-1]
+	l.p.rows(lo, hi, func(o, _, i, n int) {
+		ewAccMulRow(l.gx[o:o+n], l.gy[o:o+n], l.f[i:], sfi, l.sign)
+	})
+}
+
+// axpy adds s*x into y on the cores.
+func (g *Graph) axpy(y, x []float32, s float32) {
+	parallel.Loop(len(x), ewGrain, axpyLoop{y: y, x: x, s: s})
+}
+
+// axpyLoop adds s*x into y.
+type axpyLoop struct {
+	y, x []float32
+	s    float32
+}
+
+func (l *axpyLoop) Run(lo, hi int) { ewAxpy(l.y[lo:hi], l.x[lo:hi], l.s) }
 
 // AddScalar returns x+s.
-func (g *Graph) AddScalar(x *Var, s float32) *Var {
-	out := g.AllocUninit(x.Value.Shape...)
-	xd, od := x.Value.Data, out.Data
-	parallel.For(len(od), ewGrain, func(lo, hi int) {
-		o, v := od[lo:hi], xd[lo:hi]
-		for i, xv := range v {
-			o[i] = xv + s
-		}
-	})
-	y := g.Result(out, x)
-	g.Record(y, func() {
-		if gx := g.GradOf(x); gx != nil {
-			gy := y.Grad.Data
-			parallel.For(len(gy), ewGrain, func(lo, hi int) {
-				ewAxpy(gx.Data[lo:hi], gy[lo:hi], 1)
-			})
-		}
-	})
-	return y
-}
+func (g *Graph) AddScalar(x *Var, s float32) *Var { return g.unary(unaryAddScalar, x, s) }
 
 // Square returns x*x elementwise.
-func (g *Graph) Square(x *Var) *Var {
-	out := g.AllocUninit(x.Value.Shape...)
-	xd, od := x.Value.Data, out.Data
-	parallel.For(len(od), ewGrain, func(lo, hi int) {
-		o, v := od[lo:hi], xd[lo:hi]
-		for i, xv := range v {
-			o[i] = xv * xv
-		}
-	})
-	y := g.Result(out, x)
-	g.Record(y, func() {
-		if gx := g.GradOf(x); gx != nil {
-			gy := y.Grad.Data
-			parallel.For(len(gy), ewGrain, func(lo, hi int) {
-				d, gyv, v := gx.Data[lo:hi], gy[lo:hi], xd[lo:hi]
-				for i, gv := range gyv {
-					d[i] += 2 * v[i] * gv
-				}
-			})
-		}
-	})
-	return y
-}
+func (g *Graph) Square(x *Var) *Var { return g.unary(unarySquare, x, 0) }
 
 // Sqrt returns the elementwise square root of x (NaN for negative values;
 // the gradient is infinite at 0).
-func (g *Graph) Sqrt(x *Var) *Var {
-	out := g.AllocUninit(x.Value.Shape...)
-	xd, od := x.Value.Data, out.Data
-	parallel.For(len(od), ewGrain, func(lo, hi int) {
-		o, v := od[lo:hi], xd[lo:hi]
-		for i, xv := range v {
-			o[i] = float32(math.Sqrt(float64(xv)))
-		}
-	})
-	y := g.Result(out, x)
-	g.Record(y, func() {
-		if gx := g.GradOf(x); gx != nil {
-			gy, yd := y.Grad.Data, y.Value.Data
-			parallel.For(len(gy), ewGrain, func(lo, hi int) {
-				d, gyv, v := gx.Data[lo:hi], gy[lo:hi], yd[lo:hi]
-				for i, gv := range gyv {
-					d[i] += gv * 0.5 / v[i]
-				}
-			})
-		}
-	})
-	return y
-}
+func (g *Graph) Sqrt(x *Var) *Var { return g.unary(unarySqrt, x, 0) }
 
 // ewPlan is a broadcast elementwise operation reduced to its essentials:
 // output dims of size 1 are dropped and neighbouring dims in which the same
@@ -181,12 +159,14 @@ type ewPlan struct {
 	sa, sb [reduceMaxRank]int // strides of a and b; 0 where broadcast
 }
 
-// ewBroadcast returns the broadcast shape of a and b and the plan that
-// computes it, or panics with a *tensor.ShapeError for op.
-func ewBroadcast(op string, as, bs []int) ([]int, ewPlan) {
+// ewBroadcast writes the broadcast shape of a and b into shape and returns
+// its rank and the plan that computes it, or panics with a
+// *tensor.ShapeError for op.
+func ewBroadcast(op string, as, bs []int, shape *[reduceMaxRank]int) (int, ewPlan) {
 	r := max(len(as), len(bs))
-	tensor.Check(r <= reduceMaxRank, op, fmt.Sprintf("rank above %d", reduceMaxRank), as, bs)
-	out := make([]int, r)
+	if r > reduceMaxRank {
+		tensor.Fail(op, fmt.Sprintf("rank above %d", reduceMaxRank), as, bs)
+	}
 	var p ewPlan
 	var bca, bcb [reduceMaxRank]bool
 	for i := 0; i < r; i++ {
@@ -204,9 +184,9 @@ func ewBroadcast(op string, as, bs []int) ([]int, ewPlan) {
 			d = db
 		case db == 1:
 		default:
-			panic(&tensor.ShapeError{Op: op, Msg: "cannot broadcast", Shapes: [][]int{as, bs}})
+			tensor.Fail(op, "cannot broadcast", as, bs)
 		}
-		out[i] = d
+		shape[i] = d
 		if d == 1 {
 			continue
 		}
@@ -232,7 +212,7 @@ func ewBroadcast(op string, as, bs []int) ([]int, ewPlan) {
 			sb *= p.dims[i]
 		}
 	}
-	return out, p
+	return r, p
 }
 
 // rows calls row(o, ia, ib, n) for the pieces of innermost rows that make up
@@ -273,7 +253,7 @@ func (p *ewPlan) rows(lo, hi int, row func(o, ia, ib, n int)) {
 
 // ewRow computes o = a op b over one row, where a (b) is a vector when its
 // stride sa (sb) is 1 and a scalar a[0] (b[0]) when it is 0.
-func ewRow(op ewOp, o, a, b []float32, sa, sb int) {
+func ewRow(op ewKind, o, a, b []float32, sa, sb int) {
 	n := len(o)
 	switch {
 	case sa == 1 && sb == 1:

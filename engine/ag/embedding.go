@@ -15,15 +15,30 @@ import (
 // input: it has no gradient.
 func TimestepEmbedding(t []float32, dim int, flipSinToCos bool, freqShift float32, maxPeriod float64) *tensor.Tensor {
 	tensor.Check(dim >= 0, "TimestepEmbedding", "negative dim", []int{len(t), dim})
-	half := dim / 2
 	out := tensor.New(len(t), dim)
+	timestepEmbedding(out.Data, make([]float32, dim/2), t, dim, flipSinToCos, freqShift, maxPeriod)
+	return out
+}
+
+// TimestepEmbedding is the function TimestepEmbedding computed into the
+// graph's memory: a constant (no gradient) valid until Reset.
+func (g *Graph) TimestepEmbedding(t []float32, dim int, flipSinToCos bool, freqShift float32, maxPeriod float64) *Var {
+	tensor.Check(dim >= 0, "TimestepEmbedding", "negative dim", []int{len(t), dim})
+	out := g.AllocUninit(len(t), dim)
+	timestepEmbedding(out.Data, NewSlice[float32](g, dim/2), t, dim, flipSinToCos, freqShift, maxPeriod)
+	return g.Result(out)
+}
+
+// timestepEmbedding writes the embeddings of t into out, using freq (dim/2
+// values) for the frequencies.
+func timestepEmbedding(out, freq, t []float32, dim int, flipSinToCos bool, freqShift float32, maxPeriod float64) {
+	half := dim / 2
 	// The float32 steps of torch: (-ln(max_period) * arange(half)) / (half -
 	// shift), then exp; the Python scalars are rounded to float32 first.
 	// A correctly rounded exp is sometimes 1 ulp away from torch's, which
 	// t = 512 turns into a 1e-6 phase error: embExpf follows torch's.
 	negLog := float32(-math.Log(maxPeriod))
 	den := float32(half) - freqShift
-	freq := make([]float32, half)
 	for i := range freq {
 		e := float32(negLog*float32(i)) / den
 		freq[i] = embExpf(e)
@@ -33,14 +48,16 @@ func TimestepEmbedding(t []float32, dim int, flipSinToCos bool, freqShift float3
 		sinAt, cosAt = half, 0
 	}
 	for n, tn := range t {
-		row := out.Data[n*dim : (n+1)*dim]
+		row := out[n*dim : (n+1)*dim]
 		for i, f := range freq {
 			arg := float64(float32(tn * f))
 			row[sinAt+i] = float32(math.Sin(arg))
 			row[cosAt+i] = float32(math.Cos(arg))
 		}
+		if dim%2 == 1 {
+			row[dim-1] = 0
+		}
 	}
-	return out
 }
 
 // embExpf is SLEEF's expf_u10 (sleefsp.c, xexpf), which PyTorch's

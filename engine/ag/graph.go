@@ -7,10 +7,17 @@
 // memory back as soon as the caller no longer needs it, so that a large
 // forward pass keeps only its live activations.
 //
-// Intermediate tensors come from the graph's buffer pool. Reset returns them
-// all, so a training loop that runs the same shapes every step allocates no
-// new tensor memory after its first step. Values obtained from a graph are
-// valid until Reset: copy what must outlive it (Tensor.Clone).
+// Intermediate tensors come from the graph's buffer pool, and their Var and
+// tensor headers, shapes and tape nodes from arenas the graph keeps. Reset
+// returns them all, so a training loop that runs the same operations every
+// step allocates nothing after its first step. Values obtained from a graph
+// are valid until Reset: copy what must outlive it (Tensor.Clone).
+//
+// An operation records a Node: a small struct of its operands, taken from
+// the graph with New, whose Backward method is the backward pass. Its
+// parallel loops are structs too, run with parallel.Loop. Closures would do
+// the same work but be allocated at every call; Record takes one, for
+// operations off the hot path.
 //
 // Operations are Graph methods (g.Conv2d, g.Add, g.SiLU, ...). They panic
 // with a *tensor.ShapeError naming the operation and the shapes when their
@@ -18,11 +25,14 @@
 package ag
 
 import (
+	"reflect"
+
 	"github.com/degradiff/degradiff/engine/tensor"
 )
 
 // Var is a node of the graph: a value, the gradient of the loss with respect
-// to it (after Backward), and whether gradients flow to it.
+// to it (after Backward), and whether gradients flow to it. The Vars that
+// operations return belong to their graph and are valid until its Reset.
 type Var struct {
 	Value *tensor.Tensor
 	Grad  *tensor.Tensor
@@ -62,13 +72,38 @@ func ZeroGrad(params []*Var) {
 	}
 }
 
-// Graph records operations for backpropagation and owns a pool of buffers
-// for intermediate values.
+// Graph records operations for backpropagation and owns the memory of its
+// intermediate values: a pool of tensor buffers, and arenas for the Var and
+// tensor headers, the shapes and the tape nodes. Reset recycles all of it, so
+// that a training loop running the same operations every step allocates
+// nothing after its first step.
 type Graph struct {
 	record bool
-	tape   []func()
+	tape   []tapeEntry
 	pool   map[int][][]float32
 	live   [][]float32
+
+	vars    slab[Var]
+	tensors slab[tensor.Tensor]
+	ints    slab[int]
+	arenas  map[reflect.Type]arena // New and NewSlice, by element type
+}
+
+// tapeEntry is a recorded operation: its output and its backward pass.
+type tapeEntry struct {
+	out  *Var
+	node Node
+}
+
+// Node is the backward pass of a recorded operation. Backward adds the
+// gradients with respect to the operation's inputs (through GradOf), given
+// the gradient of its output; it runs only if the output received one.
+//
+// Operations keep their operands in a small struct that implements Node,
+// taken from the graph with New, rather than in a closure, which would be
+// allocated on every call.
+type Node interface {
+	Backward(g *Graph)
 }
 
 // NewGraph returns a graph in training mode (record == true), which records
@@ -98,14 +133,27 @@ func (g *Graph) AllocUninit(shape ...int) *tensor.Tensor {
 		buf = make([]float32, n)
 	}
 	g.live = append(g.live, buf)
-	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: buf}
+	return g.wrap(buf, shape)
+}
+
+// wrap returns a tensor header from the graph's arena for data, with a copy
+// of shape.
+func (g *Graph) wrap(data []float32, shape []int) *tensor.Tensor {
+	t := &g.tensors.run(1)[0]
+	t.Shape = g.ints.run(len(shape))
+	copy(t.Shape, shape)
+	t.Data = data
+	return t
 }
 
 // Result wraps a freshly computed value (from Alloc) as the output of an
-// operation on inputs. The result needs a gradient when the graph records and
-// any input needs one; only then should the operation call Record.
+// operation on inputs, or with no inputs as a constant. The result needs a
+// gradient when the graph records and any input needs one; only then should
+// the operation record a node. The Var belongs to the graph and is valid
+// until Reset.
 func (g *Graph) Result(value *tensor.Tensor, inputs ...*Var) *Var {
-	v := &Var{Value: value, pooled: true}
+	v := &g.vars.run(1)[0]
+	v.Value, v.pooled = value, true
 	if g.record {
 		for _, in := range inputs {
 			if in != nil && in.requiresGrad {
@@ -117,19 +165,26 @@ func (g *Graph) Result(value *tensor.Tensor, inputs ...*Var) *Var {
 	return v
 }
 
-// Record appends an operation's backward function to the tape. backward
-// reads out.Grad and adds into its inputs' gradients through GradOf. It is
-// called only if out received a gradient.
-func (g *Graph) Record(out *Var, backward func()) {
-	if !out.requiresGrad {
-		return
+// RecordNode appends an operation's backward pass to the tape, if out needs
+// a gradient. Take n from New, so that recording allocates nothing.
+func (g *Graph) RecordNode(out *Var, n Node) {
+	if out.requiresGrad {
+		g.tape = append(g.tape, tapeEntry{out, n})
 	}
-	g.tape = append(g.tape, func() {
-		if out.Grad != nil {
-			backward()
-		}
-	})
 }
+
+// Record is RecordNode for a closure: backward reads out.Grad and adds into
+// its inputs' gradients through GradOf. It is called only if out received a
+// gradient. The closure is allocated on every call; the engine's own
+// operations use RecordNode.
+func (g *Graph) Record(out *Var, backward func()) {
+	g.RecordNode(out, funcNode(backward))
+}
+
+// funcNode adapts a closure to Node.
+type funcNode func()
+
+func (f funcNode) Backward(*Graph) { f() }
 
 // GradOf returns v's gradient tensor, allocating it zeroed on first use, or
 // nil if v needs no gradient. Backward functions add into it.
@@ -160,7 +215,9 @@ func (g *Graph) Backward(loss *Var) {
 		seed.Data[i] = 1
 	}
 	for i := len(g.tape) - 1; i >= 0; i-- {
-		g.tape[i]()
+		if e := g.tape[i]; e.out.Grad != nil {
+			e.node.Backward(g)
+		}
 	}
 }
 
@@ -182,6 +239,9 @@ func (g *Graph) Release(vars ...*Var) {
 }
 
 func (g *Graph) putBack(buf []float32) {
+	if len(buf) == 0 {
+		return // stays live until Reset, costing nothing
+	}
 	for i := len(g.live) - 1; i >= 0; i-- {
 		if len(g.live[i]) == len(buf) && &g.live[i][0] == &buf[0] {
 			g.live[i] = g.live[len(g.live)-1]
@@ -192,9 +252,9 @@ func (g *Graph) putBack(buf []float32) {
 	}
 }
 
-// Reset clears the tape and returns every buffer handed out since the last
-// Reset to the pool. Values and gradients of intermediates become invalid;
-// parameter gradients are kept.
+// Reset clears the tape and returns every buffer, Var, tensor and node
+// handed out since the last Reset to the graph for reuse. Values and
+// gradients of intermediates become invalid; parameter gradients are kept.
 func (g *Graph) Reset() {
 	for _, buf := range g.live {
 		g.pool[len(buf)] = append(g.pool[len(buf)], buf)
@@ -203,6 +263,12 @@ func (g *Graph) Reset() {
 	g.live = g.live[:0]
 	clear(g.tape)
 	g.tape = g.tape[:0]
+	g.vars.reset()
+	g.tensors.reset()
+	g.ints.reset()
+	for _, a := range g.arenas {
+		a.reset()
+	}
 }
 
 // PooledBytes returns the bytes held by the pool and by live buffers, for

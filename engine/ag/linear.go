@@ -18,55 +18,79 @@ func (g *Graph) Linear(x, w, b *Var) *Var {
 		tensor.Check(len(b.Value.Shape) == 1 && b.Value.Shape[0] == out, "Linear", "bias must be [out]", ws, b.Value.Shape)
 	}
 	m := tensor.Numel(xs[:len(xs)-1])
-	oshape := append(append([]int(nil), xs[:len(xs)-1]...), out)
+	oshape := NewSlice[int](g, len(xs))
+	copy(oshape, xs)
+	oshape[len(xs)-1] = out
 	y := g.AllocUninit(oshape...)
-	xd, wd, yd := x.Value.Data, w.Value.Data, y.Data
-	gemm.Sgemm(false, true, m, out, in, 1, xd, in, wd, in, 0, yd, out)
+	gemm.Sgemm(false, true, m, out, in, 1, x.Value.Data, in, w.Value.Data, in, 0, y.Data, out)
 	if b != nil {
-		bd := b.Value.Data
-		parallel.For(m, max(1, (1<<14)/max(out, 1)), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				row := yd[r*out : r*out+out]
-				for j, v := range bd[:len(row)] {
-					row[j] += v
-				}
-			}
-		})
+		parallel.Loop(m, max(1, (1<<14)/max(out, 1)), biasRowsLoop{y: y.Data, b: b.Value.Data})
 	}
 	res := g.Result(y, x, w, b)
-	if !res.requiresGrad {
-		return res
+	if res.requiresGrad {
+		n := New[linearNode](g)
+		*n = linearNode{x: x, w: w, b: b, y: res, m: m}
+		g.RecordNode(res, n)
 	}
-	g.Record(res, func() {
-		dy := res.Grad.Data
-		if dx := g.GradOf(x); dx != nil {
-			gemm.Sgemm(false, false, m, in, out, 1, dy, out, wd, in, 1, dx.Data, in)
-		}
-		if dw := g.GradOf(w); dw != nil {
-			gemm.Sgemm(true, false, out, in, m, 1, dy, out, xd, in, 1, dw.Data, in)
-		}
-		if b != nil {
-			if db := g.GradOf(b); db != nil {
-				linearSumRows(db.Data, dy, m, out)
-			}
-		}
-	})
 	return res
 }
 
-// linearSumRows adds the sum of the m rows of the m x n matrix a into dst.
-// Workers own disjoint column ranges and sum rows in order, so the result
-// does not depend on the number of workers.
-func linearSumRows(dst, a []float32, m, n int) {
-	parallel.For(n, 256, func(lo, hi int) {
-		d := dst[lo:hi]
-		for r := 0; r < m; r++ {
-			row := a[r*n+lo : r*n+hi]
-			for j, v := range row[:len(d)] {
-				d[j] += v
-			}
+// biasRowsLoop adds b to rows [lo, hi) of the matrix y with len(b) columns.
+type biasRowsLoop struct {
+	y, b []float32
+}
+
+func (l *biasRowsLoop) Run(lo, hi int) {
+	out := len(l.b)
+	for r := lo; r < hi; r++ {
+		row := l.y[r*out : r*out+out]
+		for j, v := range l.b[:len(row)] {
+			row[j] += v
 		}
-	})
+	}
+}
+
+// linearNode is the tape node of Linear.
+type linearNode struct {
+	x, w, b, y *Var
+	m          int // rows of x
+}
+
+func (n *linearNode) Backward(g *Graph) {
+	ws := n.w.Value.Shape
+	m, in, out := n.m, ws[1], ws[0]
+	xd, wd, dy := n.x.Value.Data, n.w.Value.Data, n.y.Grad.Data
+	if dx := g.GradOf(n.x); dx != nil {
+		gemm.Sgemm(false, false, m, in, out, 1, dy, out, wd, in, 1, dx.Data, in)
+	}
+	if dw := g.GradOf(n.w); dw != nil {
+		gemm.Sgemm(true, false, out, in, m, 1, dy, out, xd, in, 1, dw.Data, in)
+	}
+	if n.b != nil {
+		if db := g.GradOf(n.b); db != nil {
+			// Chunks own disjoint column ranges and sum the rows in order,
+			// so the result does not depend on the number of workers.
+			parallel.Loop(out, 256, sumRowsLoop{dst: db.Data, a: dy, m: m})
+		}
+	}
+}
+
+// sumRowsLoop adds the sums over the m rows of the m x len(dst) matrix a
+// into columns [lo, hi) of dst.
+type sumRowsLoop struct {
+	dst, a []float32
+	m      int
+}
+
+func (l *sumRowsLoop) Run(lo, hi int) {
+	n := len(l.dst)
+	d := l.dst[lo:hi]
+	for r := 0; r < l.m; r++ {
+		row := l.a[r*n+lo : r*n+hi]
+		for j, v := range row[:len(d)] {
+			d[j] += v
+		}
+	}
 }
 
 // MatMul returns op(a)*op(b) for 2-D a and b, where op transposes its
@@ -79,19 +103,14 @@ func (g *Graph) MatMul(a, b *Var, transA, transB bool) *Var {
 	y := g.AllocUninit(m, n)
 	gemm.Sgemm(transA, transB, m, n, k, 1, a.Value.Data, as[1], b.Value.Data, bs[1], 0, y.Data, n)
 	res := g.Result(y, a, b)
-	if !res.requiresGrad {
-		return res
+	if res.requiresGrad {
+		nd := New[matmulNode](g)
+		*nd = matmulNode{a: a, b: b, y: res, l: matmulLoop{
+			m: m, n: n, k: k, transA: transA, transB: transB,
+			lda: as[1], ldb: bs[1], sa: len(a.Value.Data), sb: len(b.Value.Data),
+		}}
+		g.RecordNode(res, nd)
 	}
-	g.Record(res, func() {
-		var da, db []float32
-		if t := g.GradOf(a); t != nil {
-			da = t.Data
-		}
-		if t := g.GradOf(b); t != nil {
-			db = t.Data
-		}
-		matmulBackward(m, n, k, transA, transB, a.Value.Data, as[1], b.Value.Data, bs[1], res.Grad.Data, da, db)
-	})
 	return res
 }
 
@@ -103,43 +122,77 @@ func (g *Graph) BatchMatMul(a, b *Var, transA, transB bool) *Var {
 	tensor.Check(len(as) == 3 && len(bs) == 3 && as[0] == bs[0], "BatchMatMul", "want 3-D operands with equal batch", as, bs)
 	m, k, n := matmulDims("BatchMatMul", as[1:], bs[1:], transA, transB)
 	nb := as[0]
-	sa, sb, sy := as[1]*as[2], bs[1]*bs[2], m*n
 	y := g.AllocUninit(nb, m, n)
-	ad, bd, yd := a.Value.Data, b.Value.Data, y.Data
+	l := matmulLoop{
+		m: m, n: n, k: k, transA: transA, transB: transB,
+		lda: as[2], ldb: bs[2], sa: as[1] * as[2], sb: bs[1] * bs[2],
+		a: a.Value.Data, b: b.Value.Data, c: y.Data,
+	}
 	// Matrices of a batch are independent: one worker per matrix keeps
 	// small products efficient and writes disjoint outputs.
-	parallel.For(nb, 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			gemm.Sgemm(transA, transB, m, n, k, 1, ad[i*sa:(i+1)*sa], as[2], bd[i*sb:(i+1)*sb], bs[2], 0, yd[i*sy:(i+1)*sy], n)
-		}
-	})
+	parallel.Loop(nb, 1, l)
 	res := g.Result(y, a, b)
-	if !res.requiresGrad {
-		return res
+	if res.requiresGrad {
+		l.a, l.b, l.c = nil, nil, nil
+		nd := New[matmulNode](g)
+		*nd = matmulNode{a: a, b: b, y: res, l: l, batch: nb}
+		g.RecordNode(res, nd)
 	}
-	g.Record(res, func() {
-		var da, db []float32
-		if t := g.GradOf(a); t != nil {
-			da = t.Data
-		}
-		if t := g.GradOf(b); t != nil {
-			db = t.Data
-		}
-		dy := res.Grad.Data
-		parallel.For(nb, 1, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				var dai, dbi []float32
-				if da != nil {
-					dai = da[i*sa : (i+1)*sa]
-				}
-				if db != nil {
-					dbi = db[i*sb : (i+1)*sb]
-				}
-				matmulBackward(m, n, k, transA, transB, ad[i*sa:(i+1)*sa], as[2], bd[i*sb:(i+1)*sb], bs[2], dy[i*sy:(i+1)*sy], dai, dbi)
-			}
-		})
-	})
 	return res
+}
+
+// matmulNode is the tape node of MatMul (batch 0) and BatchMatMul.
+type matmulNode struct {
+	a, b, y *Var
+	l       matmulLoop
+	batch   int
+}
+
+func (nd *matmulNode) Backward(g *Graph) {
+	l := nd.l
+	l.a, l.b, l.dc = nd.a.Value.Data, nd.b.Value.Data, nd.y.Grad.Data
+	if t := g.GradOf(nd.a); t != nil {
+		l.da = t.Data
+	}
+	if t := g.GradOf(nd.b); t != nil {
+		l.db = t.Data
+	}
+	if nd.batch == 0 {
+		l.Run(0, 1)
+		return
+	}
+	parallel.Loop(nd.batch, 1, l)
+}
+
+// matmulLoop computes the products [lo, hi) of a batch of matrices,
+// c = op(a)*op(b), or, when dc is set, adds their gradients into da and db
+// (either may be nil). sa and sb are the sizes of one matrix of a and b.
+type matmulLoop struct {
+	m, n, k        int
+	transA, transB bool
+	lda, ldb       int
+	sa, sb         int
+	a, b, c        []float32
+	dc, da, db     []float32
+}
+
+func (l *matmulLoop) Run(lo, hi int) {
+	sa, sb, sc := l.sa, l.sb, l.m*l.n
+	for i := lo; i < hi; i++ {
+		ai, bi := l.a[i*sa:(i+1)*sa], l.b[i*sb:(i+1)*sb]
+		if l.dc == nil {
+			gemm.Sgemm(l.transA, l.transB, l.m, l.n, l.k, 1, ai, l.lda, bi, l.ldb, 0, l.c[i*sc:(i+1)*sc], l.n)
+			continue
+		}
+		var dai, dbi []float32
+		if l.da != nil {
+			dai = l.da[i*sa : (i+1)*sa]
+		}
+		if l.db != nil {
+			dbi = l.db[i*sb : (i+1)*sb]
+		}
+		matmulBackward(l.m, l.n, l.k, l.transA, l.transB, ai, l.lda, bi, l.ldb, l.dc[i*sc:(i+1)*sc], dai, dbi)
+	}
 }
 
 // matmulDims returns m, k, n of op(a)*op(b) for 2-D shapes, panicking if

@@ -30,8 +30,9 @@ func (g *Graph) Charbonnier(pred, target *Var, eps float32) *Var {
 // SNR-weighted diffusion training. perSample is copied.
 func (g *Graph) WeightedMSE(pred, target *Var, perSample []float32) *Var {
 	shape := pred.Value.Shape
-	tensor.Check(len(shape) >= 1 && len(perSample) == shape[0], "WeightedMSE",
-		fmt.Sprintf("%d weights for the batch", len(perSample)), shape)
+	if len(shape) < 1 || len(perSample) != shape[0] {
+		tensor.Fail("WeightedMSE", fmt.Sprintf("%d weights for the batch", len(perSample)), shape)
+	}
 	return g.loss("WeightedMSE", lossSquare, pred, target, 0, perSample)
 }
 
@@ -55,74 +56,96 @@ func (g *Graph) loss(op string, kind lossKind, pred, target *Var, eps2 float64, 
 	if weights != nil {
 		samples = shape[0]
 	}
-	m := total / samples
-	cps := (m + lossGrain - 1) / lossGrain // chunks per sample
-	pd, td := pred.Value.Data, target.Value.Data
+	l := lossLoop{kind: kind, eps2: eps2, m: total / samples, p: pred.Value.Data, t: target.Value.Data}
+	l.cps = (l.m + lossGrain - 1) / lossGrain
 
 	// Per-chunk sums in float64, added per sample in order.
-	buf := reduceScratch(samples * cps)
-	part := *buf
-	parallel.For(samples*cps, 1, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			a := t/cps*m + t%cps*lossGrain
-			b := min(a+lossGrain, (t/cps+1)*m)
-			part[t] = lossSum(kind, pd[a:b], td[a:b], eps2)
-		}
-	})
+	l.part = NewSlice[float64](g, samples*l.cps)
+	parallel.Loop(samples*l.cps, 1, l)
 	sum := 0.0
 	for n := 0; n < samples; n++ {
 		s := 0.0
-		for j := 0; j < cps; j++ {
-			s += part[n*cps+j]
+		for j := 0; j < l.cps; j++ {
+			s += l.part[n*l.cps+j]
 		}
 		if weights != nil {
 			s *= float64(weights[n])
 		}
 		sum += s
 	}
-	reduceScratchPool.Put(buf)
+	l.part = nil
 	out := g.AllocUninit(1)
 	out.Data[0] = float32(sum / float64(total))
 	y := g.Result(out, pred, target)
 	if !y.requiresGrad {
 		return y
 	}
-	var w []float32
 	if weights != nil {
 		// The caller may reuse its slice before Backward.
-		w = g.AllocUninit(samples).Data
-		copy(w, weights)
+		l.w = g.AllocUninit(samples).Data
+		copy(l.w, weights)
 	}
-	g.Record(y, func() {
-		gp, gt := g.GradOf(pred), g.GradOf(target)
-		var gpd, gtd []float32
-		if gp != nil {
-			gpd = gp.Data
-		}
-		if gt != nil {
-			gtd = gt.Data
-		}
-		base := float64(y.Grad.Data[0]) / float64(total)
-		parallel.For(samples*cps, 1, func(lo, hi int) {
-			for t := lo; t < hi; t++ {
-				a := t/cps*m + t%cps*lossGrain
-				b := min(a+lossGrain, (t/cps+1)*m)
-				scale := base
-				if w != nil {
-					scale *= float64(w[t/cps])
-				}
-				var gps, gts []float32
-				if gpd != nil {
-					gps = gpd[a:b]
-				}
-				if gtd != nil {
-					gts = gtd[a:b]
-				}
-				lossGrad(kind, gps, gts, pd[a:b], td[a:b], eps2, scale)
-			}
-		})
-	})
+	n := New[lossNode](g)
+	*n = lossNode{pred: pred, target: target, y: y, l: l, total: total, samples: samples}
+	g.RecordNode(y, n)
 	return y
+}
+
+// lossNode is the tape node of the losses.
+type lossNode struct {
+	pred, target, y *Var
+	l               lossLoop
+	total, samples  int
+}
+
+func (n *lossNode) Backward(g *Graph) {
+	l := n.l
+	if gp := g.GradOf(n.pred); gp != nil {
+		l.gp = gp.Data
+	}
+	if gt := g.GradOf(n.target); gt != nil {
+		l.gt = gt.Data
+	}
+	l.scale = float64(n.y.Grad.Data[0]) / float64(n.total)
+	parallel.Loop(n.samples*l.cps, 1, l)
+}
+
+// lossLoop runs over chunks [lo, hi) of the loss, lossGrain elements or
+// the rest of a sample each: it stores the chunk sums in part, or, in the
+// backward pass (part nil), adds the gradients into gp and gt.
+type lossLoop struct {
+	kind   lossKind
+	eps2   float64
+	m, cps int // elements and chunks per sample
+	p, t   []float32
+	part   []float64
+
+	w      []float32 // per-sample weights, or nil
+	gp, gt []float32 // gradients of p and t, either may be nil
+	scale  float64   // output gradient / number of elements
+}
+
+func (l *lossLoop) Run(lo, hi int) {
+	for t := lo; t < hi; t++ {
+		a := t/l.cps*l.m + t%l.cps*lossGrain
+		b := min(a+lossGrain, (t/l.cps+1)*l.m)
+		if l.part != nil {
+			l.part[t] = lossSum(l.kind, l.p[a:b], l.t[a:b], l.eps2)
+			continue
+		}
+		scale := l.scale
+		if l.w != nil {
+			scale *= float64(l.w[t/l.cps])
+		}
+		var gps, gts []float32
+		if l.gp != nil {
+			gps = l.gp[a:b]
+		}
+		if l.gt != nil {
+			gts = l.gt[a:b]
+		}
+		lossGrad(l.kind, gps, gts, l.p[a:b], l.t[a:b], l.eps2, scale)
+	}
 }
 
 // lossSum returns the float64 sum of the per-element loss over p and t.

@@ -3,7 +3,6 @@ package ag
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/internal/parallel"
@@ -32,150 +31,207 @@ func (g *Graph) groupNorm(op string, x, gamma, beta *Var, groups int, eps float3
 	shape := x.Value.Shape
 	tensor.Check(len(shape) >= 2, op, "input needs N and C dims", shape)
 	n, c := shape[0], shape[1]
-	tensor.Check(groups > 0 && c%groups == 0, op, fmt.Sprintf("%d channels do not split into %d groups", c, groups), shape)
-	var gd, bd []float32
+	if groups <= 0 || c%groups != 0 {
+		tensor.Fail(op, fmt.Sprintf("%d channels do not split into %d groups", c, groups), shape)
+	}
+	l := normLoop{n: n, c: c, groups: groups, s: tensor.Numel(shape[2:]), eps: eps, silu: silu, x: x.Value.Data}
 	if gamma != nil {
 		tensor.Check(len(gamma.Value.Data) == c, op, "gamma needs C elements", shape, gamma.Value.Shape)
-		gd = gamma.Value.Data
+		l.gamma = gamma.Value.Data
 	}
 	if beta != nil {
 		tensor.Check(len(beta.Value.Data) == c, op, "beta needs C elements", shape, beta.Value.Shape)
-		bd = beta.Value.Data
+		l.beta = beta.Value.Data
 	}
-	s := tensor.Numel(shape[2:])
-	cg := c / groups
-	l := cg * s // elements per (sample, group), contiguous
-	units := n * groups
 	out := g.AllocUninit(shape...)
 	y := g.Result(out, x, gamma, beta)
-	var stats []float32
 	if y.requiresGrad {
-		stats = g.AllocUninit(4 * units).Data
+		l.stats = g.AllocUninit(4 * l.units()).Data
 	}
-	xd, od := x.Value.Data, out.Data
-	grain := max(1, ewGrain/max(1, l))
-	parallel.For(units, grain, func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			blk := xd[u*l : (u+1)*l]
-			// Round the statistics to what the backward pass will read.
-			var st [4]float32
-			mean, rstd := normStats(blk, eps)
-			normPut(st[:], mean, rstd)
-			mean, rstd = normGet(st[:])
-			if stats != nil {
-				copy(stats[4*u:4*u+4], st[:])
-			}
-			gi := u % groups
-			for ci := 0; ci < cg; ci++ {
-				src := blk[ci*s : (ci+1)*s]
-				dst := od[u*l+ci*s : u*l+(ci+1)*s]
-				if silu {
-					k := normSiLUConsts(st[:], rstd, gd, bd, gi*cg+ci)
-					normSiLURow(dst, src, &k)
-				} else {
-					sc, sh := normAffine(mean, rstd, gd, bd, gi*cg+ci)
-					normAffineRow(dst, src, sc, sh)
-				}
-			}
-		}
-	})
-	g.Record(y, func() {
-		gx := g.GradOf(x)
-		var ggm, gbt *tensor.Tensor
-		if gamma != nil {
-			ggm = g.GradOf(gamma)
-		}
-		if beta != nil {
-			gbt = g.GradOf(beta)
-		}
-		gy := y.Grad.Data
-		// Per-(sample, channel) partials of dgamma and dbeta, added over the
-		// samples in order afterwards.
-		var part []float64
-		var partBuf *[]float64
-		if ggm != nil || gbt != nil {
-			partBuf = reduceScratch(2 * n * c)
-			part = *partBuf
-		}
-		parallel.For(units, grain, func(lo, hi int) {
-			var dzBuf *[]float32
-			if silu {
-				dzBuf = normScratch(l)
-				defer normScratchPool.Put(dzBuf)
-			}
-			for u := lo; u < hi; u++ {
-				st := stats[4*u : 4*u+4]
-				mean, rstd := normGet(st)
-				gi, ni := u%groups, u/groups
-				xb, dz := xd[u*l:(u+1)*l], gy[u*l:(u+1)*l]
-				var s1, s2 float64 // Σ γ·Σdz and Σ γ·Σ dz·(x-mean) over the group
-				if silu {
-					dz = (*dzBuf)[:l]
-				}
-				for ci := 0; ci < cg; ci++ {
-					ch := gi*cg + ci
-					xc, gyc, dzc := xb[ci*s:(ci+1)*s], gy[u*l+ci*s:u*l+(ci+1)*s], dz[ci*s:(ci+1)*s]
-					var a, b float64 // Σdz and Σ dz·(x-mean) over the channel
-					if silu {
-						// dz = dy·SiLU'(z), with z recomputed exactly as forward.
-						k := normSiLUConsts(st, rstd, gd, bd, ch)
-						a, b = normSiLUGradRow(dzc, gyc, xc, &k)
-					} else {
-						a = reduceSum(dzc)
-						b = reduceDot(dzc, xc) - mean*a
-					}
-					gm := 1.0
-					if gd != nil {
-						gm = float64(gd[ch])
-					}
-					s1 += gm * a
-					s2 += gm * b
-					if part != nil {
-						k := 2 * (ni*c + ch)
-						part[k] = rstd * b
-						part[k+1] = a
-					}
-				}
-				if gx == nil {
-					continue
-				}
-				// dx = rstd*(γ dz - mean(γ dz) - x̂ mean(γ dz x̂))
-				//    = A·dz + B·(x-mean) + C, with the mean subtracted
-				// first so that a large mean cancels no digits.
-				m1 := s1 / float64(l)
-				m2 := rstd * s2 / float64(l)
-				bb := float32(-rstd * rstd * m2)
-				cc := float32(-rstd * m1)
-				for ci := 0; ci < cg; ci++ {
-					gm := 1.0
-					if gd != nil {
-						gm = float64(gd[gi*cg+ci])
-					}
-					k := [5]float32{st[0], st[1], float32(rstd * gm), bb, cc}
-					normDx(gx.Data[u*l+ci*s:u*l+(ci+1)*s], dz[ci*s:(ci+1)*s], xb[ci*s:(ci+1)*s], &k)
-				}
-			}
-		})
-		if part == nil {
-			return
-		}
-		for ch := 0; ch < c; ch++ {
-			var sg, sb float64
-			for ni := 0; ni < n; ni++ {
-				k := 2 * (ni*c + ch)
-				sg += part[k]
-				sb += part[k+1]
-			}
-			if ggm != nil {
-				ggm.Data[ch] += float32(sg)
-			}
-			if gbt != nil {
-				gbt.Data[ch] += float32(sb)
-			}
-		}
-		reduceScratchPool.Put(partBuf)
-	})
+	l.y = out.Data
+	parallel.Loop(l.units(), l.grain(), l)
+	if y.requiresGrad {
+		nd := New[normNode](g)
+		*nd = normNode{x: x, gamma: gamma, beta: beta, y: y, l: l}
+		g.RecordNode(y, nd)
+	}
 	return y
+}
+
+// normLoop is the geometry and operands of a group normalisation, and its
+// forward loop over units (sample, group).
+type normLoop struct {
+	n, c, groups, s int // batch, channels, groups, elements per channel
+	eps             float32
+	silu            bool
+	x, gamma, beta  []float32
+	y               []float32
+	stats           []float32 // per unit: mean and rstd as float32 pairs
+
+	// Backward: dy, the gradient of x (or nil), the per-(sample, channel)
+	// partial sums of dgamma and dbeta (or nil), the units per chunk and a
+	// scratch row per chunk.
+	dy, dx []float32
+	part   []float64
+	chunk  int
+	dz     []float32
+}
+
+// units returns the number of (sample, group) pairs; each is contiguous in
+// memory, l.c/l.groups*l.s elements long.
+func (l *normLoop) units() int { return l.n * l.groups }
+
+func (l *normLoop) grain() int { return max(1, ewGrain/max(1, l.c/l.groups*l.s)) }
+
+func (l *normLoop) Run(lo, hi int) {
+	cg, s := l.c/l.groups, l.s
+	ln := cg * s
+	xd, od, gd, bd := l.x, l.y, l.gamma, l.beta
+	for u := lo; u < hi; u++ {
+		blk := xd[u*ln : (u+1)*ln]
+		// Round the statistics to what the backward pass will read.
+		var st [4]float32
+		mean, rstd := normStats(blk, l.eps)
+		normPut(st[:], mean, rstd)
+		mean, rstd = normGet(st[:])
+		if l.stats != nil {
+			copy(l.stats[4*u:4*u+4], st[:])
+		}
+		gi := u % l.groups
+		for ci := 0; ci < cg; ci++ {
+			src := blk[ci*s : (ci+1)*s]
+			dst := od[u*ln+ci*s : u*ln+(ci+1)*s]
+			if l.silu {
+				k := normSiLUConsts(st[:], rstd, gd, bd, gi*cg+ci)
+				normSiLURow(dst, src, &k)
+			} else {
+				sc, sh := normAffine(mean, rstd, gd, bd, gi*cg+ci)
+				normAffineRow(dst, src, sc, sh)
+			}
+		}
+	}
+}
+
+// normNode is the tape node of GroupNorm and GroupNormSiLU.
+type normNode struct {
+	x, gamma, beta, y *Var
+	l                 normLoop
+}
+
+func (nd *normNode) Backward(g *Graph) {
+	l := nd.l
+	if gx := g.GradOf(nd.x); gx != nil {
+		l.dx = gx.Data
+	}
+	var ggm, gbt *tensor.Tensor
+	if nd.gamma != nil {
+		ggm = g.GradOf(nd.gamma)
+	}
+	if nd.beta != nil {
+		gbt = g.GradOf(nd.beta)
+	}
+	l.dy = nd.y.Grad.Data
+	// Per-(sample, channel) partials of dgamma and dbeta, added over the
+	// samples in order afterwards.
+	if ggm != nil || gbt != nil {
+		l.part = NewSlice[float64](g, 2*l.n*l.c)
+	}
+	// The units are split into chunks as parallel.For would, each with its
+	// own scratch row for the fused SiLU's dz.
+	units, ln := l.units(), l.c/l.groups*l.s
+	chunks := min((units+l.grain()-1)/l.grain(), 4*parallel.Workers())
+	l.chunk = (units + chunks - 1) / chunks
+	var dz *tensor.Tensor
+	if l.silu {
+		dz = g.AllocUninit(chunks * ln)
+		l.dz = dz.Data
+	}
+	parallel.Loop(chunks, 1, normGrad(l))
+	if dz != nil {
+		g.putBack(dz.Data)
+	}
+	if l.part == nil {
+		return
+	}
+	for ch := 0; ch < l.c; ch++ {
+		var sg, sb float64
+		for ni := 0; ni < l.n; ni++ {
+			k := 2 * (ni*l.c + ch)
+			sg += l.part[k]
+			sb += l.part[k+1]
+		}
+		if ggm != nil {
+			ggm.Data[ch] += float32(sg)
+		}
+		if gbt != nil {
+			gbt.Data[ch] += float32(sb)
+		}
+	}
+}
+
+// normGrad is the backward loop of a group normalisation, over chunks of
+// l.chunk units: it computes the partial sums and, if l.dx is set, the
+// input gradient.
+type normGrad normLoop
+
+func (l *normGrad) Run(c0, c1 int) {
+	groups, c, s := l.groups, l.c, l.s
+	cg := c / groups
+	ln := cg * s
+	xd, gy, gd, bd := l.x, l.dy, l.gamma, l.beta
+	for u := c0 * l.chunk; u < min(c1*l.chunk, l.n*groups); u++ {
+		st := l.stats[4*u : 4*u+4]
+		mean, rstd := normGet(st)
+		gi, ni := u%groups, u/groups
+		xb, dz := xd[u*ln:(u+1)*ln], gy[u*ln:(u+1)*ln]
+		var s1, s2 float64 // Σ γ·Σdz and Σ γ·Σ dz·(x-mean) over the group
+		if l.silu {
+			k := u / l.chunk // the scratch row of this unit's chunk
+			dz = l.dz[k*ln : (k+1)*ln]
+		}
+		for ci := 0; ci < cg; ci++ {
+			ch := gi*cg + ci
+			xc, gyc, dzc := xb[ci*s:(ci+1)*s], gy[u*ln+ci*s:u*ln+(ci+1)*s], dz[ci*s:(ci+1)*s]
+			var a, b float64 // Σdz and Σ dz·(x-mean) over the channel
+			if l.silu {
+				// dz = dy·SiLU'(z), with z recomputed exactly as forward.
+				k := normSiLUConsts(st, rstd, gd, bd, ch)
+				a, b = normSiLUGradRow(dzc, gyc, xc, &k)
+			} else {
+				a = reduceSum(dzc)
+				b = reduceDot(dzc, xc) - mean*a
+			}
+			gm := 1.0
+			if gd != nil {
+				gm = float64(gd[ch])
+			}
+			s1 += gm * a
+			s2 += gm * b
+			if l.part != nil {
+				k := 2 * (ni*c + ch)
+				l.part[k] = rstd * b
+				l.part[k+1] = a
+			}
+		}
+		if l.dx == nil {
+			continue
+		}
+		// dx = rstd*(γ dz - mean(γ dz) - x̂ mean(γ dz x̂))
+		//    = A·dz + B·(x-mean) + C, with the mean subtracted
+		// first so that a large mean cancels no digits.
+		m1 := s1 / float64(ln)
+		m2 := rstd * s2 / float64(ln)
+		bb := float32(-rstd * rstd * m2)
+		cc := float32(-rstd * m1)
+		for ci := 0; ci < cg; ci++ {
+			gm := 1.0
+			if gd != nil {
+				gm = float64(gd[gi*cg+ci])
+			}
+			k := [5]float32{st[0], st[1], float32(rstd * gm), bb, cc}
+			normDx(l.dx[u*ln+ci*s:u*ln+(ci+1)*s], dz[ci*s:(ci+1)*s], xb[ci*s:(ci+1)*s], &k)
+		}
+	}
 }
 
 // The row kernels below are separate small functions so that the compiler
@@ -273,16 +329,4 @@ func normPut(dst []float32, mean, rstd float64) {
 func normGet(src []float32) (mean, rstd float64) {
 	src = src[:4]
 	return float64(src[0]) + float64(src[1]), float64(src[2]) + float64(src[3])
-}
-
-// normScratchPool holds float32 buffers for the fused backward pass.
-var normScratchPool sync.Pool
-
-func normScratch(n int) *[]float32 {
-	if p, ok := normScratchPool.Get().(*[]float32); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	b := make([]float32, n)
-	return &b
 }

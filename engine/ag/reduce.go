@@ -2,7 +2,7 @@ package ag
 
 import (
 	"fmt"
-	"sync"
+	"slices"
 
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/internal/parallel"
@@ -24,20 +24,40 @@ func (g *Graph) reduceAll(x *Var, mean bool) *Var {
 	out := g.AllocUninit(1)
 	var p reducePlan
 	p.dims[0], p.red[0], p.ss[0], p.rank = n, true, 1, 1
-	p.run(out.Data, x.Value.Data, nil, alpha, false)
+	p.run(g, out.Data, x.Value.Data, nil, alpha, false)
 	y := g.Result(out, x)
-	g.Record(y, func() {
-		if gx := g.GradOf(x); gx != nil {
-			d := float32(alpha * float64(y.Grad.Data[0]))
-			gd := gx.Data
-			parallel.For(len(gd), 1<<15, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					gd[i] += d
-				}
-			})
-		}
-	})
+	if y.requiresGrad {
+		nd := New[reduceAllNode](g)
+		*nd = reduceAllNode{x: x, y: y, alpha: alpha}
+		g.RecordNode(y, nd)
+	}
 	return y
+}
+
+// reduceAllNode is the tape node of Sum and Mean.
+type reduceAllNode struct {
+	x, y  *Var
+	alpha float64
+}
+
+func (n *reduceAllNode) Backward(g *Graph) {
+	if gx := g.GradOf(n.x); gx != nil {
+		d := float32(n.alpha * float64(n.y.Grad.Data[0]))
+		parallel.Loop(len(gx.Data), 1<<15, addConstLoop{y: gx.Data, c: d})
+	}
+}
+
+// addConstLoop adds c to every element of y.
+type addConstLoop struct {
+	y []float32
+	c float32
+}
+
+func (l *addConstLoop) Run(lo, hi int) {
+	y := l.y[lo:hi]
+	for i := range y {
+		y[i] += l.c
+	}
 }
 
 // SumAxes sums x over the given axes (negative axes count from the end; no
@@ -55,7 +75,9 @@ func (g *Graph) MeanAxes(x *Var, keepdims bool, axes ...int) *Var {
 func (g *Graph) reduceAxes(op string, x *Var, keepdims, mean bool, axes []int) *Var {
 	shape := x.Value.Shape
 	r := len(shape)
-	tensor.Check(r <= reduceMaxRank, op, fmt.Sprintf("rank above %d", reduceMaxRank), shape)
+	if r > reduceMaxRank {
+		tensor.Fail(op, fmt.Sprintf("rank above %d", reduceMaxRank), shape)
+	}
 	var red [reduceMaxRank]bool
 	if len(axes) == 0 {
 		for i := range r {
@@ -66,10 +88,13 @@ func (g *Graph) reduceAxes(op string, x *Var, keepdims, mean bool, axes []int) *
 		if a < 0 {
 			a += r
 		}
-		tensor.Check(a >= 0 && a < r && !red[a], op, fmt.Sprintf("bad or repeated axis in %v", axes), shape)
+		if a < 0 || a >= r || red[a] {
+			tensor.Fail(op, fmt.Sprintf("bad or repeated axis in %v", slices.Clone(axes)), shape)
+		}
 		red[a] = true
 	}
-	var outShape, keptShape []int
+	var outBuf, keptBuf [reduceMaxRank]int
+	outShape, keptShape := outBuf[:0], keptBuf[:0]
 	count := 1
 	for i, d := range shape {
 		if red[i] {
@@ -84,7 +109,7 @@ func (g *Graph) reduceAxes(op string, x *Var, keepdims, mean bool, axes []int) *
 		}
 	}
 	if len(outShape) == 0 {
-		outShape = []int{1}
+		outShape = append(outShape, 1)
 	}
 	alpha := 1.0
 	if mean {
@@ -93,22 +118,45 @@ func (g *Graph) reduceAxes(op string, x *Var, keepdims, mean bool, axes []int) *
 	}
 	out := g.AllocUninit(outShape...)
 	p := reducePlanFor(shape, red[:r])
-	p.run(out.Data, x.Value.Data, nil, alpha, false)
+	p.run(g, out.Data, x.Value.Data, nil, alpha, false)
 	y := g.Result(out, x)
-	g.Record(y, func() {
-		if gx := g.GradOf(x); gx != nil {
-			// Spread the output gradient back over the reduced axes.
-			_, bp := ewBroadcast(op, shape, keptShape)
-			gyd, gxd := y.Grad.Data, gx.Data
-			a := float32(alpha)
-			parallel.For(len(gxd), 1<<15, func(lo, hi int) {
-				bp.rows(lo, hi, func(o, _, ib, n int) {
-					ewAccScaledRow(gxd[o:o+n], gyd[ib:], bp.sb[bp.rank-1], a)
-				})
-			})
-		}
-	})
+	if y.requiresGrad {
+		// The backward pass spreads the output gradient back over the
+		// reduced axes: a broadcast of the kept shape.
+		var bshape [reduceMaxRank]int
+		_, bp := ewBroadcast(op, shape, keptShape, &bshape)
+		nd := New[reduceAxesNode](g)
+		*nd = reduceAxesNode{x: x, y: y, p: bp, alpha: float32(alpha)}
+		g.RecordNode(y, nd)
+	}
 	return y
+}
+
+// reduceAxesNode is the tape node of SumAxes and MeanAxes.
+type reduceAxesNode struct {
+	x, y  *Var
+	p     ewPlan // x's shape as the broadcast of the kept shape (operand b)
+	alpha float32
+}
+
+func (n *reduceAxesNode) Backward(g *Graph) {
+	if gx := g.GradOf(n.x); gx != nil {
+		parallel.Loop(len(gx.Data), 1<<15, spreadLoop{p: n.p, gx: gx.Data, gy: n.y.Grad.Data, a: n.alpha})
+	}
+}
+
+// spreadLoop adds a·gy, broadcast as operand b of plan p, into gx.
+type spreadLoop struct {
+	p      ewPlan
+	gx, gy []float32
+	a      float32
+}
+
+func (l *spreadLoop) Run(lo, hi int) {
+	sb := l.p.sb[l.p.rank-1]
+	l.p.rows(lo, hi, func(o, _, ib, n int) {
+		ewAccScaledRow(l.gx[o:o+n], l.gy[ib:], sb, l.a)
+	})
 }
 
 // reduceMaxRank bounds the rank of reduced and broadcast operands.
@@ -162,7 +210,7 @@ const reduceBlock = 64
 // the cores busy, the reduced range is split into chunks whose boundaries
 // depend only on the shape, and the chunk partials are added in order. The
 // result therefore does not depend on the number of workers.
-func (p *reducePlan) run(dst, src, f []float32, alpha float64, acc bool) {
+func (p *reducePlan) run(g *Graph, dst, src, f []float32, alpha float64, acc bool) {
 	r := p.rank
 	nKept, nRed := 1, 1
 	for i := 0; i < r; i++ {
@@ -181,6 +229,7 @@ func (p *reducePlan) run(dst, src, f []float32, alpha float64, acc bool) {
 		}
 		return
 	}
+	l := reduceLoop{p: *p, dst: dst, src: src, f: f, alpha: alpha, acc: acc, nKept: nKept, nRed: nRed}
 	innerKept := !p.red[r-1]
 	inner := p.dims[r-1]
 	units := nKept
@@ -194,67 +243,89 @@ func (p *reducePlan) run(dst, src, f []float32, alpha float64, acc bool) {
 	if units < 16 && perUnit > 1<<15 {
 		chunks = min((16+units-1)/units, (perUnit+(1<<14)-1)>>14)
 	}
-	chunkLen := (nRed + chunks - 1) / chunks
-	chunks = (nRed + chunkLen - 1) / chunkLen
-	tasks := units * chunks
-	grain := max(1, (1<<15)/max(1, perUnit/chunks))
+	l.chunkLen = (nRed + chunks - 1) / chunks
+	l.chunks = (nRed + l.chunkLen - 1) / l.chunkLen
+	grain := max(1, (1<<15)/max(1, perUnit/l.chunks))
 
-	var partials []float64
-	var scratch *[]float64
-	if chunks > 1 {
-		scratch = reduceScratch(chunks * nKept)
-		partials = *scratch
+	if l.chunks > 1 {
+		l.partials = NewSlice[float64](g, l.chunks*nKept)
 	}
-	parallel.For(tasks, grain, func(lo, hi int) {
-		var accs [reduceBlock]float64
-		for t := lo; t < hi; t++ {
-			u, c := t/chunks, t%chunks
-			rlo, rhi := c*chunkLen, min((c+1)*chunkLen, nRed)
-			if innerKept {
-				nb := (inner + reduceBlock - 1) / reduceBlock
-				ko, b := u/nb, u%nb
-				j0 := b * reduceBlock
-				w := min(reduceBlock, inner-j0)
-				so, fo := p.keptOffsets(ko, r-1)
-				so += j0 * p.ss[r-1]
-				fo += j0 * p.fs[r-1]
-				sums := accs[:w]
-				clear(sums)
-				p.sumBlock(sums, src, f, so, fo, rlo, rhi)
-				k := ko*inner + j0
-				if chunks > 1 {
-					copy(partials[c*nKept+k:], sums)
-				} else {
-					reduceStore(dst[k:k+w], sums, alpha, acc)
-				}
+	parallel.Loop(units*l.chunks, grain, l)
+	if l.chunks > 1 {
+		parallel.Loop(nKept, 1<<12, reduceSumPartials(l))
+	}
+}
+
+// reduceLoop computes tasks [lo, hi) of reducePlan.run: each task sums
+// one unit (a kept index, or a block of reduceBlock kept indices when the
+// innermost dim is kept) over one chunk of the reduced range, storing the
+// result in dst or, with several chunks, in partials.
+type reduceLoop struct {
+	p                reducePlan
+	dst, src, f      []float32
+	alpha            float64
+	acc              bool
+	nKept, nRed      int
+	chunks, chunkLen int
+	partials         []float64 // [chunk][kept index]
+}
+
+func (l *reduceLoop) Run(lo, hi int) {
+	p := &l.p
+	r := p.rank
+	innerKept := !p.red[r-1]
+	inner := p.dims[r-1]
+	chunks, nKept := l.chunks, l.nKept
+	var accs [reduceBlock]float64
+	for t := lo; t < hi; t++ {
+		u, c := t/chunks, t%chunks
+		rlo, rhi := c*l.chunkLen, min((c+1)*l.chunkLen, l.nRed)
+		if innerKept {
+			nb := (inner + reduceBlock - 1) / reduceBlock
+			ko, b := u/nb, u%nb
+			j0 := b * reduceBlock
+			w := min(reduceBlock, inner-j0)
+			so, fo := p.keptOffsets(ko, r-1)
+			so += j0 * p.ss[r-1]
+			fo += j0 * p.fs[r-1]
+			sums := accs[:w]
+			clear(sums)
+			p.sumBlock(sums, l.src, l.f, so, fo, rlo, rhi)
+			k := ko*inner + j0
+			if chunks > 1 {
+				copy(l.partials[c*nKept+k:], sums)
 			} else {
-				so, fo := p.keptOffsets(u, r)
-				s := p.sumInner(src, f, so, fo, rlo, rhi)
-				if chunks > 1 {
-					partials[c*nKept+u] = s
-				} else {
-					accs[0] = s
-					reduceStore(dst[u:u+1], accs[:1], alpha, acc)
-				}
+				reduceStore(l.dst[k:k+w], sums, l.alpha, l.acc)
+			}
+		} else {
+			so, fo := p.keptOffsets(u, r)
+			s := p.sumInner(l.src, l.f, so, fo, rlo, rhi)
+			if chunks > 1 {
+				l.partials[c*nKept+u] = s
+			} else {
+				accs[0] = s
+				reduceStore(l.dst[u:u+1], accs[:1], l.alpha, l.acc)
 			}
 		}
-	})
-	if chunks > 1 {
-		parallel.For(nKept, 1<<12, func(lo, hi int) {
-			for k := lo; k < hi; k++ {
-				s := 0.0
-				for c := 0; c < chunks; c++ {
-					s += partials[c*nKept+k]
-				}
-				v := float32(alpha * s)
-				if acc {
-					dst[k] += v
-				} else {
-					dst[k] = v
-				}
-			}
-		})
-		reduceScratchPool.Put(scratch)
+	}
+}
+
+// reduceSumPartials adds the chunk partials of kept indices [lo, hi) in
+// chunk order and stores (or adds) alpha times the sums into dst.
+type reduceSumPartials reduceLoop
+
+func (l *reduceSumPartials) Run(lo, hi int) {
+	for k := lo; k < hi; k++ {
+		s := 0.0
+		for c := 0; c < l.chunks; c++ {
+			s += l.partials[c*l.nKept+k]
+		}
+		v := float32(l.alpha * s)
+		if l.acc {
+			l.dst[k] += v
+		} else {
+			l.dst[k] = v
+		}
 	}
 }
 
@@ -422,46 +493,4 @@ func reduceDot(x, y []float32) float64 {
 		s0 += float64(x[i]) * float64(y[i])
 	}
 	return (s0 + s1) + (s2 + s3)
-}
-
-// reduceScratchPool holds float64 buffers for partial sums, so that steady
-// state reductions allocate nothing.
-var reduceScratchPool sync.Pool
-
-// reduceScratch returns a pooled float64 buffer of length n; return it with
-// reduceScratchPool.Put.
-func reduceScratch(n int) *[]float64 {
-	if p, ok := reduceScratchPool.Get().(*[]float64); ok {
-		if cap(*p) >= n {
-			*p = (*p)[:n]
-			return p
-		}
-	}
-	b := make([]float64, n)
-	return &b
-}
-
-// reduceChunked returns the float64 sum of part(lo, hi) over fixed chunks of
-// [0, n) of size grain, computed in parallel and added in order.
-func reduceChunked(n, grain int, part func(lo, hi int) float64) float64 {
-	if n <= 0 {
-		return 0
-	}
-	chunks := (n + grain - 1) / grain
-	if chunks == 1 {
-		return part(0, n)
-	}
-	sp := reduceScratch(chunks)
-	partials := *sp
-	parallel.For(chunks, 1, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			partials[c] = part(c*grain, min((c+1)*grain, n))
-		}
-	})
-	s := 0.0
-	for _, v := range partials {
-		s += v
-	}
-	reduceScratchPool.Put(sp)
-	return s
 }

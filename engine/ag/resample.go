@@ -21,43 +21,59 @@ func (g *Graph) UpsampleNearest2x(x *Var) *Var {
 	tensor.Check(len(xs) == 4, "UpsampleNearest2x", "want x [N,C,H,W]", xs)
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
 	y := g.AllocUninit(n, c, 2*h, 2*w)
-	xd, yd := x.Value.Data, y.Data
 	rows := n * c * h
-	// Input row r (plane p, row iy) becomes output rows 2r and 2r+1, since
-	// output row index p*2h + 2iy = 2r.
-	parallel.For(rows, rowsGrain(4*w), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			src := xd[r*w : r*w+w]
-			o0 := yd[2*r*2*w : (2*r+1)*2*w]
-			o1 := yd[(2*r+1)*2*w : (2*r+2)*2*w]
-			for i, v := range src {
-				o0[2*i], o0[2*i+1] = v, v
-				o1[2*i], o1[2*i+1] = v, v
-			}
-		}
-	})
+	parallel.Loop(rows, rowsGrain(4*w), upsampleLoop{w: w, x: x.Value.Data, y: y.Data})
 	res := g.Result(y, x)
-	if !res.requiresGrad {
-		return res
+	if res.requiresGrad {
+		nd := New[upsampleNode](g)
+		*nd = upsampleNode{x: x, y: res, rows: rows}
+		g.RecordNode(res, nd)
 	}
-	g.Record(res, func() {
-		dx := g.GradOf(x)
-		if dx == nil {
-			return
-		}
-		dxd, dy := dx.Data, res.Grad.Data
-		parallel.For(rows, rowsGrain(4*w), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				d := dxd[r*w : r*w+w]
-				g0 := dy[2*r*2*w : (2*r+1)*2*w]
-				g1 := dy[(2*r+1)*2*w : (2*r+2)*2*w]
-				for i := range d {
-					d[i] += g0[2*i] + g0[2*i+1] + g1[2*i] + g1[2*i+1]
-				}
-			}
-		})
-	})
 	return res
+}
+
+// upsampleNode is the tape node of UpsampleNearest2x.
+type upsampleNode struct {
+	x, y *Var
+	rows int
+}
+
+func (n *upsampleNode) Backward(g *Graph) {
+	if dx := g.GradOf(n.x); dx != nil {
+		w := n.x.Value.Shape[3]
+		parallel.Loop(n.rows, rowsGrain(4*w), upsampleLoop{w: w, dx: dx.Data, dy: n.y.Grad.Data})
+	}
+}
+
+// upsampleLoop repeats input rows [lo, hi) of width w into output rows 2r
+// and 2r+1 of y (output row index p*2h + 2iy = 2r for input row r, plane p
+// and row iy), or, when dy is set, adds the four gradients of each input
+// pixel into dx.
+type upsampleLoop struct {
+	w            int
+	x, y, dx, dy []float32
+}
+
+func (l *upsampleLoop) Run(lo, hi int) {
+	w := l.w
+	for r := lo; r < hi; r++ {
+		if l.dy != nil {
+			d := l.dx[r*w : r*w+w]
+			g0 := l.dy[2*r*2*w : (2*r+1)*2*w]
+			g1 := l.dy[(2*r+1)*2*w : (2*r+2)*2*w]
+			for i := range d {
+				d[i] += g0[2*i] + g0[2*i+1] + g1[2*i] + g1[2*i+1]
+			}
+			continue
+		}
+		src := l.x[r*w : r*w+w]
+		o0 := l.y[2*r*2*w : (2*r+1)*2*w]
+		o1 := l.y[(2*r+1)*2*w : (2*r+2)*2*w]
+		for i, v := range src {
+			o0[2*i], o0[2*i+1] = v, v
+			o1[2*i], o1[2*i+1] = v, v
+		}
+	}
 }
 
 // AvgPool2d averages x [N, C, H, W] over non-overlapping k x k windows
@@ -69,57 +85,76 @@ func (g *Graph) AvgPool2d(x *Var, k int) *Var {
 	tensor.Check(len(xs) == 4, "AvgPool2d", "want x [N,C,H,W]", xs)
 	tensor.Check(k >= 1 && xs[2] >= k && xs[3] >= k, "AvgPool2d", "kernel must be >= 1 and fit the input", xs, []int{k})
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
-	ho, wo := h/k, w/k
-	y := g.AllocUninit(n, c, ho, wo)
-	xd, yd := x.Value.Data, y.Data
-	inv := 1 / float32(k*k)
-	rows := n * c * ho
-	parallel.For(rows, rowsGrain(k*w), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			p, oy := r/ho, r%ho
-			out := yd[r*wo : r*wo+wo]
-			for ox := range out {
-				var s float32
-				for ky := 0; ky < k; ky++ {
-					base := (p*h+oy*k+ky)*w + ox*k
-					for _, v := range xd[base : base+k] {
-						s += v
-					}
-				}
-				out[ox] = s * inv
-			}
-		}
-	})
+	l := poolLoop{k: k, h: h, w: w, ho: h / k, wo: w / k}
+	y := g.AllocUninit(n, c, l.ho, l.wo)
+	l.x, l.y = x.Value.Data, y.Data
+	rows := n * c * l.ho
+	parallel.Loop(rows, rowsGrain(k*w), l)
 	res := g.Result(y, x)
-	if !res.requiresGrad {
-		return res
+	if res.requiresGrad {
+		l.x, l.y = nil, nil
+		nd := New[poolNode](g)
+		*nd = poolNode{x: x, y: res, l: l, rows: rows}
+		g.RecordNode(res, nd)
 	}
-	g.Record(res, func() {
-		dx := g.GradOf(x)
-		if dx == nil {
-			return
-		}
-		dxd, dy := dx.Data, res.Grad.Data
+	return res
+}
+
+// poolNode is the tape node of AvgPool2d.
+type poolNode struct {
+	x, y *Var
+	l    poolLoop
+	rows int
+}
+
+func (n *poolNode) Backward(g *Graph) {
+	if dx := g.GradOf(n.x); dx != nil {
+		l := n.l
+		l.dx, l.dy = dx.Data, n.y.Grad.Data
 		// Each output row owns k whole input rows: disjoint writes.
-		parallel.For(rows, rowsGrain(k*w), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				p, oy := r/ho, r%ho
-				gr := dy[r*wo : r*wo+wo]
-				for ky := 0; ky < k; ky++ {
-					base := (p*h + oy*k + ky) * w
-					d := dxd[base : base+wo*k]
-					for ox, gv := range gr {
-						gv *= inv
-						win := d[ox*k : ox*k+k]
-						for i := range win {
-							win[i] += gv
-						}
+		parallel.Loop(n.rows, rowsGrain(l.k*l.w), l)
+	}
+}
+
+// poolLoop averages the windows of output rows [lo, hi) of x into y, or,
+// when dy is set, spreads their gradients over the windows in dx.
+type poolLoop struct {
+	k, h, w, ho, wo int
+	x, y, dx, dy    []float32
+}
+
+func (l *poolLoop) Run(lo, hi int) {
+	k, h, w, ho, wo := l.k, l.h, l.w, l.ho, l.wo
+	inv := 1 / float32(k*k)
+	for r := lo; r < hi; r++ {
+		p, oy := r/ho, r%ho
+		if l.dy != nil {
+			gr := l.dy[r*wo : r*wo+wo]
+			for ky := 0; ky < k; ky++ {
+				base := (p*h + oy*k + ky) * w
+				d := l.dx[base : base+wo*k]
+				for ox, gv := range gr {
+					gv *= inv
+					win := d[ox*k : ox*k+k]
+					for i := range win {
+						win[i] += gv
 					}
 				}
 			}
-		})
-	})
-	return res
+			continue
+		}
+		out := l.y[r*wo : r*wo+wo]
+		for ox := range out {
+			var s float32
+			for ky := 0; ky < k; ky++ {
+				base := (p*h+oy*k+ky)*w + ox*k
+				for _, v := range l.x[base : base+k] {
+					s += v
+				}
+			}
+			out[ox] = s * inv
+		}
+	}
 }
 
 // PixelShuffle rearranges x [N, C*r*r, H, W] into [N, C, H*r, W*r], as
@@ -127,19 +162,10 @@ func (g *Graph) AvgPool2d(x *Var, k int) *Var {
 func (g *Graph) PixelShuffle(x *Var, r int) *Var {
 	xs := x.Value.Shape
 	tensor.Check(len(xs) == 4 && r >= 1 && xs[1]%(r*r) == 0, "PixelShuffle", "want x [N, C*r*r, H, W]", xs, []int{r})
-	n, c, h, w := xs[0], xs[1]/(r*r), xs[2], xs[3]
-	y := g.AllocUninit(n, c, h*r, w*r)
-	shuffleToHigh(y.Data, x.Value.Data, n, c, h, w, r, false)
-	res := g.Result(y, x)
-	if !res.requiresGrad {
-		return res
-	}
-	g.Record(res, func() {
-		if dx := g.GradOf(x); dx != nil {
-			shuffleToLow(dx.Data, res.Grad.Data, n, c, h, w, r, true)
-		}
-	})
-	return res
+	l := shuffleLoop{n: xs[0], c: xs[1] / (r * r), h: xs[2], w: xs[3], r: r}
+	y := g.AllocUninit(l.n, l.c, l.h*r, l.w*r)
+	shuffle(g, l, y.Data, x.Value.Data, toHigh, false)
+	return g.recordShuffle(x, y, l, toLow)
 }
 
 // PixelUnshuffle is the inverse of PixelShuffle: it rearranges
@@ -147,39 +173,76 @@ func (g *Graph) PixelShuffle(x *Var, r int) *Var {
 func (g *Graph) PixelUnshuffle(x *Var, r int) *Var {
 	xs := x.Value.Shape
 	tensor.Check(len(xs) == 4 && r >= 1 && xs[2]%r == 0 && xs[3]%r == 0, "PixelUnshuffle", "want x [N, C, H*r, W*r]", xs, []int{r})
-	n, c, h, w := xs[0], xs[1], xs[2]/r, xs[3]/r
-	y := g.AllocUninit(n, c*r*r, h, w)
-	shuffleToLow(y.Data, x.Value.Data, n, c, h, w, r, false)
+	l := shuffleLoop{n: xs[0], c: xs[1], h: xs[2] / r, w: xs[3] / r, r: r}
+	y := g.AllocUninit(l.n, l.c*r*r, l.h, l.w)
+	shuffle(g, l, y.Data, x.Value.Data, toLow, false)
+	return g.recordShuffle(x, y, l, toHigh)
+}
+
+// recordShuffle returns the result y of a pixel (un)shuffle of x, recorded
+// with a backward pass that rearranges the gradient in direction back.
+func (g *Graph) recordShuffle(x *Var, y *tensor.Tensor, l shuffleLoop, back shuffleDir) *Var {
 	res := g.Result(y, x)
-	if !res.requiresGrad {
-		return res
+	if res.requiresGrad {
+		nd := New[shuffleNode](g)
+		*nd = shuffleNode{x: x, y: res, l: l, back: back}
+		g.RecordNode(res, nd)
 	}
-	g.Record(res, func() {
-		if dx := g.GradOf(x); dx != nil {
-			shuffleToHigh(dx.Data, res.Grad.Data, n, c, h, w, r, true)
-		}
-	})
 	return res
 }
 
-// shuffleToHigh sets (or, with add, adds into) the high-resolution tensor
-// hi [n, c, h*r, w*r] from lo [n, c*r*r, h, w] under the pixel-shuffle
-// correspondence hi[n, c, y*r+i, x*r+j] = lo[n, c*r*r+i*r+j, y, x].
-// Each unit (n, c, y, i) writes one row of hi.
-func shuffleToHigh(hi, lo []float32, n, c, h, w, r int, add bool) {
-	units := n * c * h * r
+// shuffleNode is the tape node of PixelShuffle and PixelUnshuffle.
+type shuffleNode struct {
+	x, y *Var
+	l    shuffleLoop
+	back shuffleDir
+}
+
+func (n *shuffleNode) Backward(g *Graph) {
+	if dx := g.GradOf(n.x); dx != nil {
+		shuffle(g, n.l, dx.Data, n.y.Grad.Data, n.back, true)
+	}
+}
+
+// shuffleDir is the direction of a pixel-shuffle rearrangement.
+type shuffleDir bool
+
+const (
+	toHigh shuffleDir = true  // from [n, c*r*r, h, w] to [n, c, h*r, w*r]
+	toLow  shuffleDir = false // the reverse
+)
+
+// shuffleLoop rearranges between the high-resolution tensor
+// hi [n, c, h*r, w*r] and lo [n, c*r*r, h, w] under the pixel-shuffle
+// correspondence hi[n, c, y*r+i, x*r+j] = lo[n, c*r*r+i*r+j, y, x]. Each
+// unit (n, c, y, i) is one row of hi.
+type shuffleLoop struct {
+	n, c, h, w, r int
+	dir           shuffleDir
+	add           bool
+	dst, src      []float32
+}
+
+// shuffle sets (or, with add, adds into) dst from src in direction dir,
+// for the geometry of l.
+func shuffle(g *Graph, l shuffleLoop, dst, src []float32, dir shuffleDir, add bool) {
+	l.dst, l.src, l.dir, l.add = dst, src, dir, add
+	parallel.Loop(l.n*l.c*l.h*l.r, rowsGrain(l.w*l.r), l)
+}
+
+func (l *shuffleLoop) Run(u0, u1 int) {
+	r, h, w := l.r, l.h, l.w
 	wr := w * r
-	parallel.For(units, rowsGrain(wr), func(u0, u1 int) {
-		for u := u0; u < u1; u++ {
-			// u = ((nc*h)+y)*r + i, and hi's row index is nc*h*r + y*r + i = u.
-			i := u % r
-			y := (u / r) % h
-			nc := u / (r * h)
-			dst := hi[u*wr : u*wr+wr]
-			for j := 0; j < r; j++ {
-				base := ((nc*r*r+i*r+j)*h + y) * w
-				src := lo[base : base+w]
-				if add {
+	for u := u0; u < u1; u++ {
+		// u = ((nc*h)+y)*r + i, and hi's row index is nc*h*r + y*r + i = u.
+		i := u % r
+		y := (u / r) % h
+		nc := u / (r * h)
+		for j := 0; j < r; j++ {
+			base := ((nc*r*r+i*r+j)*h + y) * w
+			if l.dir == toHigh {
+				dst, src := l.dst[u*wr:u*wr+wr], l.src[base:base+w]
+				if l.add {
 					for x, v := range src {
 						dst[x*r+j] += v
 					}
@@ -188,27 +251,9 @@ func shuffleToHigh(hi, lo []float32, n, c, h, w, r int, add bool) {
 						dst[x*r+j] = v
 					}
 				}
-			}
-		}
-	})
-}
-
-// shuffleToLow is the reverse of shuffleToHigh: it sets (or adds into) lo
-// from hi. Each unit (n, c, y, i) writes rows y of the r channels
-// c*r*r+i*r+j of lo.
-func shuffleToLow(lo, hi []float32, n, c, h, w, r int, add bool) {
-	units := n * c * h * r
-	wr := w * r
-	parallel.For(units, rowsGrain(wr), func(u0, u1 int) {
-		for u := u0; u < u1; u++ {
-			i := u % r
-			y := (u / r) % h
-			nc := u / (r * h)
-			src := hi[u*wr : u*wr+wr]
-			for j := 0; j < r; j++ {
-				base := ((nc*r*r+i*r+j)*h + y) * w
-				dst := lo[base : base+w]
-				if add {
+			} else {
+				dst, src := l.dst[base:base+w], l.src[u*wr:u*wr+wr]
+				if l.add {
 					for x := range dst {
 						dst[x] += src[x*r+j]
 					}
@@ -219,5 +264,5 @@ func shuffleToLow(lo, hi []float32, n, c, h, w, r int, add bool) {
 				}
 			}
 		}
-	})
+	}
 }

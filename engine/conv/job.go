@@ -236,7 +236,7 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 			mul(g.Cin, hw, g.Cout*g.K*g.K, 1, &ws.a, &ws.col, 1, dx, hw)
 		default:
 			// col = W^T dy, then scatter-add col into dx.
-			grow(&ws.colBuf, g.ckk*g.how)
+			growShared(&ws.colBuf, g.ckk*g.how, &most.col)
 			ws.a = gemm.Dense{Data: j.w, Stride: g.ckk}
 			ws.b = gemm.Dense{Data: dy, Stride: g.how}
 			mul(g.ckk, g.how, g.Cout, 1, &ws.a, &ws.b, 0, ws.colBuf, g.how)
@@ -261,7 +261,7 @@ func (j *job) layout(ws *workspace, src []float32) []float32 {
 	h, w := j.srcH, j.srcW
 	ph, pw := j.phH, j.phW
 	n := j.srcC * s * s * ph * pw
-	grow(&ws.pad, n)
+	growShared(&ws.pad, n, &most.pad)
 	dst := ws.pad[:n]
 	for c := 0; c < j.srcC; c++ {
 		plane := src[c*h*w : (c+1)*h*w]

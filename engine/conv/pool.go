@@ -2,6 +2,7 @@ package conv
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/degradiff/degradiff/engine/gemm"
 )
@@ -67,13 +68,43 @@ var (
 
 func getWorkspace() *workspace {
 	wsMu.Lock()
-	defer wsMu.Unlock()
+	var ws *workspace
 	if n := len(wsFree); n > 0 {
-		ws := wsFree[n-1]
+		ws = wsFree[n-1]
 		wsFree = wsFree[:n-1]
-		return ws
 	}
-	return new(workspace)
+	wsMu.Unlock()
+	if ws == nil {
+		ws = new(workspace)
+	}
+	// Bring the buffers up to the largest sizes any workspace has needed:
+	// which goroutine takes which workspace varies from call to call, and
+	// this way none grows again once every shape has run.
+	reserve(&ws.pad, &most.pad)
+	reserve(&ws.colBuf, &most.col)
+	return ws
+}
+
+// most records the largest buffers a workspace has needed.
+var most struct{ pad, col atomic.Int64 }
+
+// growShared is grow for a workspace buffer whose largest size is
+// recorded in m.
+func growShared(s *[]float32, n int, m *atomic.Int64) {
+	for {
+		old := m.Load()
+		if int64(n) <= old || m.CompareAndSwap(old, int64(n)) {
+			break
+		}
+	}
+	grow(s, n)
+}
+
+// reserve gives *s the capacity recorded in m.
+func reserve(s *[]float32, m *atomic.Int64) {
+	if n := int(m.Load()); cap(*s) < n {
+		*s = make([]float32, n)
+	}
 }
 
 func putWorkspace(ws *workspace) {

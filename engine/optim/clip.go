@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"sync"
 
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/internal/parallel"
@@ -14,30 +15,9 @@ const normChunk = 1 << 14
 // GradNorm returns the Euclidean norm of the gradients of params that
 // require one and have one, accumulated in float64 in a fixed order.
 func GradNorm(params []*ag.Var) float64 {
-	var segs []segment
-	for i, p := range params {
-		if p.RequiresGrad() && p.Grad != nil {
-			for lo := 0; lo < len(p.Grad.Data); lo += normChunk {
-				segs = append(segs, segment{i, lo, min(lo+normChunk, len(p.Grad.Data))})
-			}
-		}
-	}
-	partial := make([]float64, len(segs))
-	parallel.For(len(segs), 1, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			s := segs[k]
-			s2 := 0.0
-			for _, g := range params[s.p].Grad.Data[s.lo:s.hi] {
-				s2 += float64(g) * float64(g)
-			}
-			partial[k] = s2
-		}
-	})
-	total := 0.0
-	for _, s2 := range partial {
-		total += s2
-	}
-	return math.Sqrt(total)
+	j := newNormJob(params)
+	defer j.free()
+	return j.norm()
 }
 
 // ClipGradNorm rescales the gradients of params in place so that their
@@ -50,22 +30,95 @@ func GradNorm(params []*ag.Var) float64 {
 // returned and spreads into every gradient; callers should check it and
 // skip the step.
 func ClipGradNorm(params []*ag.Var, maxNorm float64) (total float64) {
-	total = GradNorm(params)
+	j := newNormJob(params)
+	defer j.free()
+	total = j.norm()
 	coef := maxNorm / (total + 1e-6)
 	if coef >= 1 {
 		return total
 	}
-	c := float32(coef)
-	for _, p := range params {
-		if !p.RequiresGrad() || p.Grad == nil {
+	j.clip, j.scale = true, float32(coef)
+	parallel.ForBody(len(j.segs), 1, j)
+	return total
+}
+
+// normJob holds the segments of the gradients of GradNorm and ClipGradNorm
+// and their partial sums of squares. Jobs are recycled, so that a training
+// step calling them allocates nothing.
+type normJob struct {
+	params  []*ag.Var
+	segs    []segment // the gradients in pieces of at most normChunk
+	partial []float64 // per segment: its sum of squares
+	clip    bool      // Run scales the segments by scale, not sum squares
+	scale   float32
+}
+
+// normJobs is the free list of jobs (not a sync.Pool, which a collection
+// empties and which allocates when objects move between Ps).
+var normJobs struct {
+	sync.Mutex
+	free []*normJob
+}
+
+func newNormJob(params []*ag.Var) *normJob {
+	var j *normJob
+	normJobs.Lock()
+	if n := len(normJobs.free); n > 0 {
+		j = normJobs.free[n-1]
+		normJobs.free = normJobs.free[:n-1]
+	}
+	normJobs.Unlock()
+	if j == nil {
+		j = new(normJob)
+	}
+	j.params, j.segs, j.clip = params, j.segs[:0], false
+	for i, p := range params {
+		if p.RequiresGrad() && p.Grad != nil {
+			for lo := 0; lo < len(p.Grad.Data); lo += normChunk {
+				j.segs = append(j.segs, segment{i, lo, min(lo+normChunk, len(p.Grad.Data))})
+			}
+		}
+	}
+	if cap(j.partial) < len(j.segs) {
+		j.partial = make([]float64, len(j.segs))
+	}
+	j.partial = j.partial[:len(j.segs)]
+	return j
+}
+
+func (j *normJob) free() {
+	j.params = nil
+	normJobs.Lock()
+	normJobs.free = append(normJobs.free, j)
+	normJobs.Unlock()
+}
+
+// norm returns the square root of the sum, in segment order, of the
+// segments' sums of squares.
+func (j *normJob) norm() float64 {
+	parallel.ForBody(len(j.segs), 1, j)
+	total := 0.0
+	for _, s2 := range j.partial {
+		total += s2
+	}
+	return math.Sqrt(total)
+}
+
+// Run sums the squares of segments [lo, hi) or, with clip, scales them.
+func (j *normJob) Run(lo, hi int) {
+	for k := lo; k < hi; k++ {
+		s := j.segs[k]
+		g := j.params[s.p].Grad.Data[s.lo:s.hi]
+		if j.clip {
+			for i := range g {
+				g[i] *= j.scale
+			}
 			continue
 		}
-		g := p.Grad.Data
-		parallel.For(len(g), normChunk, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				g[i] *= c
-			}
-		})
+		s2 := 0.0
+		for _, v := range g {
+			s2 += float64(v) * float64(v)
+		}
+		j.partial[k] = s2
 	}
-	return total
 }

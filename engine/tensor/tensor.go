@@ -165,9 +165,25 @@ func (e *ShapeError) Error() string {
 	return b.String()
 }
 
-// Check panics with a *ShapeError for op when ok is false.
+// Check panics with a *ShapeError for op when ok is false. A passing check
+// allocates nothing: the error holds copies of the shapes, so the arguments
+// stay on the caller's stack.
 func Check(ok bool, op, msg string, shapes ...[]int) {
 	if !ok {
-		panic(&ShapeError{Op: op, Msg: msg, Shapes: shapes})
+		Fail(op, msg, shapes...)
 	}
+}
+
+// Fail panics with a *ShapeError for op, holding copies of the shapes. It is
+// Check for a message that is formatted, in the failing branch only:
+//
+//	if c%groups != 0 {
+//		tensor.Fail("GroupNorm", fmt.Sprintf("%d channels in %d groups", c, groups), shape)
+//	}
+func Fail(op, msg string, shapes ...[]int) {
+	cp := make([][]int, len(shapes))
+	for i, s := range shapes {
+		cp[i] = append([]int(nil), s...)
+	}
+	panic(&ShapeError{Op: op, Msg: msg, Shapes: cp})
 }

@@ -6,11 +6,14 @@
 // boundaries depend only on the problem size.
 //
 // Loops run on a pool of long-lived worker goroutines, so a loop allocates
-// nothing itself: ForBody with a pointer-typed Body allocates nothing at all,
-// which keeps a training step free of garbage.
+// nothing itself: ForBody with a pointer-typed Body, or Loop with a loop
+// body held in a struct, allocates nothing at all, which keeps a training
+// step free of garbage. A closure passed to For is allocated when it
+// captures variables, since it escapes to the workers.
 package parallel
 
 import (
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -56,7 +59,7 @@ func ForBody(n, grain int, body Body) {
 		chunks = 4 * w
 	}
 	size := (n + chunks - 1) / chunks
-	j := jobPool.Get().(*job)
+	j := getJob()
 	j.body, j.n, j.size = body, n, size
 	j.next.Store(0)
 	ensureWorkers(w - 1)
@@ -71,7 +74,65 @@ func ForBody(n, grain int, body Body) {
 	j.drain()
 	j.wg.Wait()
 	j.body = nil
-	jobPool.Put(j)
+	putJob(j)
+}
+
+// Loop is ForBody for a loop body held by value: a struct of the loop's
+// operands whose pointer has the Run method, written where the loop runs,
+//
+//	parallel.Loop(len(dst), 1<<14, scaleLoop{dst: dst, src: src, s: 2})
+//
+// loop is copied into storage recycled for its type, so a call allocates
+// nothing once that storage exists (a pointer to a local variable would
+// escape to the workers and be allocated at every call). The copy is
+// cleared afterwards, keeping nothing reachable. Loops may nest and run
+// concurrently.
+func Loop[L any, P interface {
+	*L
+	Body
+}](n, grain int, loop L) {
+	s := storeOf[L]()
+	p := P(s.get())
+	*p = loop
+	ForBody(n, grain, p)
+	var zero L
+	*p = zero
+	s.put(p)
+}
+
+// store is a free list of loop bodies of one type.
+type store[L any] struct {
+	mu   sync.Mutex
+	free []*L
+}
+
+// stores maps a loop body type to its *store.
+var stores sync.Map
+
+func storeOf[L any]() *store[L] {
+	key := reflect.TypeFor[L]()
+	s, ok := stores.Load(key)
+	if !ok {
+		s, _ = stores.LoadOrStore(key, new(store[L]))
+	}
+	return s.(*store[L])
+}
+
+func (s *store[L]) get() *L {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.free); n > 0 {
+		p := s.free[n-1]
+		s.free = s.free[:n-1]
+		return p
+	}
+	return new(L)
+}
+
+func (s *store[L]) put(p *L) {
+	s.mu.Lock()
+	s.free = append(s.free, p)
+	s.mu.Unlock()
 }
 
 // job is one loop in flight: workers take chunks by an atomic counter.
@@ -92,8 +153,32 @@ func (j *job) drain() {
 	}
 }
 
+// Jobs are recycled through a free list rather than a sync.Pool: a pool
+// whose objects are taken on one P and put back on another allocates
+// from time to time, and a collection empties it.
 var (
-	jobPool = sync.Pool{New: func() any { return new(job) }}
+	jobMu   sync.Mutex
+	jobFree []*job
+)
+
+func getJob() *job {
+	jobMu.Lock()
+	defer jobMu.Unlock()
+	if n := len(jobFree); n > 0 {
+		j := jobFree[n-1]
+		jobFree = jobFree[:n-1]
+		return j
+	}
+	return new(job)
+}
+
+func putJob(j *job) {
+	jobMu.Lock()
+	jobFree = append(jobFree, j)
+	jobMu.Unlock()
+}
+
+var (
 	// work is unbuffered: a send succeeds only when a worker is idle.
 	work    = make(chan *job)
 	started atomic.Int32

@@ -2,6 +2,7 @@ package parallel
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -63,6 +64,60 @@ func TestForBodyAllocatesNothing(t *testing.T) {
 	for i, h := range b.hits {
 		if h != 102 {
 			t.Fatalf("index %d visited %d times, want 102", i, h)
+		}
+	}
+}
+
+// addLoop adds v to dst[lo:hi].
+type addLoop struct {
+	dst []int32
+	v   int32
+}
+
+func (l *addLoop) Run(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		atomic.AddInt32(&l.dst[i], l.v)
+	}
+}
+
+func TestLoopAllocatesNothing(t *testing.T) {
+	dst := make([]int32, 1<<12)
+	Loop(len(dst), 64, addLoop{dst: dst, v: 1}) // start the workers
+	allocs := testing.AllocsPerRun(100, func() { Loop(len(dst), 64, addLoop{dst: dst, v: 2}) })
+	if allocs != 0 {
+		t.Fatalf("Loop allocated %v objects per loop, want 0", allocs)
+	}
+	for i, h := range dst {
+		if h != 1+2*101 {
+			t.Fatalf("index %d is %d, want %d", i, h, 1+2*101)
+		}
+	}
+}
+
+// nestLoop runs an addLoop over dst for each of its indices.
+type nestLoop struct{ dst []int32 }
+
+func (l *nestLoop) Run(lo, hi int) {
+	for range hi - lo {
+		Loop(len(l.dst), 7, addLoop{dst: l.dst, v: 1})
+	}
+}
+
+func TestLoopNestedAndConcurrent(t *testing.T) {
+	// Loops of the same types nest and run on several goroutines at once:
+	// each call has its own copy of the body.
+	var wg sync.WaitGroup
+	results := make([][]int32, 4)
+	for g := range results {
+		results[g] = make([]int32, 100)
+		wg.Go(func() { Loop(64, 1, nestLoop{dst: results[g]}) })
+	}
+	wg.Wait()
+	for g, r := range results {
+		for i, h := range r {
+			if h != 64 {
+				t.Fatalf("goroutine %d: index %d is %d, want 64", g, i, h)
+			}
 		}
 	}
 }

@@ -22,33 +22,43 @@ const normalChunk = 4096
 // stream's key and the chunk's first block, so every element is the same
 // however many goroutines fill dst.
 func (s *Stream) FillNormal(dst []float32, std float64) {
-	base, key := s.ctr, s.key
 	n := len(dst)
-	chunks := (n + normalChunk - 1) / normalChunk
-	parallel.For(chunks, 1, func(clo, chi int) {
-		words := make([]uint64, normalChunk)
-		for c := clo; c < chi; c++ {
-			lo, hi := c*normalChunk, min((c+1)*normalChunk, n)
-			first := base + uint64(lo/2)
-			w := words[:hi-lo]
-			fillBlocks(w, first, key)
-			d := dst[lo:hi]
-			d = d[:len(w)]
-			var over *Stream
-			for i, x := range w {
-				z, ok := zigFast(x)
-				if !ok {
-					if over == nil {
-						over = &Stream{key: overflowKey(key, first), pos: 2}
-					}
-					z = zigSlow(x, over)
-				}
-				d[i] = float32(z * std)
-			}
-		}
-	})
-	s.ctr = base + uint64((n+1)/2)
+	parallel.Loop((n+normalChunk-1)/normalChunk, 1, normalLoop{dst: dst, std: std, base: s.ctr, key: s.key})
+	s.ctr += uint64((n + 1) / 2)
 	s.pos = 2
+}
+
+// normalLoop fills chunks [clo, chi) of FillNormal's dst from the blocks
+// after base of the stream keyed key.
+type normalLoop struct {
+	dst       []float32
+	std       float64
+	base, key uint64
+}
+
+func (l *normalLoop) Run(clo, chi int) {
+	n := len(l.dst)
+	words := make([]uint64, normalChunk)
+	for c := clo; c < chi; c++ {
+		lo, hi := c*normalChunk, min((c+1)*normalChunk, n)
+		first := l.base + uint64(lo/2)
+		w := words[:hi-lo]
+		fillBlocks(w, first, l.key)
+		d := l.dst[lo:hi]
+		d = d[:len(w)]
+		var over Stream // the chunk's overflow stream, keyed on first use
+		keyed := false
+		for i, x := range w {
+			z, ok := zigFast(x)
+			if !ok {
+				if !keyed {
+					over, keyed = Stream{key: overflowKey(l.key, first), pos: 2}, true
+				}
+				z = zigSlow(x, &over)
+			}
+			d[i] = float32(z * l.std)
+		}
+	}
 }
 
 // overflowKey returns the key of the overflow stream of the chunk whose

@@ -75,16 +75,18 @@ func Restore(st State) *Stream {
 	return s
 }
 
+// deriveKey returns the first 8 bytes of the SHA-256 of prefix followed by
+// each part as its length (8 bytes) and its bytes. The message is built on
+// the stack when it is short, as it nearly always is, so that deriving a
+// stream allocates nothing.
 func deriveKey(prefix []byte, parts []string) uint64 {
-	h := sha256.New()
-	h.Write(prefix)
-	var n [8]byte
+	var buf [256]byte
+	msg := append(buf[:0], prefix...)
 	for _, p := range parts {
-		binary.LittleEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
+		msg = binary.LittleEndian.AppendUint64(msg, uint64(len(p)))
+		msg = append(msg, p...)
 	}
-	sum := h.Sum(nil)
+	sum := sha256.Sum256(msg)
 	return binary.LittleEndian.Uint64(sum[:8])
 }
 

@@ -226,7 +226,7 @@ func (m *Model) Forward(g *ag.Graph, x *ag.Var) *ag.Var {
 	case BaseBicubic:
 		hr := g.PixelShuffle(up, s)
 		g.Release(up)
-		base := ag.Const(BicubicUp(x.Value, s, g.AllocUninit(n, ch, hh*s, ww*s)))
+		base := g.Result(BicubicUp(x.Value, s, g.AllocUninit(n, ch, hh*s, ww*s))) // a constant
 		out := g.Add(hr, base)
 		g.Release(hr)
 		return out

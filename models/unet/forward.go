@@ -2,6 +2,7 @@ package unet
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/degradiff/degradiff/engine/ag"
@@ -27,15 +28,18 @@ const maxPeriod = 10000
 func (m *Model) Forward(g *ag.Graph, x *ag.Var, t []float32) *ag.Var {
 	xs := x.Value.Shape
 	mult := m.cfg.SizeMultiple()
-	tensor.Check(len(xs) == 4 && xs[1] == m.cfg.InChannels, "unet.Forward",
-		fmt.Sprintf("want x [N, %d, H, W]", m.cfg.InChannels), xs)
-	tensor.Check(xs[2]%mult == 0 && xs[3]%mult == 0 && xs[2] > 0 && xs[3] > 0, "unet.Forward",
-		fmt.Sprintf("H and W must be positive multiples of %d (ForwardAnySize pads other sizes)", mult), xs)
+	if len(xs) != 4 || xs[1] != m.cfg.InChannels {
+		tensor.Fail("unet.Forward", fmt.Sprintf("want x [N, %d, H, W]", m.cfg.InChannels), xs)
+	}
+	if xs[2]%mult != 0 || xs[3]%mult != 0 || xs[2] <= 0 || xs[3] <= 0 {
+		tensor.Fail("unet.Forward", fmt.Sprintf("H and W must be positive multiples of %d (ForwardAnySize pads other sizes)", mult), xs)
+	}
 	n := xs[0]
-	tensor.Check(len(t) == n || len(t) == 1, "unet.Forward",
-		fmt.Sprintf("%d timesteps for a batch of %d (want one per sample, or one for all)", len(t), n), xs)
+	if len(t) != n && len(t) != 1 {
+		tensor.Fail("unet.Forward", fmt.Sprintf("%d timesteps for a batch of %d (want one per sample, or one for all)", len(t), n), xs)
+	}
 	if len(t) == 1 && n != 1 {
-		ts := make([]float32, n)
+		ts := ag.NewSlice[float32](g, n)
 		for i := range ts {
 			ts[i] = t[0]
 		}
@@ -58,7 +62,7 @@ func (m *Model) Forward(g *ag.Graph, x *ag.Var, t []float32) *ag.Var {
 
 	// Down path: every block input is a skip activation, so only values
 	// that are not skips (a resnet output followed by attention) die here.
-	skips := []*ag.Var{h}
+	skips := append(ag.NewSlice[*ag.Var](g, m.layout.skips())[:0], h)
 	for _, lv := range m.down {
 		for j, r := range lv.resnets {
 			h = m.resnet(g, r, h, tact)
@@ -135,10 +139,10 @@ func (m *Model) Forward(g *ag.Graph, x *ag.Var, t []float32) *ag.Var {
 // timeEmbedding returns SiLU(time_embedding(time_proj(t))), the activated
 // embedding every ResNet block projects.
 func (m *Model) timeEmbedding(g *ag.Graph, t []float32) *ag.Var {
-	c0 := m.cfg.BlockOutChannels[0]
-	tp := ag.TimestepEmbedding(t, c0, m.cfg.FlipSinToCos, float32(m.cfg.FreqShift), maxPeriod)
-	m.hook("time_proj", ag.Const(tp))
-	e1 := m.timeL1.Forward(g, ag.Const(tp))
+	tp := g.TimestepEmbedding(t, m.cfg.BlockOutChannels[0], m.cfg.FlipSinToCos, float32(m.cfg.FreqShift), maxPeriod)
+	m.hook("time_proj", tp)
+	e1 := m.timeL1.Forward(g, tp)
+	g.Release(tp)
 	e2 := g.SiLU(e1)
 	g.Release(e1)
 	emb := m.timeL2.Forward(g, e2)
@@ -234,28 +238,39 @@ func (m *Model) dropout(g *ag.Graph, h *ag.Var) *ag.Var {
 		return h
 	}
 	mask := g.AllocUninit(h.Value.Shape...)
-	md := mask.Data
-	keep := float32(1 / (1 - p))
 	// One draw from the caller's stream keys this mask; fixed chunks get
 	// their own sub-streams.
-	base := rng.FromKey(m.Dropout.Uint64())
-	chunks := parallel.Chunks(len(md), dropoutGrain)
-	parallel.For(len(chunks), 1, func(lo, hi int) {
-		for ci := lo; ci < hi; ci++ {
-			s := base.Derive(fmt.Sprint(ci))
-			for i := chunks[ci][0]; i < chunks[ci][1]; i++ {
-				if s.Float64() < p {
-					md[i] = 0
-				} else {
-					md[i] = keep
-				}
-			}
-		}
-	})
+	l := dropoutLoop{mask: mask.Data, p: p, keep: float32(1 / (1 - p)), key: m.Dropout.Uint64()}
+	parallel.Loop((len(l.mask)+dropoutGrain-1)/dropoutGrain, 1, l)
 	mv := g.Result(mask)
 	out := g.Mul(h, mv)
 	g.Release(h, mv)
 	return out
+}
+
+// dropoutLoop draws the mask values of chunks [lo, hi), dropoutGrain
+// values each: 0 with probability p, keep otherwise, chunk ci from the
+// sub-stream of the stream keyed key named ci in decimal.
+type dropoutLoop struct {
+	mask []float32
+	p    float64
+	keep float32
+	key  uint64
+}
+
+func (l *dropoutLoop) Run(lo, hi int) {
+	base := rng.FromKey(l.key)
+	var name [20]byte
+	for ci := lo; ci < hi; ci++ {
+		s := base.Derive(string(strconv.AppendInt(name[:0], int64(ci), 10)))
+		for i := ci * dropoutGrain; i < min((ci+1)*dropoutGrain, len(l.mask)); i++ {
+			if s.Float64() < l.p {
+				l.mask[i] = 0
+			} else {
+				l.mask[i] = l.keep
+			}
+		}
+	}
 }
 
 // hook stores a copy of v under name when m.Hooks is set.
@@ -315,7 +330,7 @@ func padAxis(g *ag.Graph, x *ag.Var, axis, lo, hi int) *ag.Var {
 		return g.Crop2d(x, 0, i, xs[2], 1)
 	}
 	first, last := edge(0), edge(n-1)
-	parts := make([]*ag.Var, 0, lo+hi+1)
+	parts := ag.NewSlice[*ag.Var](g, lo+hi+1)[:0]
 	for range lo {
 		parts = append(parts, first)
 	}
@@ -411,7 +426,7 @@ func upsampleConv(g *ag.Graph, c *nn.Conv2d, x *ag.Var) *ag.Var {
 func upsampleFold(g *ag.Graph, w *ag.Var) *ag.Var {
 	ws := w.Value.Shape
 	m := ws[0] * ws[1] // kernels per phase
-	out := g.AllocUninit(4*m, 2, 2)
+	out := g.AllocUninit(4*ws[0], ws[1], 2, 2)
 	wd, od := w.Value.Data, out.Data
 	for k := range m {
 		t := wd[k*9 : k*9+9]
@@ -432,29 +447,39 @@ func upsampleFold(g *ag.Graph, w *ag.Var) *ag.Var {
 			}
 		}
 	}
-	out.Shape = []int{4 * ws[0], ws[1], 2, 2}
 	y := g.Result(out, w)
-	g.Record(y, func() {
-		gw, gy := g.GradOf(w).Data, y.Grad.Data
-		for a := range 2 {
-			for b := range 2 {
-				for k := range m {
-					dst := gw[k*9 : k*9+9]
-					src := gy[((2*a+b)*m+k)*4:][:4]
-					for u := range 2 {
-						for v := range 2 {
-							for _, r := range upsampleTaps[a][u] {
-								for _, s := range upsampleTaps[b][v] {
-									dst[3*r+s] += src[2*u+v]
-								}
+	if y.RequiresGrad() {
+		n := ag.New[foldNode](g)
+		*n = foldNode{w: w, y: y}
+		g.RecordNode(y, n)
+	}
+	return y
+}
+
+// foldNode is the tape node of upsampleFold.
+type foldNode struct{ w, y *ag.Var }
+
+func (n *foldNode) Backward(g *ag.Graph) {
+	ws := n.w.Value.Shape
+	m := ws[0] * ws[1]
+	gw, gy := g.GradOf(n.w).Data, n.y.Grad.Data
+	for a := range 2 {
+		for b := range 2 {
+			for k := range m {
+				dst := gw[k*9 : k*9+9]
+				src := gy[((2*a+b)*m+k)*4:][:4]
+				for u := range 2 {
+					for v := range 2 {
+						for _, r := range upsampleTaps[a][u] {
+							for _, s := range upsampleTaps[b][v] {
+								dst[3*r+s] += src[2*u+v]
 							}
 						}
 					}
 				}
 			}
 		}
-	})
-	return y
+	}
 }
 
 // upsampleBias returns the bias b repeated for the four phases.
@@ -465,58 +490,90 @@ func upsampleBias(g *ag.Graph, b *ag.Var) *ag.Var {
 		copy(out.Data[p*co:(p+1)*co], b.Value.Data)
 	}
 	y := g.Result(out, b)
-	g.Record(y, func() {
-		gb := g.GradOf(b)
-		for p := range 4 {
-			for o, v := range y.Grad.Data[p*co : (p+1)*co] {
-				gb.Data[o] += v
-			}
-		}
-	})
+	if y.RequiresGrad() {
+		n := ag.New[repeatNode](g)
+		*n = repeatNode{b: b, y: y}
+		g.RecordNode(y, n)
+	}
 	return y
+}
+
+// repeatNode is the tape node of upsampleBias.
+type repeatNode struct{ b, y *ag.Var }
+
+func (n *repeatNode) Backward(g *ag.Graph) {
+	gb := g.GradOf(n.b)
+	co := len(gb.Data)
+	for p := range 4 {
+		for o, v := range n.y.Grad.Data[p*co : (p+1)*co] {
+			gb.Data[o] += v
+		}
+	}
 }
 
 // upsampleInterleave returns y [N, Cout, 2H, 2W] from the phase outputs p
 // [N, 4·Cout, H+1, W+1]: y[n, o, 2i+a, 2j+b] = p[n, (2a+b)·Cout+o, i+a, j+b].
 func upsampleInterleave(g *ag.Graph, p *ag.Var) *ag.Var {
 	ps := p.Value.Shape
-	n, co, h, wd := ps[0], ps[1]/4, ps[2]-1, ps[3]-1
-	out := g.AllocUninit(n, co, 2*h, 2*wd)
-	// walk calls f(pp, yy) with the rows of a phase plane and of y that
-	// correspond, for every output plane t in [lo, hi).
-	walk := func(pd, yd []float32, lo, hi int, f func(pp, yy []float32)) {
-		ph, pw := h+1, wd+1
-		for t := lo; t < hi; t++ {
-			ni, o := t/co, t%co
-			yt := yd[t*4*h*wd : (t+1)*4*h*wd]
-			for a := range 2 {
-				for b := range 2 {
-					pl := pd[((ni*4+2*a+b)*co+o)*ph*pw:][:ph*pw]
-					for i := range h {
-						f(pl[(i+a)*pw+b:][:wd], yt[(2*i+a)*2*wd+b:][:2*wd-1])
+	l := interleaveLoop{co: ps[1] / 4, h: ps[2] - 1, w: ps[3] - 1}
+	planes := ps[0] * l.co
+	out := g.AllocUninit(ps[0], l.co, 2*l.h, 2*l.w)
+	l.p, l.y = p.Value.Data, out.Data
+	parallel.Loop(planes, 1, l)
+	y := g.Result(out, p)
+	if y.RequiresGrad() {
+		l.p, l.y = nil, nil
+		n := ag.New[interleaveNode](g)
+		*n = interleaveNode{p: p, y: y, l: l, planes: planes}
+		g.RecordNode(y, n)
+	}
+	return y
+}
+
+// interleaveNode is the tape node of upsampleInterleave.
+type interleaveNode struct {
+	p, y   *ag.Var
+	l      interleaveLoop
+	planes int
+}
+
+func (n *interleaveNode) Backward(g *ag.Graph) {
+	l := n.l
+	l.p, l.y, l.grad = g.GradOf(n.p).Data, n.y.Grad.Data, true
+	parallel.Loop(n.planes, 1, l)
+}
+
+// interleaveLoop copies the phase planes p [N, 4·co, h+1, w+1] into the
+// output planes [lo, hi) of y [N, co, 2h, 2w] or, with grad, adds the
+// gradients y back into p.
+type interleaveLoop struct {
+	co, h, w int
+	p, y     []float32
+	grad     bool
+}
+
+func (l *interleaveLoop) Run(lo, hi int) {
+	co, h, w := l.co, l.h, l.w
+	ph, pw := h+1, w+1
+	for t := lo; t < hi; t++ {
+		ni, o := t/co, t%co
+		yt := l.y[t*4*h*w : (t+1)*4*h*w]
+		for a := range 2 {
+			for b := range 2 {
+				pl := l.p[((ni*4+2*a+b)*co+o)*ph*pw:][:ph*pw]
+				for i := range h {
+					pp, yy := pl[(i+a)*pw+b:][:w], yt[(2*i+a)*2*w+b:][:2*w-1]
+					if l.grad {
+						for j := range pp {
+							pp[j] += yy[2*j]
+						}
+					} else {
+						for j, v := range pp {
+							yy[2*j] = v
+						}
 					}
 				}
 			}
 		}
 	}
-	pd, od := p.Value.Data, out.Data
-	parallel.For(n*co, 1, func(lo, hi int) {
-		walk(pd, od, lo, hi, func(pp, yy []float32) {
-			for j, v := range pp {
-				yy[2*j] = v
-			}
-		})
-	})
-	y := g.Result(out, p)
-	g.Record(y, func() {
-		gp := g.GradOf(p)
-		parallel.For(n*co, 1, func(lo, hi int) {
-			walk(gp.Data, y.Grad.Data, lo, hi, func(pp, yy []float32) {
-				for j := range pp {
-					pp[j] += yy[2*j]
-				}
-			})
-		})
-	})
-	return y
 }

@@ -149,3 +149,17 @@ func (c Config) layout() (*layoutSpec, error) {
 	}
 	return l, nil
 }
+
+// skips returns the number of skip activations of the down path: conv_in's
+// output, and the output of every down resnet (or its attention) and
+// downsampler.
+func (l *layoutSpec) skips() int {
+	n := 1
+	for _, lv := range l.down {
+		n += len(lv.resnets)
+		if lv.resize {
+			n++
+		}
+	}
+	return n
+}

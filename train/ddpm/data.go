@@ -5,6 +5,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/degradiff/degradiff/imageio"
@@ -199,8 +200,19 @@ func (im *image8) randomCrop(r *rng.Stream, size int, allowFlip bool) (y0, x0 in
 func sampleIndex(seed uint64, n int, j int64, cache *epochCache) int {
 	epoch := j / int64(n)
 	if cache.epoch != epoch || cache.perm == nil {
+		// rng's Perm(n), in the cache's slice.
 		cache.epoch = epoch
-		cache.perm = rng.New(seed, "epoch", fmt.Sprint(epoch)).Perm(n)
+		if cap(cache.perm) < n {
+			cache.perm = make([]int, n)
+		}
+		p := cache.perm[:n]
+		for i := range p {
+			p[i] = i
+		}
+		var name [20]byte
+		r := rng.New(seed, "epoch", string(strconv.AppendInt(name[:0], epoch, 10)))
+		r.Shuffle(n, func(i, j int) { p[i], p[j] = p[j], p[i] })
+		cache.perm = p
 	}
 	return cache.perm[j%int64(n)]
 }

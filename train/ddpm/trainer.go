@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,15 +39,22 @@ type Trainer struct {
 	// Log receives the progress bar and messages (nil: none).
 	Log io.Writer
 
-	sched   *schedule.Schedule
-	schCfg  []byte // the scheduler_config.json written with exports
-	opt     *optim.AdamW
-	ema     *optim.EMA
-	lr      optim.Schedule
-	g       *ag.Graph
-	step    int
-	epochs  epochCache
-	x0, eps *tensor.Tensor
+	sched  *schedule.Schedule
+	schCfg []byte // the scheduler_config.json written with exports
+	opt    *optim.AdamW
+	ema    *optim.EMA
+	lr     optim.Schedule
+	g      *ag.Graph
+	step   int
+	epochs epochCache
+
+	// The buffers of a step, reused: the clean crops, the noise, and per
+	// sample the timestep (as an int and as the model's float) and the
+	// loss weight.
+	x0, eps     *tensor.Tensor
+	x0c, epsc   *ag.Var // x0 and eps as constants
+	ts          []int
+	tf, weights []float32
 }
 
 // ModelConfig resolves cfg.Model (a preset name or a config.json path) and
@@ -132,9 +140,10 @@ func New(cfg Config, run *runfolder.Run, data *Dataset, log io.Writer) (*Trainer
 	if t.lr, err = cfg.Schedule(cfg.Steps); err != nil {
 		return nil, err
 	}
-	r := cfg.Resolution
-	t.x0 = tensor.New(cfg.BatchSize, 3, r, r)
-	t.eps = tensor.New(cfg.BatchSize, 3, r, r)
+	r, b := cfg.Resolution, cfg.BatchSize
+	t.x0, t.eps = tensor.New(b, 3, r, r), tensor.New(b, 3, r, r)
+	t.x0c, t.epsc = ag.Const(t.x0), ag.Const(t.eps)
+	t.ts, t.tf, t.weights = make([]int, b), make([]float32, b), make([]float32, b)
 	return t, nil
 }
 
@@ -226,10 +235,11 @@ func (t *Trainer) fillBatch(micro int) {
 	cfg := t.Cfg
 	B, r := cfg.BatchSize, cfg.Resolution
 	n := len(t.Data.Train)
+	var name [20]byte
 	for i := 0; i < B; i++ {
 		j := (int64(t.step)*int64(cfg.GradAccumSteps)+int64(micro))*int64(B) + int64(i)
 		im := &t.Data.Train[sampleIndex(cfg.Seed, n, j, &t.epochs)]
-		cr := rng.New(cfg.Seed, "crop", fmt.Sprint(j))
+		cr := rng.New(cfg.Seed, "crop", string(strconv.AppendInt(name[:0], j, 10)))
 		y0, x0, flip := im.randomCrop(cr, r, cfg.RandomFlip)
 		im.crop(t.x0.Data[i*3*r*r:(i+1)*3*r*r], y0, x0, r, flip)
 	}
@@ -240,31 +250,32 @@ func (t *Trainer) fillBatch(micro int) {
 func (t *Trainer) TrainStep() (loss, gradNorm float64) {
 	cfg := t.Cfg
 	params := t.Model.Params()
-	B := cfg.BatchSize
-	ts := make([]int, B)
-	tf := make([]float32, B)
-	w := make([]float32, B)
+	// The stream names are the decimal step and micro-batch, formatted on
+	// the stack.
+	var stepName, microName [20]byte
 	for micro := 0; micro < cfg.GradAccumSteps; micro++ {
 		t.fillBatch(micro)
-		nr := rng.New(cfg.Seed, "noise", fmt.Sprint(t.step), fmt.Sprint(micro))
-		for i := range ts {
-			ts[i] = nr.Intn(cfg.MaxDiffusionStep)
-			tf[i] = float32(ts[i])
+		nr := rng.New(cfg.Seed, "noise",
+			string(strconv.AppendInt(stepName[:0], int64(t.step), 10)),
+			string(strconv.AppendInt(microName[:0], int64(micro), 10)))
+		for i := range t.ts {
+			t.ts[i] = nr.Intn(cfg.MaxDiffusionStep)
+			t.tf[i] = float32(t.ts[i])
 		}
 		nr.FillNormal(t.eps.Data, 1)
-		xt := t.sched.AddNoise(t.x0, t.eps, ts)
+		xt := t.sched.AddNoise(t.x0, t.eps, t.ts)
 		t.g.Reset()
-		out := t.Model.Forward(t.g, ag.Const(xt), tf)
+		out := t.Model.Forward(t.g, ag.Const(xt), t.tf)
 		var l *ag.Var
 		if cfg.Prediction == "epsilon" {
-			l = t.g.MSE(out, ag.Const(t.eps))
+			l = t.g.MSE(out, t.epsc)
 		} else {
 			// SNR weighting of the x0 loss, as the reference's option.
-			for i, s := range ts {
+			for i, s := range t.ts {
 				a := float64(t.sched.AlphasCumprod[s])
-				w[i] = float32(a / (1 - a))
+				t.weights[i] = float32(a / (1 - a))
 			}
-			l = t.g.WeightedMSE(out, ag.Const(t.x0), w)
+			l = t.g.WeightedMSE(out, t.x0c, t.weights)
 		}
 		loss += float64(l.Value.Data[0]) / float64(cfg.GradAccumSteps)
 		if cfg.GradAccumSteps > 1 {

@@ -54,6 +54,7 @@ type Trainer struct {
 	step int
 
 	lrBatch, hrBatch *tensor.Tensor
+	lrConst, hrConst *ag.Var // the batches as graph constants
 
 	// The mean of the losses since the last log line, which a checkpoint
 	// saves so that a resumed run logs the same lines.
@@ -105,6 +106,7 @@ func New(cfg Config, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Tr
 	c, p, s := cfg.Model.InChannels, cfg.PatchSize, cfg.Model.Scale
 	t.lrBatch = tensor.New(cfg.BatchSize, c, p, p)
 	t.hrBatch = tensor.New(cfg.BatchSize, c, p*s, p*s)
+	t.lrConst, t.hrConst = ag.Const(t.lrBatch), ag.Const(t.hrBatch)
 	return t, nil
 }
 
@@ -278,12 +280,12 @@ func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
 	}
 	params := t.Model.Params()
 	t.g.Reset()
-	out := t.Model.Forward(t.g, ag.Const(t.lrBatch))
+	out := t.Model.Forward(t.g, t.lrConst)
 	var l *ag.Var
 	if cfg.Loss == "charbonnier" {
-		l = t.g.Charbonnier(out, ag.Const(t.hrBatch), float32(cfg.CharbonnierEps))
+		l = t.g.Charbonnier(out, t.hrConst, float32(cfg.CharbonnierEps))
 	} else {
-		l = t.g.L1(out, ag.Const(t.hrBatch))
+		l = t.g.L1(out, t.hrConst)
 	}
 	loss = float64(l.Value.Data[0])
 	t.g.Backward(l)
