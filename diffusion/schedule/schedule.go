@@ -82,13 +82,23 @@ func (s *Schedule) SNR(t int) float64 {
 // float32 in torch's order, so the result matches diffusers bit for bit.
 // It panics on mismatched shapes or a timestep out of range.
 func (s *Schedule) AddNoise(x0, noise *tensor.Tensor, t []int) *tensor.Tensor {
+	out := tensor.New(x0.Shape...)
+	s.AddNoiseInto(out, x0, noise, t)
+	return out
+}
+
+// AddNoiseInto is AddNoise writing into dst (the shape of x0), without
+// allocating: the training loop reuses one buffer every step.
+func (s *Schedule) AddNoiseInto(dst, x0, noise *tensor.Tensor, t []int) {
 	tensor.Check(tensor.SameShape(x0.Shape, noise.Shape), "schedule.AddNoise", "x0 and noise", x0.Shape, noise.Shape)
+	tensor.Check(tensor.SameShape(x0.Shape, dst.Shape), "schedule.AddNoise", "x0 and dst", x0.Shape, dst.Shape)
 	tensor.Check(x0.Dims() >= 1, "schedule.AddNoise", "x0 needs a batch dimension", x0.Shape)
 	batch := x0.Shape[0]
-	tensor.Check(len(t) == 1 || len(t) == batch, "schedule.AddNoise", fmt.Sprintf("%d timesteps for batch %d", len(t), batch), x0.Shape)
-	out := tensor.New(x0.Shape...)
+	if len(t) != 1 && len(t) != batch {
+		tensor.Fail("schedule.AddNoise", fmt.Sprintf("%d timesteps for batch %d", len(t), batch), x0.Shape)
+	}
 	if batch == 0 {
-		return out
+		return
 	}
 	per := len(x0.Data) / batch
 	for b := range batch {
@@ -100,18 +110,25 @@ func (s *Schedule) AddNoise(x0, noise *tensor.Tensor, t []int) *tensor.Tensor {
 			panic(fmt.Sprintf("schedule.AddNoise: timestep %d outside [0, %d)", tb, len(s.AlphasCumprod)))
 		}
 		acp := s.AlphasCumprod[tb]
-		a := float32(math.Sqrt(float64(acp)))
-		c := float32(math.Sqrt(float64(1 - acp)))
-		x, n, o := x0.Data[b*per:(b+1)*per], noise.Data[b*per:(b+1)*per], out.Data[b*per:(b+1)*per]
-		parallel.For(per, 1<<14, func(lo, hi int) {
-			x, n, o := x[lo:hi], n[lo:hi], o[lo:hi]
-			n = n[:len(x)]
-			o = o[:len(x)]
-			for i, v := range x {
-				// The conversions round each product, as torch does.
-				o[i] = float32(a*v) + float32(c*n[i])
-			}
+		parallel.Loop(per, 1<<14, noiseLoop{
+			x: x0.Data[b*per : (b+1)*per], n: noise.Data[b*per : (b+1)*per], o: dst.Data[b*per : (b+1)*per],
+			a: float32(math.Sqrt(float64(acp))), c: float32(math.Sqrt(float64(1 - acp))),
 		})
 	}
-	return out
+}
+
+// noiseLoop computes o = a*x + c*n.
+type noiseLoop struct {
+	x, n, o []float32
+	a, c    float32
+}
+
+func (l *noiseLoop) Run(lo, hi int) {
+	x, n, o := l.x[lo:hi], l.n[lo:hi], l.o[lo:hi]
+	n = n[:len(x)]
+	o = o[:len(x)]
+	for i, v := range x {
+		// The conversions round each product, as torch does.
+		o[i] = float32(l.a*v) + float32(l.c*n[i])
+	}
 }

@@ -53,6 +53,8 @@ type Trainer struct {
 	// loss weight.
 	x0, eps     *tensor.Tensor
 	x0c, epsc   *ag.Var // x0 and eps as constants
+	xt          *tensor.Tensor
+	xtc         *ag.Var // the noised batch, reused every step
 	ts          []int
 	tf, weights []float32
 }
@@ -143,6 +145,8 @@ func New(cfg Config, run *runfolder.Run, data *Dataset, log io.Writer) (*Trainer
 	r, b := cfg.Resolution, cfg.BatchSize
 	t.x0, t.eps = tensor.New(b, 3, r, r), tensor.New(b, 3, r, r)
 	t.x0c, t.epsc = ag.Const(t.x0), ag.Const(t.eps)
+	t.xt = tensor.New(b, 3, r, r)
+	t.xtc = ag.Const(t.xt)
 	t.ts, t.tf, t.weights = make([]int, b), make([]float32, b), make([]float32, b)
 	return t, nil
 }
@@ -263,9 +267,9 @@ func (t *Trainer) TrainStep() (loss, gradNorm float64) {
 			t.tf[i] = float32(t.ts[i])
 		}
 		nr.FillNormal(t.eps.Data, 1)
-		xt := t.sched.AddNoise(t.x0, t.eps, t.ts)
+		t.sched.AddNoiseInto(t.xt, t.x0, t.eps, t.ts)
 		t.g.Reset()
-		out := t.Model.Forward(t.g, ag.Const(xt), t.tf)
+		out := t.Model.Forward(t.g, t.xtc, t.tf)
 		var l *ag.Var
 		if cfg.Prediction == "epsilon" {
 			l = t.g.MSE(out, t.epsc)

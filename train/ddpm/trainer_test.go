@@ -3,6 +3,7 @@ package ddpm
 import (
 	"context"
 	"errors"
+	"github.com/degradiff/degradiff/engine/ag/agtest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -202,5 +203,23 @@ func TestInitFrom(t *testing.T) {
 	}
 	if err := a.InitFrom(b.Model); err == nil {
 		t.Fatal("InitFrom after a step succeeded")
+	}
+}
+
+// TestTrainStepAllocatesNothing: after warm-up a whole training step of the
+// trainer (batch sampling, noising, forward, backward, AdamW, EMA) makes no
+// heap allocation, for epsilon and sample prediction.
+func TestTrainStepAllocatesNothing(t *testing.T) {
+	lq := makeLQ(t)
+	for _, pred := range []string{"epsilon", "sample"} {
+		cfg := tinyConfig()
+		cfg.Steps = 1 << 20
+		cfg.Prediction = pred
+		tr := newTrainer(t, cfg, lq, t.TempDir())
+		for _, procs := range []int{1, 2} {
+			if n := agtest.StepAllocs(procs, func() { tr.TrainStep() }); n != 0 {
+				t.Errorf("%s, GOMAXPROCS %d: %v heap allocations per TrainStep, want 0", pred, procs, n)
+			}
+		}
 	}
 }
