@@ -7,14 +7,17 @@
 // The product is computed the Goto/BLIS way: blocks of op(B) and op(A) are
 // packed into contiguous panels sized for the caches, and a register-tiled
 // micro-kernel (AVX-512 or AVX2 assembly on amd64, Go elsewhere) multiplies
-// the panels. Large products are split over goroutines by blocks of rows or
-// columns of C, never over the summation, so every element of C is summed in
-// the same order whatever the number of goroutines.
+// the panels. Large products are shared out between goroutines by blocks of
+// C, never over the summation, so every element of C is summed in the same
+// order whatever the number of goroutines.
 package gemm
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where
@@ -103,24 +106,80 @@ func checkMatrix(name string, m, n, k, rows, cols int, d []float32, ld int) {
 
 // parallelFlops is the size (2*m*n*k) below which a product runs on the
 // calling goroutine: handing work to another core costs microseconds.
-const parallelFlops = 1 << 21
+// wakeFlops is the size from which a product wakes a sleeping worker, which
+// takes tens of microseconds (below it, only workers still spinning after
+// their last product help).
+const (
+	parallelFlops = 1 << 21
+	wakeFlops     = 1 << 25
+)
+
+// minUnitFlops is the least work (2*m*n*k) of a unit shared out between
+// goroutines: a few microseconds, so that claiming it costs little.
+const minUnitFlops = 1 << 20
+
+// shortRows is the most rows of C for which a product run by several
+// goroutines shares out column groups rather than row blocks.
+const shortRows = 384
 
 // A job is one product being computed, shared by the goroutines working on
-// its parts. Jobs are recycled through jobFree.
+// it. Jobs are recycled through jobFree.
+//
+// The product runs in phases, Goto's loops over column blocks of nc and
+// depth blocks of kc, and each phase in units: row blocks of C or, for
+// short products, column groups. The work is a sequence of tickets, one
+// per unit, that the goroutines claim in order, so whoever is there does
+// the work, a goroutine that starts late just takes less, and none ever
+// waits for one that has not started. A unit waits until the same unit of
+// the previous phase is done, so that each element of C is summed over
+// the depth blocks in order. The column blocks of a product split by rows
+// come in groups with a sequence of tickets each, one group per goroutine
+// to start with.
+//
+// Each goroutine packs what it multiplies itself, so that the packed
+// panels stay in its own caches (sharing them costs more in coherence
+// traffic than it saves): the phase's block of op(B) (for row blocks) or
+// of op(A) (for column groups), once per phase, and each unit's own block
+// of the other operand.
+//
+// Every element of C is summed over the depth blocks in order, each block
+// by one tile kernel call, and all tile kernels of a path do the same
+// arithmetic; so results do not depend on the tiles, units, groups or
+// goroutines.
 type job struct {
 	p           *path
-	mr          int         // tile height
-	micro       microKernel // the tile kernel
-	kc          int         // depth of each packed block
 	m, n, k     int
 	alpha, beta float32
 	a, b        operand
 	c           []float32
 	ldc         int
 
-	splitN bool // parts are column blocks; otherwise row blocks
-	parts  int
-	wg     sync.WaitGroup
+	rows  rowPlan // the tiles covering the m rows of C
+	tiles int     // rows.count()
+	kc    int     // depth of each block but the last
+	nkb   int     // depth blocks
+	npan  int     // column panels of nr
+	ncp   int     // column panels per phase
+	njc   int     // column blocks
+	cols  bool    // units are column groups (else row blocks)
+	units int     // units per phase
+	split int     // the last phase of a group is cut this many times finer
+	total int64   // units over all phases
+
+	// The column blocks come in groups of jcPer, each with its own
+	// sequence of tickets, so that goroutines that start on different
+	// groups pack different blocks of op(B); one that has finished its
+	// group helps with the others.
+	groups, jcPer int
+	next          []atomic.Int64 // next ticket to claim, per group
+	joined        atomic.Int32   // goroutines that have started
+	progress      []atomic.Int32 // phases finished, per group and unit
+	finished      atomic.Int64   // units finished
+	sleepers      atomic.Int32   // goroutines blocked in await
+	mu            sync.Mutex
+	cond          sync.Cond    // signalled on progress while there are sleepers
+	refs          atomic.Int32 // goroutines holding the job
+	helpers       []helper     // workers claimed for the job
 }
 
 var (
@@ -136,10 +195,16 @@ func getJob() *job {
 		jobFree = jobFree[:n-1]
 		return j
 	}
-	return new(job)
+	j := new(job)
+	j.cond.L = &j.mu
+	return j
 }
 
-func putJob(j *job) {
+// release drops one goroutine's hold on j; the last one recycles it.
+func (j *job) release() {
+	if j.refs.Add(-1) != 0 {
+		return
+	}
 	j.a, j.b, j.c = operand{}, operand{}, nil // drop references for the GC
 	jobMu.Lock()
 	jobFree = append(jobFree, j)
@@ -157,127 +222,340 @@ func mul(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ld
 	j := getJob()
 	p := active.Load()
 	j.p, j.m, j.n, j.k = p, m, n, k
-	t := p.tile(m)
-	j.mr, j.micro = t.mr, t.micro
+	j.alpha, j.beta = alpha, beta
+	j.a, j.b, j.c, j.ldc = a, b, c, ldc
+	// Helpers: idle workers, only spinning ones for products too small to
+	// gain from one that first has to wake up.
+	j.helpers = j.helpers[:0]
+	if flops := 2 * float64(m) * float64(n) * float64(k); !serial && flops >= parallelFlops {
+		j.claimHelpers(workers()-1, flops >= wakeFlops)
+	}
+	w := 1 + len(j.helpers)
+	j.schedule(w)
+	j.next = resetCounters(j.next, j.groups)
+	j.joined.Store(0)
+	if n := j.groups * j.units; cap(j.progress) < n {
+		j.progress = make([]atomic.Int32, n)
+	}
+	j.progress = j.progress[:j.groups*j.units]
+	for g := range j.groups {
+		q0 := int32(g * j.jcPer * j.nkb) // the group's first phase
+		for u := range j.units {
+			j.progress[g*j.units+u].Store(q0)
+		}
+	}
+	j.finished.Store(0)
+	j.refs.Store(int32(w))
+	for _, h := range j.helpers {
+		h.w.deliver(j, h.parked)
+	}
+	j.work()
+	// Wait for the helpers' last units spinning, so that this goroutine
+	// keeps its core: were it to sleep, the helper that wakes it would
+	// hand it its own core and then wait tens of microseconds for another
+	// one when the next product comes.
+	j.await(func() bool { return j.finished.Load() >= j.total }, finalWait)
+	j.release()
+}
+
+// schedule sets the blocking, phases and units of j for w goroutines.
+func (j *job) schedule(w int) {
+	p := j.p
+	j.rows = planRows(p, j.m)
+	j.tiles = j.rows.count()
 	// Equal depth blocks, so that no block is much thinner than the rest,
 	// in multiples of 16 so that operands packed by transposing 16x16
 	// blocks (conv's, by output rows) rarely have ragged ends.
-	j.kc = evenBlock(k, p.kc, 16)
-	j.alpha, j.beta = alpha, beta
-	j.a, j.b, j.c, j.ldc = a, b, c, ldc
-	w := workers()
-	if serial {
-		w = 1
+	j.kc = evenBlock(j.k, p.kc, 16)
+	j.nkb = ceilDiv(j.k, j.kc)
+	j.npan = ceilDiv(j.n, p.nr)
+	// Column blocks of nc at the path's full depth, wider for shallower
+	// products, so that the packed block of op(B) keeps its size and thin
+	// products do not pack op(A) several times.
+	ncPanels := max(1, p.nc/p.nr*p.kc/j.kc)
+	mcTiles := max(1, p.mc/j.rows.main.mr)
+	j.cols = w > 1 && j.m <= shortRows && j.npan >= 2
+	if j.cols {
+		// One column block, in groups of at most nc columns, a few per
+		// goroutine and a multiple of their number so that they come out
+		// even.
+		j.ncp = j.npan
+		j.units = min(j.npan, roundUp(max(ceilDiv(j.npan, ncPanels), 4*w), w))
+	} else {
+		// Column blocks of about nc, whose packed op(B) stays in L2 next
+		// to a block of op(A), and row blocks of about mc rows; for
+		// several goroutines, at least a few blocks each and a multiple
+		// of their number.
+		j.ncp = evenBlock(j.npan, ncPanels, 1)
+		j.units = ceilDiv(j.tiles, mcTiles)
+		if w > 1 {
+			j.units = min(j.tiles, roundUp(max(j.units, 4*w), w))
+		}
 	}
-	j.plan(w)
-	runJob(j)
-	putJob(j)
+	j.njc = ceilDiv(j.npan, j.ncp)
+	// Row blocks of a product no taller than wide: a group of column
+	// blocks per goroutine, each packing less of op(B) and more of op(A).
+	j.groups, j.jcPer = 1, j.njc
+	if w > 1 && !j.cols && j.m <= j.n {
+		j.jcPer = ceilDiv(j.njc, min(w, j.njc))
+		j.groups = ceilDiv(j.njc, j.jcPer)
+	}
+	j.split = 1
+	if w > 1 {
+		// Units of at least minUnitFlops each, still a multiple of w.
+		phase := 2 * float64(j.m) * float64(j.ncp*p.nr) * float64(j.kc)
+		most := max(w, int(phase/minUnitFlops)/w*w)
+		j.units = min(j.units, most)
+		span := j.tiles
+		if j.cols {
+			span = j.npan
+		}
+		j.split = max(1, min(4, span/j.units, most/j.units))
+	}
+	j.total = 0
+	for q := range j.njc * j.nkb {
+		n, _ := j.phaseUnits(q)
+		j.total += int64(n)
+	}
 }
 
-// plan chooses how many parts the product is split into and along which
-// dimension. Splitting columns makes every part pack all of op(A), splitting
-// rows makes every part pack all of op(B), so the smaller one is repacked.
-// Part boundaries fall on micro-tile boundaries, so each element is computed
-// by the same code whatever the split.
-func (j *job) plan(workers int) {
-	j.parts, j.splitN = 1, false
-	if workers < 2 || 2*float64(j.m)*float64(j.n)*float64(j.k) < parallelFlops {
-		return
+// phaseUnits returns the number of units of phase q and how many of them
+// make one of the job's units: the last phase of each group of a parallel
+// product is cut finer, so that the goroutines finish together.
+func (j *job) phaseUnits(q int) (n, split int) {
+	jc := q / j.nkb
+	if q%j.nkb == j.nkb-1 && (jc == j.njc-1 || (jc+1)%j.jcPer == 0) {
+		return j.units * j.split, j.split
 	}
-	mt := (j.m + j.mr - 1) / j.mr
-	nt := (j.n + j.p.nr - 1) / j.p.nr
-	j.splitN = j.m <= j.n
-	if j.splitN && nt < 2*workers && mt > nt {
-		j.splitN = false
-	} else if !j.splitN && mt < 2*workers && nt > mt {
-		j.splitN = true
-	}
-	tiles := mt
-	if j.splitN {
-		tiles = nt
-	}
-	j.parts = min(workers, tiles)
+	return j.units, 1
 }
 
-// bounds returns the rows [i0, i1) and columns [j0, j1) of C of one part.
-func (j *job) bounds(part int) (i0, i1, j0, j1 int) {
-	if j.parts == 1 {
-		return 0, j.m, 0, j.n
-	}
-	if j.splitN {
-		nt := (j.n + j.p.nr - 1) / j.p.nr
-		lo, hi := part*nt/j.parts*j.p.nr, (part+1)*nt/j.parts*j.p.nr
-		return 0, j.m, lo, min(hi, j.n)
-	}
-	mt := (j.m + j.mr - 1) / j.mr
-	lo, hi := part*mt/j.parts*j.mr, (part+1)*mt/j.parts*j.mr
-	return lo, min(hi, j.m), 0, j.n
+// phasePanels returns the column panels [p0, p1) of phase q.
+func (j *job) phasePanels(q int) (p0, p1 int) {
+	jc := q / j.nkb
+	return jc * j.ncp, min((jc+1)*j.ncp, j.npan)
 }
 
-// run computes one part of the product.
-func (j *job) run(part int) {
-	i0, i1, j0, j1 := j.bounds(part)
-	if i0 >= i1 || j0 >= j1 {
-		return
-	}
-	ws := getWorkspace(j.p)
-	ws.block(j, i0, i1, j0, j1)
-	putWorkspace(ws)
+// depth returns the start and depth of phase q's block of the summation.
+func (j *job) depth(q int) (pc, kc int) {
+	pc = q % j.nkb * j.kc
+	return pc, min(j.kc, j.k-pc)
 }
 
-// block computes C[i0:i1, j0:j1] with the loop nest of Goto and van de
-// Geijn: column blocks of nc, depth blocks of kc (op(B) packed once per
-// pair), row blocks of mc (op(A) packed), then micro-tiles, the packed B
-// micro-panel staying in L1 while A micro-panels stream from L2.
-func (ws *workspace) block(j *job, i0, i1, j0, j1 int) {
-	p := j.p
-	mr, nr, kcMax := j.mr, p.nr, j.kc
-	micro := j.micro
-	c, ldc := j.c, j.ldc
-	mcMax := evenBlock(i1-i0, p.mc, mr)
-	ncMax := evenBlock(j1-j0, p.nc, nr)
-	for jc := j0; jc < j1; jc += ncMax {
-		nc := min(ncMax, j1-jc)
-		for pc := 0; pc < j.k; pc += kcMax {
-			kc := min(kcMax, j.k-pc)
-			beta := j.beta
-			if pc > 0 {
-				beta = 1
+// unitBounds returns the tiles [t0, t1) and column panels [p0, p1) of unit
+// u of phase q.
+func (j *job) unitBounds(q, u int) (t0, t1, p0, p1 int) {
+	p0, p1 = j.phasePanels(q)
+	n, _ := j.phaseUnits(q)
+	if j.cols {
+		return 0, j.tiles, p0 + u*(p1-p0)/n, p0 + (u+1)*(p1-p0)/n
+	}
+	return u * j.tiles / n, (u + 1) * j.tiles / n, p0, p1
+}
+
+// work claims and runs tickets until none is left: first those of a group
+// of its own, then those left in the others.
+func (j *job) work() {
+	var ws *workspace
+	packed := -1 // the phase whose operand ws holds
+	id := int(j.joined.Add(1) - 1)
+	for i := range j.groups {
+		j.workGroup(&ws, (id+i)%j.groups, &packed)
+	}
+	if ws != nil {
+		putWorkspace(ws)
+	}
+}
+
+// workGroup claims and runs tickets of group g until none is left.
+func (j *job) workGroup(wsp **workspace, g int, packed *int) {
+	next := &j.next[g]
+	t := next.Add(1) - 1
+	var base int64
+	for q := g * j.jcPer * j.nkb; q < min((g+1)*j.jcPer, j.njc)*j.nkb; q++ {
+		n, split := j.phaseUnits(q)
+		end := base + int64(n)
+		for ; t < end; t = next.Add(1) - 1 {
+			if *wsp == nil {
+				*wsp = getWorkspace(j)
 			}
-			packPanels(p, &j.b, ws.b, nr, jc, nc, pc, kc)
-			for ic := i0; ic < i1; ic += mcMax {
-				mc := min(mcMax, i1-ic)
-				packPanels(p, &j.a, ws.a, mr, ic, mc, pc, kc)
-				for jr := 0; jr < nc; jr += nr {
-					bp := ws.b[jr*kc : (jr+nr)*kc]
-					nw := min(nr, nc-jr)
-					for ir := 0; ir < mc; ir += mr {
-						ap := ws.a[ir*kc : (ir+mr)*kc]
-						mh := min(mr, mc-ir)
-						off := (ic+ir)*ldc + jc + jr
-						if mh == mr && nw == nr {
-							micro(kc, ap, bp, c[off:], ldc, j.alpha, beta)
-							continue
-						}
-						// Edge tile: compute it whole into ws.t, then merge.
-						micro(kc, ap, bp, ws.t, nr, j.alpha, 0)
-						for i := 0; i < mh; i++ {
-							crow := c[off+i*ldc : off+i*ldc+nw]
-							trow := ws.t[i*nr : i*nr+nw]
-							if beta == 0 {
-								copy(crow, trow)
-								continue
-							}
-							for x, v := range trow {
-								crow[x] = v + beta*crow[x]
-							}
-						}
-					}
+			ws := *wsp
+			if *packed != q {
+				j.packPhase(ws, q)
+				*packed = q
+			}
+			u := int(t - base)
+			done := &j.progress[g*j.units+u/split]
+			if int(done.Load()) < q {
+				j.await(func() bool { return int(done.Load()) >= q }, spinWait)
+			}
+			j.unit(ws, q, u)
+			// (Several units of the split last phase store this one,
+			// but nothing waits for that phase.)
+			done.Store(int32(q + 1))
+			j.finished.Add(1)
+			if j.sleepers.Load() > 0 {
+				j.mu.Lock()
+				j.cond.Broadcast()
+				j.mu.Unlock()
+			}
+		}
+		base = end
+	}
+}
+
+// await returns once ready() is true: once the same unit of an earlier
+// phase is done, or all units are. Units are claimed in order and each
+// waits only for one of an earlier phase, which is being run, so the wait
+// cannot deadlock. It spins for up to spin, as waking a sleeping goroutine
+// takes tens of microseconds, and then sleeps, so as not to hold a core
+// that the goroutine it waits for may need.
+func (j *job) await(ready func() bool, spin time.Duration) {
+	var start time.Time
+	for i := 0; !ready(); i++ {
+		if i < 100 {
+			continue
+		}
+		if i%64 == 0 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > spin {
+				j.mu.Lock()
+				j.sleepers.Add(1)
+				for !ready() {
+					j.cond.Wait()
 				}
+				j.sleepers.Add(-1)
+				j.mu.Unlock()
+				return
 			}
+		}
+		runtime.Gosched()
+	}
+}
+
+// How long await spins before it sleeps: waits for another unit are short,
+// the final wait for the helpers' last units takes up to one unit.
+const (
+	spinWait  = 50 * time.Microsecond
+	finalWait = 200 * time.Microsecond
+)
+
+// packPhase packs phase q's operand shared by its units into ws: op(A)
+// for column groups, else the column block of op(B).
+func (j *job) packPhase(ws *workspace, q int) {
+	p := j.p
+	pc, kc := j.depth(q)
+	if j.cols {
+		row := 0
+		for t := range j.tiles {
+			h := j.rows.tile(t).mr
+			packPanel(p, &j.a, ws.a[row*kc:][:h*kc], h, row, min(h, j.m-row), pc, kc)
+			row += h
+		}
+		return
+	}
+	p0, p1 := j.phasePanels(q)
+	packPanelsB(p, &j.b, ws.b, j.n, p0, p1, pc, kc)
+}
+
+// unit computes unit u of phase q, packing its own block of op(B) (column
+// groups) or op(A) (row blocks) first. For each column panel, each tile,
+// so that the packed panel of op(B) is reused from L1 or L2 across the
+// tiles and the unit's op(A) from L2 across the panels.
+func (j *job) unit(ws *workspace, q, u int) {
+	p := j.p
+	nr := p.nr
+	pc, kc := j.depth(q)
+	beta := j.beta
+	if pc > 0 {
+		beta = 1
+	}
+	t0, t1, p0, p1 := j.unitBounds(q, u)
+	r0 := j.rows.start(t0)
+	if j.cols {
+		packPanelsB(p, &j.b, ws.b, j.n, p0, p1, pc, kc)
+	} else {
+		row := r0
+		for t := t0; t < t1; t++ {
+			h := j.rows.tile(t).mr
+			packPanel(p, &j.a, ws.a[(row-r0)*kc:][:h*kc], h, row, min(h, j.m-row), pc, kc)
+			row += h
+		}
+	}
+	ldc, cc := j.ldc, j.c
+	for pn := p0; pn < p1; pn++ {
+		bp := ws.b[(pn-p0)*nr*kc:][:nr*kc]
+		col := pn * nr
+		nw := min(nr, j.n-col)
+		row := r0
+		for t := t0; t < t1; t++ {
+			tk := j.rows.tile(t)
+			mr := tk.mr
+			ap := ws.a[(row-r0)*kc:][:mr*kc]
+			off := row*ldc + col
+			if mh := min(mr, j.m-row); mh < mr || nw < nr {
+				ws.edge(tk, kc, ap, bp, cc[off:], ldc, mh, nw, j.alpha, beta)
+			} else {
+				tk.micro(kc, ap, bp, cc[off:], ldc, j.alpha, beta)
+			}
+			row += mr
 		}
 	}
 }
+
+// edge computes a tile that sticks out of C (mh of its rows and nw of its
+// columns are in C) through the workspace's tile, with the same arithmetic
+// as a whole tile: for beta 0 or 1 the kernel's final fused multiply-add
+// c*1 + alpha*acc is a single rounded sum, which Go's c + t is too; other
+// betas go through the kernel with C copied in. The rows are short, so
+// they are moved by loops rather than copy.
+func (ws *workspace) edge(tk *tileKernel, kc int, ap, bp, c []float32, ldc, mh, nw int, alpha, beta float32) {
+	nr := len(bp) / kc
+	t := ws.t[:tk.mr*nr]
+	if beta != 0 && beta != 1 {
+		// The rest of t holds what earlier tiles left: finite or not,
+		// it only reaches the rest of t.
+		for i := 0; i < mh; i++ {
+			src, dst := c[i*ldc:i*ldc+nw], t[i*nr:i*nr+nw]
+			for x := range src {
+				dst[x] = src[x]
+			}
+		}
+		tk.micro(kc, ap, bp, t, nr, alpha, beta)
+	} else {
+		tk.micro(kc, ap, bp, t, nr, alpha, 0)
+	}
+	for i := 0; i < mh; i++ {
+		dst, src := c[i*ldc:i*ldc+nw], t[i*nr:i*nr+nw]
+		if beta == 1 {
+			for x := range dst {
+				dst[x] += src[x]
+			}
+			continue
+		}
+		for x := range dst {
+			dst[x] = src[x]
+		}
+	}
+}
+
+// resetCounters returns c resized to n zero counters, reallocating only
+// when it is too short.
+func resetCounters(c []atomic.Int64, n int) []atomic.Int64 {
+	if cap(c) < n {
+		c = make([]atomic.Int64, n)
+	}
+	c = c[:n]
+	for i := range c {
+		c[i].Store(0)
+	}
+	return c
+}
+
+func roundUp(a, b int) int { return ceilDiv(a, b) * b }
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // evenBlock splits n into the fewest blocks of at most limit and returns
 // their size rounded up to a multiple of unit (so at most limit+unit-1).

@@ -232,13 +232,16 @@ func TestPathsAgree(t *testing.T) {
 }
 
 // TestDeterministic checks that results do not depend on GOMAXPROCS, for
-// products split by rows and by columns.
+// products shared out by rows and by columns, whole and ragged.
 func TestDeterministic(t *testing.T) {
 	cases := []gemmCase{
 		{m: 300, n: 517, k: 129, alpha: 1, beta: 0},
 		{transA: true, m: 700, n: 96, k: 300, alpha: 1, beta: 1},
 		{transB: true, m: 64, n: 1000, k: 200, alpha: 2, beta: 0.5, pad: 3},
 		{transA: true, transB: true, m: 257, n: 255, k: 513, alpha: 1, beta: 0},
+		// Several depth and column blocks, split by columns and by rows.
+		{transB: true, m: 100, n: 700, k: 900, alpha: 1.5, beta: -0.5, pad: 1},
+		{m: 401, n: 1100, k: 800, alpha: 1, beta: 0.5},
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	for _, p := range tilePaths() {
@@ -265,24 +268,108 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// TestPlanSplits checks that the parallel plan covers C exactly once with
-// tile-aligned parts.
-func TestPlanSplits(t *testing.T) {
+// TestRowPlans checks that the tiles cover the rows of C in order, with
+// only the last one sticking out, and that on the AVX-512 path they waste
+// less than one tile of the fastest height.
+func TestRowPlans(t *testing.T) {
 	for _, p := range tilePaths() {
-		for _, s := range [][3]int{{300, 517, 129}, {64, 4096, 576}, {576, 64, 4096}, {13, 5000, 300}, {5000, 13, 300}} {
-			for _, w := range []int{2, 3, 8} {
-				j := &job{p: p, m: s[0], n: s[1], k: s[2], mr: p.tile(s[0]).mr}
-				j.plan(w)
-				covered := 0
-				for part := 0; part < j.parts; part++ {
-					i0, i1, j0, j1 := j.bounds(part)
-					if i0%j.mr != 0 || j0%p.nr != 0 {
-						t.Errorf("%s %v workers %d: part %d starts at (%d, %d), not on a tile", p.name, s, w, part, i0, j0)
-					}
-					covered += max(0, i1-i0) * max(0, j1-j0)
+		for m := 1; m <= 200; m++ {
+			r := planRows(p, m)
+			row := 0
+			for i := range r.count() {
+				if r.start(i) != row {
+					t.Fatalf("%s m=%d: tile %d starts at %d, want %d", p.name, m, i, r.start(i), row)
 				}
-				if covered != s[0]*s[1] || j.parts < 2 {
-					t.Errorf("%s %v workers %d: %d parts cover %d of %d elements", p.name, s, w, j.parts, covered, s[0]*s[1])
+				if row >= m {
+					t.Fatalf("%s m=%d: tile %d starts at %d, past C", p.name, m, i, row)
+				}
+				row += r.tile(i).mr
+			}
+			if r.start(r.count()) != row || row < m {
+				t.Fatalf("%s m=%d: tiles cover %d rows (start(count) %d)", p.name, m, row, r.start(r.count()))
+			}
+			if row-m >= r.main.mr {
+				t.Errorf("%s m=%d: tiles cover %d rows", p.name, m, row)
+			}
+		}
+	}
+	if p := paths()[0]; p.name == "avx512" {
+		r := planRows(p, 1024)
+		if r.main.mr != 14 || r.start(r.count()) != 1024 {
+			t.Errorf("avx512 m=1024: %d tiles of %d then %d more, covering %d rows", r.nMain, r.main.mr, r.nTail, r.start(r.count()))
+		}
+	}
+}
+
+// TestSchedule checks that the units of a product compute every tile of C
+// exactly once per depth block, the depth blocks of each tile in order.
+func TestSchedule(t *testing.T) {
+	shapes := [][3]int{{300, 517, 129}, {64, 4096, 576}, {576, 64, 4096}, {13, 5000, 300}, {5000, 13, 300}, {3000, 9000, 1000}, {1024, 1024, 1024}}
+	for _, p := range tilePaths() {
+		for _, s := range shapes {
+			for _, w := range []int{1, 2, 3, 8} {
+				j := &job{p: p, m: s[0], n: s[1], k: s[2]}
+				j.schedule(w)
+				seen := make([]int, j.tiles*j.npan) // depth blocks done per (tile, panel)
+				var total int64
+				for q := range j.njc * j.nkb {
+					units, _ := j.phaseUnits(q)
+					total += int64(units)
+					pc, kc := j.depth(q)
+					pp0, pp1 := j.phasePanels(q)
+					if kc <= 0 || pp1-pp0 > j.ncp {
+						t.Fatalf("%s %v w=%d: phase %d (depth %d, %d panels) does not fit", p.name, s, w, q, kc, pp1-pp0)
+					}
+					for u := range units {
+						t0, t1, p0, p1 := j.unitBounds(q, u)
+						for ti := t0; ti < t1; ti++ {
+							for pn := p0; pn < p1; pn++ {
+								if pn < pp0 || pn >= pp1 || seen[ti*j.npan+pn] != pc {
+									t.Fatalf("%s %v w=%d: tile %d panel %d gets depth %d after %d", p.name, s, w, ti, pn, pc, seen[ti*j.npan+pn])
+								}
+								seen[ti*j.npan+pn] = pc + kc
+							}
+						}
+					}
+				}
+				for i, d := range seen {
+					if d != j.k {
+						t.Fatalf("%s %v w=%d: tile %d panel %d summed to depth %d of %d", p.name, s, w, i/j.npan, i%j.npan, d, j.k)
+					}
+				}
+				if total != j.total {
+					t.Errorf("%s %v w=%d: %d tickets, job says %d", p.name, s, w, total, j.total)
+				}
+			}
+		}
+	}
+}
+
+// TestTilesAgree checks that the tile kernels of a path give the same bits,
+// whole or sticking out of C, so that results do not depend on which tiles
+// cover a row.
+func TestTilesAgree(t *testing.T) {
+	for _, p := range paths() {
+		if len(p.tiles) < 2 {
+			continue
+		}
+		for _, tc := range gemmCases() {
+			a, lda, b, ldb, c, ldc := tc.operands("tiles")
+			restore := setPath(p)
+			want := append([]float32(nil), c...)
+			Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+			restore()
+			for _, tk := range p.tiles {
+				q := *p
+				q.tiles = []tileKernel{tk}
+				restore := setPath(&q)
+				got := append([]float32(nil), c...)
+				Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+				restore()
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s %v: %dx%d tiles alone differ at %d: %g vs %g", p.name, tc, tk.mr, p.nr, i, got[i], want[i])
+					}
 				}
 			}
 		}

@@ -128,6 +128,19 @@ func genKernel(w *bytes.Buffer, t tile) {
 			}
 		}
 	}
+	// Start fetching the tile of C now, so that the loop hides the
+	// latency that otherwise stalls the loads and stores at the end (4 to
+	// 6% of a whole 1024^3 product on one Zen 5 core). PREFETCHT1 aims at
+	// L2, where rows of C 4 KB apart do not evict each other as they do
+	// in L1, nor are evicted by the streaming panels before the end.
+	p("MOVQ DI, R10")
+	for i := 0; i < t.mr; i++ {
+		p("PREFETCHT1 (R10)")
+		p("PREFETCHT1 %d(R10)", t.nv*vb-1)
+		if i < t.mr-1 {
+			p("ADDQ DX, R10")
+		}
+	}
 	p("MOVQ CX, R8")
 	p("SHRQ $%d, R8", log2(unroll))
 	p("JZ tail")

@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync/atomic"
 )
@@ -27,13 +28,14 @@ type tileKernel struct {
 
 // A path is one implementation of the package's kernels with its tiles and
 // cache-blocking sizes. All its tiles share nr, so they read the same packed
-// B panels; each product uses the tile that wastes least on its m.
+// B panels; a product's rows are covered by the fastest tile and, for the
+// remainder, the ones that waste least (see planRows).
 type path struct {
 	name  string
 	nr    int
 	tiles []tileKernel
 	kc    int // largest depth of a packed block (a multiple of 16)
-	mc    int // most rows of packed A per block
+	mc    int // most rows of packed A per block (about)
 	nc    int // most columns of packed B per block (a multiple of nr)
 	axpy  func(alpha float32, x, y []float32)
 	dot   func(x, y []float32) float32
@@ -45,18 +47,86 @@ type path struct {
 	asmPack bool
 }
 
-// tile returns the tile kernel for a product with m rows: the one with the
-// least time per row, counting the padding of a short last tile.
-func (p *path) tile(m int) *tileKernel {
-	best, bestCost := &p.tiles[0], 0.0
+// A rowPlan is the sequence of tiles that covers the rows of C: nMain of
+// the path's fastest tile, then a short tail of others, tallest first,
+// chosen to waste least on the remainder. Only the last tile may stick out
+// of C.
+type rowPlan struct {
+	main  *tileKernel
+	nMain int
+	tail  [maxTail]*tileKernel
+	nTail int
+}
+
+// maxTail bounds the tail: it covers fewer than 2*16 rows with tiles of at
+// least 4.
+const maxTail = 8
+
+// planRows returns the tiles for m > 0 rows on path p: those with the
+// least total time, counting each tile's rows at its speed, among plans
+// that use the fastest tile for all but the last one or two of its heights.
+func planRows(p *path, m int) rowPlan {
+	var r rowPlan
+	r.main = &p.tiles[0]
 	for i := range p.tiles {
 		t := &p.tiles[i]
-		cost := float64((m+t.mr-1)/t.mr*t.mr) / t.speed
-		if i == 0 || cost < bestCost {
-			best, bestCost = t, cost
+		if t.mr < 4 || t.mr > 16 {
+			panic(fmt.Sprintf("gemm: %s tile of height %d", p.name, t.mr))
+		}
+		if t.speed > r.main.speed {
+			r.main = t
 		}
 	}
-	return best
+	r.nMain = max(0, m/r.main.mr-1)
+	rest := m - r.nMain*r.main.mr // < 2*main.mr
+	// best[x] is the least time for x rows, first[x] the tile it starts with.
+	var best [33]float64
+	var first [33]int
+	for x := 1; x <= rest; x++ {
+		best[x] = math.Inf(1)
+		for i := range p.tiles {
+			t := &p.tiles[i]
+			if c := float64(t.mr)/t.speed + best[max(0, x-t.mr)]; c < best[x] {
+				best[x], first[x] = c, i
+			}
+		}
+	}
+	for x := rest; x > 0; x -= p.tiles[first[x]].mr {
+		t := &p.tiles[first[x]]
+		// Insert keeping the tail tallest first.
+		i := r.nTail
+		for i > 0 && r.tail[i-1].mr < t.mr {
+			r.tail[i] = r.tail[i-1]
+			i--
+		}
+		r.tail[i] = t
+		r.nTail++
+	}
+	return r
+}
+
+// count returns the number of tiles.
+func (r *rowPlan) count() int { return r.nMain + r.nTail }
+
+// tile returns tile i.
+func (r *rowPlan) tile(i int) *tileKernel {
+	if i < r.nMain {
+		return r.main
+	}
+	return r.tail[i-r.nMain]
+}
+
+// start returns the first row of tile i; start(count()) is the number of
+// rows the tiles cover, at least m.
+func (r *rowPlan) start(i int) int {
+	if i <= r.nMain {
+		return i * r.main.mr
+	}
+	row := r.nMain * r.main.mr
+	for _, t := range r.tail[:i-r.nMain] {
+		row += t.mr
+	}
+	return row
 }
 
 // maxMR returns the tallest tile of p.
@@ -73,7 +143,7 @@ var genericPath = &path{
 	name:  "generic",
 	nr:    genNR,
 	tiles: []tileKernel{{genMR, 1, kernGeneric}},
-	kc:    256, mc: 64, nc: 2048,
+	kc:    256, mc: 64, nc: 512,
 	axpy: axpyGeneric,
 	dot:  dotGeneric,
 }

@@ -74,19 +74,26 @@ func packPMajor(p *path, dst []float32, ld int, d []float32, dld, x0, nx, p0, kc
 	}
 }
 
-// packPanels packs rows [x0, x0+nx) x depth [p0, p0+kc) of o into dst as
-// panels of w: panel t holds x0+t*w ... in dst[t*w*kc:(t+1)*w*kc], the
-// missing entries of a short last panel set to zero.
-func packPanels(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
-	for t := 0; t*w < nx; t++ {
-		cnt := min(w, nx-t*w)
-		panel := dst[t*w*kc : (t+1)*w*kc]
-		o.pack(p, panel, w, x0+t*w, cnt, p0, kc)
-		if cnt < w {
-			for p := 0; p < kc; p++ {
-				clear(panel[p*w+cnt : (p+1)*w])
-			}
+// packPanel packs rows [x0, x0+nx) x depth [p0, p0+kc) of o into the
+// panel dst of width w >= nx: dst[p*w+x] = v(x0+x, p0+p), the missing
+// entries of a short panel set to zero.
+func packPanel(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
+	o.pack(p, dst, w, x0, nx, p0, kc)
+	if nx < w {
+		for p := 0; p < kc; p++ {
+			clear(dst[p*w+nx : (p+1)*w])
 		}
+	}
+}
+
+// packPanelsB packs the column panels [p0, p1) of op(B) at depth
+// [pc, pc+kc) into dst, panel p0+i at dst[i*nr*kc:].
+func packPanelsB(p *path, o *operand, dst []float32, n, p0, p1, pc, kc int) {
+	nr := p.nr
+	for pn := p0; pn < p1; pn++ {
+		x := pn * nr
+		packPanel(p, o, dst[:nr*kc], nr, x, min(nr, n-x), pc, kc)
+		dst = dst[nr*kc:]
 	}
 }
 

@@ -95,3 +95,47 @@ func TestRowsHelpers(t *testing.T) {
 		}()
 	}
 }
+
+// TestPackPanelsB checks the packed panels of op(B), whole and ragged, from
+// row-major and transposed matrices, against the definition.
+func TestPackPanelsB(t *testing.T) {
+	s := rng.New(6, "panels")
+	for _, p := range paths() {
+		nr := p.nr
+		for _, tc := range []struct{ n, p0, p1, pc, kc int }{
+			{5 * nr, 0, 5, 0, 7}, {5*nr + 3, 1, 6, 2, 16}, {3 * nr, 2, 3, 1, 5}, {nr - 1, 0, 1, 0, 9}, {7*nr + 1, 0, 8, 3, 33},
+		} {
+			for _, xMajor := range []bool{false, true} {
+				k := tc.pc + tc.kc + 2
+				ld := tc.n + 3
+				rows := k
+				if xMajor {
+					ld, rows = k+1, tc.n
+				}
+				o := operand{d: randSlice(s, rows*ld), ld: ld, xMajor: xMajor}
+				dst := make([]float32, (tc.p1-tc.p0)*nr*tc.kc+5)
+				for i := range dst {
+					dst[i] = -9
+				}
+				packPanelsB(p, &o, dst, tc.n, tc.p0, tc.p1, tc.pc, tc.kc)
+				for i, got := range dst {
+					want := float32(-9) // beyond the panels: untouched
+					if q := i / (nr * tc.kc); q < tc.p1-tc.p0 {
+						pp, x := i%(nr*tc.kc)/nr, (tc.p0+q)*nr+i%nr
+						want = 0 // past n
+						if x < tc.n {
+							if xMajor {
+								want = o.d[x*ld+tc.pc+pp]
+							} else {
+								want = o.d[(tc.pc+pp)*ld+x]
+							}
+						}
+					}
+					if got != want {
+						t.Fatalf("%s %+v xMajor %v: dst[%d] = %v, want %v", p.name, tc, xMajor, i, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -28,7 +28,7 @@ var avx512Path = &path{
 		{8, 228, kernavx512_8x32},
 		{4, 204, kernavx512_4x32},
 	},
-	kc: 384, mc: 192, nc: 4096,
+	kc: 384, mc: 192, nc: 512,
 	axpy:    axpyAVX512,
 	dot:     dotAVX512,
 	asmPack: true,
@@ -38,7 +38,7 @@ var avx2Path = &path{
 	name:  "avx2",
 	nr:    16,
 	tiles: []tileKernel{{6, 1, kernavx2_6x16}},
-	kc:    384, mc: 192, nc: 4096,
+	kc:    384, mc: 192, nc: 512,
 	axpy: axpyAVX2,
 	dot:  dotAVX2,
 }

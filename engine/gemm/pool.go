@@ -3,82 +3,129 @@ package gemm
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// Persistent worker goroutines run the parts of large products, so that a
-// product in the steady state starts no goroutine and allocates nothing.
+// Persistent worker goroutines help with large products, so that a product
+// in the steady state starts no goroutine and allocates nothing. A worker
+// that has finished spins for a moment before it sleeps: products often
+// come one after another, and waking a sleeping goroutine on another core
+// takes tens of microseconds.
 
-// task is one part of a job, handed to a worker.
-type task struct {
-	j    *job
-	part int
+// A worker is one helper goroutine and its mailbox.
+type worker struct {
+	state atomic.Int32        // workerBusy, workerSpinning or workerParked
+	mail  atomic.Pointer[job] // a job handed over while spinning
+	ch    chan *job           // a job handed over while parked
 }
+
+const (
+	workerBusy = iota
+	workerSpinning
+	workerParked
+)
+
+// workerSpin is how long an idle worker waits for work before it sleeps.
+const workerSpin = 50 * time.Microsecond
 
 var (
 	poolMu  sync.Mutex
-	poolChs []chan task // one unbuffered channel per worker
+	workerq []*worker
 )
 
 // workers returns how many goroutines a product may use: GOMAXPROCS.
 func workers() int { return runtime.GOMAXPROCS(0) }
 
 // ensureWorkers starts workers until there are at least n.
-func ensureWorkers(n int) []chan task {
+func ensureWorkers(n int) []*worker {
 	poolMu.Lock()
 	defer poolMu.Unlock()
-	for len(poolChs) < n {
-		ch := make(chan task)
-		poolChs = append(poolChs, ch)
-		go func() {
-			for t := range ch {
-				t.j.run(t.part)
-				t.j.wg.Done()
-			}
-		}()
+	for len(workerq) < n {
+		w := &worker{ch: make(chan *job)}
+		w.state.Store(workerParked)
+		workerq = append(workerq, w)
+		go w.loop()
 	}
-	return poolChs
+	return workerq
 }
 
-// runJob runs the parts of j: part 0 on the calling goroutine, the others on
-// idle workers. A part whose worker is busy (another product is running, or
-// this one was started from a worker) runs on the calling goroutine, so
+func (w *worker) loop() {
+	for j := range w.ch {
+		for j != nil {
+			j.work()
+			// Claimable from now on, before the caller, which may be
+			// waiting for this worker's last unit, comes with the next
+			// product; the mailbox is read in spin.
+			w.state.Store(workerSpinning)
+			j.release()
+			j = w.spin()
+		}
+	}
+}
+
+// spin waits up to workerSpin for a job in the mailbox; it returns nil when
+// the worker is to sleep on its channel instead.
+func (w *worker) spin() *job {
+	start := time.Now()
+	for i := 1; ; i++ {
+		if j := w.mail.Swap(nil); j != nil {
+			return j
+		}
+		if i%16 == 0 && time.Since(start) > workerSpin {
+			if w.state.CompareAndSwap(workerSpinning, workerParked) {
+				return nil
+			}
+			// A caller has claimed this worker: its job is on the way.
+			for {
+				if j := w.mail.Swap(nil); j != nil {
+					return j
+				}
+				runtime.Gosched()
+			}
+		}
+		runtime.Gosched()
+	}
+}
+
+// A helper is a worker claimed for a job, and whether it was asleep.
+type helper struct {
+	w      *worker
+	parked bool
+}
+
+// claimHelpers claims up to n idle workers for j: spinning ones, and
+// sleeping ones too if wake is set. Workers that are busy (another product
+// is running, or this one was started from a worker) are skipped, so
 // products never wait on each other and nested calls cannot deadlock.
-func runJob(j *job) {
-	if j.parts == 1 {
-		j.run(0)
+func (j *job) claimHelpers(n int, wake bool) {
+	if n <= 0 {
 		return
 	}
-	chs := ensureWorkers(j.parts - 1)
-	var pending [8]int // parts no worker took; more than 9 parts run inline
-	np := 0
-	for part := 1; part < j.parts; part++ {
-		j.wg.Add(1)
-		select {
-		case chs[part-1] <- task{j, part}:
-			continue
-		default:
-		}
-		j.wg.Done()
-		if np < len(pending) {
-			pending[np] = part
-			np++
-		} else {
-			j.run(part)
+	for _, w := range ensureWorkers(n)[:n] {
+		if w.state.CompareAndSwap(workerSpinning, workerBusy) {
+			j.helpers = append(j.helpers, helper{w, false})
+		} else if wake && w.state.CompareAndSwap(workerParked, workerBusy) {
+			j.helpers = append(j.helpers, helper{w, true})
 		}
 	}
-	j.run(0)
-	for _, part := range pending[:np] {
-		j.run(part)
-	}
-	j.wg.Wait()
 }
 
-// A workspace holds one goroutine's packing buffers. Workspaces are kept on
-// a free list (not a sync.Pool, which the garbage collector empties) so that
+// deliver hands j to w, claimed while spinning or, if parked, asleep.
+func (w *worker) deliver(j *job, parked bool) {
+	if parked {
+		w.ch <- j // w is, or is about to be, waiting on its channel
+		return
+	}
+	w.mail.Store(j)
+}
+
+// A workspace holds one goroutine's packed blocks of op(A) and op(B) and a
+// scratch tile, for tiles that stick out of C. Workspaces are kept on a
+// free list (not a sync.Pool, which the garbage collector empties) so that
 // the steady state allocates nothing.
 type workspace struct {
-	a, b []float32 // packed blocks of op(A) and op(B)
-	t    []float32 // an edge micro-tile
+	a, b, t []float32
 }
 
 var (
@@ -86,8 +133,8 @@ var (
 	wsFree []*workspace
 )
 
-// getWorkspace returns a workspace with buffers large enough for p.
-func getWorkspace(p *path) *workspace {
+// getWorkspace returns a workspace with buffers large enough for j.
+func getWorkspace(j *job) *workspace {
 	wsMu.Lock()
 	var ws *workspace
 	if n := len(wsFree); n > 0 {
@@ -98,10 +145,16 @@ func getWorkspace(p *path) *workspace {
 	if ws == nil {
 		ws = new(workspace)
 	}
-	mr := p.maxMR()
-	grow(&ws.a, (p.mc+mr)*p.kc)
-	grow(&ws.b, (p.nc+p.nr)*p.kc)
-	grow(&ws.t, mr*p.nr)
+	p := j.p
+	rows, panels := j.rows.start(j.tiles), j.ncp // op(A) for column groups, op(B) for row blocks
+	if j.cols {
+		panels = ceilDiv(j.npan, j.units)
+	} else {
+		rows = (ceilDiv(j.tiles, j.units) + 1) * p.maxMR()
+	}
+	grow(&ws.a, rows*j.kc)
+	grow(&ws.b, panels*p.nr*j.kc)
+	grow(&ws.t, p.maxMR()*p.nr)
 	return ws
 }
 
