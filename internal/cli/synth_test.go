@@ -167,3 +167,31 @@ func TestTrainInitFromAndExport(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTrainInitFromBuiltin adapts the built-in model with the shipped
+// configs/ddpm-adapt.yaml, cut to one step of one small crop.
+func TestTrainInitFromBuiltin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the built-in model for a step")
+	}
+	base, err := os.ReadFile(filepath.Join("..", "..", "configs", "ddpm-adapt.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := map[string]string{"resolution": "32", "batch_size": "1", "steps": "1", "warmup_steps": "0", "checkpoint_every": "1"}
+	var lines []string
+	for _, l := range strings.Split(string(base), "\n") {
+		if key, _, ok := strings.Cut(l, ":"); ok && small[key] != "" {
+			l = key + ": " + small[key]
+		}
+		lines = append(lines, l)
+	}
+	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfgFile, []byte(strings.Join(lines, "\n")), 0o644)
+	lq := makeHQ(t, 2, 48, 48)
+	out := filepath.Join(t.TempDir(), "run")
+	code, msg := run(t, "train", "--lq", lq, "--out", out, "--config", cfgFile, "--init-from", "builtin")
+	if code != 0 || !strings.Contains(msg, "initialised from builtin") {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+}
