@@ -40,8 +40,10 @@ func TestBenchTiny(t *testing.T) {
 	test := makeSRPairs(t, "Canon_001", "Canon_041", "Nikon_041")
 	model := tinyModel(t)
 	out := filepath.Join(t.TempDir(), "bench")
+	// The model as given; package experiment tests the adaptation.
 	args := []string{"bench", "--hq", hq, "--real-lq", real, "--test", test, "--test-include", "Canon_04*,Nikon_04*",
-		"--model", model, "--out", out, "--budget", "tiny", "--sources", "official+ddpm, bicubic", "--seed", "3", "--workers", "1"}
+		"--model", model, "--out", out, "--budget", "tiny", "--sources", "official+ddpm, bicubic", "--seed", "3", "--workers", "1",
+		"--adapt-steps", "0"}
 	code, stdout, stderr := benchMain(t, args...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
@@ -55,8 +57,13 @@ func TestBenchTiny(t *testing.T) {
 		t.Errorf("ran a source not asked for:\n%s", stdout)
 	}
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
-	if err != nil || !bytes.Contains(md, []byte("--sources official+ddpm,bicubic")) || !bytes.Contains(md, []byte("--seed 3")) {
+	if err != nil || !bytes.Contains(md, []byte("--sources official+ddpm,bicubic")) || !bytes.Contains(md, []byte("--seed 3")) || !bytes.Contains(md, []byte("--adapt-steps 0")) {
 		t.Errorf("report.md lacks the command: %v\n%s", err, md)
+	}
+	name := filepath.Base(model)
+	if !bytes.Contains(md, []byte("| diffusion model (official+ddpm) | "+name+" (sha256 ")) || !bytes.Contains(md, []byte("| model adaptation | none (adapt.steps 0)")) ||
+		fileExists(filepath.Join(out, "adapt")) {
+		t.Errorf("report.md: the model is not %s as given:\n%s", name, md)
 	}
 	// The rerun resumes every stage.
 	code, _, stderr = benchMain(t, args...)
@@ -64,8 +71,10 @@ func TestBenchTiny(t *testing.T) {
 		t.Errorf("rerun: exit %d\n%s", code, stderr)
 	}
 	// Other settings are refused.
-	if code, _, stderr := benchMain(t, append(args, "--seed", "4")...); code == 0 || !strings.Contains(stderr, "other settings (seed differ") {
-		t.Errorf("other seed: exit %d\n%s", code, stderr)
+	for _, tc := range []struct{ flag, value, key string }{{"--seed", "4", "seed"}, {"--adapt-steps", "2", "adapt.steps"}} {
+		if code, _, stderr := benchMain(t, append(args, tc.flag, tc.value)...); code == 0 || !strings.Contains(stderr, "other settings ("+tc.key+" differ") {
+			t.Errorf("other %s: exit %d\n%s", tc.key, code, stderr)
+		}
 	}
 }
 
@@ -92,6 +101,7 @@ func TestBenchErrors(t *testing.T) {
 		{with("--test-include", "x["), "--test-include"},
 		{with("--hq", filepath.Join(hq, "missing")), "missing"},
 		{with("--config", filepath.Join(hq, "none.yaml")), "none.yaml"},
+		{with("--adapt-steps", "-1"), "adapt.steps: -1 must not be negative"},
 	}
 	for _, tc := range tests {
 		code, _, stderr := benchMain(t, tc.args...)
@@ -104,4 +114,20 @@ func TestBenchErrors(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "seed: 9") || !strings.Contains(stdout, "- bsrgan") || !strings.Contains(stdout, "budget: tiny") {
 		t.Errorf("--print-config: exit %d\n%s", code, stdout)
 	}
+	// --adapt-steps sets adapt.steps, shortening a longer warm-up.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{with("--budget", "full", "--print-config"), "adapt:\n    steps: 1000\n    batch_size: 8\n    resolution: 64\n    learning_rate: 0.0001\n    warmup_steps: 100\n"},
+		{with("--budget", "full", "--adapt-steps", "300", "--print-config"), "adapt:\n    steps: 300\n    batch_size: 8\n    resolution: 64\n    learning_rate: 0.0001\n    warmup_steps: 100\n"},
+		{with("--budget", "full", "--adapt-steps", "50", "--print-config"), "    steps: 50\n    batch_size: 8\n    resolution: 64\n    learning_rate: 0.0001\n    warmup_steps: 5\n"},
+		{with("--budget", "quick", "--adapt-steps", "0", "--print-config"), "adapt:\n    steps: 0\n"},
+	} {
+		if code, stdout, stderr := benchMain(t, tc.args...); code != 0 || !strings.Contains(stdout, tc.want) {
+			t.Errorf("%v: exit %d, want %q in\n%s%s", tc.args[len(base):], code, tc.want, stdout, stderr)
+		}
+	}
 }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

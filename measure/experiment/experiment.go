@@ -12,12 +12,21 @@
 //
 //	OUT/config.yaml             the settings (a rerun must agree with them)
 //	OUT/crops.json              stage 1: the HQ sub-images, the same for every source
+//	OUT/adapt/                  before the Method's pairs: the diffusion model
+//	                            fine-tuned on the real LQ images (package ddpm)
 //	OUT/pairs/SOURCE/           stage 2: BasicSR-style pairs (package pairset)
 //	OUT/gap/SOURCE.json         stage 3: the source's LR/ against the real LQ images
 //	OUT/sr/SOURCE/              stage 4: the SR training run (package srtrain)
 //	OUT/test/SOURCE.json        stage 5: PSNR and SSIM on the real test pairs
 //	OUT/stages.json             the compute time of each stage
-//	OUT/report.md, report.html, results.json, curves.png, samples.png
+//	OUT/report.md, report.html, results.json, curves.png, samples.png,
+//	    adapt.png (the loss of the adapt stage)
+//
+// The Method source refines the official degradation with a diffusion
+// model that should model the real LQ images. With Config.Adapt.Steps > 0
+// (every budget), the stage "adapt" first fine-tunes the given model (or
+// the built-in one) on the selected real LQ images, and the Method uses the
+// result, OUT/adapt/model.
 //
 // Every source uses the same item names and seeds, so "official" and
 // "official+ddpm" start from the same initial LQ image for each pair (the
@@ -75,14 +84,34 @@ type SynthConfig struct {
 	TileOverlap int     `yaml:"tile_overlap" json:"tile_overlap"`
 }
 
+// AdaptConfig sets the fine-tuning of the Method's diffusion model on the
+// real LQ images before it refines any pair. The training is package
+// ddpm's with the settings of ddpm.Default() apart from these, the
+// experiment's seed, a cosine learning-rate schedule and no previews; the
+// architecture and the noise schedule are those of the model adapted.
+type AdaptConfig struct {
+	// Steps is the number of optimisation steps; 0 uses the model as
+	// given.
+	Steps int `yaml:"steps" json:"steps"`
+	// BatchSize is the number of crops per step, each Resolution pixels
+	// square.
+	BatchSize  int `yaml:"batch_size" json:"batch_size"`
+	Resolution int `yaml:"resolution" json:"resolution"`
+	// LearningRate is the peak learning rate of AdamW, reached after
+	// WarmupSteps steps and then lowered along a half cosine to 0.
+	LearningRate float64 `yaml:"learning_rate" json:"learning_rate"`
+	WarmupSteps  int     `yaml:"warmup_steps" json:"warmup_steps"`
+}
+
 // Config holds every setting of an experiment. Errors about the inputs name
 // them by the degradiff bench flag that sets them (--hq, --real-lq,
 // --test, --model, --sources).
 type Config struct {
 	// HQ lists the folders of HQ source images (searched recursively).
 	HQ []string `yaml:"hq" json:"hq"`
-	// RealLQ is the folder of real LQ images the diffusion model learnt
-	// from; the LR images of every source are compared with them. Names
+	// RealLQ is the folder of real LQ images that the diffusion model
+	// learnt from, or is adapted to (Adapt); the LR images of every source
+	// are compared with them. Names
 	// (paths under the folder without extension) matching RealLQExclude
 	// are left out, and with RealLQInclude only matching ones are kept.
 	RealLQ        string   `yaml:"real_lq" json:"real_lq"`
@@ -122,6 +151,9 @@ type Config struct {
 	MaxCrops   int `yaml:"max_crops" json:"max_crops"`
 	PerImage   int `yaml:"per_image" json:"per_image"`
 
+	// Adapt fine-tunes the Method's diffusion model on the real LQ
+	// images first.
+	Adapt AdaptConfig `yaml:"adapt" json:"adapt"`
 	// Synth sets the diffusion step of the Method source.
 	Synth SynthConfig `yaml:"synth" json:"synth"`
 	// SR is the training of the super-resolution network, the same for
@@ -142,20 +174,24 @@ type Config struct {
 
 // Default returns the settings of a budget, without inputs:
 //
-//   - "tiny" (seconds, for tests): 128-pixel crops, at most 4 of them; a
+//   - "tiny" (seconds, for tests): 128-pixel crops, at most 4 of them;
+//     the diffusion model adapted for 3 steps of 2 crops of 16 pixels; a
 //     one-block 8-channel network trained for 20 steps on 16-pixel
 //     patches; 10 diffusion steps; 2 feature crops of 32 pixels per image
 //     and a 2-split classifier test of 4 steps on 16-pixel patches.
 //   - "quick" (minutes on 2 cores, for checks): 256-pixel crops every 128
-//     pixels, a random 24 of them; the default network trained for 300
-//     steps of 8 patches of 48 pixels; the default measurements with a
-//     3-split classifier test of 100 steps.
-//   - "full" (hours): every 256-pixel crop every 128 pixels; srtrain's
-//     defaults (6000 steps of 16 patches); the default measurements.
+//     pixels, a random 24 of them; the diffusion model adapted for 100
+//     steps of 8 crops of 64 pixels (10 warm-up steps); the default
+//     network trained for 300 steps of 8 patches of 48 pixels; the
+//     default measurements with a 3-split classifier test of 100 steps.
+//   - "full" (hours): every 256-pixel crop every 128 pixels; the diffusion
+//     model adapted for 1000 steps of 8 crops of 64 pixels (100 warm-up
+//     steps), the recipe validated on RealSR; srtrain's defaults (6000
+//     steps of 16 patches); the default measurements.
 //
-// All budgets draw one LQ variant per crop, run the diffusion step as
-// degradiff synth does by default (UniPC, strength up to 0.25 of 50 steps)
-// and use seed 0.
+// All budgets draw one LQ variant per crop, adapt the diffusion model with
+// the peak learning rate 1e-4, run the diffusion step as degradiff synth
+// does by default (UniPC, strength up to 0.25 of 50 steps) and use seed 0.
 func Default(budget string) (Config, error) {
 	sr := srtrain.Default()
 	c := Config{
@@ -165,12 +201,14 @@ func Default(budget string) (Config, error) {
 		Crop:         256,
 		CropStep:     128,
 		PerImage:     1,
+		Adapt:        AdaptConfig{Steps: 1000, BatchSize: 8, Resolution: 64, LearningRate: 1e-4, WarmupSteps: 100},
 		Synth:        SynthConfig{Sampler: "unipc", FinalSigmas: "zero", Steps: 50, MaxStrength: 0.25, Tile: 256, TileOverlap: 32},
 		SampleImages: 4,
 	}
 	switch budget {
 	case "tiny":
 		c.Crop, c.CropStep, c.MaxCrops = 128, 64, 4
+		c.Adapt = AdaptConfig{Steps: 3, BatchSize: 2, Resolution: 16, LearningRate: 1e-4, WarmupSteps: 1}
 		c.Synth.Steps = 10
 		sr.Model.NumFeat, sr.Model.NumBlock = 8, 1
 		sr.PatchSize, sr.BatchSize, sr.Steps = 16, 4, 20
@@ -182,6 +220,7 @@ func Default(budget string) (Config, error) {
 		c.SampleImages = 2
 	case "quick":
 		c.MaxCrops = 24
+		c.Adapt.Steps, c.Adapt.WarmupSteps = 100, 10
 		sr.BatchSize, sr.Steps = 8, 300
 		sr.WarmupSteps, sr.CheckpointEvery = 30, 100
 		c.Gap.C2ST = c2st.Options{Splits: 3, Steps: 100}
@@ -289,6 +328,9 @@ func (c Config) Validate() error {
 		return bad("sr.model.in_channels", c.SR.Model.InChannels, "must be 3 (RGB images)")
 	case c.SR.PatchSize > c.Crop/c.Scale:
 		return bad("sr.patch_size", c.SR.PatchSize, fmt.Sprintf("is larger than the LR crops (%d = crop / scale)", c.Crop/c.Scale))
+	}
+	if err := c.Adapt.validate(); err != nil {
+		return err
 	}
 	if err := c.SR.Validate(); err != nil {
 		return fmt.Errorf("sr: %w", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -156,16 +157,32 @@ func TestTinyExperiment(t *testing.T) {
 	cfg := tinyConfig(t, in)
 	out := filepath.Join(t.TempDir(), "bench")
 
-	// Interrupted in the middle of a training run, as by Ctrl-C: after
-	// official's first training step.
+	// Interrupted while the diffusion model is adapted, as by Ctrl-C: it
+	// stops after its first step.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := &cancelOn{after: "bench: sr/official ...", text: "sr train: 1/", cancel: cancel}
+	log := &cancelOn{after: "bench: adapt ...", text: "bench: adapt: fine-tuning", cancel: cancel}
+	if _, err := Run(ctx, cfg, out, log); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("run interrupted in adapt: %v, want ErrInterrupted\n%s", err, log)
+	}
+	if exists(filepath.Join(out, AdaptDir, AdaptRecord)) || !exists(filepath.Join(out, AdaptDir, "checkpoints", "step-00000001")) ||
+		exists(filepath.Join(out, PairsDir, Method)) {
+		t.Fatalf("the interrupted adaptation left no checkpoint, or finished:\n%s", log)
+	}
+
+	// Interrupted in the middle of a training run: after official's
+	// first training step. The adaptation resumes and finishes first.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	log = &cancelOn{after: "bench: sr/official ...", text: "sr train: 1/", cancel: cancel}
 	if _, err := Run(ctx, cfg, out, log); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("interrupted run: %v, want ErrInterrupted\n%s", err, log)
 	}
 	if exists(filepath.Join(out, SRDir, Official, "model")) || !exists(filepath.Join(out, SRDir, Official, "checkpoints", "step-00000001")) {
 		t.Fatalf("the interrupted training left no checkpoint, or finished:\n%s", log)
+	}
+	if s := log.String(); !strings.Contains(s, "bench: adapt: resumed from") || !strings.Contains(s, "bench: adapt: done in") {
+		t.Errorf("the adaptation did not resume and finish:\n%s", s)
 	}
 
 	// The rerun resumes.
@@ -175,12 +192,13 @@ func TestTinyExperiment(t *testing.T) {
 		t.Fatalf("%v\n%s", err, log)
 	}
 	first := log.String()
-	for _, want := range []string{"bench: crops: done earlier", "bench: pairs/official+ddpm: done earlier", "bench: sr/bicubic: done earlier",
+	for _, want := range []string{"bench: crops: done earlier", "bench: adapt: done earlier", "bench: pairs/official+ddpm: done earlier", "bench: sr/bicubic: done earlier",
 		"bench: sr/official: resumed from", "bench: sr/bsrgan ...", "bench: test/bicubic ..."} {
 		if !strings.Contains(first, want) {
 			t.Errorf("resumed run: log lacks %q:\n%s", want, first)
 		}
 	}
+	checkAdapted(t, in, cfg, out, res)
 
 	var crops CropList
 	if err := readJSON(filepath.Join(out, CropsFile), &crops); err != nil {
@@ -275,9 +293,12 @@ func TestTinyExperiment(t *testing.T) {
 	}
 
 	// A third run redoes nothing but the report, and a lost stage output
-	// is remade alone.
+	// is remade alone: the adapted model, lost after the last checkpoint
+	// (as by a crash), is exported again from it, the same.
 	stages, _ := os.ReadFile(filepath.Join(out, StagesFile))
 	os.Remove(filepath.Join(out, TestDir, Bicubic+".json"))
+	os.Remove(filepath.Join(out, AdaptDir, AdaptRecord))
+	os.RemoveAll(filepath.Join(out, AdaptDir, AdaptModelDir))
 	log = &cancelOn{}
 	res2, err := Run(context.Background(), cfg, out, log)
 	if err != nil {
@@ -289,18 +310,22 @@ func TestTinyExperiment(t *testing.T) {
 			ran = append(ran, l)
 		}
 	}
-	if strings.Join(ran, "|") != "bench: test/bicubic ...|bench: report ..." || strings.Count(log.String(), "done earlier") != 1+5*3+5 {
+	if strings.Join(ran, "|") != "bench: adapt ...|bench: test/bicubic ...|bench: report ..." || strings.Count(log.String(), "done earlier") != 1+5*3+5 ||
+		!strings.Contains(log.String(), "bench: adapt: resumed from "+filepath.Join(out, AdaptDir, "checkpoints", "step-00000003")) {
 		t.Errorf("third run ran %q:\n%s", ran, log)
 	}
 	if res2.Rows[0].PSNR != res.Rows[0].PSNR {
 		t.Errorf("redone test: PSNR %v, was %v", res2.Rows[0].PSNR, res.Rows[0].PSNR)
+	}
+	if res2.Adapt == nil || !reflect.DeepEqual(*res2.Adapt, *res.Adapt) {
+		t.Errorf("adapted model exported again: %+v, was %+v", res2.Adapt, res.Adapt)
 	}
 	var before, after []StageTime
 	json.Unmarshal(stages, &before)
 	b2, _ := os.ReadFile(filepath.Join(out, StagesFile))
 	json.Unmarshal(b2, &after)
 	for i := range before {
-		if n := before[i].Name; n != "report" && n != "test/bicubic" && before[i] != after[i] {
+		if n := before[i].Name; n != "report" && n != "test/bicubic" && n != AdaptDir && before[i] != after[i] {
 			t.Errorf("stage %s: time changed from %+v to %+v", n, before[i], after[i])
 		}
 	}
@@ -311,9 +336,86 @@ func TestTinyExperiment(t *testing.T) {
 	if err != nil || len(res3.Rows) != 3 || res3.Rows[0].Source != Bicubic {
 		t.Errorf("subset of sources: %v, %+v", err, res3)
 	}
-	cfg.Seed = 5
-	if _, err := Run(context.Background(), cfg, out, nil); err == nil || !strings.Contains(err.Error(), "other settings (seed differ") {
-		t.Errorf("other seed in the same folder: %v", err)
+	for _, tc := range []struct {
+		change func(c *Config)
+		want   string
+	}{
+		{func(c *Config) { c.Seed = 5 }, "seed"},
+		{func(c *Config) { c.Adapt.LearningRate = 2e-4 }, "adapt.learning_rate"},
+		{func(c *Config) { c.Adapt.Steps = 0 }, "adapt.steps"},
+	} {
+		c := cfg
+		tc.change(&c)
+		if _, err := Run(context.Background(), c, out, nil); err == nil || !strings.Contains(err.Error(), "other settings ("+tc.want+" differ") {
+			t.Errorf("other %s in the same folder: %v", tc.want, err)
+		}
+	}
+}
+
+// checkAdapted checks the adapted diffusion model of a finished tiny
+// experiment: its folder loads, the Method's pairs were made with it, and
+// the report and results describe it. The same adaptation without
+// interruption gives the same weights.
+func checkAdapted(t *testing.T, in inputs, cfg Config, out string, res *Results) {
+	t.Helper()
+	var rec Adapted
+	if err := readJSON(filepath.Join(out, AdaptDir, AdaptRecord), &rec); err != nil {
+		t.Fatal(err)
+	}
+	base, err := unet.Load(in.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := unet.Load(filepath.Join(out, AdaptDir, AdaptModelDir))
+	if err != nil {
+		t.Fatalf("the adapted model does not load: %v", err)
+	}
+	if rec.Base.Name != "model" || rec.Base.SHA256 != base.Source.SHA256 || rec.Model.Name != "model+adapt" ||
+		rec.Model.SHA256 != m.Source.SHA256 || rec.Model.SHA256 == rec.Base.SHA256 || rec.Steps != 3 || rec.Images != 6 || len(rec.Skipped) != 0 ||
+		!(rec.FinalLoss > 0) {
+		t.Errorf("adapted.json %+v; base sha256 %s, adapted weights' %s", rec, base.Source.SHA256, m.Source.SHA256)
+	}
+	if !bytes.Equal(m.Source.SchedulerConfig, ddpm.SchedulerConfig(ddpm.Default())) || m.Config().BlockOutChannels[0] != base.Config().BlockOutChannels[0] {
+		t.Errorf("adapted model: scheduler %s, config %+v", m.Source.SchedulerConfig, m.Config())
+	}
+	curve, err := adaptCurve(filepath.Join(out, AdaptDir))
+	if err != nil || len(curve) != 3 || curve[0].Step != 1 || curve[2].Step != 3 {
+		t.Errorf("adapt log: %v %+v", err, curve)
+	}
+	if got := manifestModel(filepath.Join(out, PairsDir, Method)); got == nil || *got != rec.Model {
+		t.Errorf("the method's pairs name the model %+v, want %+v", got, rec.Model)
+	}
+	if res.Model == nil || *res.Model != rec.Model || res.Adapt == nil || res.Adapt.Model != rec.Model {
+		t.Errorf("results: model %+v, adapt %+v", res.Model, res.Adapt)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, ReportMD))
+	for _, want := range []string{
+		"| model adaptation | model (sha256 " + base.Source.SHA256 + ") fine-tuned on the 6 real LQ images: 3 steps of 2 crops of 16x16, AdamW learning rate 0.0001 (cosine, 1-step warm-up)",
+		"| diffusion model (official+ddpm) | model+adapt (sha256 " + rec.Model.SHA256 + ") |",
+		"![Diffusion model adaptation](adapt.png)", "| adapt |",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if p := pixels(t, filepath.Join(out, AdaptPNG)); p.W != 800 {
+		t.Errorf("adapt.png is %dx%d", p.W, p.H)
+	}
+
+	// Without interruption: the same weights (the run stops before the
+	// pairs).
+	once := filepath.Join(t.TempDir(), "once")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := cfg
+	c.Sources = []string{Method}
+	log := &cancelOn{after: "bench: adapt ...", text: "bench: adapt: done", cancel: cancel}
+	if _, err := Run(ctx, c, once, log); !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "before pairs/official+ddpm") {
+		t.Fatalf("adapt only: %v\n%s", err, log)
+	}
+	var again Adapted
+	if err := readJSON(filepath.Join(once, AdaptDir, AdaptRecord), &again); err != nil || again.Model != rec.Model {
+		t.Errorf("uninterrupted adaptation: %v, model %+v, want %+v", err, again.Model, rec.Model)
 	}
 }
 
@@ -356,6 +458,13 @@ func TestErrors(t *testing.T) {
 		{"crop", func(c *Config) { c.Crop = 130 }, "", "crop: 130 must be a positive multiple of the scale 4"},
 		{"patch", func(c *Config) { c.SR.PatchSize = 40 }, "", "sr.patch_size: 40 is larger than the LR crops (32"},
 		{"glob", func(c *Config) { c.TestInclude = []string{"["} }, "", "test_include: bad name pattern"},
+		{"adapt steps", func(c *Config) { c.Adapt.Steps = -1 }, "", "adapt.steps: -1 must not be negative"},
+		{"adapt resolution", func(c *Config) { c.Adapt.Resolution = 12 }, "", "adapt.resolution: 12 must be a positive multiple of 8"},
+		{"adapt warm-up", func(c *Config) { c.Adapt.WarmupSteps = 5 }, "", "adapt.warmup_steps: 5 must be in 0..adapt.steps (3)"},
+		{"adapt rate", func(c *Config) { c.Adapt.LearningRate = 0 }, "", "adapt.learning_rate: 0 must be positive"},
+		{"adapt batch", func(c *Config) { c.Adapt.BatchSize = 0 }, "", "adapt.batch_size: 0 must be at least 1"},
+		{"adapt on small images", func(c *Config) { c.Adapt.Resolution = 128 }, "",
+			"--real-lq " + in.realLQ + ": none of the 6 images is at least 64 pixels on a side, too small to adapt the diffusion model on crops of 128 (adapt.resolution)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/pairset/pairdata"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/train/ddpm"
 )
 
 // openTest opens the real test pairs; pairdata names every layout problem
@@ -72,7 +74,10 @@ func openRealLQ(c Config) (*lqSet, error) {
 		return nil, fmt.Errorf("--real-lq %s: none of its %d images is left by the include and exclude patterns", dir, len(files))
 	}
 	p := c.Gap.Features.WithDefaults().PatchSize
-	usable := 0
+	// The adapt stage's crop rule (ddpm's min_side_fraction), checked
+	// here, before the settings bind the output folder.
+	a := int(float64(c.Adapt.Resolution)*ddpm.Default().MinSideFraction + 0.5)
+	usable, adaptable := 0, 0
 	for _, f := range s.files {
 		info, err := imageio.ReadInfo(f, imageio.Options{})
 		if err != nil {
@@ -81,10 +86,17 @@ func openRealLQ(c Config) (*lqSet, error) {
 		if info.Width >= p && info.Height >= p {
 			usable++
 		}
+		if min(info.Width, info.Height) >= a {
+			adaptable++
+		}
 	}
 	if usable < 2 {
 		return nil, fmt.Errorf("--real-lq %s: %d of %d images are at least %dx%d pixels (gap.features.patch_size), need 2",
 			dir, usable, len(s.files), p, p)
+	}
+	if adaptable == 0 && c.Adapt.Steps > 0 && slices.Contains(c.Sources, Method) {
+		return nil, fmt.Errorf("--real-lq %s: none of the %d images is at least %d pixels on a side, too small to adapt the diffusion model on crops of %d (adapt.resolution)",
+			dir, len(s.files), a, c.Adapt.Resolution)
 	}
 	return s, nil
 }

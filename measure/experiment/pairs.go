@@ -31,6 +31,7 @@ func (r *runner) pairsDone(source string) bool {
 
 // methodModel is the loaded diffusion model of the Method source.
 type methodModel struct {
+	net     *unet.Model
 	predict synth.Denoiser
 	id      synth.ModelID
 	sched   []byte
@@ -47,7 +48,7 @@ func loadModel(dir string, ema bool) (*methodModel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &methodModel{m.Predict, synth.ModelID{Name: defaultmodel.Name, SHA256: sum}, sched, info.Step == 0}, nil
+		return &methodModel{m, m.Predict, synth.ModelID{Name: defaultmodel.Name, SHA256: sum}, sched, info.Step == 0}, nil
 	}
 	sub := ""
 	if ema {
@@ -62,7 +63,7 @@ func loadModel(dir string, ema bool) (*methodModel, error) {
 		// A bare UNet folder: the reference training schedule.
 		sched = ddpm.SchedulerConfig(ddpm.Default())
 	}
-	return &methodModel{m.Predict, synth.ModelID{Name: m.Source.Name, SHA256: m.Source.SHA256}, sched, false}, nil
+	return &methodModel{m, m.Predict, synth.ModelID{Name: m.Source.Name, SHA256: m.Source.SHA256}, sched, false}, nil
 }
 
 // cropRecord is the manifest record of a degradation-only pair: the
@@ -99,7 +100,12 @@ func (r *runner) makePairs(source string) error {
 	var syn *synth.Synthesizer
 	if source == Method {
 		if r.method == nil {
-			if r.method, err = loadModel(c.Model, c.ModelEMA); err != nil {
+			if c.Adapt.Steps > 0 {
+				r.method, err = r.loadAdapted()
+			} else {
+				r.method, err = loadModel(c.Model, c.ModelEMA)
+			}
+			if err != nil {
 				return err
 			}
 		}

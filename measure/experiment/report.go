@@ -61,6 +61,12 @@ func (r *runner) report() (*Results, error) {
 		}
 		if s == Method {
 			res.Model = manifestModel(r.pairsDir(s))
+			if r.adapting() {
+				var err error
+				if res.Adapt, err = r.readAdapted(); err != nil {
+					return nil, err
+				}
+			}
 		}
 		res.Rows = append(res.Rows, row)
 	}
@@ -78,6 +84,11 @@ func (r *runner) report() (*Results, error) {
 	if err := r.drawSamples(); err != nil {
 		return nil, err
 	}
+	if res.Adapt != nil {
+		if err := r.drawAdapt(); err != nil {
+			return nil, err
+		}
+	}
 	doc := r.document(res)
 	if err := pairset.WriteFileAtomic(filepath.Join(r.out, ReportMD), doc.markdown()); err != nil {
 		return nil, err
@@ -90,7 +101,7 @@ func (r *runner) report() (*Results, error) {
 		return nil, err
 	}
 	// Reports are for sharing: readable by all, as the PNGs are.
-	for _, f := range []string{ResultsFile, ReportMD, ReportHTML} {
+	for _, f := range []string{ResultsFile, ReportMD, ReportHTML, AdaptPNG} {
 		os.Chmod(filepath.Join(r.out, f), 0o644)
 	}
 	fmt.Fprintf(r.log, "bench: report in %s and %s\n", filepath.Join(r.out, ReportMD), filepath.Join(r.out, ReportHTML))
@@ -133,6 +144,11 @@ func (r *runner) document(res *Results) document {
 		head: res.head(),
 		rows: rows,
 	})
+	if a := res.Adapt; a != nil {
+		d.sections[0].paras = append(d.sections[0].paras, fmt.Sprintf(
+			"The diffusion model of %s was first adapted to the real LQ images: %s, fine-tuned for %d steps on the %d real LQ images, became %s (see Setup). Its KID, FD and classifier accuracy therefore compare with images its model learnt from; PSNR and SSIM are measured on the test pairs, which it never saw.",
+			Method, a.Base.Name, a.Steps, a.Images, a.Model.Name))
+	}
 	d.sections = append(d.sections, section{
 		title: "Training curves",
 		paras: []string{"The training loss of the SR network on each source's pairs (mean of each log interval). Lower training loss does not mean better real-world results: easy synthetic pairs are easy to fit."},
@@ -160,6 +176,14 @@ func (r *runner) document(res *Results) document {
 		per = append(per, line)
 	}
 	d.sections = append(d.sections, section{title: "PSNR / SSIM per test pair", head: head, rows: per})
+	if a := res.Adapt; a != nil {
+		d.sections = append(d.sections, section{
+			title: "Diffusion model adaptation",
+			paras: []string{fmt.Sprintf("The training loss of the diffusion model while it was fine-tuned on the real LQ images (the denoising error of each step, and its moving average); mean of the last 10%% of the steps %.4f. The run is in %s/, as degradiff train writes one (degradiff export reads it).",
+				a.FinalLoss, AdaptDir)},
+			image: AdaptPNG,
+		})
+	}
 
 	model := "not used"
 	if res.Model != nil {
@@ -181,6 +205,7 @@ func (r *runner) document(res *Results) document {
 			{"real LQ images", fmt.Sprintf("%s: %d images (include %q, exclude %q)", c.RealLQ, res.RealLQImages, strings.Join(c.RealLQInclude, ","), strings.Join(c.RealLQExclude, ","))},
 			{"test pairs", fmt.Sprintf("%s: %d pairs (%s; include %q, exclude %q)", c.Test, res.TestPairs, r.test.Layout, strings.Join(c.TestInclude, ","), strings.Join(c.TestExclude, ","))},
 			{"diffusion model (" + Method + ")", model},
+			{"model adaptation", r.adaptText(res.Adapt)},
 			{"diffusion step", fmt.Sprintf("%s sampler (final sigmas %s), %d steps, strength uniform in [0, %g]", c.Synth.Sampler, c.Synth.FinalSigmas, c.Synth.Steps, c.Synth.MaxStrength)},
 			{"SR network", fmt.Sprintf("srnet x%d, %d features, %d blocks, %s base", c.SR.Model.Scale, c.SR.Model.NumFeat, c.SR.Model.NumBlock, c.SR.Model.Base)},
 			{"SR training", fmt.Sprintf("%d steps, batch %d, LR patches %d, %s loss, learning rate %g (%s), EMA %v; settings in %s/SOURCE/%s", c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.Loss, c.SR.LR, c.SR.LRSchedule, c.SR.UseEMA, SRDir, "config.yaml")},
@@ -197,10 +222,14 @@ func (r *runner) document(res *Results) document {
 		lines = append(lines, fmt.Sprintf("degradiff sr test --model %s --pairs %s%s --baseline",
 			shellQuote(filepath.Join(r.out, SRDir, s)), shellQuote(c.Test), globFlags(c.TestInclude, c.TestExclude)))
 	}
+	adaptNote := ""
+	if res.Adapt != nil {
+		adaptNote = " with the model " + AdaptDir + "/" + AdaptModelDir + "/, fine-tuned as degradiff train --init-from does with the settings in " + AdaptDir + "/config.yaml"
+	}
 	d.sections = append(d.sections, section{
 		title: "Commands",
 		paras: []string{
-			"This report was made by the command below; rerunning it with the same settings redoes nothing but the report. Stage 2 makes the pairs as degradiff degrade (the four degradations) and degradiff synth --keep-init (" + Method + ") do, on the crops listed in " + CropsFile + "; stage 4 trains as degradiff sr train with the settings in " + SRDir + "/SOURCE/config.yaml. Each network can be tested again with the commands after it.",
+			"This report was made by the command below; rerunning it with the same settings redoes nothing but the report. Stage 2 makes the pairs as degradiff degrade (the four degradations) and degradiff synth --keep-init (" + Method + adaptNote + ") do, on the crops listed in " + CropsFile + "; stage 4 trains as degradiff sr train with the settings in " + SRDir + "/SOURCE/config.yaml. Each network can be tested again with the commands after it.",
 		},
 		code: cmd + "\n\n" + strings.Join(lines, "\n"),
 	})
@@ -226,6 +255,24 @@ func (r *runner) document(res *Results) document {
 		rows:  times,
 	})
 	return d
+}
+
+// adaptText describes the adaptation of the Method's model for the
+// settings table.
+func (r *runner) adaptText(a *Adapted) string {
+	c := r.cfg.Adapt
+	switch {
+	case c.Steps == 0:
+		return "none (adapt.steps 0): the model as given"
+	case a == nil:
+		return fmt.Sprintf("%d steps asked; not run (%s is not among the sources)", c.Steps, Method)
+	}
+	s := fmt.Sprintf("%s (sha256 %s) fine-tuned on the %d real LQ images", a.Base.Name, a.Base.SHA256, a.Images)
+	if n := len(a.Skipped); n > 0 {
+		s += fmt.Sprintf(" (%d more skipped: too small or unreadable)", n)
+	}
+	return s + fmt.Sprintf(": %d steps of %d crops of %dx%d, AdamW learning rate %g (cosine, %d-step warm-up), EMA weights; run in %s/, model in %s/%s/",
+		a.Steps, c.BatchSize, c.Resolution, c.Resolution, c.LearningRate, c.WarmupSteps, AdaptDir, AdaptDir, AdaptModelDir)
 }
 
 // globFlags returns the --include and --exclude flags of sr test.

@@ -26,6 +26,9 @@ type Results struct {
 	TestPairs    int      `json:"test_pairs"`
 	// Model is the diffusion model of the Method source, when it ran.
 	Model *synth.ModelID `json:"ddpm_model,omitempty"`
+	// Adapt records how that model was fine-tuned on the real LQ images,
+	// when it was (Config.Adapt).
+	Adapt *Adapted `json:"adapt,omitempty"`
 	// Rows holds one row per source, in Sources order, then the Upscale
 	// reference row.
 	Rows []Row `json:"rows"`

@@ -105,6 +105,11 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 	fmt.Fprintf(log, "bench: %d HQ crops of %dx%d from %d images, %d source(s): %s\n",
 		len(r.crops.Crops), cfg.Crop, cfg.Crop, r.crops.Files, len(cfg.Sources), strings.Join(cfg.Sources, ", "))
 	for _, s := range cfg.Sources {
+		if s == Method && r.adapting() {
+			if err := r.stage(AdaptDir, r.adaptDone, r.adapt); err != nil {
+				return nil, err
+			}
+		}
 		if err := r.stage("pairs/"+s, func() bool { return r.pairsDone(s) }, func() error { return r.makePairs(s) }); err != nil {
 			return nil, err
 		}
@@ -235,7 +240,7 @@ func (r *runner) checkSettings() error {
 
 // hasOutputs reports whether OUT holds the output of any stage.
 func (r *runner) hasOutputs() bool {
-	for _, f := range []string{CropsFile, PairsDir, GapDir, SRDir, TestDir} {
+	for _, f := range []string{CropsFile, AdaptDir, PairsDir, GapDir, SRDir, TestDir} {
 		if exists(filepath.Join(r.out, f)) {
 			return true
 		}

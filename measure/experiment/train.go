@@ -72,7 +72,11 @@ type lossPoint struct {
 
 // lossCurve reads the training loss of a source's run.
 func (r *runner) lossCurve(source string) ([]lossPoint, error) {
-	run := &runfolder.Run{Dir: r.runDir(source)}
+	return readLoss(&runfolder.Run{Dir: r.runDir(source)})
+}
+
+// readLoss reads the training loss of a run folder's log.
+func readLoss(run *runfolder.Run) ([]lossPoint, error) {
 	var out []lossPoint
 	err := run.ReadLog(func(line []byte) error {
 		var p lossPoint

@@ -1,6 +1,7 @@
 package ddpm
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -94,6 +95,33 @@ func LoadDataset(src Sources, cfg Config, previewN int, opt imageio.Options) (*D
 		return nil, fmt.Errorf("--lq %s: no images found", strings.Join(src.Dirs, ", "))
 	}
 	ds := &Dataset{Skipped: problems}
+	if !ds.load(files, names, cfg, previewN, opt) {
+		return nil, fmt.Errorf("--lq %s: none of the %d images is usable (%d skipped)", strings.Join(src.Dirs, ", "), len(files), len(ds.Skipped))
+	}
+	return ds, nil
+}
+
+// LoadFiles is LoadDataset on a given list of image files, for callers
+// that select the images themselves; names[i] is the item name of
+// files[i] (it keys the preview hold-out). The error of a list without a
+// usable image gives the first reason.
+func LoadFiles(files, names []string, cfg Config, previewN int, opt imageio.Options) (*Dataset, error) {
+	if len(files) != len(names) {
+		panic(fmt.Sprintf("ddpm.LoadFiles: %d files but %d names", len(files), len(names)))
+	}
+	if len(files) == 0 {
+		return nil, errors.New("no images given")
+	}
+	ds := &Dataset{}
+	if !ds.load(files, names, cfg, previewN, opt) {
+		return nil, fmt.Errorf("none of the %d images is usable: %w", len(files), ds.Skipped[0])
+	}
+	return ds, nil
+}
+
+// load reads files into ds, adding the unusable ones to Skipped, and holds
+// out the previews. It reports whether any image is usable.
+func (ds *Dataset) load(files, names []string, cfg Config, previewN int, opt imageio.Options) bool {
 	minSide := int(float64(cfg.Resolution)*cfg.MinSideFraction + 0.5)
 	var all []image8
 	for i, p := range files {
@@ -109,7 +137,7 @@ func LoadDataset(src Sources, cfg Config, previewN int, opt imageio.Options) (*D
 		all = append(all, toImage8(names[i], m))
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("--lq %s: none of the %d images is usable (%d skipped)", strings.Join(src.Dirs, ", "), len(files), len(ds.Skipped))
+		return false
 	}
 	// Hold out previews by a keyed hash of the name: stable when images
 	// are added, independent of the order of files.
@@ -131,7 +159,7 @@ func LoadDataset(src Sources, cfg Config, previewN int, opt imageio.Options) (*D
 			ds.Train = append(ds.Train, im)
 		}
 	}
-	return ds, nil
+	return true
 }
 
 func toImage8(name string, m *raster.Image) image8 {
