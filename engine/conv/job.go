@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/degradiff/degradiff/engine/gemm"
+	"github.com/degradiff/degradiff/internal/parallel"
 )
 
 type opKind int
@@ -18,7 +19,7 @@ const (
 
 // A job is one call of Forward, BackwardData or BackwardWeight: its
 // arguments and the tables shared by the goroutines working on it. Jobs are
-// recycled through jobFree so that the steady state allocates nothing.
+// recycled through jobs so that the steady state allocates nothing.
 type job struct {
 	op opKind
 	g  geom
@@ -53,31 +54,18 @@ type job struct {
 	wg   sync.WaitGroup
 }
 
-var (
-	jobMu   sync.Mutex
-	jobFree []*job
-)
+// jobs recycles jobs without allocating (see parallel.FreeList).
+var jobs parallel.FreeList[job]
 
 func getJob(op opKind, g geom) *job {
-	jobMu.Lock()
-	var j *job
-	if n := len(jobFree); n > 0 {
-		j = jobFree[n-1]
-		jobFree = jobFree[:n-1]
-	}
-	jobMu.Unlock()
-	if j == nil {
-		j = new(job)
-	}
+	j := jobs.Get()
 	j.op, j.g = op, g
 	return j
 }
 
 func putJob(j *job) {
 	j.in, j.w, j.bias, j.out, j.dy, j.db = nil, nil, nil, nil, nil, nil
-	jobMu.Lock()
-	jobFree = append(jobFree, j)
-	jobMu.Unlock()
+	jobs.Put(j)
 }
 
 // prepare fills the shared tables of j.

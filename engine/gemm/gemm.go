@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/degradiff/degradiff/internal/parallel"
 )
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where
@@ -123,7 +125,7 @@ const minUnitFlops = 1 << 20
 const shortRows = 384
 
 // A job is one product being computed, shared by the goroutines working on
-// it. Jobs are recycled through jobFree.
+// it. Jobs are recycled through jobs.
 //
 // The product runs in phases, Goto's loops over column blocks of nc and
 // depth blocks of kc, and each phase in units: row blocks of C or, for
@@ -182,23 +184,12 @@ type job struct {
 	helpers       []helper     // workers claimed for the job
 }
 
-var (
-	jobMu   sync.Mutex
-	jobFree []*job
-)
-
-func getJob() *job {
-	jobMu.Lock()
-	defer jobMu.Unlock()
-	if n := len(jobFree); n > 0 {
-		j := jobFree[n-1]
-		jobFree = jobFree[:n-1]
-		return j
-	}
+// jobs recycles jobs without allocating (see parallel.FreeList).
+var jobs = parallel.FreeList[job]{New: func() *job {
 	j := new(job)
 	j.cond.L = &j.mu
 	return j
-}
+}}
 
 // release drops one goroutine's hold on j; the last one recycles it.
 func (j *job) release() {
@@ -206,9 +197,7 @@ func (j *job) release() {
 		return
 	}
 	j.a, j.b, j.c = operand{}, operand{}, nil // drop references for the GC
-	jobMu.Lock()
-	jobFree = append(jobFree, j)
-	jobMu.Unlock()
+	jobs.Put(j)
 }
 
 func mul(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ldc int, serial bool) {
@@ -219,7 +208,7 @@ func mul(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ld
 		scale(m, n, beta, c, ldc)
 		return
 	}
-	j := getJob()
+	j := jobs.Get()
 	p := active.Load()
 	j.p, j.m, j.n, j.k = p, m, n, k
 	j.alpha, j.beta = alpha, beta

@@ -2,7 +2,6 @@ package optim
 
 import (
 	"math"
-	"sync"
 
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/internal/parallel"
@@ -53,24 +52,11 @@ type normJob struct {
 	scale   float32
 }
 
-// normJobs is the free list of jobs (not a sync.Pool, which a collection
-// empties and which allocates when objects move between Ps).
-var normJobs struct {
-	sync.Mutex
-	free []*normJob
-}
+// normJobs recycles jobs without allocating (see parallel.FreeList).
+var normJobs parallel.FreeList[normJob]
 
 func newNormJob(params []*ag.Var) *normJob {
-	var j *normJob
-	normJobs.Lock()
-	if n := len(normJobs.free); n > 0 {
-		j = normJobs.free[n-1]
-		normJobs.free = normJobs.free[:n-1]
-	}
-	normJobs.Unlock()
-	if j == nil {
-		j = new(normJob)
-	}
+	j := normJobs.Get()
 	j.params, j.segs, j.clip = params, j.segs[:0], false
 	for i, p := range params {
 		if p.RequiresGrad() && p.Grad != nil {
@@ -88,9 +74,7 @@ func newNormJob(params []*ag.Var) *normJob {
 
 func (j *normJob) free() {
 	j.params = nil
-	normJobs.Lock()
-	normJobs.free = append(normJobs.free, j)
-	normJobs.Unlock()
+	normJobs.Put(j)
 }
 
 // norm returns the square root of the sum, in segment order, of the

@@ -59,7 +59,7 @@ func ForBody(n, grain int, body Body) {
 		chunks = 4 * w
 	}
 	size := (n + chunks - 1) / chunks
-	j := getJob()
+	j := jobs.Get()
 	j.body, j.n, j.size = body, n, size
 	j.next.Store(0)
 	ensureWorkers(w - 1)
@@ -74,7 +74,7 @@ func ForBody(n, grain int, body Body) {
 	j.drain()
 	j.wg.Wait()
 	j.body = nil
-	putJob(j)
+	jobs.Put(j)
 }
 
 // Loop is ForBody for a loop body held by value: a struct of the loop's
@@ -153,30 +153,8 @@ func (j *job) drain() {
 	}
 }
 
-// Jobs are recycled through a free list rather than a sync.Pool: a pool
-// whose objects are taken on one P and put back on another allocates
-// from time to time, and a collection empties it.
-var (
-	jobMu   sync.Mutex
-	jobFree []*job
-)
-
-func getJob() *job {
-	jobMu.Lock()
-	defer jobMu.Unlock()
-	if n := len(jobFree); n > 0 {
-		j := jobFree[n-1]
-		jobFree = jobFree[:n-1]
-		return j
-	}
-	return new(job)
-}
-
-func putJob(j *job) {
-	jobMu.Lock()
-	jobFree = append(jobFree, j)
-	jobMu.Unlock()
-}
+// jobs recycles loop jobs (see FreeList).
+var jobs FreeList[job]
 
 var (
 	// work is unbuffered: a send succeeds only when a worker is idle.

@@ -121,3 +121,18 @@ func TestLoopNestedAndConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestFreeListRecycles(t *testing.T) {
+	made := 0
+	l := FreeList[int]{New: func() *int { made++; return new(int) }}
+	a := l.Get()
+	*a = 7
+	l.Put(a)
+	if b := l.Get(); b != a || *b != 7 || made != 1 {
+		t.Fatalf("Get after Put: %p (want %p), value %d, %d made", b, a, *b, made)
+	}
+	l.Put(a)
+	if n := testing.AllocsPerRun(100, func() { l.Put(l.Get()) }); n != 0 {
+		t.Fatalf("Get/Put allocated %v times", n)
+	}
+}
