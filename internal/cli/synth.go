@@ -41,8 +41,15 @@ into --crop sub-images first) and each of --per-image variants it:
      scale 4, no resize back);
   2. draws a strength s uniformly in [0, --max-strength], at least 1/--steps;
   3. noises the initial LQ to the img2img start timestep of s and denoises it
-     with the DDPM (default UniPC, 50 steps, so about s*50 steps run);
+     with the DDPM (default UniPC, 50 steps, so about s*50 steps run; the
+     last step lands on the clean image, --final-sigmas zero, where
+     diffusers 0.21 and the reference implementation stop at timestep 0's
+     noise level, sigma_min);
   4. writes the pair.
+
+A model adapted to your own real LQ images ("degradiff train --init-from
+builtin --config configs/ddpm-adapt.yaml") makes LQ images closer to them
+than the general-purpose built-in model.
 
 Without --model it uses the default model built into the binary, trained by
 the project on real-world low-quality images (docs/MODEL_CARD.md). --model
