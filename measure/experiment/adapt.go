@@ -176,8 +176,7 @@ func (r *runner) adapt() error {
 	if err != nil {
 		return err
 	}
-	if steps, _ := run.Steps(); len(steps) > 0 {
-		ck := run.CheckpointPath(steps[len(steps)-1])
+	if ck, _ := run.Latest(); ck != "" {
 		if err := tr.Resume(ck); err != nil {
 			return err
 		}

@@ -158,26 +158,36 @@ func (r *Run) prune() error {
 	return nil
 }
 
+// Latest returns the newest checkpoint folder of the run, or "" when it
+// has none.
+func (r *Run) Latest() (string, error) {
+	steps, err := r.Steps()
+	if err != nil || len(steps) == 0 {
+		return "", err
+	}
+	return r.CheckpointPath(steps[len(steps)-1]), nil
+}
+
 // Resolve turns a --resume argument into a checkpoint folder: "latest" is
 // the newest checkpoint of this run; anything else is a path (a checkpoint
 // folder, or a run folder whose latest checkpoint is meant).
 func (r *Run) Resolve(arg string) (string, error) {
 	if arg == "latest" {
-		steps, err := r.Steps()
+		ck, err := r.Latest()
 		if err != nil {
 			return "", err
 		}
-		if len(steps) == 0 {
+		if ck == "" {
 			return "", fmt.Errorf("--resume latest: no checkpoint in %s", filepath.Join(r.Dir, ckptDir))
 		}
-		return r.CheckpointPath(steps[len(steps)-1]), nil
+		return ck, nil
 	}
 	if _, err := os.Stat(filepath.Join(arg, stateFile)); err == nil {
 		return arg, nil
 	}
 	other := &Run{Dir: arg}
-	if steps, _ := other.Steps(); len(steps) > 0 {
-		return other.CheckpointPath(steps[len(steps)-1]), nil
+	if ck, _ := other.Latest(); ck != "" {
+		return ck, nil
 	}
 	return "", fmt.Errorf("--resume %s: not a checkpoint folder (no %s) nor a run folder with checkpoints", arg, stateFile)
 }
