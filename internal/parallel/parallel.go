@@ -92,47 +92,24 @@ func Loop[L any, P interface {
 	Body
 }](n, grain int, loop L) {
 	s := storeOf[L]()
-	p := P(s.get())
+	p := P(s.Get())
 	*p = loop
 	ForBody(n, grain, p)
 	var zero L
 	*p = zero
-	s.put(p)
+	s.Put(p)
 }
 
-// store is a free list of loop bodies of one type.
-type store[L any] struct {
-	mu   sync.Mutex
-	free []*L
-}
-
-// stores maps a loop body type to its *store.
+// stores maps a loop body type L to its *FreeList[L].
 var stores sync.Map
 
-func storeOf[L any]() *store[L] {
+func storeOf[L any]() *FreeList[L] {
 	key := reflect.TypeFor[L]()
 	s, ok := stores.Load(key)
 	if !ok {
-		s, _ = stores.LoadOrStore(key, new(store[L]))
+		s, _ = stores.LoadOrStore(key, new(FreeList[L]))
 	}
-	return s.(*store[L])
-}
-
-func (s *store[L]) get() *L {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := len(s.free); n > 0 {
-		p := s.free[n-1]
-		s.free = s.free[:n-1]
-		return p
-	}
-	return new(L)
-}
-
-func (s *store[L]) put(p *L) {
-	s.mu.Lock()
-	s.free = append(s.free, p)
-	s.mu.Unlock()
+	return s.(*FreeList[L])
 }
 
 // job is one loop in flight: workers take chunks by an atomic counter.
