@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/degradiff/degradiff/engine/gemm"
+	"github.com/degradiff/degradiff/internal/parallel"
 )
 
 // Persistent worker goroutines take images of a job, so that a call in the
@@ -61,22 +62,11 @@ type workspace struct {
 	colT   colTOperand
 }
 
-var (
-	wsMu   sync.Mutex
-	wsFree []*workspace
-)
+// workspaces recycles workspaces without allocating (see parallel.FreeList).
+var workspaces parallel.FreeList[workspace]
 
 func getWorkspace() *workspace {
-	wsMu.Lock()
-	var ws *workspace
-	if n := len(wsFree); n > 0 {
-		ws = wsFree[n-1]
-		wsFree = wsFree[:n-1]
-	}
-	wsMu.Unlock()
-	if ws == nil {
-		ws = new(workspace)
-	}
+	ws := workspaces.Get()
 	// Bring the buffers up to the largest sizes any workspace has needed:
 	// which goroutine takes which workspace varies from call to call, and
 	// this way none grows again once every shape has run.
@@ -109,9 +99,7 @@ func reserve(s *[]float32, m *atomic.Int64) {
 
 func putWorkspace(ws *workspace) {
 	ws.a, ws.b, ws.wb, ws.col, ws.colT = gemm.Dense{}, gemm.Dense{}, weightsBias{}, colOperand{}, colTOperand{}
-	wsMu.Lock()
-	wsFree = append(wsFree, ws)
-	wsMu.Unlock()
+	workspaces.Put(ws)
 }
 
 // grow makes *s at least n long, reallocating only when it is too short.

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/degradiff/degradiff/internal/parallel"
 )
 
 // Persistent worker goroutines help with large products, so that a product
@@ -128,23 +130,12 @@ type workspace struct {
 	a, b, t []float32
 }
 
-var (
-	wsMu   sync.Mutex
-	wsFree []*workspace
-)
+// workspaces recycles workspaces without allocating (see parallel.FreeList).
+var workspaces parallel.FreeList[workspace]
 
 // getWorkspace returns a workspace with buffers large enough for j.
 func getWorkspace(j *job) *workspace {
-	wsMu.Lock()
-	var ws *workspace
-	if n := len(wsFree); n > 0 {
-		ws = wsFree[n-1]
-		wsFree = wsFree[:n-1]
-	}
-	wsMu.Unlock()
-	if ws == nil {
-		ws = new(workspace)
-	}
+	ws := workspaces.Get()
 	p := j.p
 	rows, panels := j.rows.start(j.tiles), j.ncp // op(A) for column groups, op(B) for row blocks
 	if j.cols {
@@ -159,9 +150,7 @@ func getWorkspace(j *job) *workspace {
 }
 
 func putWorkspace(ws *workspace) {
-	wsMu.Lock()
-	wsFree = append(wsFree, ws)
-	wsMu.Unlock()
+	workspaces.Put(ws)
 }
 
 // grow makes *s at least n long, reallocating only when it is too short.
