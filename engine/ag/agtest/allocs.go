@@ -19,7 +19,6 @@ import (
 func StepAllocs(procs int, step func()) float64 {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	step()
-	PrimeWaiters()
 	step()
 	const windows, calls = 10, 4
 	best := -1.0
