@@ -97,7 +97,7 @@ def full_config(cfg):
 def timestep_embedding(t, dim, flip_sin_to_cos, shift, max_period=10000):
     """diffusers' get_timestep_embedding."""
     half = dim // 2
-    exponent = -math.log(max_period) * torch.arange(0, half, dtype=torch.float32)
+    exponent = -math.log(max_period) * torch.arange(0, half, dtype=torch.float32, device=t.device)
     exponent = exponent / (half - shift)
     emb = t[:, None].float() * torch.exp(exponent)[None, :]
     emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
@@ -166,7 +166,7 @@ class Attention(nn.Module):
         return x.reshape(b, h, n, d).permute(0, 2, 1, 3).reshape(b, n, h * d)
 
     def _attend(self, q, k, v):  # get_attention_scores + bmm
-        scores = torch.baddbmm(torch.empty(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype),
+        scores = torch.baddbmm(torch.empty(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype, device=q.device),
                                q, k.transpose(-1, -2), beta=0, alpha=self.scale)
         return torch.bmm(scores.float().softmax(dim=-1).to(v.dtype), v)
 
@@ -326,8 +326,8 @@ class UNet2DModel(nn.Module):
         one per sample), as UNet2DModel.forward(...).sample."""
         c = self.config
         if not torch.is_tensor(t):
-            t = torch.tensor([t], dtype=torch.float32)
-        t = t.reshape(-1) * torch.ones(x.shape[0], dtype=t.dtype)
+            t = torch.tensor([t], dtype=torch.float32, device=x.device)
+        t = t.reshape(-1) * torch.ones(x.shape[0], dtype=t.dtype, device=x.device)
         temb = self.time_embedding(timestep_embedding(t, c["block_out_channels"][0], c["flip_sin_to_cos"],
                                                       c["freq_shift"]))
         if c["center_input_sample"]:
