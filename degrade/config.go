@@ -256,7 +256,8 @@ func (k *checker) rng(key string, r [2]float64, lo, hi float64) {
 	switch {
 	case r[0] > r[1]:
 		k.fail(key, "min %g > max %g", r[0], r[1])
-	case r[0] < lo || r[1] > hi:
+	case !(r[0] >= lo && r[1] <= hi): // also refuses NaN
+
 		k.fail(key, "range [%g, %g] is outside [%g, %g]", r[0], r[1], lo, hi)
 	}
 }

@@ -105,6 +105,11 @@ func TestUserOverrides(t *testing.T) {
 		{"realesrgan:\n  gaussian_noise_prob: 1.5\n", "realesrgan.gaussian_noise_prob"},
 		{"type: blurry\n", "type"},
 		{"face:\n  blur_kernel_size: 40\n", "face.blur_kernel_size"},
+		// Issue 12 case 1: an overflowing sigma hung degrade.
+		{"realesrgan:\n  kernels:\n    blur_sigma: [0.2, 1e160]\n", "realesrgan.kernels: blur: sigma_x range"},
+		// Issue 12 case 12: NaN names its key (and Load's error its file).
+		{"realesrgan:\n  noise_range: [1, .nan]\n", "realesrgan.noise_range[1]"},
+		{"face:\n  noise_range: [.nan, 3]\n", "face.noise_range[0]"},
 	}
 	for _, b := range bad {
 		base := "official"
@@ -112,7 +117,7 @@ func TestUserOverrides(t *testing.T) {
 			base = "face"
 		}
 		_, err := Load(base, write(b.text))
-		if err == nil || !strings.Contains(err.Error(), b.want) {
+		if err == nil || !strings.Contains(err.Error(), b.want) || !strings.Contains(err.Error(), "c.yaml") {
 			t.Errorf("config %q: error %v, want one naming %q", b.text, err, b.want)
 		}
 	}

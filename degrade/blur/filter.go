@@ -142,7 +142,9 @@ func support(w []float32, n int) (r0, r1, c0, c1 int, ok bool) {
 				best, side = v, 3
 			}
 		}
-		if best > budget {
+		// Written so that NaN weights (best or budget NaN) also stop the
+		// loop: otherwise no side is dropped and it never ends.
+		if side < 0 || !(best <= budget) {
 			break
 		}
 		budget -= best

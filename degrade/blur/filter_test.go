@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -318,5 +319,39 @@ func TestFilter2DIndependentOfWorkers(t *testing.T) {
 		if d := maxAbsDiff(one.Pix, two.Pix); d != 0 {
 			t.Errorf("GOMAXPROCS 1 vs %d: results differ by %g", prev, d)
 		}
+	}
+}
+
+// Issue 12 case 1: NaN weights made support loop forever.
+func TestSupportNaNTerminates(t *testing.T) {
+	w := make([]float32, 9)
+	for i := range w {
+		w[i] = float32(math.NaN())
+	}
+	done := make(chan struct{})
+	go func() {
+		support(w, 3)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("support does not return on NaN weights")
+	}
+}
+
+// Issue 12 case 1: a sigma whose square overflows is refused, not built
+// into a NaN kernel.
+func TestExtremeSigmaRefused(t *testing.T) {
+	sp := Spec{KernelList: []string{TypeIso}, KernelProb: []float64{1}, BlurSigma: [2]float64{0.2, 1e160}}
+	if err := sp.Validate(); err == nil || !strings.Contains(err.Error(), "sigma") {
+		t.Fatalf("blur_sigma [0.2, 1e160]: %v", err)
+	}
+	sp.BlurSigma = [2]float64{1e-170, 1}
+	if err := sp.Validate(); err == nil {
+		t.Fatal("blur_sigma [1e-170, 1] accepted")
+	}
+	if _, err := Build(Params{Type: TypeIso, Size: 7, SigmaX: 1e-170, SigmaY: 1e-170}); err == nil {
+		t.Fatal("Build made a kernel with sigma 1e-170")
 	}
 }

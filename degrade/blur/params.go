@@ -109,6 +109,18 @@ func Build(p Params) (Kernel, error) {
 	default:
 		return Kernel{}, fmt.Errorf("blur: unknown kernel type %q", p.Type)
 	}
+	// Extreme parameters (a sigma whose square overflows or underflows)
+	// give NaN or infinite weights, which would poison every pixel.
+	sum := 0.0
+	for _, v := range k.W {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return Kernel{}, fmt.Errorf("blur: kernel %q with %+v has non-finite weights", p.Type, p)
+		}
+		sum += math.Abs(v)
+	}
+	if p.Type != TypePulse && !(sum > 0) {
+		return Kernel{}, fmt.Errorf("blur: kernel %q with %+v has no weight", p.Type, p)
+	}
 	if p.PadTo > p.Size {
 		k = k.Pad(p.PadTo)
 	}

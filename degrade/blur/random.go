@@ -22,6 +22,13 @@ type Mixed struct {
 	BetaP    [2]float64 // plateau shape
 }
 
+// Bounds of the sigma and beta ranges that Validate accepts.
+const (
+	MinSigma = 1e-6
+	MaxSigma = 100.0
+	MaxBeta  = 100.0
+)
+
 var mixedKinds = []string{TypeIso, TypeAniso, TypeGeneralizedIso, TypeGeneralizedAniso, TypePlateauIso, TypePlateauAniso}
 
 // Validate reports whether m can be sampled: known kinds, one weight per
@@ -53,18 +60,24 @@ func (m Mixed) Validate() error {
 		}
 		return nil
 	}
-	if err := check("sigma_x range", m.SigmaX); err != nil {
-		return err
-	}
-	if !(m.SigmaX[0] > 0) {
-		return fmt.Errorf("blur: sigma_x range %v: want lo > 0", m.SigmaX)
-	}
-	if aniso {
-		if err := check("sigma_y range", m.SigmaY); err != nil {
+	// Sigmas are squared when the kernel is built: outside these bounds the
+	// square overflows or underflows and the weights become NaN. Kernels
+	// are at most a few dozen pixels wide, so larger sigmas add nothing.
+	sigma := func(name string, r [2]float64) error {
+		if err := check(name, r); err != nil {
 			return err
 		}
-		if !(m.SigmaY[0] > 0) {
-			return fmt.Errorf("blur: sigma_y range %v: want lo > 0", m.SigmaY)
+		if !(r[0] >= MinSigma && r[1] <= MaxSigma) {
+			return fmt.Errorf("blur: %s %v: want values in [%g, %g]", name, r, MinSigma, MaxSigma)
+		}
+		return nil
+	}
+	if err := sigma("sigma_x range", m.SigmaX); err != nil {
+		return err
+	}
+	if aniso {
+		if err := sigma("sigma_y range", m.SigmaY); err != nil {
+			return err
 		}
 		if err := check("rotation range", m.Rotation); err != nil {
 			return err
@@ -74,8 +87,8 @@ func (m Mixed) Validate() error {
 		name string
 		r    [2]float64
 	}{{"betag_range", m.BetaG}, {"betap_range", m.BetaP}} {
-		if slices.ContainsFunc(m.Kinds, func(k string) bool { return kindBeta(k) == b.name }) && !(b.r[0] > 0 && b.r[1] > 0) {
-			return fmt.Errorf("blur: %s %v: want values > 0", b.name, b.r)
+		if slices.ContainsFunc(m.Kinds, func(k string) bool { return kindBeta(k) == b.name }) && !(b.r[0] > 0 && b.r[1] > 0 && b.r[0] <= MaxBeta && b.r[1] <= MaxBeta) {
+			return fmt.Errorf("blur: %s %v: want values in (0, %g]", b.name, b.r, MaxBeta)
 		}
 	}
 	return nil

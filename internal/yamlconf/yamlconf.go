@@ -9,19 +9,75 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // Decode reads YAML text into v (a pointer to settings already holding
-// their defaults), refusing unknown keys. An empty document changes
+// their defaults), refusing unknown keys and numbers that are not finite
+// (.nan, .inf, or too large for a float64). An empty document changes
 // nothing.
 func Decode(b []byte, v any) error {
+	// Every settings file passes here, so this is the one place where NaN
+	// and infinities are refused: range checks written as lo <= x && x <= hi
+	// elsewhere would let a NaN through.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	if err := checkFinite(&doc, ""); err != nil {
+		return err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
 		return err
+	}
+	return nil
+}
+
+// checkFinite refuses float scalars under n that are NaN or infinite,
+// naming their line and key path (a.b[1]).
+func checkFinite(n *yaml.Node, key string) error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if err := checkFinite(c, key); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if key != "" {
+				k = key + "." + k
+			}
+			if err := checkFinite(n.Content[i+1], k); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if err := checkFinite(c, fmt.Sprintf("%s[%d]", key, i)); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!float" {
+			return nil
+		}
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return nil
+		}
+		if key == "" {
+			key = "value"
+		}
+		return fmt.Errorf("line %d: %s: %q is not a finite number", n.Line, key, n.Value)
 	}
 	return nil
 }

@@ -35,3 +35,29 @@ func TestDecodeOverridesAndRefuses(t *testing.T) {
 		t.Fatal("Marshal")
 	}
 }
+
+func TestDecodeRefusesNonFinite(t *testing.T) {
+	type inner struct {
+		R [2]float64 `yaml:"r"`
+	}
+	type outer struct {
+		In inner   `yaml:"in"`
+		X  float64 `yaml:"x"`
+	}
+	for _, tc := range []struct{ text, key string }{
+		{"in:\n  r: [0.1, .nan]\n", "in.r[1]"},
+		{"x: .inf\n", "x"},
+		{"x: -.Inf\n", "x"},
+		{"in: {r: [.NaN, 2]}\n", "in.r[0]"},
+	} {
+		var o outer
+		err := Decode([]byte(tc.text), &o)
+		if err == nil || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "not a finite number") {
+			t.Errorf("%q: %v, want an error naming %s", tc.text, err, tc.key)
+		}
+	}
+	var o outer
+	if err := Decode([]byte("x: 1.5e3\nin: {r: [1_000.5, 2]}\n"), &o); err != nil || o.X != 1500 || o.In.R[0] != 1000.5 {
+		t.Fatalf("finite values: %+v %v", o, err)
+	}
+}
