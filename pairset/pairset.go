@@ -55,14 +55,38 @@ type Writer struct {
 }
 
 // Create prepares root (creating HR/, LR/ and the record folder) for
-// writing pairs.
+// writing pairs, and removes the temporary files that an earlier run
+// killed in the middle of a write left there (one process writes a folder
+// at a time).
 func Create(root string) (*Writer, error) {
 	for _, d := range []string{HRDir, LRDir, RecordDir} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return nil, fmt.Errorf("output folder %s: %w", root, err)
 		}
 	}
+	if _, err := atomicfile.RemoveStale(root); err != nil {
+		return nil, fmt.Errorf("output folder %s: %w", root, err)
+	}
 	return &Writer{root: root}, nil
+}
+
+// ValidName reports whether an item name can be listed in meta_info.txt:
+// its readers (degradiff's and BasicSR's) split lines on ", " and on line
+// breaks, so names holding those, or other control characters, would make
+// the file unparseable.
+func ValidName(name string) error {
+	if name == "" {
+		return errors.New("empty item name")
+	}
+	if strings.Contains(name, ", ") {
+		return fmt.Errorf("item name %q holds \", \" (the separator of meta_info.txt)", name)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("item name %q holds a control character (%U), which meta_info.txt cannot list", name, r)
+		}
+	}
+	return nil
 }
 
 // Root returns the output folder.
@@ -117,6 +141,9 @@ func (w *Writer) save(p string, m *raster.Image) error {
 // atomically. If any write fails, nothing of the item keeps its final HR
 // name, so the item is redone on resume.
 func (w *Writer) Write(name string, hr *raster.Image, variants []Variant) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
 	for k, v := range variants {
 		base := VariantName(name, k)
 		if v.Init != nil {

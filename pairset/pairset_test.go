@@ -60,3 +60,52 @@ func TestWriteCompleteRebuild(t *testing.T) {
 		return nil
 	})
 }
+
+// Issue 12 case 10: names that would break meta_info.txt are refused.
+func TestValidName(t *testing.T) {
+	for _, bad := range []string{"a\nb", "a, b", "x\r", "tab\there", ""} {
+		if ValidName(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for _, good := range []string{"a,b", "a b", "sub/0001", "été"} {
+		if err := ValidName(good); err != nil {
+			t.Errorf("%q: %v", good, err)
+		}
+	}
+	w, err := Create(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write("a\nb", raster.New(3, 8, 8), []Variant{{LR: raster.New(3, 2, 2)}}); err == nil {
+		t.Fatal("Write accepted a name with a newline")
+	}
+}
+
+// Issue 12 case 11: temporary files of killed writes are removed by the
+// next Create.
+func TestCreateRemovesStaleTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	stale := []string{
+		filepath.Join(dir, HRDir, ".x.png.tmp-123"),
+		filepath.Join(dir, LRDir, "sub", ".x_00.png.tmp-9"),
+		filepath.Join(dir, RecordDir, ".x_00.json.tmp-1"),
+		filepath.Join(dir, ".meta_info.txt.tmp-5"),
+	}
+	keep := filepath.Join(dir, HRDir, "x.png")
+	for _, p := range append(stale, keep) {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("x"), 0o644)
+	}
+	if _, err := Create(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left", p)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("%s removed", keep)
+	}
+}

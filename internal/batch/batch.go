@@ -5,6 +5,7 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -40,13 +41,42 @@ type Failure struct {
 	Err  error
 }
 
+// OutputError marks a job's failure to write its outputs (a full disk, a
+// missing permission): not a fault of the input, so --skip-bad must not
+// hide it, and it would hit every later item too, so Run stops feeding
+// items after one.
+type OutputError struct{ Err error }
+
+func (e *OutputError) Error() string { return e.Err.Error() }
+func (e *OutputError) Unwrap() error { return e.Err }
+
+// Output marks err (if not nil) as an output error.
+func Output(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &OutputError{Err: err}
+}
+
+// IsOutput reports whether err is (or wraps) an output error.
+func IsOutput(err error) bool {
+	var oe *OutputError
+	return errors.As(err, &oe)
+}
+
 // Summary counts what a batch did.
 type Summary struct {
 	Done, Skipped int
 	Failed        []Failure
 	Elapsed       time.Duration
 	Interrupted   bool // the context was cancelled before all items ran
+	// OutputFailed counts the failures that are output errors; after the
+	// first one no new item starts.
+	OutputFailed int
 }
+
+// InputFailed returns the number of failures that are not output errors.
+func (s Summary) InputFailed() int { return len(s.Failed) - s.OutputFailed }
 
 // Options configures Run.
 type Options struct {
@@ -71,9 +101,10 @@ func Run(ctx context.Context, items []Item, opt Options, job Job) Summary {
 	}
 	start := time.Now()
 	var (
-		mu  sync.Mutex
-		sum Summary
-		wg  sync.WaitGroup
+		mu      sync.Mutex
+		sum     Summary
+		wg      sync.WaitGroup
+		outFail = make(chan struct{}) // closed on the first output error
 	)
 	next := make(chan Item)
 	for range workers {
@@ -81,11 +112,22 @@ func Run(ctx context.Context, items []Item, opt Options, job Job) Summary {
 		go func() {
 			defer wg.Done()
 			for it := range next {
+				select {
+				case <-outFail:
+					continue // the feed may hand out one more item before it sees the close
+				default:
+				}
 				out, err := safeJob(ctx, job, it)
 				mu.Lock()
 				switch {
 				case err != nil:
 					sum.Failed = append(sum.Failed, Failure{it, err})
+					if IsOutput(err) {
+						if sum.OutputFailed == 0 {
+							close(outFail)
+						}
+						sum.OutputFailed++
+					}
 				case out == Skipped:
 					sum.Skipped++
 				default:
@@ -103,6 +145,8 @@ feed:
 		select {
 		case <-ctx.Done():
 			sum.Interrupted = true
+			break feed
+		case <-outFail:
 			break feed
 		case next <- it:
 		}

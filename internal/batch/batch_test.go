@@ -55,3 +55,27 @@ func TestRunStopsOnCancel(t *testing.T) {
 		t.Fatalf("summary %+v after cancel", sum)
 	}
 }
+
+// Issue 12 case 4: a write error is told apart from a bad input, and no
+// new item starts after it.
+func TestRunOutputErrorStops(t *testing.T) {
+	items := make([]Item, 50)
+	for i := range items {
+		items[i] = Item{Path: fmt.Sprint(i), Name: fmt.Sprintf("n%02d", i)}
+	}
+	sum := Run(context.Background(), items, Options{Workers: 1}, func(ctx context.Context, it Item) (Outcome, error) {
+		switch it.Name {
+		case "n01":
+			return 0, errors.New("bad input")
+		case "n03":
+			return 0, Output(errors.New("no space left on device"))
+		}
+		return Done, nil
+	})
+	if sum.OutputFailed != 1 || sum.InputFailed() != 1 || sum.Done != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if !IsOutput(fmt.Errorf("wrapped: %w", Output(errors.New("x")))) || IsOutput(errors.New("x")) || Output(nil) != nil {
+		t.Fatal("IsOutput/Output")
+	}
+}

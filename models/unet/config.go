@@ -423,6 +423,26 @@ func (c Config) Validate() error {
 			return bad("block_out_channels", "entry %d is %d; channels must be positive", i, ch)
 		}
 	}
+	// Bounds on the sizes, checked before anything is allocated: a config
+	// file is outside input, and a huge size would otherwise end in "out of
+	// memory" while the UNet is built, before the weights file is compared.
+	if n > MaxBlocks {
+		return bad("block_out_channels", "%d blocks; at most %d are supported", n, MaxBlocks)
+	}
+	for i, ch := range c.BlockOutChannels {
+		if ch > MaxChannels {
+			return bad("block_out_channels", "entry %d is %d; at most %d channels are supported", i, ch, MaxChannels)
+		}
+	}
+	if c.InChannels > MaxChannels {
+		return bad("in_channels", "%d; at most %d are supported", c.InChannels, MaxChannels)
+	}
+	if c.OutChannels > MaxChannels {
+		return bad("out_channels", "%d; at most %d are supported", c.OutChannels, MaxChannels)
+	}
+	if c.LayersPerBlock > MaxLayersPerBlock {
+		return bad("layers_per_block", "%d; at most %d are supported", c.LayersPerBlock, MaxLayersPerBlock)
+	}
 	if len(c.DownBlockTypes) != n {
 		return bad("down_block_types", "%d entries for %d block_out_channels", len(c.DownBlockTypes), n)
 	}
@@ -484,10 +504,53 @@ func (c Config) Validate() error {
 	}
 	// The layout check finds group counts that do not divide a layer's
 	// channels and attention heads that do not fit.
-	if _, err := c.layout(); err != nil {
+	lay, err := c.layout()
+	if err != nil {
 		return err
 	}
+	if n := lay.numParams(c); n > MaxParams {
+		return bad("block_out_channels", "the network would have about %d parameters; at most %d are supported", n, MaxParams)
+	}
 	return nil
+}
+
+// Limits of Validate. The reference configuration (101M parameters) has 6
+// blocks of up to 512 channels and 2 layers per block.
+const (
+	MaxBlocks         = 8
+	MaxChannels       = 8192
+	MaxLayersPerBlock = 16
+	MaxParams         = 1 << 30
+)
+
+// numParams estimates the parameter count of the layout from its largest
+// terms (convolutions, attention projections, time embedding), to bound
+// memory before the model is built.
+func (l *layoutSpec) numParams(c Config) int64 {
+	c0 := int64(c.BlockOutChannels[0])
+	temb := 4 * c0
+	n := 9*int64(c.InChannels)*c0 + 9*c0*int64(c.OutChannels) + c0*temb + temb*temb
+	level := func(lv *levelSpec) {
+		for _, r := range lv.resnets {
+			in, out := int64(r.in), int64(r.out)
+			n += 9*in*out + 9*out*out + temb*out + in*out
+		}
+		for _, a := range lv.attns {
+			ch := int64(a.ch)
+			n += 4 * ch * ch
+		}
+		if lv.resize {
+			n += 9 * int64(lv.ch) * int64(lv.ch)
+		}
+	}
+	for i := range l.down {
+		level(&l.down[i])
+	}
+	level(&l.mid)
+	for i := range l.up {
+		level(&l.up[i])
+	}
+	return n
 }
 
 // SizeMultiple returns the number that Forward's input height and width

@@ -168,3 +168,41 @@ func TestConfigNull(t *testing.T) {
 		t.Errorf("marshalled %s", b)
 	}
 }
+
+// Issue 12 case 9: huge sizes are refused by Validate, before anything is
+// allocated, with the key named.
+func TestConfigSizeBounds(t *testing.T) {
+	for _, tc := range []struct{ json, key string }{
+		{`{"block_out_channels": [65536, 65536], "down_block_types": ["DownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D", "UpBlock2D"]}`, "block_out_channels"},
+		{`{"block_out_channels": [4096, 8192, 8192, 8192], "norm_num_groups": 32}`, "block_out_channels"},
+		{`{"layers_per_block": 1000000000}`, "layers_per_block"},
+		{`{"in_channels": 100000000}`, "in_channels"},
+	} {
+		_, err := ParseConfig([]byte(tc.json))
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%s: %v, want an error naming %s", tc.json, err, tc.key)
+		}
+	}
+	// The estimate that bounds memory is close to the real count.
+	for _, name := range []string{"tiny", "cpu", "reference"} {
+		c, err := Preset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lay, err := c.layout()
+		if err != nil {
+			t.Fatal(err)
+		}
+		est := lay.numParams(c)
+		if name == "reference" {
+			if est < 95e6 || est > 107e6 {
+				t.Errorf("reference: estimate %d, want about 101M", est)
+			}
+			continue
+		}
+		got := int64(MustNew(c, nil).NumParams())
+		if est < got*9/10 || est > got*11/10 {
+			t.Errorf("%s: estimate %d for %d parameters", name, est, got)
+		}
+	}
+}

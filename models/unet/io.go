@@ -84,6 +84,15 @@ func LoadSubfolder(dir, sub string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The checksum is verified before the model is built, so a corrupt
+	// file costs no allocation.
+	sum, err := FileSHA256(weights)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySum(weights, sum); err != nil {
+		return nil, err
+	}
 	m, err := New(cfg, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, cfgPath)
@@ -91,9 +100,8 @@ func LoadSubfolder(dir, sub string) (*Model, error) {
 	if err := m.LoadWeights(weights); err != nil {
 		return nil, err
 	}
-	sum, err := FileSHA256(weights)
-	if err != nil {
-		return nil, err
+	if err := m.CheckFinite(); err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, weights)
 	}
 	name := filepath.Base(modelDir)
 	if pipeDir != "" {
@@ -228,6 +236,50 @@ func SaveSubfolder(dir, sub string, m *Model, dtype safetensors.DType) error {
 	}
 	if err := atomicfile.WriteFile(filepath.Join(md, ConfigFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("unet: saving config: %w", err)
+	}
+	w := filepath.Join(md, WeightsFile)
+	sum, err := FileSHA256(w)
+	if err != nil {
+		return err
+	}
+	line := sum + "  " + WeightsFile + "\n" // sha256sum's format: "sha256sum -c" checks it too
+	if err := atomicfile.WriteFile(w+SumSuffix, []byte(line)); err != nil {
+		return fmt.Errorf("unet: saving checksum: %w", err)
+	}
+	return nil
+}
+
+// SumSuffix names the checksum file written beside a saved weights file
+// (WEIGHTS.sha256, in sha256sum's format). Load verifies it when present.
+const SumSuffix = ".sha256"
+
+// verifySum compares the SHA-256 of the weights file with its checksum
+// file, when there is one.
+func verifySum(weights, sum string) error {
+	b, err := os.ReadFile(weights + SumSuffix)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unet: reading checksum: %w", err)
+	}
+	want, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if want != sum {
+		return fmt.Errorf("unet: %s is corrupt: its SHA-256 is %s, %s records %q", weights, sum, weights+SumSuffix, want)
+	}
+	return nil
+}
+
+// CheckFinite reports the first parameter holding NaN or an infinity: such
+// weights make every output NaN (black images), so they are refused on
+// load rather than found in the results.
+func (m *Model) CheckFinite() error {
+	for _, p := range m.params {
+		for i, v := range p.Value.Data {
+			if v-v != 0 {
+				return fmt.Errorf("unet: parameter %s holds a non-finite value (%v at index %d)", p.Name, v, i)
+			}
+		}
 	}
 	return nil
 }

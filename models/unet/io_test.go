@@ -2,6 +2,7 @@ package unet
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,6 +228,8 @@ func TestLoadErrors(t *testing.T) {
 	if err := safetensors.Write(weights, ts, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A hand-made weights file comes without a checksum file.
+	os.Remove(weights + SumSuffix)
 	_, err := Load(dir)
 	if err == nil {
 		t.Fatal("bad weights loaded")
@@ -281,5 +284,29 @@ func TestLoadLeavesModelOnError(t *testing.T) {
 	}
 	if tensor.MaxAbsDiff(before, m.Param("conv_in.weight").Value) != 0 {
 		t.Error("failed load changed conv_in.weight")
+	}
+}
+
+// Issue 12 case 8: an exported model's checksum and finite values are
+// verified on load.
+func TestLoadVerifiesSumAndFiniteness(t *testing.T) {
+	m := MustNew(testConfig(), rng.New(24, "unet"))
+	dir := t.TempDir()
+	if err := Save(dir, m, ""); err != nil {
+		t.Fatal(err)
+	}
+	weights := filepath.Join(dir, UNetFolder, WeightsFile)
+	b, _ := os.ReadFile(weights)
+	b[len(b)-2] ^= 0x10
+	os.WriteFile(weights, b, 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("flipped byte: %v", err)
+	}
+	m.Params()[3].Value.Data[0] = float32(math.NaN())
+	if err := Save(dir, m, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "non-finite") || !strings.Contains(err.Error(), m.Params()[3].Name) {
+		t.Fatalf("NaN weights: %v", err)
 	}
 }

@@ -16,10 +16,13 @@ package runfolder
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/degradiff/degradiff/internal/atomicfile"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -71,6 +74,10 @@ type stateJSON struct {
 	Step   int             `json:"step"`
 	Groups []string        `json:"groups"`
 	State  json.RawMessage `json:"state,omitempty"`
+	// SHA256 maps each group to the hex SHA-256 of its safetensors file,
+	// so that flipped bytes in tensor data are found on load (checkpoints
+	// written before it was added have none and are not checked).
+	SHA256 map[string]string `json:"sha256,omitempty"`
 }
 
 // CheckpointPath returns the folder of the checkpoint at step.
@@ -86,16 +93,22 @@ func (r *Run) Save(ck Checkpoint) (string, error) {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	st := stateJSON{Step: ck.Step, State: ck.State}
+	st := stateJSON{Step: ck.Step, State: ck.State, SHA256: map[string]string{}}
 	for name, group := range ck.Groups {
 		st.Groups = append(st.Groups, name)
 		var ts []safetensors.Tensor
 		for tn, t := range group {
 			ts = append(ts, safetensors.Tensor{Name: tn, Shape: t.Shape, Data: t.Data})
 		}
-		if err := safetensors.Write(filepath.Join(tmp, name+".safetensors"), ts, map[string]string{"step": strconv.Itoa(ck.Step)}); err != nil {
+		p := filepath.Join(tmp, name+".safetensors")
+		if err := safetensors.Write(p, ts, map[string]string{"step": strconv.Itoa(ck.Step)}); err != nil {
 			return "", fmt.Errorf("checkpoint %s: %w", final, err)
 		}
+		sum, err := fileSHA256(p)
+		if err != nil {
+			return "", fmt.Errorf("checkpoint %s: %w", final, err)
+		}
+		st.SHA256[name] = sum
 	}
 	sort.Strings(st.Groups)
 	b, err := json.MarshalIndent(st, "", "  ")
@@ -168,7 +181,8 @@ func (r *Run) Latest() (string, error) {
 	return r.CheckpointPath(steps[len(steps)-1]), nil
 }
 
-// Resolve turns a --resume argument into a checkpoint folder: "latest" is
+// Resolve turns a --resume (or --checkpoint) argument into a checkpoint
+// folder; its errors do not name the flag, which the caller adds: "latest" is
 // the newest checkpoint of this run; anything else is a path (a checkpoint
 // folder, or a run folder whose latest checkpoint is meant).
 func (r *Run) Resolve(arg string) (string, error) {
@@ -178,7 +192,7 @@ func (r *Run) Resolve(arg string) (string, error) {
 			return "", err
 		}
 		if ck == "" {
-			return "", fmt.Errorf("--resume latest: no checkpoint in %s", filepath.Join(r.Dir, ckptDir))
+			return "", fmt.Errorf("latest: no checkpoint in %s", filepath.Join(r.Dir, ckptDir))
 		}
 		return ck, nil
 	}
@@ -189,7 +203,7 @@ func (r *Run) Resolve(arg string) (string, error) {
 	if ck, _ := other.Latest(); ck != "" {
 		return ck, nil
 	}
-	return "", fmt.Errorf("--resume %s: not a checkpoint folder (no %s) nor a run folder with checkpoints", arg, stateFile)
+	return "", fmt.Errorf("%s: not a checkpoint folder (no %s) nor a run folder with checkpoints", arg, stateFile)
 }
 
 // Load reads a checkpoint folder. Every error says which file is wrong.
@@ -209,6 +223,15 @@ func Load(dir string) (Checkpoint, error) {
 	ck := Checkpoint{Step: st.Step, State: compact.Bytes(), Groups: map[string]map[string]*tensor.Tensor{}}
 	for _, g := range st.Groups {
 		p := filepath.Join(dir, g+".safetensors")
+		if want, ok := st.SHA256[g]; ok {
+			got, err := fileSHA256(p)
+			if err != nil {
+				return Checkpoint{}, fmt.Errorf("checkpoint %s: %w", dir, err)
+			}
+			if got != want {
+				return Checkpoint{}, fmt.Errorf("checkpoint %s: %s is corrupt: its SHA-256 is %s, %s records %s", dir, p, got, stateFile, want)
+			}
+		}
 		f, err := safetensors.Open(p)
 		if err != nil {
 			return Checkpoint{}, fmt.Errorf("checkpoint %s: %w", dir, err)
@@ -220,12 +243,61 @@ func Load(dir string) (Checkpoint, error) {
 				f.Close()
 				return Checkpoint{}, fmt.Errorf("checkpoint %s: %w", dir, err)
 			}
+			if i := firstNonFinite(data); i >= 0 {
+				f.Close()
+				return Checkpoint{}, fmt.Errorf("checkpoint %s: %s: tensor %s holds a non-finite value (%v at index %d): the run diverged before this checkpoint; resume from an earlier one", dir, p, name, data[i], i)
+			}
 			group[name] = tensor.FromData(data, shape...)
 		}
 		f.Close()
 		ck.Groups[g] = group
 	}
 	return ck, nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinite value of
+// data, or -1.
+func firstNonFinite(data []float32) int {
+	for i, v := range data {
+		if v-v != 0 { // NaN or ±Inf
+			return i
+		}
+	}
+	return -1
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// RemoveStale removes what a killed run left behind: checkpoint folders
+// still under their temporary name and temporary files of interrupted
+// writes. Only a run that writes the folder may call it (export reads a
+// folder that may be training).
+func (r *Run) RemoveStale() error {
+	dir := filepath.Join(r.Dir, ckptDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("run folder %s: %w", r.Dir, err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-"+ckptPre) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("run folder %s: %w", r.Dir, err)
+			}
+		}
+	}
+	_, err = atomicfile.RemoveStale(r.Dir)
+	return err
 }
 
 // Log appends one JSON object to RUN/log.jsonl.

@@ -2,6 +2,7 @@ package runfolder
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,5 +108,62 @@ func TestTruncateLog(t *testing.T) {
 		if steps[i] != want[i] {
 			t.Fatalf("log steps %v, want %v", steps, want)
 		}
+	}
+}
+
+// Issue 12 case 8: flipped bytes in tensor data and NaN weights are found
+// on load.
+func TestLoadVerifiesSumsAndFiniteness(t *testing.T) {
+	r, err := Create(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Save(ck(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(p, "ema.safetensors")
+	b, _ := os.ReadFile(f)
+	b[len(b)-1] ^= 0x40 // a bit of the last float
+	os.WriteFile(f, b, 0o644)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "SHA-256") || !strings.Contains(err.Error(), "ema.safetensors") {
+		t.Fatalf("flipped byte: %v", err)
+	}
+	bad := ck(2)
+	bad.Groups["ema"]["w"].Data[1] = float32(math.NaN())
+	p, err = r.Save(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "non-finite") || !strings.Contains(err.Error(), "tensor w") {
+		t.Fatalf("NaN weights: %v", err)
+	}
+}
+
+// Issue 12 case 11: a killed Save leaves a .tmp-step-* folder; RemoveStale
+// removes it and stray temporary files, and nothing else.
+func TestRemoveStale(t *testing.T) {
+	r, err := Create(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Save(ck(1)); err != nil {
+		t.Fatal(err)
+	}
+	tmpCk := filepath.Join(r.Dir, "checkpoints", ".tmp-step-123")
+	os.MkdirAll(tmpCk, 0o755)
+	os.WriteFile(filepath.Join(tmpCk, "model.safetensors"), []byte("x"), 0o644)
+	tmpFile := filepath.Join(r.Dir, ".config.yaml.tmp-77")
+	os.WriteFile(tmpFile, []byte("x"), 0o644)
+	if err := r.RemoveStale(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{tmpCk, tmpFile} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left", p)
+		}
+	}
+	if steps, _ := r.Steps(); len(steps) != 1 {
+		t.Fatalf("checkpoints %v", steps)
 	}
 }
