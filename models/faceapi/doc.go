@@ -22,7 +22,7 @@
 // binary shards, dequantising uint8/uint16 tensors as tf.io.decodeWeights.
 //
 // Images are 8-bit RGB (Image). Models.Analyze is face-api's
-// detectAllFaces().withFaceLandmarks().withFaceDescriptors(). FFHQAlign
+// detectAllFaces().withFaceLandmarks().withFaceDescriptors(). Align
 // warps a face to the 512x512 FFHQ template that GFPGAN and facexlib use,
 // from five points derived from the 68 landmarks.
 package faceapi
