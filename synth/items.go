@@ -1,6 +1,10 @@
 package synth
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Crops returns the sub-image boxes [y, x, h, w] of an h x w image cut into
 // size x size crops every step pixels, as BasicSR's extract_subimages: the
@@ -46,7 +50,12 @@ func ParseShard(s string) (Shard, error) {
 	if s == "" {
 		return Shard{0, 1}, nil
 	}
-	if _, err := fmt.Sscanf(s, "%d/%d", &sh.Index, &sh.Count); err != nil || sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
+	// Strictly two decimal numbers: Sscanf would accept "0/2abc".
+	a, b, ok := strings.Cut(s, "/")
+	var errA, errB error
+	sh.Index, errA = strconv.Atoi(a)
+	sh.Count, errB = strconv.Atoi(b)
+	if !ok || errA != nil || errB != nil || strings.ContainsAny(s, "+ ") || sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
 		return Shard{}, fmt.Errorf("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
 	}
 	return sh, nil

@@ -201,8 +201,11 @@ func TestCropsLikeBasicSR(t *testing.T) {
 }
 
 func TestShard(t *testing.T) {
-	if _, err := ParseShard("3/3"); err == nil {
-		t.Fatal("3/3 accepted")
+	// Issue 12 case 12: trailing text was accepted.
+	for _, bad := range []string{"3/3", "0/2abc", "0 /2", "1", "-1/2", "1/0", "+1/2", "0/2/3"} {
+		if _, err := ParseShard(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 	sh, err := ParseShard("1/3")
 	if err != nil || !sh.Has(4) || sh.Has(3) {

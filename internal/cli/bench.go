@@ -235,7 +235,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	defer stop()
 	res, err := experiment.Run(ctx, cfg, f.out, stderr)
 	if errors.Is(err, experiment.ErrInterrupted) {
-		return &exitError{code: 130, err: err}
+		return &exitError{code: interruptCode(), err: err}
 	}
 	if err != nil {
 		return err

@@ -3,11 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -67,26 +64,35 @@ make the exit status 2 unless --skip-bad is given.`,
 	return cmd
 }
 
-// signalContext returns a context cancelled by Ctrl-C or SIGTERM.
-func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
 func runDegrade(cmd *cobra.Command, f degradeFlags) error {
 	stderr := cmd.ErrOrStderr()
+	if err := checkScaleFlag(cmd, f.scale); err != nil {
+		return err
+	}
+	if err := checkWorkers(f.workers); err != nil {
+		return err
+	}
 	cfg, pipe, err := loadDegradation(f.preset, f.config, f.scale, f.perImage)
 	if err != nil {
 		return err
 	}
-	items, problems := findItems(f.hq)
-	if len(items) == 0 && len(problems) > 0 {
-		return problems[0]
+	if err := checkSeparate("--out", f.out, [][2]string{{"--hq", f.hq}}); err != nil {
+		return err
 	}
-	w, err := pairset.Create(f.out)
+	items, problems, err := pairItems("--hq", f.hq)
 	if err != nil {
 		return err
 	}
-	if err := checkRun(f.out, runInfo{Command: "degrade", Config: cfg, Seed: f.seed, PerImage: f.perImage}, f.overwrite); err != nil {
+	info, err := newRunInfo("degrade", cfg, f.seed, f.perImage, f.hq)
+	if err != nil {
+		return err
+	}
+	// run.json first: settings that cannot be recorded leave no folder.
+	if err := checkRun(f.out, info, f.overwrite); err != nil {
+		return err
+	}
+	w, err := pairset.Create(f.out)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "degrade: %d images from %s, preset %s (%s, x%d), %d variant(s) each, seed %d\n",
@@ -116,15 +122,15 @@ func runDegrade(cmd *cobra.Command, f degradeFlags) error {
 				rec.Source = it.Path
 				variants[k] = pairset.Variant{LR: lr, Record: rec}
 			}
-			return batch.Done, w.Write(it.Name, item.HR, variants)
+			return batch.Done, batch.Output(w.Write(it.Name, item.HR, variants))
 		})
 	n, err := w.Finish()
 	if err != nil {
-		return err
+		return finishBatch(stderr, sum, problems, f.skipBad, err)
 	}
 	fmt.Fprintf(stderr, "degrade: %d written, %d skipped (already done), %d failed; %d pairs in %s; %s\n",
 		sum.Done, sum.Skipped, len(sum.Failed), n, f.out, sum.Elapsed.Round(1e7))
-	return finishBatch(stderr, sum, problems, f.skipBad)
+	return finishBatch(stderr, sum, problems, f.skipBad, nil)
 }
 
 // loadDegradation resolves the --preset, --config and --scale flags into a
@@ -161,18 +167,48 @@ func findItems(dir string) ([]batch.Item, []error) {
 	return items, problems
 }
 
-// finishBatch reports failures and turns them into the exit status: 2 when
-// some inputs failed (unless skipBad), 130 when interrupted.
-func finishBatch(stderr interface{ Write([]byte) (int, error) }, sum batch.Summary, problems []error, skipBad bool) error {
+// pairItems is findItems for a command that writes a pair folder: an
+// input folder without any image is an error (flag names it), and files
+// whose names meta_info.txt cannot list are reported as bad inputs.
+func pairItems(flag, dir string) ([]batch.Item, []error, error) {
+	all, problems := findItems(dir)
+	if len(all) == 0 {
+		if len(problems) > 0 {
+			return nil, nil, problems[0]
+		}
+		return nil, nil, fmt.Errorf("%s %s: %w (PNG, JPEG, WebP, BMP or TIFF files, searched recursively)", flag, dir, errNoImages)
+	}
+	items := all[:0:0]
+	for _, it := range all {
+		if err := pairset.ValidName(it.Name); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w: rename the file", it.Path, err))
+			continue
+		}
+		items = append(items, it)
+	}
+	return items, problems, nil
+}
+
+// finishBatch reports failures and turns them into the exit status: 1 when
+// an output could not be written (finishErr, or a write during the batch:
+// --skip-bad does not hide those), 128+N when interrupted by signal N, 2
+// when some inputs failed (unless skipBad).
+func finishBatch(stderr interface{ Write([]byte) (int, error) }, sum batch.Summary, problems []error, skipBad bool, finishErr error) error {
 	for _, p := range problems {
 		fmt.Fprintf(stderr, "warning: %v\n", p)
 	}
 	sum.Report(stderr)
-	if sum.Interrupted {
-		return &exitError{code: 130, err: fmt.Errorf("interrupted: rerun the same command to resume")}
+	if finishErr != nil {
+		return finishErr
 	}
-	if (len(sum.Failed) > 0 || len(problems) > 0) && !skipBad {
-		return &exitError{code: 2, err: fmt.Errorf("%d input(s) failed (use --skip-bad to exit 0 anyway)", len(sum.Failed)+len(problems))}
+	if sum.OutputFailed > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d output(s) could not be written (see above): the output folder is incomplete; fix the cause and rerun the same command to finish it", sum.OutputFailed)}
+	}
+	if sum.Interrupted {
+		return interrupted(fmt.Errorf("interrupted: rerun the same command to resume"))
+	}
+	if bad := sum.InputFailed() + len(problems); bad > 0 && !skipBad {
+		return &exitError{code: exitBadInputs, err: fmt.Errorf("%d input(s) failed (use --skip-bad to exit 0 anyway)", bad)}
 	}
 	return nil
 }
@@ -183,7 +219,19 @@ type runInfo struct {
 	Config   any    `json:"config"`
 	Seed     uint64 `json:"seed"`
 	PerImage int    `json:"per_image"`
-	Version  string `json:"version"`
+	// Inputs is the input folder (absolute, links resolved): a rerun from
+	// another folder holding the same file names must not take the pairs
+	// of this one as done.
+	Inputs  string `json:"inputs,omitempty"`
+	Version string `json:"version"`
+}
+
+func newRunInfo(command string, cfg any, seed uint64, perImage int, in string) (runInfo, error) {
+	abs, err := realPath(in)
+	if err != nil {
+		return runInfo{}, fmt.Errorf("--hq %s: %w", in, err)
+	}
+	return runInfo{Command: command, Config: cfg, Seed: seed, PerImage: perImage, Inputs: abs}, nil
 }
 
 // checkRun records the run's settings in OUT/run.json, and refuses to mix

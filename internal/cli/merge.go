@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +47,15 @@ byte-identical to an unsharded run with the same seed.`,
 }
 
 func mergeShards(dirs []string, out string) (int, error) {
+	// copyTree replaces each target file: with --out equal to or inside a
+	// shard it would delete the shard's own files.
+	var ins [][2]string
+	for _, d := range dirs {
+		ins = append(ins, [2]string{"shard folder", d})
+	}
+	if err := checkSeparate("--out", out, ins); err != nil {
+		return 0, err
+	}
 	var (
 		count    = -1
 		seen     = map[int]string{}
@@ -59,6 +71,9 @@ func mergeShards(dirs []string, out string) (int, error) {
 		var si shardInfo
 		if err := json.Unmarshal(b, &si); err != nil {
 			return 0, fmt.Errorf("%s: %w", filepath.Join(d, pairset.ShardFile), err)
+		}
+		if si.Count < 1 || si.Index < 0 || si.Index >= si.Count || si.PerImage < 1 {
+			return 0, fmt.Errorf("%s: shard %d of %d with per_image %d is impossible: the file is corrupt", filepath.Join(d, pairset.ShardFile), si.Index, si.Count, si.PerImage)
 		}
 		if count >= 0 && si.Count != count {
 			return 0, fmt.Errorf("%s is shard %d of %d, others are of %d", d, si.Index, si.Count, count)
@@ -97,11 +112,28 @@ func mergeShards(dirs []string, out string) (int, error) {
 	var absent []string
 	for i := 0; i < count; i++ {
 		if _, ok := seen[i]; !ok {
+			if len(absent) == 10 { // count comes from a file: list a few
+				absent = append(absent, "...")
+				break
+			}
 			absent = append(absent, fmt.Sprint(i))
 		}
 	}
 	if len(absent) > 0 {
 		return 0, fmt.Errorf("shard(s) %s of %d missing", strings.Join(absent, ", "), count)
+	}
+	var names []string
+	for name := range owner {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		h.Write([]byte(n + "\n"))
+	}
+	mi, _ := json.MarshalIndent(mergeInfo{Shards: count, Settings: string(settings), Items: len(names), ItemsSHA256: hex.EncodeToString(h.Sum(nil))}, "", "  ")
+	if err := claimMergeFolder(out, append(mi, '\n')); err != nil {
+		return 0, err
 	}
 	if _, err := pairset.Create(out); err != nil {
 		return 0, err
@@ -123,6 +155,46 @@ func mergeShards(dirs []string, out string) (int, error) {
 		return 0, err
 	}
 	return pairset.Rebuild(out)
+}
+
+// mergeFile marks a folder as the output of merging a given set of shards.
+const mergeFile = "merge.json"
+
+// mergeInfo is OUT/merge.json: what was merged into the folder.
+type mergeInfo struct {
+	Shards      int    `json:"shards"`
+	Settings    string `json:"settings"` // the shards' run.json without its version
+	Items       int    `json:"items"`
+	ItemsSHA256 string `json:"items_sha256"` // of the sorted item names, one per line
+}
+
+// claimMergeFolder accepts out when it is missing or empty, or when its
+// merge.json shows a merge (complete or interrupted) of the same shards;
+// anything else would have its pairs mixed with the shards' and its
+// run.json replaced. It then writes merge.json before any pair is copied,
+// so an interrupted merge can be rerun.
+func claimMergeFolder(out string, info []byte) error {
+	entries, err := os.ReadDir(out)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
+	p := filepath.Join(out, mergeFile)
+	if len(entries) > 0 {
+		old, err := os.ReadFile(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("--out %s is not empty and is not the output of an earlier merge (no %s): choose an empty or new folder", out, mergeFile)
+		case err != nil:
+			return fmt.Errorf("--out %s: %w", out, err)
+		case !bytes.Equal(bytes.TrimSpace(old), bytes.TrimSpace(info)):
+			return fmt.Errorf("--out %s holds the merge of other shards or settings (see its %s): choose an empty or new folder", out, mergeFile)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
+	return pairset.WriteFileAtomic(p, info)
 }
 
 // copyTree hard-links (or copies) every regular file under src into dst,

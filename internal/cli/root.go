@@ -20,18 +20,18 @@ func version() string {
 	if Version != "" {
 		return Version
 	}
+	v := "devel" // a build without module version (go build in the source tree)
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
+		if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
+			v = mv
+		}
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
 				v += " (" + s.Value[:12] + ")"
 			}
 		}
-		if v != "" {
-			return v
-		}
 	}
-	return "devel"
+	return v
 }
 
 // exitError carries a specific exit status out of a command.
@@ -60,6 +60,7 @@ Pairs: A Diffusion Approach").`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate(versionTemplate)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(

@@ -49,7 +49,11 @@ func runSettings[C settings[C]](saved, file string, resuming bool, defaults C, l
 		return cfg, nil
 	}
 	if exists {
-		return zero, fmt.Errorf("%s already holds a run (%s): use --resume latest to continue it, or another --out", out, saved)
+		// A run killed or failed before its first checkpoint has nothing to
+		// continue from: it starts over (its log is cut in resumeRun).
+		if steps, err := (&runfolder.Run{Dir: out}).Steps(); err != nil || len(steps) > 0 {
+			return zero, fmt.Errorf("%s already holds a run (%s): use --resume latest to continue it, or another --out", out, saved)
+		}
 	}
 	if file == "" {
 		return defaults, nil
@@ -64,13 +68,29 @@ type resumable interface {
 }
 
 // resumeRun continues tr from the checkpoint that --resume names, if any.
+// A run without a checkpoint yet (stopped before its first one) starts
+// from step 0, with "--resume latest" as without it; lines that it
+// logged before it stopped are dropped.
 func resumeRun(run *runfolder.Run, resume string, tr resumable, log io.Writer, label string) error {
+	steps, err := run.Steps()
+	if err != nil {
+		return err
+	}
+	if len(steps) == 0 && (resume == "" || resume == "latest") {
+		if err := run.TruncateLog(0); err != nil {
+			return err
+		}
+		if resume != "" {
+			fmt.Fprintf(log, "%s: %s has no checkpoint yet: starting from step 0\n", label, run.Dir)
+		}
+		return nil
+	}
 	if resume == "" {
 		return nil
 	}
 	ck, err := run.Resolve(resume)
 	if err != nil {
-		return err
+		return fmt.Errorf("--resume %w", err)
 	}
 	if err := tr.Resume(ck); err != nil {
 		return err

@@ -167,7 +167,7 @@ bit for bit.
 				if tr.Step() > 0 {
 					fmt.Fprintf(stderr, "sr train: stopped at step %d; checkpoint saved. Continue with the same command and --resume latest\n", tr.Step())
 				}
-				return &exitError{code: 130, err: err}
+				return &exitError{code: interruptCode(), err: err}
 			}
 			if err != nil {
 				return err
@@ -301,7 +301,7 @@ For RealSR's test split: --pairs RealSR_V3 --include 'Canon_04[1-9]*,Canon_050*,
 			for i, p := range data.Pairs {
 				if ctx.Err() != nil {
 					bar.Finish()
-					return &exitError{code: 130, err: errors.New("interrupted")}
+					return &exitError{code: interruptCode(), err: errors.New("interrupted")}
 				}
 				hr, lr, err := data.Load(i)
 				if err != nil {
@@ -468,11 +468,11 @@ at the end and make the exit status 2 unless --skip-bad is given.`,
 					if err != nil {
 						return 0, err
 					}
-					return batch.Done, srSave(p, model.Predict(lr, mf.predictOptions()))
+					return batch.Done, batch.Output(srSave(p, model.Predict(lr, mf.predictOptions())))
 				})
 			fmt.Fprintf(stderr, "sr apply: %d written, %d skipped (already done), %d failed; %s\n",
 				sum.Done, sum.Skipped, len(sum.Failed), sum.Elapsed.Round(1e7))
-			return finishBatch(stderr, sum, problems, skipBad)
+			return finishBatch(stderr, sum, problems, skipBad, nil)
 		},
 	}
 	fl := cmd.Flags()

@@ -140,8 +140,21 @@ type sourceItem struct {
 
 func runSynth(cmd *cobra.Command, f synthFlags) error {
 	stderr := cmd.ErrOrStderr()
+	if err := checkScaleFlag(cmd, f.scale); err != nil {
+		return err
+	}
+	if err := checkWorkers(f.workers); err != nil {
+		return err
+	}
+	// 0 used to mean the default of 50 while run.json recorded 0.
+	if f.steps < 1 {
+		return fmt.Errorf("--steps: %d must be at least 1", f.steps)
+	}
 	cfg, pipe, err := loadDegradation(f.preset, f.config, f.scale, f.perImage)
 	if err != nil {
+		return err
+	}
+	if err := checkSeparate("--out", f.out, [][2]string{{"--hq", f.hq}}); err != nil {
 		return err
 	}
 	if f.crop > 0 && f.step == 0 {
@@ -163,9 +176,9 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 	if err != nil {
 		return err
 	}
-	all, problems := findItems(f.hq)
-	if len(all) == 0 && len(problems) > 0 {
-		return problems[0]
+	all, problems, err := pairItems("--hq", f.hq)
+	if err != nil {
+		return err
 	}
 	var items []batch.Item
 	for i, it := range all {
@@ -199,16 +212,21 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 			expected = append(expected, s.name)
 		}
 	}
-	w, err := pairset.Create(f.out)
-	if err != nil {
-		return err
-	}
 	settings := map[string]any{
 		"degradation": cfg, "model": id, "sampler": f.samplerName, "final_sigmas": f.finalSigmas, "steps": f.steps,
 		"max_strength": f.maxStrength, "crop": f.crop, "step": f.step, "thresh_size": f.thresh,
 		"tile": f.tile, "tile_overlap": f.overlap, "keep_init": f.keepInit,
 	}
-	if err := checkRun(f.out, runInfo{Command: "synth", Config: settings, Seed: f.seed, PerImage: f.perImage}, f.overwrite); err != nil {
+	info, err := newRunInfo("synth", settings, f.seed, f.perImage, f.hq)
+	if err != nil {
+		return err
+	}
+	// run.json first: settings that cannot be recorded leave no folder.
+	if err := checkRun(f.out, info, f.overwrite); err != nil {
+		return err
+	}
+	w, err := pairset.Create(f.out)
+	if err != nil {
 		return err
 	}
 	si, _ := json.MarshalIndent(shardInfo{Index: shard.Index, Count: shard.Count, PerImage: f.perImage, Items: expected}, "", " ")
@@ -278,14 +296,14 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 					mu.Unlock()
 				}
 				if err := w.Write(s.name, item.HR, variants); err != nil {
-					return 0, err
+					return 0, batch.Output(err)
 				}
 			}
 			return batch.Done, nil
 		})
 	n, err := w.Finish()
 	if err != nil {
-		return err
+		return finishBatch(stderr, sum, problems, f.skipBad, err)
 	}
 	mean := 0.0
 	if pairs > 0 {
@@ -293,5 +311,5 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 	}
 	fmt.Fprintf(stderr, "synth: %d pairs written (%.2f pairs/s), %d image(s) skipped (already done), %d failed; mean strength %.3f; %d pairs in %s; %s\n",
 		pairs, float64(pairs)/sum.Elapsed.Seconds(), sum.Skipped, len(sum.Failed), mean, n, f.out, sum.Elapsed.Round(1e7))
-	return finishBatch(stderr, sum, problems, f.skipBad)
+	return finishBatch(stderr, sum, problems, f.skipBad, nil)
 }

@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -68,6 +72,20 @@ reported and skipped.`,
 			if len(lqs) == 0 || out == "" {
 				return errors.New("--lq and --out are required")
 			}
+			// The run folder's previews are images: inside an --lq folder a
+			// resumed run would train on them.
+			var ins [][2]string
+			for _, d := range lqs {
+				ins = append(ins, [2]string{"--lq", d})
+			}
+			if err := checkSeparate("--out", out, ins); err != nil {
+				return err
+			}
+			// degrade and synth take the seed as unsigned; a negative one
+			// would wrap around to a huge seed silently.
+			if seed < 0 {
+				return fmt.Errorf("--seed: %d must be 0 or more", seed)
+			}
 			cfg, err := runSettings(filepath.Join(out, "config.yaml"), config, resume != "", ddpm.Default(), ddpm.LoadFile,
 				func(c *ddpm.Config, steps int) int { old := c.Steps; c.Steps = steps; return old })
 			if err != nil {
@@ -90,6 +108,12 @@ reported and skipped.`,
 				return err
 			}
 			defer run.Close()
+			if err := run.RemoveStale(); err != nil {
+				return err
+			}
+			if err := checkTrainInputs(out, lqs, exclude, resume != ""); err != nil {
+				return err
+			}
 			if err := pairset.WriteFileAtomic(filepath.Join(out, "config.yaml"), cfg.YAML()); err != nil {
 				return err
 			}
@@ -133,7 +157,7 @@ reported and skipped.`,
 			err = tr.Run(ctx)
 			if errors.Is(err, ddpm.ErrInterrupted) {
 				fmt.Fprintf(stderr, "train: stopped at step %d; checkpoint saved. Continue with the same command and --resume latest\n", tr.Step())
-				return &exitError{code: 130, err: err}
+				return &exitError{code: interruptCode(), err: err}
 			}
 			if err != nil {
 				return err
@@ -188,7 +212,7 @@ subfolder="unet"), and by degradiff synth --model DIR.`,
 			}
 			ck, err := run.Resolve(ckpt)
 			if err != nil {
-				return err
+				return fmt.Errorf("--checkpoint %w", err)
 			}
 			tr, err := ddpm.New(cfg, run, &ddpm.Dataset{}, nil)
 			if err != nil {
@@ -218,3 +242,45 @@ subfolder="unet"), and by degradiff synth --model DIR.`,
 // builtinModel is the --init-from value that names the model built into the
 // binary (a folder of that name is ./builtin).
 const builtinModel = "builtin"
+
+// trainInputs is RUN/inputs.json: the --lq folders (absolute, links
+// resolved) and --exclude globs a run trains on, so that a resumed run
+// cannot silently continue on other images.
+type trainInputs struct {
+	LQ      []string `json:"lq"`
+	Exclude []string `json:"exclude"`
+}
+
+func checkTrainInputs(out string, lqs, exclude []string, resuming bool) error {
+	in := trainInputs{Exclude: append([]string{}, exclude...)}
+	for _, d := range lqs {
+		abs, err := realPath(d)
+		if err != nil {
+			return fmt.Errorf("--lq %s: %w", d, err)
+		}
+		in.LQ = append(in.LQ, abs)
+	}
+	want, _ := json.MarshalIndent(in, "", "  ")
+	p := filepath.Join(out, "inputs.json")
+	if resuming {
+		old, err := os.ReadFile(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// A run from before inputs.json: record them now.
+		case err != nil:
+			return err
+		default:
+			var was trainInputs
+			if err := json.Unmarshal(old, &was); err != nil {
+				return fmt.Errorf("%s is corrupt: %w", p, err)
+			}
+			a, _ := json.Marshal(was)
+			b, _ := json.Marshal(in)
+			if !bytes.Equal(a, b) {
+				return fmt.Errorf("--lq %s --exclude %v differ from the run's inputs in %s (%s, excluding %v): a resumed run keeps its images", strings.Join(lqs, ","), exclude, p, strings.Join(was.LQ, ","), was.Exclude)
+			}
+			return nil
+		}
+	}
+	return pairset.WriteFileAtomic(p, append(want, '\n'))
+}
