@@ -19,6 +19,9 @@ type benchFlags struct {
 	config, sources                  string
 	realInclude, realExclude         []string
 	testInclude, testExclude         []string
+	realPairs                        string
+	pairsInclude, pairsExclude       []string
+	srSeeds                          int
 	seed                             uint64
 	workers, adaptSteps              int
 	ema, printConfig                 bool
@@ -77,6 +80,15 @@ Nikon 001-040 (the diffusion model is adapted to them), the test pairs
     --real-lq RealSR_V3/LR --real-lq-exclude 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*' \
     --test RealSR_V3 --test-include 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*'
 
+The source real (--sources ...,real --real-pairs RealSR_V3
+--real-pairs-exclude 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*')
+trains the same network on the real training pairs: the ceiling every
+synthetic source aims at; the report gives the share of the official ->
+real gap each source closes. --sr-seeds N trains N networks per source
+(seeds SEED..SEED+N-1) and reports means, standard deviations and
+intervals over seeds, and which differences from official are
+significant.
+
 ` + srPairsHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, f) },
@@ -89,12 +101,16 @@ Nikon 001-040 (the diffusion model is adapted to them), the test pairs
 	fl.StringVar(&f.test, "test", "", "paired folder of real test pairs (HR/ and LR/, or meta_info.txt)")
 	fl.StringArrayVar(&f.testInclude, "test-include", nil, "test only on pairs whose HR name matches one of these globs (repeatable, comma-separated)")
 	fl.StringArrayVar(&f.testExclude, "test-exclude", nil, "leave out the test pairs whose HR name matches one of these globs (repeatable)")
+	fl.StringVar(&f.realPairs, "real-pairs", "", "paired folder of real training pairs (HR/ and LR/) for the source real, the ceiling")
+	fl.StringArrayVar(&f.pairsInclude, "real-pairs-include", nil, "use only the real training pairs whose HR name matches one of these globs (repeatable, comma-separated)")
+	fl.StringArrayVar(&f.pairsExclude, "real-pairs-exclude", nil, "leave out the real training pairs whose HR name matches one of these globs (repeatable, comma-separated)")
+	fl.IntVar(&f.srSeeds, "sr-seeds", 0, "SR networks trained per source, with seeds SEED, SEED+1, ... (overrides sr_seeds; 0: the config's, else 1)")
 	fl.StringVar(&f.out, "out", "", "output folder (a rerun with the same settings resumes)")
 	fl.StringVar(&f.model, "model", "", "diffusion model of official+ddpm: a pipeline or UNet folder (default: the built-in model)")
 	fl.BoolVar(&f.ema, "ema", false, "use the unet_ema/ weights of a pipeline folder that has both")
 	fl.StringVar(&f.budget, "budget", "", "tiny, quick or full (default: the --config file's, else quick)")
 	fl.StringVar(&f.config, "config", "", "YAML file of settings on top of the budget's")
-	fl.StringVar(&f.sources, "sources", "", "comma-separated LQ sources (default: "+strings.Join(experiment.Sources, ",")+")")
+	fl.StringVar(&f.sources, "sources", "", "comma-separated LQ sources: "+strings.Join(experiment.Sources, ",")+" (default: all but real, which needs --real-pairs)")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed of everything (overrides the config)")
 	fl.IntVar(&f.adaptSteps, "adapt-steps", 0, "steps of fine-tuning the diffusion model on the real LQ images; 0 uses it as given (overrides adapt.steps; a longer adapt.warmup_steps becomes a tenth of them)")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "HQ images degraded at once (results do not depend on it)")
@@ -133,6 +149,12 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (experiment.Config, error) {
 	if changed("seed") {
 		cfg.Seed = f.seed
 	}
+	if changed("real-pairs") {
+		cfg.RealPairs = f.realPairs
+	}
+	if changed("sr-seeds") {
+		cfg.SRSeeds = f.srSeeds
+	}
 	if changed("adapt-steps") {
 		cfg.Adapt.Steps = f.adaptSteps
 		if a := &cfg.Adapt; a.Steps > 0 && a.WarmupSteps > a.Steps {
@@ -147,6 +169,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (experiment.Config, error) {
 	}{
 		{"real-lq-include", f.realInclude, &cfg.RealLQInclude}, {"real-lq-exclude", f.realExclude, &cfg.RealLQExclude},
 		{"test-include", f.testInclude, &cfg.TestInclude}, {"test-exclude", f.testExclude, &cfg.TestExclude},
+		{"real-pairs-include", f.pairsInclude, &cfg.RealPairsInclude}, {"real-pairs-exclude", f.pairsExclude, &cfg.RealPairsExclude},
 	} {
 		if changed(g.flag) {
 			if *g.dst, err = srGlobs(g.flag, g.vals); err != nil {
@@ -189,6 +212,14 @@ func benchCommand(c experiment.Config, f benchFlags) string {
 	arg("test", c.Test)
 	globs("test-include", c.TestInclude)
 	globs("test-exclude", c.TestExclude)
+	if c.RealPairs != "" {
+		arg("real-pairs", c.RealPairs)
+		globs("real-pairs-include", c.RealPairsInclude)
+		globs("real-pairs-exclude", c.RealPairsExclude)
+	}
+	if c.SRSeeds > 1 {
+		arg("sr-seeds", fmt.Sprint(c.SRSeeds))
+	}
 	if c.Model != "" {
 		arg("model", c.Model)
 	}

@@ -96,3 +96,8 @@ func betaFraction(a, b, x float64) float64 {
 	}
 	return h
 }
+
+// StudentQuantile returns the p-quantile of Student's t distribution with
+// df degrees of freedom, for the intervals of other measurements (the
+// bench's intervals over seeds and test images).
+func StudentQuantile(p, df float64) float64 { return studentQuantile(p, df) }

@@ -65,10 +65,14 @@ const (
 	Official   = "official"
 	BSRGAN     = "bsrgan"
 	Method     = "official+ddpm"
+	// Real trains on real training pairs (Config.RealPairs): the ceiling
+	// every synthetic source aims at. It is not in Default's sources,
+	// since it needs a paired folder.
+	Real = "real"
 )
 
 // Sources lists every source, in report order.
-var Sources = []string{Bicubic, RealESRGAN, Official, BSRGAN, Method}
+var Sources = []string{Bicubic, RealESRGAN, Official, BSRGAN, Method, Real}
 
 // Budgets lists the budget names Default knows.
 var Budgets = []string{"tiny", "quick", "full"}
@@ -123,6 +127,17 @@ type Config struct {
 	Test        string   `yaml:"test" json:"test"`
 	TestInclude []string `yaml:"test_include,omitempty" json:"test_include,omitempty"`
 	TestExclude []string `yaml:"test_exclude,omitempty" json:"test_exclude,omitempty"`
+	// RealPairs is a paired folder (HR/ and LR/, as Test) of real training
+	// pairs for the Real source, selected by HR name with
+	// RealPairsInclude and RealPairsExclude. It must not share pairs with
+	// Test.
+	RealPairs        string   `yaml:"real_pairs,omitempty" json:"real_pairs,omitempty"`
+	RealPairsInclude []string `yaml:"real_pairs_include,omitempty" json:"real_pairs_include,omitempty"`
+	RealPairsExclude []string `yaml:"real_pairs_exclude,omitempty" json:"real_pairs_exclude,omitempty"`
+	// SRSeeds is the number of SR networks trained per source, with
+	// seeds Seed, Seed+1, ...: the report gives their mean, standard
+	// deviation and intervals over seeds (0 means 1).
+	SRSeeds int `yaml:"sr_seeds,omitempty" json:"sr_seeds,omitempty"`
 	// Model is the diffusion model of the Method source: a diffusers
 	// pipeline or UNet folder; "" is the built-in default model. ModelEMA
 	// uses a pipeline's unet_ema/ weights.
@@ -195,7 +210,7 @@ type Config struct {
 func Default(budget string) (Config, error) {
 	sr := srtrain.Default()
 	c := Config{
-		Sources:      append([]string(nil), Sources...),
+		Sources:      []string{Bicubic, RealESRGAN, Official, BSRGAN, Method},
 		Budget:       budget,
 		Scale:        4,
 		Crop:         256,
@@ -296,9 +311,18 @@ func (c Config) Validate() error {
 	if err := CheckSources(c.Sources); err != nil {
 		return err
 	}
+	for _, s := range c.Sources {
+		if s == Real && c.RealPairs == "" {
+			return errors.New("--real-pairs: the source real needs a folder of real training pairs (HR/ and LR/)")
+		}
+	}
+	if c.SRSeeds < 0 || c.SRSeeds > 20 {
+		return fmt.Errorf("sr_seeds: %d is outside 0..20", c.SRSeeds)
+	}
 	for key, globs := range map[string][]string{
 		"real_lq_include": c.RealLQInclude, "real_lq_exclude": c.RealLQExclude,
 		"test_include": c.TestInclude, "test_exclude": c.TestExclude,
+		"real_pairs_include": c.RealPairsInclude, "real_pairs_exclude": c.RealPairsExclude,
 	} {
 		for _, g := range globs {
 			if _, err := path.Match(g, ""); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -209,7 +210,7 @@ func TestTinyExperiment(t *testing.T) {
 	if len(crops.Crops) != 4 || crops.Total != 12 || res.HQCrops != 4 {
 		t.Errorf("crops: %d of %d, results %d; want 4 of 12", len(crops.Crops), crops.Total, res.HQCrops)
 	}
-	for _, s := range Sources {
+	for _, s := range cfg.Sources {
 		dir := filepath.Join(out, PairsDir, s)
 		meta, err := os.ReadFile(filepath.Join(dir, pairset.MetaFile))
 		if err != nil || strings.Count(string(meta), "\n") != 4 {
@@ -462,6 +463,9 @@ func TestErrors(t *testing.T) {
 		{"adapt resolution", func(c *Config) { c.Adapt.Resolution = 12 }, "", "adapt.resolution: 12 must be a positive multiple of 8"},
 		{"adapt warm-up", func(c *Config) { c.Adapt.WarmupSteps = 5 }, "", "adapt.warmup_steps: 5 must be in 0..adapt.steps (3)"},
 		{"adapt rate", func(c *Config) { c.Adapt.LearningRate = 0 }, "", "adapt.learning_rate: 0 must be positive"},
+		{"real without pairs", func(c *Config) { c.Sources = []string{Official, Real} }, "", "--real-pairs: the source real needs"},
+		{"real pairs are test pairs", func(c *Config) { c.Sources, c.RealPairs = []string{Real}, in.test }, "", "is an image of test pair Canon_041"},
+		{"seeds", func(c *Config) { c.SRSeeds = 21 }, "", "sr_seeds: 21 is outside 0..20"},
 		{"adapt batch", func(c *Config) { c.Adapt.BatchSize = 0 }, "", "adapt.batch_size: 0 must be at least 1"},
 		{"adapt on small images", func(c *Config) { c.Adapt.Resolution = 128 }, "",
 			"--real-lq " + in.realLQ + ": none of the 6 images is at least 64 pixels on a side, too small to adapt the diffusion model on crops of 128 (adapt.resolution)"},
@@ -554,5 +558,60 @@ func TestDifferingKeys(t *testing.T) {
 	b := []byte("seed: 1\nsr:\n  steps: 4\n  model:\n    scale: 4\n  new: 1\nhq: [b]\n")
 	if got := strings.Join(differingKeys(a, b), ","); got != "hq,sr.new,sr.steps" {
 		t.Errorf("differingKeys = %s", got)
+	}
+}
+
+// TestRealSourceAndSeeds trains official and real with two seeds each: the
+// real source learns from the training pair Canon_001 of the test folder,
+// and the report compares every source with official over seeds.
+func TestRealSourceAndSeeds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains four networks")
+	}
+	in := makeInputs(t)
+	cfg := tinyConfig(t, in)
+	cfg.Sources = []string{Real, Official}
+	cfg.RealPairs, cfg.RealPairsInclude = in.test, []string{"Canon_001"}
+	cfg.SRSeeds = 2
+	cfg.Gap.SkipC2ST = true
+	out := filepath.Join(t.TempDir(), "bench")
+	res, err := Run(context.Background(), cfg, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 3 || res.Rows[0].Source != Official || res.Rows[1].Source != Real || res.Rows[2].Source != Upscale {
+		t.Fatalf("rows %+v, want official, real, upscale", res.Rows)
+	}
+	off, real := res.Rows[0], res.Rows[1]
+	if len(off.Seeds) != 2 || off.Seeds[0].Seed != cfg.Seed || off.Seeds[1].Seed != cfg.Seed+1 {
+		t.Errorf("official seeds %+v, want two, from the experiment's seed", off.Seeds)
+	}
+	if off.Seeds[0].PSNR == off.Seeds[1].PSNR {
+		t.Errorf("both seeds give PSNR %v: the seed does not reach the training", off.Seeds[0].PSNR)
+	}
+	if m := (off.Seeds[0].PSNR + off.Seeds[1].PSNR) / 2; math.Abs(m-off.PSNR) > 1e-9 || off.PSNRStd <= 0 {
+		t.Errorf("official PSNR %v ± %v, want the mean of %+v", off.PSNR, off.PSNRStd, off.Seeds)
+	}
+	if real.Gap != nil || exists(filepath.Join(out, PairsDir, Real)) {
+		t.Error("the real source has synthetic pairs or a gap")
+	}
+	c := real.VsOfficial
+	if c == nil || c.SeedCI == nil || math.Abs(c.Delta-(real.PSNR-off.PSNR)) > 1e-12 || !(c.SeedCI[0] < c.Delta && c.Delta < c.SeedCI[1]) {
+		t.Errorf("real against official %+v", c)
+	}
+	if real.GapClosed != nil {
+		t.Errorf("real closes %v of its own gap: the fraction is only for synthetic sources", *real.GapClosed)
+	}
+	if f := gapClosed(Row{PSNR: 26.5}, off, Row{PSNR: off.PSNR + 2}); f == nil || math.Abs(*f-(26.5-off.PSNR)/2) > 1e-12 {
+		t.Errorf("gapClosed %v", f)
+	}
+	for _, f := range []string{"sr/real/model", "sr/real.seed1/model", "sr/official.seed1/model", "test/official.seed1.json"} {
+		if !exists(filepath.Join(out, filepath.FromSlash(f))) {
+			t.Errorf("%s missing", f)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, ReportMD))
+	if err != nil || !strings.Contains(string(md), "## Against official") || !strings.Contains(string(md), "95% CI over seeds") {
+		t.Errorf("report lacks the comparison with official (%v)", err)
 	}
 }

@@ -23,6 +23,31 @@ func openTest(c Config) (*pairdata.Set, error) {
 	return s, nil
 }
 
+// openRealPairs opens the real training pairs of the Real source.
+func openRealPairs(c Config) (*pairdata.Set, error) {
+	s, err := pairdata.OpenWith(c.RealPairs, pairdata.Options{Scale: c.Scale, Include: c.RealPairsInclude, Exclude: c.RealPairsExclude})
+	if err != nil {
+		return nil, fmt.Errorf("--real-pairs: %w", err)
+	}
+	return s, nil
+}
+
+// checkRealPairs refuses real training pairs that are test pairs.
+func checkRealPairs(train, test *pairdata.Set) error {
+	hr := map[string]string{}
+	for _, p := range test.Pairs {
+		hr[canonical(p.HRPath)], hr[canonical(p.LRPath)] = p.Name, p.Name
+	}
+	for _, p := range train.Pairs {
+		for _, f := range []string{p.HRPath, p.LRPath} {
+			if t, ok := hr[canonical(f)]; ok {
+				return fmt.Errorf("--real-pairs: %s is an image of test pair %s: leave the test pairs out (--real-pairs-exclude)", f, t)
+			}
+		}
+	}
+	return nil
+}
+
 // lqSet is the selected real LQ images, a measure.Source.
 type lqSet struct {
 	files, names []string

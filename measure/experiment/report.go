@@ -40,18 +40,25 @@ func (r *runner) report() (*Results, error) {
 		return nil, err
 	}
 	for _, s := range append(append([]string(nil), c.Sources...), Upscale) {
-		var t TestResult
-		if err := readJSON(r.testFile(s), &t); err != nil {
-			return nil, err
+		var tests []TestResult
+		var seeds []uint64
+		for k := 0; k < c.seeds() && (k == 0 || s != Upscale); k++ {
+			var t TestResult
+			if err := readJSON(r.testFile(srRun{s, k}), &t); err != nil {
+				return nil, err
+			}
+			tests, seeds = append(tests, t), append(seeds, c.Seed+uint64(k))
 		}
-		row := Row{Source: s, PSNR: t.PSNR, SSIM: t.SSIM, Images: t.Images}
-		if s != Upscale {
+		row := aggregate(s, tests, seeds)
+		if s != Upscale && s != Real {
 			var g measure.Report
 			if err := readJSON(r.gapFile(s), &g); err != nil {
 				return nil, err
 			}
 			row.Gap = &GapSummary{KID: g.KID, FD: g.FD, C2ST: g.C2ST}
-			curve, err := r.lossCurve(s)
+		}
+		if s != Upscale {
+			curve, err := r.lossCurve(srRun{s, 0})
 			if err != nil {
 				return nil, err
 			}
@@ -70,6 +77,7 @@ func (r *runner) report() (*Results, error) {
 		}
 		res.Rows = append(res.Rows, row)
 	}
+	res.compareRows()
 	for _, name := range r.order {
 		if name != "report" {
 			res.Stages = append(res.Stages, r.times[name])
@@ -148,6 +156,9 @@ func (r *runner) document(res *Results) document {
 		d.sections[0].paras = append(d.sections[0].paras, fmt.Sprintf(
 			"The diffusion model of %s was first adapted to the real LQ images: %s, fine-tuned for %d steps on the %d real LQ images, became %s (see Setup). Its KID, FD and classifier accuracy therefore compare with images its model learnt from; PSNR and SSIM are measured on the test pairs, which it never saw.",
 			Method, a.Base.Name, a.Steps, a.Images, a.Model.Name))
+	}
+	if sec, ok := res.comparisonSection(); ok {
+		d.sections = append(d.sections, sec)
 	}
 	d.sections = append(d.sections, section{
 		title: "Training curves",
@@ -391,7 +402,7 @@ func (r *runner) drawCurves() error {
 		XLabel: "step", YLabel: r.cfg.SR.Loss, LogY: true,
 	}
 	for _, s := range r.cfg.Sources {
-		curve, err := r.lossCurve(s)
+		curve, err := r.lossCurve(srRun{s, 0})
 		if err != nil {
 			return err
 		}

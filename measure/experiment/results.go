@@ -43,9 +43,20 @@ type Row struct {
 	Source string `json:"source"`
 	// PSNR and SSIM are the means over the test pairs of the network
 	// trained on the source's pairs; Images has them per pair.
-	PSNR   float64 `json:"psnr"`
-	SSIM   float64 `json:"ssim"`
-	Images []Score `json:"images"`
+	// With several SR training seeds (Config.SRSeeds) PSNR and SSIM are
+	// the means over seeds, PSNRStd and SSIMStd their standard deviations,
+	// Seeds each seed's result and Images the per-pair means over seeds.
+	PSNR    float64     `json:"psnr"`
+	SSIM    float64     `json:"ssim"`
+	PSNRStd float64     `json:"psnr_std,omitempty"`
+	SSIMStd float64     `json:"ssim_std,omitempty"`
+	Seeds   []SeedScore `json:"seeds,omitempty"`
+	Images  []Score     `json:"images"`
+	// VsOfficial compares the row with the Official source, when both ran.
+	VsOfficial *Comparison `json:"vs_official,omitempty"`
+	// GapClosed is the fraction of the Official -> Real PSNR gap the
+	// source closes, when both ran.
+	GapClosed *float64 `json:"gap_closed,omitempty"`
 	// Gap compares the source's LQ images with the real ones; nil for the
 	// Upscale row.
 	Gap *GapSummary `json:"gap,omitempty"`
@@ -72,7 +83,11 @@ func label(source string) string {
 // cells returns a row's columns as text: source, PSNR, SSIM, KID, FD,
 // C2ST accuracy with its interval.
 func (row Row) cells() []string {
-	out := []string{label(row.Source), dB(row.PSNR), fmt.Sprintf("%.4f", row.SSIM), "-", "-", "-"}
+	psnr := dB(row.PSNR)
+	if len(row.Seeds) > 1 {
+		psnr = fmt.Sprintf("%s ± %.2f", psnr, row.PSNRStd)
+	}
+	out := []string{label(row.Source), psnr, fmt.Sprintf("%.4f", row.SSIM), "-", "-", "-"}
 	if g := row.Gap; g != nil {
 		out[3] = fmt.Sprintf("%.4f ± %.4f", g.KID.Mean, g.KID.Std)
 		out[4] = fmt.Sprintf("%.3f", g.FD)

@@ -62,6 +62,8 @@ type runner struct {
 	crops  *CropList
 	real   *lqSet
 	test   *pairdata.Set
+	// realPairs is the Real source's training pairs, when configured.
+	realPairs *pairdata.Set
 	method *methodModel // loaded on first use
 }
 
@@ -104,7 +106,12 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 	}
 	fmt.Fprintf(log, "bench: %d HQ crops of %dx%d from %d images, %d source(s): %s\n",
 		len(r.crops.Crops), cfg.Crop, cfg.Crop, r.crops.Files, len(cfg.Sources), strings.Join(cfg.Sources, ", "))
+	// The Real source trains on the real pairs as they are: it has no
+	// pairs to make and no synthetic LQ images to measure.
 	for _, s := range cfg.Sources {
+		if s == Real {
+			continue
+		}
 		if s == Method && r.adapting() {
 			if err := r.stage(AdaptDir, r.adaptDone, r.adapt); err != nil {
 				return nil, err
@@ -115,18 +122,30 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 		}
 	}
 	for _, s := range cfg.Sources {
+		if s == Real {
+			continue
+		}
 		if err := r.stage("gap/"+s, func() bool { return exists(r.gapFile(s)) }, func() error { return r.measureGap(s) }); err != nil {
 			return nil, err
 		}
 	}
-	for _, s := range cfg.Sources {
-		if err := r.stage("sr/"+s, func() bool { return r.trainDone(s) }, func() error { return r.train(s) }); err != nil {
-			return nil, err
+	for k := 0; k < cfg.seeds(); k++ {
+		for _, s := range cfg.Sources {
+			run := srRun{s, k}
+			if err := r.stage("sr/"+run.key(), func() bool { return r.trainDone(run) }, func() error { return r.train(run) }); err != nil {
+				return nil, err
+			}
 		}
 	}
-	for _, s := range append(append([]string(nil), cfg.Sources...), Upscale) {
-		if err := r.stage("test/"+s, func() bool { return exists(r.testFile(s)) }, func() error { return r.testSR(s) }); err != nil {
-			return nil, err
+	for k := 0; k < cfg.seeds(); k++ {
+		for _, s := range append(append([]string(nil), cfg.Sources...), Upscale) {
+			if s == Upscale && k > 0 {
+				continue // bicubic interpolation has no seed
+			}
+			run := srRun{s, k}
+			if err := r.stage("test/"+run.key(), func() bool { return exists(r.testFile(run)) }, func() error { return r.testSR(run) }); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var res *Results
@@ -162,6 +181,11 @@ func resolvePaths(c Config) (Config, error) {
 	if c.Test, err = abs("--test", c.Test); err != nil {
 		return c, err
 	}
+	if c.RealPairs != "" {
+		if c.RealPairs, err = abs("--real-pairs", c.RealPairs); err != nil {
+			return c, err
+		}
+	}
 	if c.Model != "" {
 		if c.Model, err = abs("--model", c.Model); err != nil {
 			return c, err
@@ -178,8 +202,11 @@ func (r *runner) prepare() error {
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", r.out, err)
 	}
-	for flag, dirs := range map[string][]string{"--hq": r.cfg.HQ, "--real-lq": {r.cfg.RealLQ}, "--test": {r.cfg.Test}} {
+	for flag, dirs := range map[string][]string{"--hq": r.cfg.HQ, "--real-lq": {r.cfg.RealLQ}, "--test": {r.cfg.Test}, "--real-pairs": {r.cfg.RealPairs}} {
 		for _, d := range dirs {
+			if d == "" {
+				continue
+			}
 			if out == d || strings.HasPrefix(out, d+string(filepath.Separator)) {
 				return fmt.Errorf("--out %s is inside the input folder %s %s: choose another", r.out, flag, d)
 			}
@@ -202,6 +229,14 @@ func (r *runner) prepare() error {
 	}
 	if err := checkLeaks(r.cfg, r.real, r.test); err != nil {
 		return err
+	}
+	if r.cfg.RealPairs != "" {
+		if r.realPairs, err = openRealPairs(r.cfg); err != nil {
+			return err
+		}
+		if err := checkRealPairs(r.realPairs, r.test); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(r.log, "bench: budget %s; %d real LQ images from %s; %d test pairs from %s (%s)\n",
 		r.cfg.Budget, len(r.real.files), r.cfg.RealLQ, r.test.Len(), r.cfg.Test, r.test.Layout)

@@ -35,8 +35,8 @@ type TestResult struct {
 	Images     []Score `json:"images"`
 }
 
-func (r *runner) testFile(source string) string {
-	return filepath.Join(r.out, TestDir, source+".json")
+func (r *runner) testFile(run srRun) string {
+	return filepath.Join(r.out, TestDir, run.key()+".json")
 }
 
 // sampleDir holds the crops of the super-resolved sample images.
@@ -64,21 +64,25 @@ func displayBox(h, w, scale int) (y, x, size int) {
 // for Upscale, bicubic interpolation), scores it against the HR image and
 // writes OUT/test/SOURCE.json, keeping the displayed crops of the sample
 // images.
-func (r *runner) testSR(source string) error {
+func (r *runner) testSR(run srRun) error {
 	s := r.cfg.Scale
+	source := run.key()
 	var model *srnet.Model
 	desc := "bicubic interpolation (degrade/resize, A = -0.75)"
-	if source != Upscale {
+	if run.source != Upscale {
 		var err error
-		if model, desc, err = srtrain.LoadModel(r.runDir(source), srnet.AutoWeights); err != nil {
+		if model, desc, err = srtrain.LoadModel(r.runDir(run), srnet.AutoWeights); err != nil {
 			return err
 		}
 	}
 	opt := fidelity.Options{CropBorder: s, TestY: true}
 	res := TestResult{Source: source, Model: desc, CropBorder: s, TestY: true}
 	samples := map[int]bool{}
-	for _, i := range sampleIndices(r.test.Len(), r.cfg.SampleImages) {
-		samples[i] = true
+	// The sample crops come from the first seed's network.
+	if run.seed == 0 {
+		for _, i := range sampleIndices(r.test.Len(), r.cfg.SampleImages) {
+			samples[i] = true
+		}
 	}
 	if err := os.MkdirAll(r.sampleDir(source), 0o755); err != nil {
 		return err
@@ -114,7 +118,7 @@ func (r *runner) testSR(source string) error {
 		res.PSNR += sc.PSNR / float64(len(res.Images))
 		res.SSIM += sc.SSIM / float64(len(res.Images))
 	}
-	return writeJSON(r.testFile(source), res)
+	return writeJSON(r.testFile(run), res)
 }
 
 // saveImage writes a PNG atomically, creating its folder.

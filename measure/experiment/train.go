@@ -12,31 +12,55 @@ import (
 	"github.com/degradiff/degradiff/train/srtrain"
 )
 
-func (r *runner) runDir(source string) string { return filepath.Join(r.out, SRDir, source) }
+// srRun is one SR network of the experiment: a source and the index of
+// its training seed.
+type srRun struct {
+	source string
+	seed   int
+}
+
+// key names the run's folders and files: the source for the first seed
+// (as before seeds existed, so that earlier runs resume), SOURCE.seedK
+// for the others.
+func (s srRun) key() string {
+	if s.seed == 0 {
+		return s.source
+	}
+	return fmt.Sprintf("%s.seed%d", s.source, s.seed)
+}
+
+// seeds returns the number of SR training seeds per source.
+func (c Config) seeds() int { return max(c.SRSeeds, 1) }
+
+func (r *runner) runDir(run srRun) string { return filepath.Join(r.out, SRDir, run.key()) }
 
 // trainDone reports a finished training run: its model folder exists.
-func (r *runner) trainDone(source string) bool {
-	return srnet.IsModelDir(filepath.Join(r.runDir(source), srtrain.ModelDir))
+func (r *runner) trainDone(run srRun) bool {
+	return srnet.IsModelDir(filepath.Join(r.runDir(run), srtrain.ModelDir))
 }
 
 // srConfig returns the SR training settings: the same for every source,
-// with the experiment's seed.
-func (r *runner) srConfig() srtrain.Config {
+// with the experiment's seed plus the run's seed index.
+func (r *runner) srConfig(run srRun) srtrain.Config {
 	c := r.cfg.SR
-	c.Seed = r.cfg.Seed
+	c.Seed = r.cfg.Seed + uint64(run.seed)
 	return c
 }
 
-// train trains the SR network on the source's pairs in the run folder
-// OUT/sr/SOURCE, continuing from its latest checkpoint if an earlier run
-// was interrupted.
-func (r *runner) train(source string) error {
-	cfg := r.srConfig()
-	data, err := pairdata.OpenWith(r.pairsDir(source), pairdata.Options{Scale: cfg.Model.Scale})
-	if err != nil {
+// train trains the SR network on the source's pairs (the real training
+// pairs for Real) in the run folder OUT/sr/KEY, continuing from its latest
+// checkpoint if an earlier run was interrupted.
+func (r *runner) train(sr srRun) error {
+	cfg := r.srConfig(sr)
+	source := sr.key()
+	dir := r.runDir(sr)
+	var data *pairdata.Set
+	var err error
+	if sr.source == Real {
+		data = r.realPairs
+	} else if data, err = pairdata.OpenWith(r.pairsDir(sr.source), pairdata.Options{Scale: cfg.Model.Scale}); err != nil {
 		return err
 	}
-	dir := r.runDir(source)
 	run, err := runfolder.Create(dir, cfg.KeepCheckpoints)
 	if err != nil {
 		return err
@@ -70,8 +94,8 @@ type lossPoint struct {
 }
 
 // lossCurve reads the training loss of a source's run.
-func (r *runner) lossCurve(source string) ([]lossPoint, error) {
-	return readLoss(&runfolder.Run{Dir: r.runDir(source)})
+func (r *runner) lossCurve(run srRun) ([]lossPoint, error) {
+	return readLoss(&runfolder.Run{Dir: r.runDir(run)})
 }
 
 // readLoss reads the training loss of a run folder's log.

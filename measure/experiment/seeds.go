@@ -1,0 +1,193 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/degradiff/degradiff/measure/c2st"
+)
+
+// SeedScore is the test result of one SR training seed.
+type SeedScore struct {
+	Seed uint64  `json:"seed"`
+	PSNR float64 `json:"psnr"`
+	SSIM float64 `json:"ssim"`
+}
+
+// Comparison is a source's PSNR against the Official source's, the
+// baseline the method must beat.
+type Comparison struct {
+	// Delta is the difference of the mean PSNR (dB).
+	Delta float64 `json:"delta_psnr"`
+	// SeedCI is the 95% interval of Delta over SR training seeds (Welch's
+	// t on the per-seed PSNR); absent with one seed.
+	SeedCI *[2]float64 `json:"seed_ci,omitempty"`
+	// ImageCI is the paired 95% interval over test images of the
+	// per-image PSNR (each the mean over seeds).
+	ImageCI [2]float64 `json:"image_ci"`
+	// Better counts the test images where this source is ahead.
+	Better int `json:"better_images"`
+	Images int `json:"images"`
+	// Significant: the interval over seeds (or, with one seed, over
+	// images) excludes 0.
+	Significant bool `json:"significant"`
+}
+
+// meanStd returns the mean and the sample standard deviation.
+func meanStd(v []float64) (mean, std float64) {
+	for _, x := range v {
+		mean += x / float64(len(v))
+	}
+	if len(v) < 2 {
+		return mean, 0
+	}
+	for _, x := range v {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(v)-1))
+}
+
+// compare returns row against base (both aggregated over seeds, with
+// Images in the same test-pair order).
+func compare(row, base Row) *Comparison {
+	if len(row.Images) != len(base.Images) || len(row.Images) < 2 {
+		return nil
+	}
+	c := &Comparison{Delta: row.PSNR - base.PSNR, Images: len(row.Images)}
+	d := make([]float64, len(row.Images))
+	for i := range d {
+		d[i] = row.Images[i].PSNR - base.Images[i].PSNR
+		if d[i] > 0 {
+			c.Better++
+		}
+	}
+	m, s := meanStd(d)
+	h := c2st.StudentQuantile(0.975, float64(len(d)-1)) * s / math.Sqrt(float64(len(d)))
+	c.ImageCI = [2]float64{m - h, m + h}
+	c.Significant = c.ImageCI[0] > 0 || c.ImageCI[1] < 0
+	if len(row.Seeds) >= 2 && len(base.Seeds) >= 2 {
+		a, b := seedPSNR(row), seedPSNR(base)
+		_, sa := meanStd(a)
+		_, sb := meanStd(b)
+		va, vb := sa*sa/float64(len(a)), sb*sb/float64(len(b))
+		se := math.Sqrt(va + vb)
+		// Welch–Satterthwaite degrees of freedom.
+		df := float64(len(a) + len(b) - 2)
+		if va+vb > 0 {
+			df = (va + vb) * (va + vb) / (va*va/float64(len(a)-1) + vb*vb/float64(len(b)-1))
+		}
+		h := c2st.StudentQuantile(0.975, df) * se
+		c.SeedCI = &[2]float64{c.Delta - h, c.Delta + h}
+		c.Significant = c.SeedCI[0] > 0 || c.SeedCI[1] < 0
+	}
+	return c
+}
+
+func seedPSNR(r Row) []float64 {
+	out := make([]float64, len(r.Seeds))
+	for i, s := range r.Seeds {
+		out[i] = s.PSNR
+	}
+	return out
+}
+
+// gapClosed returns the fraction of the Official -> Real PSNR gap that
+// row closes: 0 at Official, 1 at Real.
+func gapClosed(row, official, real Row) *float64 {
+	den := real.PSNR - official.PSNR
+	if den == 0 {
+		return nil
+	}
+	f := (row.PSNR - official.PSNR) / den
+	return &f
+}
+
+// aggregate folds the test results of a source's seeds into one row: the
+// means over seeds, their standard deviations, and per image the mean
+// over seeds.
+func aggregate(source string, tests []TestResult, seeds []uint64) Row {
+	row := Row{Source: source}
+	var psnr, ssim []float64
+	for k, t := range tests {
+		row.Seeds = append(row.Seeds, SeedScore{Seed: seeds[k], PSNR: t.PSNR, SSIM: t.SSIM})
+		psnr, ssim = append(psnr, t.PSNR), append(ssim, t.SSIM)
+	}
+	row.PSNR, row.PSNRStd = meanStd(psnr)
+	row.SSIM, row.SSIMStd = meanStd(ssim)
+	if len(tests) == 1 {
+		// One seed: the row is that run's, bit for bit, as before seeds.
+		return Row{Source: source, PSNR: tests[0].PSNR, SSIM: tests[0].SSIM, Images: tests[0].Images}
+	}
+	row.Images = make([]Score, len(tests[0].Images))
+	for i := range row.Images {
+		row.Images[i].Name = tests[0].Images[i].Name
+		for _, t := range tests {
+			row.Images[i].PSNR += t.Images[i].PSNR / float64(len(tests))
+			row.Images[i].SSIM += t.Images[i].SSIM / float64(len(tests))
+		}
+	}
+	return row
+}
+
+// compareRows fills VsOfficial (with several seeds, or against a Real
+// row) and GapClosed of every source row when Official (and Real) ran.
+// With one seed and no Real row nothing is added, so that such results
+// read as before.
+func (res *Results) compareRows() {
+	var official, real *Row
+	for i := range res.Rows {
+		switch res.Rows[i].Source {
+		case Official:
+			official = &res.Rows[i]
+		case Real:
+			real = &res.Rows[i]
+		}
+	}
+	if official == nil || (len(official.Seeds) < 2 && real == nil) {
+		return
+	}
+	for i := range res.Rows {
+		row := &res.Rows[i]
+		if row.Source == Official || row.Source == Upscale {
+			continue
+		}
+		row.VsOfficial = compare(*row, *official)
+		if real != nil && row.Source != Real {
+			row.GapClosed = gapClosed(*row, *official, *real)
+		}
+	}
+}
+
+// comparisonSection tabulates every source against Official: the PSNR
+// difference with its intervals over seeds and test images, and the
+// fraction of the Official -> Real gap closed.
+func (res *Results) comparisonSection() (section, bool) {
+	sec := section{
+		title: "Against " + Official,
+		head:  []string{"LQ source", "PSNR - " + Official + " (dB)", "95% CI over seeds", "95% CI over test images", "better on", "significant", "gap to real closed"},
+	}
+	for _, row := range res.Rows {
+		c := row.VsOfficial
+		if c == nil {
+			continue
+		}
+		seedCI, closed := "-", "-"
+		if c.SeedCI != nil {
+			seedCI = fmt.Sprintf("[%+.3f, %+.3f]", c.SeedCI[0], c.SeedCI[1])
+		}
+		if row.GapClosed != nil {
+			closed = fmt.Sprintf("%.0f%%", 100**row.GapClosed)
+		}
+		sig := "no"
+		if c.Significant {
+			sig = "yes"
+		}
+		sec.rows = append(sec.rows, []string{label(row.Source), fmt.Sprintf("%+.3f", c.Delta), seedCI,
+			fmt.Sprintf("[%+.3f, %+.3f]", c.ImageCI[0], c.ImageCI[1]), fmt.Sprintf("%d of %d", c.Better, c.Images), sig, closed})
+	}
+	if len(sec.rows) == 0 {
+		return sec, false
+	}
+	sec.paras = []string{fmt.Sprintf("Each source's network against the one trained on %s's pairs, its starting point. With several SR training seeds, PSNR is the mean over seeds and a difference is significant when its interval over seeds (Welch's t, 95%%) excludes 0; with one seed, when the paired interval over test images does. \"Gap to real closed\" is the share of the difference between %s and %s that the source makes up (100%%: as good as training on real pairs).", Official, Official, Real)}
+	return sec, true
+}
