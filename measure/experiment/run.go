@@ -59,12 +59,12 @@ type runner struct {
 	times map[string]StageTime
 	order []string // stages met by this run, in order
 
-	crops  *CropList
-	real   *lqSet
-	test   *pairdata.Set
+	crops *CropList
+	real  *lqSet
+	test  *pairdata.Set
 	// realPairs is the Real source's training pairs, when configured.
 	realPairs *pairdata.Set
-	method *methodModel // loaded on first use
+	method    *methodModel // loaded on first use
 }
 
 // Run performs the experiment with the settings cfg in the folder outDir
