@@ -94,10 +94,17 @@ type Realism struct {
 	C2ST     *float64 `json:"c2st,omitempty"`
 	C2STLow  *float64 `json:"c2st_low,omitempty"`
 	C2STHigh *float64 `json:"c2st_high,omitempty"`
+	// Features holds the effect (standardised mean difference, refined or
+	// synthetic minus real) of every degradation feature, by name: which
+	// statistic a model moves, and which way (noise_chroma, blur_crete, ...).
+	Features map[string]float64 `json:"features,omitempty"`
 }
 
 func realismOf(r measure.Report) Realism {
-	out := Realism{KID: r.KID.Mean, KIDStd: r.KID.Std, FD: r.FD}
+	out := Realism{KID: r.KID.Mean, KIDStd: r.KID.Std, FD: r.FD, Features: map[string]float64{}}
+	for _, f := range r.Features {
+		out.Features[f.Name] = f.Effect
+	}
 	if r.C2ST != nil {
 		a, lo, hi := r.C2ST.Accuracy, r.C2ST.CILow, r.C2ST.CIHigh
 		out.C2ST, out.C2STLow, out.C2STHigh = &a, &lo, &hi
