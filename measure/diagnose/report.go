@@ -48,6 +48,7 @@ func WriteMarkdown(w io.Writer, models []Model) error {
 				writePoint(p, pt)
 			}
 			p("\n")
+			writeFeatures(p, "Self-consistency features", &sc.Reference, sc.Points)
 		}
 		if c := m.Curve; c != nil {
 			p("### Realism–fidelity: %s\n\n", m.Name)
@@ -57,9 +58,44 @@ func WriteMarkdown(w io.Writer, models []Model) error {
 				writePoint(p, pt)
 			}
 			p("\n")
+			writeFeatures(p, "Realism–fidelity features", nil, c.Points)
 		}
 	}
 	return err
+}
+
+// KeyFeatures are the degradation features the report tabulates per
+// point: noise (luma, chroma), sharpness, JPEG blocking, colour detail.
+var KeyFeatures = []string{"noise_luma", "noise_chroma", "laplacian_var", "blur_crete", "blockiness", "chroma_detail"}
+
+func writeFeatures(p func(string, ...any), title string, ref *Realism, pts []Point) {
+	p("%s: effect of each feature (standardised difference of the means, minus: lower than the real images).\n\n| strength |", title)
+	for _, f := range KeyFeatures {
+		p(" %s |", f)
+	}
+	p("\n|---|")
+	for range KeyFeatures {
+		p("---|")
+	}
+	p("\n")
+	row := func(label string, r Realism) {
+		p("| %s |", label)
+		for _, f := range KeyFeatures {
+			if v, ok := r.Features[f]; ok {
+				p(" %+.2f |", v)
+			} else {
+				p(" - |")
+			}
+		}
+		p("\n")
+	}
+	if ref != nil {
+		row("reference (real vs real)", *ref)
+	}
+	for _, pt := range pts {
+		row(pt.Label(), pt.Realism)
+	}
+	p("\n")
 }
 
 func writePoint(p func(string, ...any), pt Point) {
