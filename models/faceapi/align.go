@@ -349,7 +349,11 @@ func (m *Models) AlignFaces(img *raster.Image, opt AlignOptions) ([]AlignedFace,
 	}
 	if len(faces) == 0 {
 		o, _ := opt.Detect.withDefaults()
-		return nil, fmt.Errorf("%w (%dx%d image, detector input %d, score threshold %v)", ErrNoFace, img.W, img.H, o.InputSize, o.ScoreThreshold)
+		sizes := fmt.Sprint(o.InputSize)
+		if len(o.Sizes) > 0 {
+			sizes = fmt.Sprint(o.Sizes)
+		}
+		return nil, fmt.Errorf("%w (%dx%d image, detector input size %s, score threshold %v)", ErrNoFace, img.W, img.H, sizes, o.ScoreThreshold)
 	}
 	sort.SliceStable(faces, func(i, j int) bool { return faces[i].Detection.Box.Area() > faces[j].Detection.Box.Area() })
 	out := make([]AlignedFace, 0, len(faces))

@@ -168,7 +168,11 @@ func TestNMS(t *testing.T) {
 		{Score: 0.7, Relative: Rect{0.5, 0.5, 0.4, 0.4}},
 		{Score: 0.7, Relative: Rect{0.52, 0.5, 0.4, 0.4}}, // ties 2 and wins (later)
 	}
-	got := nms(c, 224, 0.4)
+	var boxes []Rect
+	for _, d := range c {
+		boxes = append(boxes, d.Relative)
+	}
+	got := nms(boxes, c, 224, 0.4)
 	if want := []int{1, 3}; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("nms = %v, want %v", got, want)
 	}
@@ -244,6 +248,9 @@ func TestDetectOptions(t *testing.T) {
 	}
 	if _, err := (DetectOptions{InputSize: 100}).withDefaults(); err == nil {
 		t.Error("input size 100 accepted")
+	}
+	if _, err := (DetectOptions{Sizes: []int{160, 0}}).withDefaults(); err == nil {
+		t.Error("input size 0 accepted in Sizes")
 	}
 }
 
