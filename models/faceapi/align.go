@@ -284,10 +284,15 @@ func boxShrink(img *raster.Image, k int) *raster.Image {
 // Misalignment tells how far an image of w x h pixels, in which lm were
 // found, is from being its own aligned face under method: the largest
 // distance between a corner of the image and where AlignTransform maps it,
-// as a fraction of the image's side. Aligned FFHQ-style crops score a few
-// hundredths (AlignFFHQ is the steadier measure); a face inside a larger
-// photo scores far more. It is +Inf for a non-square image or landmarks
-// that give no transform.
+// as a fraction of the image's side. It is +Inf for a non-square image or
+// landmarks that give no transform.
+//
+// With the landmarks of the fixed chip (LandmarkNet.AlignedLandmarks) and
+// AlignFFHQ, the project's 243 aligned HQ faces score 0.024 (median), 95%
+// of them below 0.05 and all but 3 below 0.1; the LFW deep-funneled crops
+// (whole heads, not FFHQ-aligned) score 0.11 to 0.57 (median 0.32), and
+// whole photos 0.8 and more. 0.1 is a reasonable limit for "already
+// aligned".
 func Misalignment(lm [NumLandmarks]Point, w, h int, method AlignMethod) float64 {
 	if w != h || w <= 0 {
 		return math.Inf(1)

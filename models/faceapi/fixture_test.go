@@ -33,7 +33,9 @@ var (
 )
 
 // testModels loads the three nets once.
-func testModels(t *testing.T) *Models {
+func testModels(t *testing.T) *Models { return testModelsB(t) }
+
+func testModelsB(t testing.TB) *Models {
 	t.Helper()
 	dir := fixture.Dir(t, "models", "face-api")
 	modelsOnce.Do(func() { models, modelsErr = Load(dir) })

@@ -76,7 +76,8 @@ func (n *Recognizer) DescriptorIn(img *Image, rect Rect) (Descriptor, error) {
 // Analyze detects the faces in img and computes, for each, the 68 landmarks
 // and (with descriptors) the recognition descriptor of its dlib-aligned
 // chip: face-api's detectAllFaces(...).withFaceLandmarks()
-// .withFaceDescriptors().
+// .withFaceDescriptors(). Faces whose box or chip holds no pixel of img are
+// left out.
 func (m *Models) Analyze(img *Image, opt DetectOptions, descriptors bool) ([]Face, error) {
 	dets, err := m.Detector.Detect(img, opt)
 	if err != nil {
@@ -97,7 +98,7 @@ func (m *Models) Analyze(img *Image, opt DetectOptions, descriptors bool) ([]Fac
 		if descriptors {
 			f.Chip = DlibAlignment(f.Landmarks, crop.W, crop.H)
 			if f.Descriptor, err = m.Recognition.DescriptorIn(img, f.Chip); err != nil {
-				return nil, err
+				continue // a chip with no pixel in the image
 			}
 		}
 		faces = append(faces, f)
