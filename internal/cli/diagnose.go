@@ -162,10 +162,12 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 	if len(f.models) == 0 {
 		f.models = []string{"builtin"}
 	}
-	for _, in := range []string{f.realLQ, f.hq} {
-		if in != "" && diagnoseOutInside(f.out, in) {
-			return fmt.Errorf("--out %s is inside the input folder %s: choose a folder outside it", f.out, in)
-		}
+	inputs := [][2]string{{"--real-lq", f.realLQ}}
+	if f.hq != "" {
+		inputs = append(inputs, [2]string{"--hq", f.hq})
+	}
+	if err := checkSeparate("--out", f.out, inputs); err != nil {
+		return err
 	}
 	real, err := loadImages("--real-lq", f.realLQ, 0, f.seed)
 	if err != nil {
@@ -269,13 +271,3 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 	return err
 }
 
-// diagnoseOutInside reports whether out is in or equal to the folder in.
-func diagnoseOutInside(out, in string) bool {
-	o, err1 := filepath.Abs(out)
-	i, err2 := filepath.Abs(in)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	rel, err := filepath.Rel(i, o)
-	return err == nil && (rel == "." || !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && rel != "..")
-}
