@@ -270,4 +270,3 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 	_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s", md.String())
 	return err
 }
-
