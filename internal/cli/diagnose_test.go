@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDiagnose(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the diffusion model")
+	}
+	real := makeHQ(t, 6, 64, 64)
+	hq := makeHQ(t, 3, 256, 256)
+	model := tinyModel(t)
+	out := filepath.Join(t.TempDir(), "diag")
+	code, text := run(t, "diagnose", "--real-lq", real, "--hq", hq, "--model", model, "--out", out,
+		"--strengths", "0.1,0.3", "--uniform", "0", "--steps", "10", "--no-c2st")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, text)
+	}
+	for _, want := range []string{"### Self-consistency: " + model, "reference (real vs real)", "### Realism–fidelity: " + model, "| 0.3 |", "noise_chroma"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	var res struct {
+		Models []struct {
+			SelfConsistency struct{ Points []json.RawMessage } `json:"self_consistency"`
+			Curve           struct{ Points []json.RawMessage } `json:"realism_fidelity"`
+		} `json:"models"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "diagnose.json"))
+	if err != nil || json.Unmarshal(b, &res) != nil || len(res.Models) != 1 {
+		t.Fatalf("diagnose.json: %v\n%s", err, b)
+	}
+	if m := res.Models[0]; len(m.SelfConsistency.Points) != 2 || len(m.Curve.Points) != 3 {
+		t.Errorf("%d self-consistency and %d curve points, want 2 and 3", len(m.SelfConsistency.Points), len(m.Curve.Points))
+	}
+	for _, f := range []string{"report.md", "realism-fidelity-fd.png", "self-consistency-fd.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	bad := [][]string{
+		{"--real-lq", real, "--out", filepath.Join(real, "diag")},
+		{"--real-lq", real, "--out", out, "--strengths", "0.1,2"},
+		{"--real-lq", real, "--out", out, "--model", filepath.Join(real, "none")},
+		{"--real-lq", filepath.Join(real, "none"), "--out", out},
+	}
+	for _, args := range bad {
+		if code, text := run(t, append([]string{"diagnose"}, args...)...); code == 0 {
+			t.Errorf("%v: exit 0: %s", args, text)
+		}
+	}
+}
