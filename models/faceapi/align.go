@@ -236,6 +236,18 @@ func Align(img *raster.Image, lm [NumLandmarks]Point, size int, method AlignMeth
 	if err != nil {
 		return nil, Affine{}, err
 	}
+	out, err := Warp(img, t, size)
+	return out, t, err
+}
+
+// Warp returns the size x size image that t (in face-api's coordinates,
+// see AlignTransform) makes of img, as Align does: a box-filter reduction
+// first when t shrinks by more than 2, then a bilinear warp with facexlib's
+// constant border.
+func Warp(img *raster.Image, t Affine, size int) (*raster.Image, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("faceapi: warp to size %d", size)
+	}
 	border := FFHQBorder
 	if img.C != 3 {
 		border = make([]float32, img.C)
@@ -251,8 +263,7 @@ func Align(img *raster.Image, lm [NumLandmarks]Point, size int, method AlignMeth
 	}
 	// WarpAffine puts pixel centres at integers: w(p + 0.5) - 0.5.
 	wc := Affine{w[0], w[1], w[2] + 0.5*(w[0]+w[1]) - 0.5, w[3], w[4], w[5] + 0.5*(w[3]+w[4]) - 0.5}
-	out, err := WarpAffine(src, wc, size, size, border)
-	return out, t, err
+	return WarpAffine(src, wc, size, size, border)
 }
 
 // boxShrink returns img reduced by the integer factor k (the mean of each
