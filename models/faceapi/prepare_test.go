@@ -53,6 +53,28 @@ func TestPrepareFixture(t *testing.T) {
 		t.Errorf("moved face prepared %.2f px off", worst)
 	}
 
+	// A slightly moved face that the detector misses (an impossible score
+	// threshold) is placed by its chip's landmarks.
+	near := similarity(0.9, 8*math.Pi/180, 30, -5)
+	nearImg, err := WarpAffine(img, near, 224, 224, FFHQBorder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rep, err = m.Prepare(nearImg, PrepareOptions{Size: 224, Method: AlignFFHQ, Detect: DetectOptions{InputSize: 224, ScoreThreshold: 0.999999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp = compose(rep.Transform, near)
+	worst = 0
+	for _, p := range []Point{{0, 0}, {224, 0}, {0, 224}, {224, 224}} {
+		a, b := comp.Apply(p), direct.Apply(p)
+		worst = math.Max(worst, math.Hypot(a.X-b.X, a.Y-b.Y))
+	}
+	t.Logf("near-aligned face (misalignment %.3f) placed from its chip within %.2f px", rep.Misalignment, worst)
+	if !rep.FromChip || rep.Misalignment <= 0.1 || worst > 8 {
+		t.Errorf("near-aligned face: %+v, %.2f px off", rep, worst)
+	}
+
 	if _, _, err := m.Prepare(moved, PrepareOptions{MinFace: 1000}); !errors.Is(err, ErrSmallFace) {
 		t.Errorf("MinFace 1000: error %v, want ErrSmallFace", err)
 	}
