@@ -2,6 +2,7 @@ package faceapi
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 )
 
@@ -175,4 +176,20 @@ func postProcess(fc []float32, w, h int) []float32 {
 		out[i] = t / float32(dim)
 	}
 	return out
+}
+
+// NME returns the normalised mean error between two sets of 68 landmarks:
+// the mean point-to-point distance divided by the distance between the
+// outer eye corners (points 36 and 45) of want, the usual 300-W measure.
+// It is +Inf when want's eye corners coincide.
+func NME(got, want [NumLandmarks]Point) float64 {
+	io := math.Hypot(want[45].X-want[36].X, want[45].Y-want[36].Y)
+	if !(io > 0) {
+		return math.Inf(1)
+	}
+	var s float64
+	for i := range got {
+		s += math.Hypot(got[i].X-want[i].X, got[i].Y-want[i].Y)
+	}
+	return s / NumLandmarks / io
 }

@@ -273,3 +273,18 @@ func TestDlibAlignment(t *testing.T) {
 		t.Errorf("DlibAlignment = %+v, want %+v", r, want)
 	}
 }
+
+func TestNME(t *testing.T) {
+	var a, b [NumLandmarks]Point
+	a[36], a[45] = Point{0, 0}, Point{10, 0}
+	b = a
+	for i := range b {
+		b[i].Y += 1 // every point 1 below: 1/10 of the eye distance
+	}
+	if v := NME(b, a); math.Abs(v-0.1) > 1e-12 {
+		t.Errorf("NME = %v, want 0.1", v)
+	}
+	if v := NME(a, [NumLandmarks]Point{}); !math.IsInf(v, 1) {
+		t.Errorf("NME with coincident eye corners = %v, want +Inf", v)
+	}
+}
