@@ -22,8 +22,12 @@ func TestOddInputs(t *testing.T) {
 		m.Recognition.Descriptor(img)
 	}
 	img := benchImage(100)
-	if _, err := m.Landmarks.LandmarksIn(img, Rect{-50, -50, 80, 80}); err != nil {
+	pts, err := m.Landmarks.LandmarksIn(img, Rect{-50, -40, 80, 80})
+	if err != nil {
 		t.Errorf("box partly outside: %v", err)
+	}
+	if want := m.Landmarks.Landmarks(img.Crop(0, 0, 30, 40)); pts != want {
+		t.Errorf("box partly outside: points not those of the crop at (0, 0)")
 	}
 	if _, err := m.Landmarks.LandmarksIn(img, Rect{120, 10, 30, 30}); err == nil {
 		t.Error("box outside the image: no error")

@@ -50,17 +50,25 @@ type Face struct {
 // LandmarksIn returns the 68 points of the face in box (pixels of img), as
 // face-api's withFaceLandmarks: the box is clipped to the image and floored,
 // cut out, and the points are shifted back by the box's unfloored origin.
+// (Where the box reaches past the left or top edge, the shift is 0 on that
+// axis, the crop's origin: face-api's would be off by the overhang.)
 func (n *LandmarkNet) LandmarksIn(img *Image, box Rect) ([NumLandmarks]Point, error) {
 	crop, err := img.cut(box)
 	if err != nil {
 		return [NumLandmarks]Point{}, err
 	}
 	pts := n.Landmarks(crop)
-	for i := range pts {
-		pts[i].X += box.X
-		pts[i].Y += box.Y
-	}
+	shiftBy(pts[:], box)
 	return pts, nil
+}
+
+// shiftBy adds box's origin (or 0 where it is negative) to pts.
+func shiftBy(pts []Point, box Rect) {
+	dx, dy := math.Max(box.X, 0), math.Max(box.Y, 0)
+	for i := range pts {
+		pts[i].X += dx
+		pts[i].Y += dy
+	}
 }
 
 // DescriptorIn returns the descriptor of the face chip rect of img (clipped
@@ -91,10 +99,7 @@ func (m *Models) Analyze(img *Image, opt DetectOptions, descriptors bool) ([]Fac
 			continue // a box outside the image has no face to analyse
 		}
 		f.Landmarks = m.Landmarks.Landmarks(crop)
-		for i := range f.Landmarks {
-			f.Landmarks[i].X += d.Box.X
-			f.Landmarks[i].Y += d.Box.Y
-		}
+		shiftBy(f.Landmarks[:], d.Box)
 		if descriptors {
 			f.Chip = DlibAlignment(f.Landmarks, crop.W, crop.H)
 			if f.Descriptor, err = m.Recognition.DescriptorIn(img, f.Chip); err != nil {
