@@ -33,9 +33,13 @@ func FFHQTemplate(size int) [5]Point {
 	return t
 }
 
-// FivePoints derives facexlib's five landmarks from the 68: the centres of
-// the eyes (points 36-41 and 42-47), the nose tip (30) and the mouth
-// corners (48 and 54), in FFHQTemplate512's order.
+// FivePoints derives from the 68 landmarks the counterparts of the five
+// points that facexlib gets from RetinaFace: the centres of the eyes
+// (points 36-41 and 42-47), the nose tip (30) and the mouth corners (48 and
+// 54), in FFHQTemplate512's order. The two definitions need not agree
+// exactly, and a smile moves 48 and 54: on three of the fixtures' aligned
+// faces, AlignFacexlib with these points scales them by 0.91 to 1.02,
+// AlignFFHQ by 0.98 to 1.02.
 func FivePoints(lm [NumLandmarks]Point) [5]Point {
 	return [5]Point{centre(lm[36:42]), centre(lm[42:48]), lm[30], lm[48], lm[54]}
 }
