@@ -16,6 +16,7 @@ import (
 	"github.com/degradiff/degradiff/internal/plot"
 	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/diagnose"
 	"github.com/degradiff/degradiff/pairset"
@@ -25,7 +26,7 @@ import (
 
 type diagnoseFlags struct {
 	realLQ, hq, out, preset, config, strengths, samplerName, finalSigmas string
-	models                                                               []string
+	models, includes                                                     []string
 	scale, steps, maxHQ, tile                                            int
 	uniform, sigma                                                       float64
 	seed                                                                 uint64
@@ -80,6 +81,7 @@ charts.`,
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the halves, the strengths, the noise and the degradation")
 	fl.BoolVar(&f.noC2ST, "no-c2st", false, "skip the classifier test (fast)")
 	fl.BoolVar(&f.noSelf, "no-self-consistency", false, "skip the self-consistency diagnostic")
+	fl.StringArrayVar(&f.includes, "include", nil, "add the models of an earlier diagnose.json measured with the same settings to the report and charts (repeatable)")
 	return cmd
 }
 
@@ -200,6 +202,13 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 	}
 	opt := diagnose.Options{Strengths: strengths, Uniform: f.uniform, LowPassSigma: f.sigma, Seed: f.seed,
 		Gap: measure.Options{SkipC2ST: f.noC2ST}}
+	// Earlier results are checked before any work.
+	rec := diagnoseRecord{Settings: diagnoseSettings{RealLQ: f.realLQ, HQ: f.hq, MaxHQ: f.maxHQ, Preset: f.preset, Config: f.config,
+		Scale: f.scale, Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Seed: f.seed, Options: opt}}
+	earlier, err := includeDiagnoses(f.includes, rec.Settings)
+	if err != nil {
+		return err
+	}
 	var results []diagnose.Model
 	for _, spec := range f.models {
 		dir := spec
@@ -244,8 +253,9 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 		}
 		results = append(results, res)
 	}
-	b, err := json.MarshalIndent(map[string]any{"real_lq": f.realLQ, "hq": f.hq, "preset": f.preset, "config": f.config,
-		"sampler": f.samplerName, "final_sigmas": f.finalSigmas, "steps": f.steps, "seed": f.seed, "options": opt, "models": results}, "", "  ")
+	rec.Models = append(dropMeasured(earlier, results), results...)
+	results = rec.Models
+	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -269,4 +279,66 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 	}
 	_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s", md.String())
 	return err
+}
+
+// diagnoseSettings is what a diagnose run's figures depend on; runs with
+// equal settings can share a report (--include).
+type diagnoseSettings struct {
+	RealLQ      string           `json:"real_lq"`
+	HQ          string           `json:"hq"`
+	MaxHQ       int              `json:"max_hq"`
+	Preset      string           `json:"preset"`
+	Config      string           `json:"config"`
+	Scale       int              `json:"scale"`
+	Sampler     string           `json:"sampler"`
+	FinalSigmas string           `json:"final_sigmas"`
+	Steps       int              `json:"steps"`
+	Tile        int              `json:"tile"`
+	Seed        uint64           `json:"seed"`
+	Options     diagnose.Options `json:"options"`
+}
+
+// diagnoseRecord is OUT/diagnose.json.
+type diagnoseRecord struct {
+	Settings diagnoseSettings `json:"settings"`
+	Models   []diagnose.Model `json:"models"`
+}
+
+// dropMeasured returns the models of earlier that were not measured again
+// now (same name and SHA-256).
+func dropMeasured(earlier, now []diagnose.Model) []diagnose.Model {
+	var out []diagnose.Model
+next:
+	for _, m := range earlier {
+		for _, n := range now {
+			if n.Name == m.Name && n.SHA256 == m.SHA256 {
+				continue next
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// includeDiagnoses reads the models of earlier diagnose.json files,
+// refusing those measured with other settings.
+func includeDiagnoses(files []string, want diagnoseSettings) ([]diagnose.Model, error) {
+	wantJSON, _ := json.Marshal(want)
+	var out []diagnose.Model
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--include: %w", err)
+		}
+		var rec diagnoseRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, fmt.Errorf("--include %s: not a diagnose.json: %w", file, err)
+		}
+		got, _ := json.Marshal(rec.Settings)
+		if !bytes.Equal(got, wantJSON) {
+			return nil, fmt.Errorf("--include %s: measured with other settings (%s); rerun it with the same flags", file, strings.Join(yamlconf.DifferingKeys(got, wantJSON), ", "))
+		}
+		out = append(dropMeasured(out, rec.Models), rec.Models...)
+	}
+	return out, nil
 }

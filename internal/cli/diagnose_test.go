@@ -44,6 +44,21 @@ func TestDiagnose(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// A second model joins the first run's report through --include.
+	model2 := filepath.Join(t.TempDir(), "second")
+	if err := os.CopyFS(model2, os.DirFS(model)); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"diagnose", "--real-lq", real, "--hq", hq, "--strengths", "0.1,0.3", "--uniform", "0", "--steps", "10", "--no-c2st",
+		"--include", filepath.Join(out, "diagnose.json")}
+	code, text = run(t, append(common, "--model", model2, "--out", filepath.Join(t.TempDir(), "d2"))...)
+	if code != 0 || !strings.Contains(text, "### Self-consistency: "+model) || !strings.Contains(text, "### Self-consistency: "+model2) {
+		t.Errorf("--include: exit %d, want both models in the report:\n%s", code, text)
+	}
+	code, text = run(t, append(common, "--model", model2, "--seed", "9", "--out", filepath.Join(t.TempDir(), "d3"))...)
+	if code == 0 || !strings.Contains(text, "measured with other settings (options.seed, seed)") || strings.Contains(text, "self-consistency") {
+		t.Errorf("--include with another seed: exit %d: %s", code, text)
+	}
 	bad := [][]string{
 		{"--real-lq", real, "--out", filepath.Join(real, "diag")},
 		{"--real-lq", real, "--out", out, "--strengths", "0.1,2"},

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -130,4 +131,41 @@ func Load[C Validator](path string, defaults C) (C, error) {
 		return zero, fmt.Errorf("config %s: %w", path, err)
 	}
 	return defaults, nil
+}
+
+// DifferingKeys lists the keys whose values differ between two YAML (or
+// JSON) documents, as dotted paths ("sr.steps").
+func DifferingKeys(a, b []byte) []string {
+	var ma, mb map[string]any
+	yaml.Unmarshal(a, &ma)
+	yaml.Unmarshal(b, &mb)
+	var keys []string
+	var walk func(prefix string, x, y map[string]any)
+	walk = func(prefix string, x, y map[string]any) {
+		seen := map[string]bool{}
+		for _, m := range []map[string]any{x, y} {
+			for k := range m {
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				xs, okx := x[k].(map[string]any)
+				ys, oky := y[k].(map[string]any)
+				if okx && oky {
+					walk(prefix+k+".", xs, ys)
+					continue
+				}
+				xv, inX := x[k]
+				yv, inY := y[k]
+				xb, _ := yaml.Marshal(xv)
+				yb, _ := yaml.Marshal(yv)
+				if inX != inY || !bytes.Equal(xb, yb) {
+					keys = append(keys, prefix+k)
+				}
+			}
+		}
+	}
+	walk("", ma, mb)
+	sort.Strings(keys)
+	return keys
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
@@ -556,7 +557,7 @@ func TestHelpers(t *testing.T) {
 func TestDifferingKeys(t *testing.T) {
 	a := []byte("seed: 1\nsr:\n  steps: 3\n  model:\n    scale: 4\nhq: [a]\n")
 	b := []byte("seed: 1\nsr:\n  steps: 4\n  model:\n    scale: 4\n  new: 1\nhq: [b]\n")
-	if got := strings.Join(differingKeys(a, b), ","); got != "hq,sr.new,sr.steps" {
+	if got := strings.Join(yamlconf.DifferingKeys(a, b), ","); got != "hq,sr.new,sr.steps" {
 		t.Errorf("differingKeys = %s", got)
 	}
 }

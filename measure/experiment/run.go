@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/pairset/pairdata"
 )
@@ -268,7 +269,7 @@ func (r *runner) checkSettings() error {
 	}
 	if got, want := fingerprint(prev), fingerprint(r.cfg); !bytes.Equal(got, want) {
 		return fmt.Errorf("--out %s holds an experiment with other settings (%s differ; see %s): use another --out, or the same settings to resume",
-			r.out, strings.Join(differingKeys(got, want), ", "), p)
+			r.out, strings.Join(yamlconf.DifferingKeys(got, want), ", "), p)
 	}
 	return nil
 }
@@ -286,43 +287,6 @@ func (r *runner) hasOutputs() bool {
 // writeSettings records the settings in OUT/config.yaml.
 func (r *runner) writeSettings() error {
 	return pairset.WriteFileAtomic(filepath.Join(r.out, ConfigFile), r.cfg.YAML())
-}
-
-// differingKeys lists the keys whose values differ between two YAML
-// documents, as dotted paths ("sr.steps").
-func differingKeys(a, b []byte) []string {
-	var ma, mb map[string]any
-	yaml.Unmarshal(a, &ma)
-	yaml.Unmarshal(b, &mb)
-	var keys []string
-	var walk func(prefix string, x, y map[string]any)
-	walk = func(prefix string, x, y map[string]any) {
-		seen := map[string]bool{}
-		for _, m := range []map[string]any{x, y} {
-			for k := range m {
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				xs, okx := x[k].(map[string]any)
-				ys, oky := y[k].(map[string]any)
-				if okx && oky {
-					walk(prefix+k+".", xs, ys)
-					continue
-				}
-				xv, inX := x[k]
-				yv, inY := y[k]
-				xb, _ := yaml.Marshal(xv)
-				yb, _ := yaml.Marshal(yv)
-				if inX != inY || !bytes.Equal(xb, yb) {
-					keys = append(keys, prefix+k)
-				}
-			}
-		}
-	}
-	walk("", ma, mb)
-	sort.Strings(keys)
-	return keys
 }
 
 // stage runs one stage unless done reports its output complete, and
