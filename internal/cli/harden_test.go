@@ -260,6 +260,8 @@ func TestFlagAndConfigChecks(t *testing.T) {
 	nanCfg := filepath.Join(t.TempDir(), "nan.yaml")
 	os.WriteFile(nanCfg, []byte("realesrgan:\n  noise_range: [1, .nan]\n"), 0o644)
 	nanOut := filepath.Join(t.TempDir(), "nan-out")
+	tiny := filepath.Join(t.TempDir(), "tiny.yaml") // so that a run that is not refused ends soon
+	os.WriteFile(tiny, []byte("model: tiny\nresolution: 32\nbatch_size: 1\nsteps: 1\nwarmup_steps: 0\npreview_every: 0\n"), 0o644)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -271,7 +273,7 @@ func TestFlagAndConfigChecks(t *testing.T) {
 		{[]string{"degrade", "--hq", hq, "--out", t.TempDir(), "--workers", "0"}, "--workers"},
 		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--workers", "-3"}, "--workers"},
 		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--shard", "0/2abc"}, "--shard"},
-		{[]string{"train", "--lq", hq, "--out", t.TempDir(), "--seed", "-1"}, "--seed"},
+		{[]string{"train", "--lq", hq, "--out", t.TempDir(), "--config", tiny, "--seed", "-1"}, "--seed"},
 		{[]string{"degrade", "--hq", hq, "--out", nanOut, "--config", nanCfg}, "nan.yaml: line 2: realesrgan.noise_range[1]"},
 		{[]string{"export", t.TempDir(), "--out", t.TempDir()}, "not a training run"},
 	} {
