@@ -76,6 +76,7 @@ Pairs: A Diffusion Approach").`,
 		newSRCmd(),
 		newTrainCmd(),
 		newExportCmd(),
+		newFacesCmd(),
 	)
 	return root
 }
