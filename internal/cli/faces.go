@@ -240,6 +240,9 @@ func runFacesAlign(cmd *cobra.Command, f facesAlignFlags) error {
 		"face_models": sums,
 	}
 	info := runInfo{Command: "faces align", Config: settings, PerImage: 1, Inputs: abs}
+	if err := checkFacesSettings(f.out, info, f.overwrite); err != nil {
+		return err
+	}
 	// run.json first: settings that cannot be recorded leave no folder.
 	if err := checkRun(f.out, info, f.overwrite); err != nil {
 		return err
@@ -301,6 +304,32 @@ func runFacesAlign(cmd *cobra.Command, f facesAlignFlags) error {
 	fmt.Fprintf(stderr, "faces align: %d images done (%d aligned crops resized, %d detected, %d placed from their chip; %d faces written), %d skipped (already done), %d failed; %d faces in %s; %s\n",
 		sum.Done, counts[howAligned], counts[howDetected], counts[howChip], faces, sum.Skipped, len(sum.Failed), n, filepath.Join(f.out, facesManifest), sum.Elapsed.Round(1e7))
 	return finishBatch(stderr, sum, problems, f.skipBad, nil)
+}
+
+// checkFacesSettings refuses, in the terms of this command, to resume a
+// folder of faces aligned with other settings (checkRun says the same of
+// pairs, and checks the rest).
+func checkFacesSettings(out string, info runInfo, overwrite bool) error {
+	p := filepath.Join(out, "run.json")
+	old, err := os.ReadFile(p)
+	if err != nil || overwrite {
+		return nil
+	}
+	var saved runInfo
+	if json.Unmarshal(old, &saved) != nil || saved.Command != info.Command {
+		return nil
+	}
+	if saved.Inputs != "" && saved.Inputs != info.Inputs {
+		return fmt.Errorf("%s: this folder holds faces of the images in %s, not %s: use another --out, or --overwrite to redo every image", p, saved.Inputs, info.Inputs)
+	}
+	a, _ := json.Marshal(saved.Config)
+	b, _ := json.Marshal(info.Config)
+	if ca, err1 := canonical(a); err1 == nil {
+		if cb, err2 := canonical(b); err2 == nil && !bytes.Equal(ca, cb) {
+			return fmt.Errorf("%s: this folder holds faces aligned with other settings (--size, --method, --all-faces, --min-face or other weights): use another --out, or --overwrite to redo every image", p)
+		}
+	}
+	return nil
 }
 
 // alignImage prepares the faces of one image (one, or with --all-faces

@@ -170,7 +170,7 @@ func TestFacesAlign(t *testing.T) {
 	sameTree(t, before, digest(t, out))
 	// Other settings are refused.
 	code, text = run(t, append(args[:len(args)-4], "--size", "64")...)
-	if code != 1 || !strings.Contains(text, "run.json") {
+	if code != 1 || !strings.Contains(text, "run.json: this folder holds faces aligned with other settings") {
 		t.Errorf("rerun with --size 64: exit %d:\n%s", code, text)
 	}
 
