@@ -17,7 +17,25 @@ func interpScale(m *raster.Image, mode string, sf float64) (*raster.Image, error
 	if int(float64(m.H)*sf) < 1 || int(float64(m.W)*sf) < 1 {
 		return nil, fmt.Errorf("%dx%d image scaled by %g is empty", m.W, m.H, sf)
 	}
+	if !(sf <= maxGrow) {
+		return nil, fmt.Errorf("scale %g is above %d", sf, maxGrow)
+	}
 	return resize.Scale(m, sf, md), nil
+}
+
+// maxGrow bounds how much one resize may enlarge an image side: the
+// pipelines grow by 64 at most (face: back from a 1/64 downsample), and a
+// replayed record, read from a file, must not allocate without bound.
+const maxGrow = 64
+
+func checkSize(m *raster.Image, h, w int) error {
+	if h < 1 || w < 1 {
+		return fmt.Errorf("cannot resize %dx%d image to %dx%d", m.W, m.H, w, h)
+	}
+	if h > maxGrow*max(m.H, 1) || w > maxGrow*max(m.W, 1) {
+		return fmt.Errorf("cannot resize %dx%d image to %dx%d (more than %d times larger)", m.W, m.H, w, h, maxGrow)
+	}
+	return nil
 }
 
 // interpSize resizes like F.interpolate(size=(h, w), mode=mode).
@@ -26,8 +44,8 @@ func interpSize(m *raster.Image, mode string, h, w int) (*raster.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h < 1 || w < 1 {
-		return nil, fmt.Errorf("cannot resize %dx%d image to %dx%d", m.W, m.H, w, h)
+	if err := checkSize(m, h, w); err != nil {
+		return nil, err
 	}
 	return resize.Interpolate(m, h, w, md), nil
 }
@@ -48,8 +66,8 @@ func cvResize(m *raster.Image, interp string, h, w int) (*raster.Image, error) {
 	default:
 		return nil, fmt.Errorf("unknown OpenCV interpolation %q", interp)
 	}
-	if h < 1 || w < 1 {
-		return nil, fmt.Errorf("cannot resize %dx%d image to %dx%d", m.W, m.H, w, h)
+	if err := checkSize(m, h, w); err != nil {
+		return nil, err
 	}
 	return resize.OpenCV(m, h, w, in), nil
 }
@@ -59,6 +77,9 @@ func cvResize(m *raster.Image, interp string, h, w int) (*raster.Image, error) {
 func matlabResize(m *raster.Image, scale float64) (*raster.Image, error) {
 	if int(float64(m.H)*scale) < 1 || int(float64(m.W)*scale) < 1 {
 		return nil, fmt.Errorf("%dx%d image scaled by %g is empty", m.W, m.H, scale)
+	}
+	if !(scale <= maxGrow) {
+		return nil, fmt.Errorf("scale %g is above %d", scale, maxGrow)
 	}
 	return resize.Imresize(m, scale, true), nil
 }

@@ -157,7 +157,16 @@ func Degrade(p Pipeline, hr *raster.Image, seed uint64, name string, k int) (hrO
 
 // Replay rebuilds an LR image from a prepared HR image and a record, using
 // only the recorded parameters and noise key (no parameter is re-sampled).
-func Replay(p Pipeline, hr *raster.Image, rec Record) (*raster.Image, error) {
+//
+// A record comes from a file (replay's manifest line), so it may hold what
+// no pipeline would have drawn; the operations assume sampled parameters
+// and may panic on others, which is turned into an error here.
+func Replay(p Pipeline, hr *raster.Image, rec Record) (m *raster.Image, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("manifest record: parameters that this pipeline cannot apply (%v)", r)
+		}
+	}()
 	return p.Apply(hr, rec.Params, rng.FromKey(rec.NoiseKey))
 }
 

@@ -38,12 +38,21 @@ type Params struct {
 	PadTo  int     `json:"pad_to,omitempty" yaml:"pad_to,omitempty"`
 }
 
+// MaxKernelSize bounds the side of the kernels Build makes (the pipelines
+// use 41 at most).
+const MaxKernelSize = 255
+
 // Build returns the kernel that p describes. It reports an error for an
 // unknown type, a size that is not a positive odd number, an even PadTo
 // larger than Size, or a non-positive or non-finite scale parameter.
 func Build(p Params) (Kernel, error) {
 	if p.Size <= 0 || p.Size%2 == 0 {
 		return Kernel{}, fmt.Errorf("blur: kernel %q: size %d is not a positive odd number", p.Type, p.Size)
+	}
+	// Sizes come from files too (replayed records): bound them before
+	// allocating Size² weights.
+	if p.Size > MaxKernelSize || p.PadTo > MaxKernelSize {
+		return Kernel{}, fmt.Errorf("blur: kernel %q: size %d / pad_to %d above %d", p.Type, p.Size, p.PadTo, MaxKernelSize)
 	}
 	if p.PadTo > p.Size && p.PadTo%2 == 0 {
 		return Kernel{}, fmt.Errorf("blur: kernel %q: pad_to %d is even", p.Type, p.PadTo)
