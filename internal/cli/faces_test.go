@@ -168,6 +168,12 @@ func TestFacesAlign(t *testing.T) {
 		t.Fatalf("rerun: exit %d:\n%s", code, text)
 	}
 	sameTree(t, before, digest(t, out))
+	// The same files whatever --workers.
+	one := filepath.Join(t.TempDir(), "one")
+	if code, text := run(t, "faces", "align", "--in", in, "--out", one, "--face-models", models, "--size", "128", "--workers", "1", "--skip-bad"); code != 0 {
+		t.Fatalf("--workers 1: exit %d:\n%s", code, text)
+	}
+	sameTree(t, before, digest(t, one))
 	// Other settings are refused.
 	code, text = run(t, append(args[:len(args)-4], "--size", "64")...)
 	if code != 1 || !strings.Contains(text, "run.json: this folder holds faces aligned with other settings") {
