@@ -57,8 +57,13 @@ func newFacesCmd() *cobra.Command {
 and test on) are the unit of face data.
 
 The face analysis networks are those of the npm package
-@vladmandic/face-api 1.7.15 (MIT), read from its TensorFlow.js weights, which
-are never downloaded: --face-models takes ` + faceModelsHelp,
+@vladmandic/face-api 1.7.15 (MIT), run in Go from its TensorFlow.js weights,
+which are never downloaded: get them once with
+
+  npm pack @vladmandic/face-api@1.7.15
+  tar xzf vladmandic-face-api-1.7.15.tgz
+
+and pass --face-models package/model.`,
 	}
 	cmd.AddCommand(newFacesAlignCmd())
 	return cmd
