@@ -406,12 +406,21 @@ func pythonTokens(data []byte) []byte {
 	return out
 }
 
+// MaxTrainTimesteps bounds num_train_timesteps.
+const MaxTrainTimesteps = 100000
+
 // Validate checks the keys that every scheduler reads and returns an error
 // naming the first bad parameter.
 func (c Config) Validate() error {
 	switch {
 	case c.NumTrainTimesteps <= 0:
 		return fmt.Errorf("schedule: num_train_timesteps must be positive, got %d", c.NumTrainTimesteps)
+	// A config file is outside input: a huge count would allocate the
+	// schedule's arrays without bound (diffusers' models use 1000).
+	case c.NumTrainTimesteps > MaxTrainTimesteps:
+		return fmt.Errorf("schedule: num_train_timesteps %d is above %d", c.NumTrainTimesteps, MaxTrainTimesteps)
+	case c.StepsOffset > c.NumTrainTimesteps:
+		return fmt.Errorf("schedule: steps_offset %d is above num_train_timesteps %d", c.StepsOffset, c.NumTrainTimesteps)
 	case c.TrainedBetas == nil && c.BetaSchedule != Linear && c.BetaSchedule != ScaledLinear && c.BetaSchedule != SquaredCosCapV2:
 		return fmt.Errorf("schedule: beta_schedule %q is not one of %q, %q, %q", c.BetaSchedule, Linear, ScaledLinear, SquaredCosCapV2)
 	case c.PredictionType != Epsilon && c.PredictionType != Sample && c.PredictionType != VPrediction:

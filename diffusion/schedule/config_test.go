@@ -270,3 +270,15 @@ func TestHasTracksChanges(t *testing.T) {
 		t.Error("the zero Config resolved for DDPM validates (num_train_timesteps 0)")
 	}
 }
+
+// A huge num_train_timesteps from a scheduler_config.json allocated the
+// schedule without bound (found by FuzzSchedulerConfig).
+func TestTrainTimestepsBounded(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"num_train_timesteps": 2000000000}`))
+	if err == nil {
+		err = c.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), "num_train_timesteps") {
+		t.Fatalf("num_train_timesteps 2e9: %v", err)
+	}
+}
