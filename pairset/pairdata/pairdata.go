@@ -278,7 +278,7 @@ func readMeta(dir, meta string) ([]Pair, error) {
 		}
 		hr := path.Clean(filepath.ToSlash(strings.TrimSpace(parts[0])))
 		lr := path.Clean(filepath.ToSlash(strings.TrimSpace(parts[1])))
-		if path.IsAbs(hr) || path.IsAbs(lr) || strings.HasPrefix(hr, "../") || strings.HasPrefix(lr, "../") {
+		if path.IsAbs(hr) || path.IsAbs(lr) || hr == ".." || lr == ".." || strings.HasPrefix(hr, "../") || strings.HasPrefix(lr, "../") {
 			return nil, fmt.Errorf("%s line %d: paths must be relative to the folder, inside it: %q", meta, line, text)
 		}
 		pairs = append(pairs, Pair{
