@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -97,6 +98,9 @@ func mergeShards(dirs []string, out string) (int, error) {
 		settings, runJSON = c, rj
 		var missing []string
 		for _, name := range si.Items {
+			if err := pairset.ValidName(name); err != nil || path.IsAbs(name) || strings.Contains("/"+name+"/", "/../") {
+				return 0, fmt.Errorf("%s: item %q is not a pair name: the file is corrupt", filepath.Join(d, pairset.ShardFile), name)
+			}
 			if o, dup := owner[name]; dup {
 				return 0, fmt.Errorf("pair %s is in both %s and %s", name, o, d)
 			}
