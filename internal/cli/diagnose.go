@@ -66,7 +66,7 @@ charts.`,
 	fl.StringVar(&f.realLQ, "real-lq", "", "folder of held-out real LQ images (required)")
 	fl.StringVar(&f.hq, "hq", "", "folder of HQ images for the realism-fidelity curve (optional)")
 	fl.StringVar(&f.out, "out", "", "output folder (required)")
-	fl.StringArrayVar(&f.models, "model", nil, `model: "builtin" or a folder (repeatable; default builtin)`)
+	fl.StringArrayVar(&f.models, "model", nil, `model: "builtin" or a folder (repeatable; default builtin, none with --include: a report of earlier results)`)
 	fl.StringVar(&f.preset, "preset", "official", "degradation preset of the initial LQ images")
 	fl.StringVar(&f.config, "config", "", "degradation config file overriding the preset")
 	fl.IntVar(&f.scale, "scale", 0, "scale of the degradation (0: the preset's)")
@@ -161,7 +161,7 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 	if f.maxHQ < 0 {
 		return fmt.Errorf("--max-hq: %d is negative", f.maxHQ)
 	}
-	if len(f.models) == 0 {
+	if len(f.models) == 0 && len(f.includes) == 0 {
 		f.models = []string{"builtin"}
 	}
 	inputs := [][2]string{{"--real-lq", f.realLQ}}

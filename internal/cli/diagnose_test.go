@@ -55,6 +55,11 @@ func TestDiagnose(t *testing.T) {
 	if code != 0 || !strings.Contains(text, "### Self-consistency: "+model) || !strings.Contains(text, "### Self-consistency: "+model2) {
 		t.Errorf("--include: exit %d, want both models in the report:\n%s", code, text)
 	}
+	// --include alone measures nothing and redraws the report.
+	code, text = run(t, append(common, "--out", filepath.Join(t.TempDir(), "d4"))...)
+	if code != 0 || !strings.Contains(text, "### Self-consistency: "+model) || strings.Contains(text, "self-consistency "+model) {
+		t.Errorf("--include alone: exit %d, want the earlier model's tables without measuring:\n%s", code, text)
+	}
 	code, text = run(t, append(common, "--model", model2, "--seed", "9", "--out", filepath.Join(t.TempDir(), "d3"))...)
 	if code == 0 || !strings.Contains(text, "measured with other settings (options.seed, seed)") || strings.Contains(text, "self-consistency") {
 		t.Errorf("--include with another seed: exit %d: %s", code, text)
