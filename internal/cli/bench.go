@@ -261,6 +261,18 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	var ins [][2]string
+	for _, d := range cfg.HQ {
+		ins = append(ins, [2]string{"--hq", d})
+	}
+	for _, in := range [][2]string{{"--real-lq", cfg.RealLQ}, {"--test", cfg.Test}, {"--real-pairs", cfg.RealPairs}} {
+		if in[1] != "" {
+			ins = append(ins, in)
+		}
+	}
+	if err := checkSeparate("--out", f.out, ins); err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "bench: budget %s, sources %s, seed %d; output in %s\n", cfg.Budget, strings.Join(cfg.Sources, ","), cfg.Seed, f.out)
 	ctx, stop := signalContext()
 	defer stop()

@@ -146,8 +146,9 @@ func loadDegradation(preset, config string, scale, perImage int) (degrade.Config
 			return cfg, nil, fmt.Errorf("--scale: %w", err)
 		}
 	}
-	if perImage < 1 {
-		return cfg, nil, fmt.Errorf("--per-image: %d must be at least 1", perImage)
+	// Variant names have two digits (NAME_kk), which keeps them in order.
+	if perImage < 1 || perImage > 100 {
+		return cfg, nil, fmt.Errorf("--per-image: %d is outside 1..100", perImage)
 	}
 	pipe, err := degrade.New(cfg)
 	return cfg, pipe, err

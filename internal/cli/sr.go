@@ -108,6 +108,9 @@ bit for bit.
 			if pairs == "" || out == "" {
 				return errors.New("--pairs and --out are required")
 			}
+			if err := checkSeparate("--out", out, [][2]string{{"--pairs", pairs}}); err != nil {
+				return err
+			}
 			inc, err := srGlobs("include", include)
 			if err != nil {
 				return err
