@@ -16,6 +16,7 @@ import (
 
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/measure/fidelity"
@@ -150,6 +151,9 @@ bit for bit.
 				return err
 			}
 			defer run.Close()
+			if err := run.RemoveStale(); err != nil {
+				return err
+			}
 			if err := pairset.WriteFileAtomic(filepath.Join(out, srtrain.ConfigFile), cfg.YAML()); err != nil {
 				return err
 			}
@@ -454,6 +458,9 @@ at the end and make the exit status 2 unless --skip-bad is given.`,
 			items = srOutside(items, out)
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return fmt.Errorf("--out: %w", err)
+			}
+			if _, err := atomicfile.RemoveStale(out); err != nil { // left by a killed run
+				return err
 			}
 			fmt.Fprintf(stderr, "sr apply: %d images from %s, model %s (x%d)\n", len(items), in, src, model.Config.Scale)
 			ctx, stop := signalContext()
