@@ -29,6 +29,9 @@ func version() string {
 			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
 				v += " (" + s.Value[:12] + ")"
 			}
+			if s.Key == "vcs.modified" && s.Value == "true" {
+				v += " +modified" // built from a tree with uncommitted changes
+			}
 		}
 	}
 	return v
