@@ -31,7 +31,12 @@ all were made with the same settings, that every pair each shard was to
 make is complete (no pair missing) and that no pair appears twice; then it
 copies (hard-links when possible) HR/, LR/, LR_init/ and the records, and
 rebuilds meta_info.txt and manifest.jsonl in name order. The result is
-byte-identical to an unsharded run with the same seed.`,
+byte-identical to an unsharded run with the same seed (plus merge.json,
+which records what was merged).
+
+--out must be a new or empty folder, or one that an earlier (possibly
+interrupted) merge of the same shards wrote; it may not be a shard folder
+or lie inside one.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := mergeShards(args, out)
