@@ -265,7 +265,7 @@ func verifySum(weights, sum string) error {
 	}
 	want, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
 	if want != sum {
-		return fmt.Errorf("unet: %s is corrupt: its SHA-256 is %s, %s records %q", weights, sum, weights+SumSuffix, want)
+		return fmt.Errorf("unet: %s is corrupt: its SHA-256 is %s, %s records %q (if the weights were replaced on purpose, by another program, delete %s)", weights, sum, weights+SumSuffix, want, weights+SumSuffix)
 	}
 	return nil
 }
