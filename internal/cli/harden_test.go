@@ -5,6 +5,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/samples"
 )
 
@@ -337,5 +339,32 @@ func TestSignalExitStatus(t *testing.T) {
 		if !strings.Contains(stderr.String(), "checkpoint saved") {
 			t.Fatalf("%v: %s", sig, stderr.String())
 		}
+	}
+}
+
+// Case 8: a model with NaN weights is refused by synth (it wrote black LR
+// images with exit 0), and flipped bytes are found.
+func TestSynthRefusesBadModel(t *testing.T) {
+	hq := makeHQ(t, 1, 32, 32)
+	model := tinyModel(t)
+	m, err := unet.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.Params()[5]
+	p.Value.Data[2] = float32(math.NaN())
+	if err := unet.Save(model, m, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	code, msg := run(t, "synth", "--hq", hq, "--out", t.TempDir(), "--model", model)
+	if code != 1 || !strings.Contains(msg, "non-finite") || !strings.Contains(msg, p.Name) {
+		t.Fatalf("NaN model: exit %d: %s", code, msg)
+	}
+	w := filepath.Join(model, unet.UNetFolder, unet.WeightsFile)
+	b := mustRead(t, w)
+	b[len(b)-5] ^= 1
+	os.WriteFile(w, b, 0o644)
+	if code, msg := run(t, "synth", "--hq", hq, "--out", t.TempDir(), "--model", model); code != 1 || !strings.Contains(msg, "SHA-256") {
+		t.Fatalf("flipped byte: exit %d: %s", code, msg)
 	}
 }
