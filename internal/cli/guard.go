@@ -31,6 +31,7 @@ var lastSignal atomic.Int32
 // process at once even if some step does not watch the context; the next
 // run cleans what it leaves behind.
 func signalContext() (context.Context, context.CancelFunc) {
+	lastSignal.Store(0) // Main may run more than once in a process (tests)
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
