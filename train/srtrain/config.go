@@ -14,6 +14,11 @@
 // The training length is the config's steps. Budget names the two lengths
 // degradiff's benchmark uses, so that models trained on different pairs
 // compare at equal cost.
+//
+// The loop itself (Loop, with its settings Training) trains any paired
+// image-to-image network behind the small interface Net: Trainer is the
+// Loop of srnet, and package bfrtrain runs the face restoration network of
+// package bfrnet through the same Loop.
 package srtrain
 
 import (
@@ -28,7 +33,8 @@ import (
 	"github.com/degradiff/degradiff/models/srnet"
 )
 
-// Config holds every setting of a super-resolution training run.
+// Config holds every setting of a super-resolution training run: the
+// network and the settings of the training loop.
 type Config struct {
 	// Model is the network's architecture.
 	Model srnet.Config `yaml:"model"`
@@ -40,8 +46,16 @@ type Config struct {
 	// with 1), so short budgets do not spend their first steps undoing a
 	// random output. 1 keeps PyTorch's initialisation.
 	OutInitScale float64 `yaml:"out_init_scale"`
-	// PatchSize is the side of the square LR training patches; the HR
-	// patches are Model.Scale times larger.
+
+	Training `yaml:",inline"`
+}
+
+// Training holds the settings of the training loop (Loop) that do not
+// depend on the network: patches, augmentation, length, loss, optimiser,
+// run folder and seed. Every network's settings embed it.
+type Training struct {
+	// PatchSize is the side of the square LR (input) training patches; the
+	// HR patches are the network's scale times larger.
 	PatchSize int `yaml:"patch_size"`
 	// RandomFlip flips patches horizontally and vertically at random;
 	// RandomRot90 also transposes them (the 8 symmetries of the square).
@@ -80,33 +94,35 @@ type Config struct {
 func Default() Config {
 	steps, _ := Budget("full")
 	return Config{
-		Model:          srnet.DefaultConfig(),
-		OutInitScale:   0.1,
-		PatchSize:      48,
-		RandomFlip:     true,
-		RandomRot90:    true,
-		Steps:          steps,
-		BatchSize:      16,
-		Loss:           "l1",
-		CharbonnierEps: 1e-3,
-		Settings: optim.Settings{
-			LR:          1e-3,
-			LRSchedule:  "cosine",
-			WarmupSteps: 100,
-			AdamBeta1:   0.9,
-			AdamBeta2:   0.99,
-			AdamEps:     1e-8,
-			WeightDecay: 0,
-			MaxGradNorm: 0,
-			UseEMA:      true,
-			EMAMaxDecay: 0.999,
-			EMAInvGamma: 1,
-			EMAPower:    0.75,
+		Model:        srnet.DefaultConfig(),
+		OutInitScale: 0.1,
+		Training: Training{
+			PatchSize:      48,
+			RandomFlip:     true,
+			RandomRot90:    true,
+			Steps:          steps,
+			BatchSize:      16,
+			Loss:           "l1",
+			CharbonnierEps: 1e-3,
+			Settings: optim.Settings{
+				LR:          1e-3,
+				LRSchedule:  "cosine",
+				WarmupSteps: 100,
+				AdamBeta1:   0.9,
+				AdamBeta2:   0.99,
+				AdamEps:     1e-8,
+				WeightDecay: 0,
+				MaxGradNorm: 0,
+				UseEMA:      true,
+				EMAMaxDecay: 0.999,
+				EMAInvGamma: 1,
+				EMAPower:    0.75,
+			},
+			CheckpointEvery: 500,
+			KeepCheckpoints: 3,
+			LogEvery:        10,
+			Seed:            0,
 		},
-		CheckpointEvery: 500,
-		KeepCheckpoints: 3,
-		LogEvery:        10,
-		Seed:            0,
 	}
 }
 
@@ -144,13 +160,19 @@ func (c Config) YAML() []byte { return yamlconf.Marshal(c) }
 
 // Validate names the first impossible setting.
 func (c Config) Validate() error {
-	bad := func(key string, v any, why string) error { return fmt.Errorf("%s: %v %s", key, v, why) }
 	if err := c.Model.Validate(); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
+	if !(c.OutInitScale >= 0) {
+		return fmt.Errorf("out_init_scale: %v must not be negative", c.OutInitScale)
+	}
+	return c.Training.Validate()
+}
+
+// Validate names the first impossible setting of the training loop.
+func (c Training) Validate() error {
+	bad := func(key string, v any, why string) error { return fmt.Errorf("%s: %v %s", key, v, why) }
 	switch {
-	case !(c.OutInitScale >= 0):
-		return bad("out_init_scale", c.OutInitScale, "must not be negative")
 	case c.PatchSize < 1:
 		return bad("patch_size", c.PatchSize, "must be at least 1")
 	case c.Steps < 1:

@@ -35,14 +35,54 @@ var ErrInterrupted = errors.New("training interrupted")
 // Files of a run folder besides those of package runfolder.
 const (
 	ConfigFile = "config.yaml" // the settings, as run
-	ModelDir   = "model"       // the final model, a srnet model folder
+	ModelDir   = "model"       // the final model, a model folder (package modeldir)
 )
 
-// Trainer trains a srnet model on a paired set in a run folder.
-type Trainer struct {
-	Cfg    Config
+// Net is a network that Loop trains: Forward maps a batch x [N, C, h, w]
+// in [0, 1] to its restoration [N, C, s*h, s*w] for the Task's channels C
+// and scale s. Parameters are named as in a PyTorch state dict.
+type Net interface {
+	Params() []*ag.Var
+	Forward(g *ag.Graph, x *ag.Var) *ag.Var
+	// SetWeights copies values keyed by parameter name into the network.
+	SetWeights(sd map[string]*tensor.Tensor) error
+	// Save writes the network's model folder with the averaged weights
+	// ema (nil: none).
+	Save(dir string, ema map[string]*tensor.Tensor) error
+	NumParams() int
+}
+
+// Task describes the network a Loop trains, beyond its training settings.
+type Task struct {
+	// Name labels the progress bar ("sr train").
+	Name string
+	// Chart is the title of loss.png.
+	Chart string
+	// Scale is the ratio of the output (HR) size to the input (LR) size,
+	// and Channels the number of image planes.
+	Scale, Channels int
+	// Arch is the network's architecture, saved as "model" in the state
+	// of every checkpoint so that a checkpoint loads on its own (LoadNet).
+	Arch any
+	// Settings are the whole settings as YAML, written to RUN/config.yaml
+	// and beside the final model as training.yaml.
+	Settings []byte
+	// HFlip flips patches horizontally at random when Training's
+	// RandomFlip and RandomRot90 are off (faces are left-right symmetric
+	// but not upside down).
+	HFlip bool
+}
+
+// Loop trains a network on a paired set in a run folder: random LR patches
+// and their HR counterparts, random symmetries, an L1 or Charbonnier loss,
+// AdamW, a learning-rate schedule, an EMA of the weights, a log, a loss
+// curve, checkpoints, bit-for-bit resume and, at the end, the model folder.
+// Trainer is the Loop of the super-resolution network.
+type Loop[M Net] struct {
+	Task   Task
+	Cfg    Training
 	Folder *runfolder.Run
-	Model  *srnet.Model
+	Model  M
 	Data   *pairdata.Set
 	// Log receives the progress bar and messages (nil: none).
 	Log io.Writer
@@ -66,33 +106,67 @@ type Trainer struct {
 	timedN   int
 }
 
+// Trainer trains a srnet model on a paired set in a run folder.
+type Trainer = Loop[*srnet.Model]
+
 // New prepares a trainer with a freshly initialised model. It checks that
 // every LR image of data holds a patch.
 func New(cfg Config, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if data.Scale != cfg.Model.Scale {
-		return nil, fmt.Errorf("pairs %s are opened at scale %d but the model is x%d", data.Dir, data.Scale, cfg.Model.Scale)
-	}
-	for _, p := range data.Pairs {
-		if p.LRW < cfg.PatchSize || p.LRH < cfg.PatchSize {
-			return nil, fmt.Errorf("pair %s: LR image %s is %dx%d, smaller than patch_size %d: lower patch_size or leave it out (--exclude)",
-				p.Name, p.LRPath, p.LRW, p.LRH, cfg.PatchSize)
-		}
+	task := Task{Name: "sr train", Chart: "super-resolution training loss", Scale: cfg.Model.Scale, Channels: cfg.Model.InChannels,
+		Arch: cfg.Model, Settings: cfg.YAML()}
+	if err := task.CheckData(cfg.Training, data); err != nil {
+		return nil, err
 	}
 	model, err := srnet.New(cfg.Model, rng.New(cfg.Seed, "init"))
 	if err != nil {
 		return nil, err
 	}
-	if cfg.OutInitScale != 1 {
-		for _, p := range model.ConvUp.Params() {
-			for i := range p.Value.Data {
-				p.Value.Data[i] *= float32(cfg.OutInitScale)
-			}
+	ScaleInit(model.ConvUp.Params(), cfg.OutInitScale)
+	return NewLoop(task, cfg.Training, model, run, data, log)
+}
+
+// ScaleInit multiplies the values of params by s (for an output layer
+// initialised near zero, see Config.OutInitScale); 1 leaves them.
+func ScaleInit(params []*ag.Var, s float64) {
+	if s == 1 {
+		return
+	}
+	for _, p := range params {
+		for i := range p.Value.Data {
+			p.Value.Data[i] *= float32(s)
 		}
 	}
-	t := &Trainer{Cfg: cfg, Folder: run, Model: model, Data: data, Log: log, g: ag.NewGraph(true)}
+}
+
+// CheckData checks that data is opened at the task's scale and that every
+// LR image holds a patch.
+func (task Task) CheckData(cfg Training, data *pairdata.Set) error {
+	if data.Scale != task.Scale {
+		return fmt.Errorf("pairs %s are opened at scale %d but the model is x%d", data.Dir, data.Scale, task.Scale)
+	}
+	for _, p := range data.Pairs {
+		if p.LRW < cfg.PatchSize || p.LRH < cfg.PatchSize {
+			return fmt.Errorf("pair %s: LR image %s is %dx%d, smaller than patch_size %d: lower patch_size or leave it out (--exclude)",
+				p.Name, p.LRPath, p.LRW, p.LRH, cfg.PatchSize)
+		}
+	}
+	return nil
+}
+
+// NewLoop prepares a loop that trains model, freshly initialised, with the
+// settings cfg. It checks cfg and the data (Task.CheckData).
+func NewLoop[M Net](task Task, cfg Training, model M, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Loop[M], error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := task.CheckData(cfg, data); err != nil {
+		return nil, err
+	}
+	t := &Loop[M]{Task: task, Cfg: cfg, Folder: run, Model: model, Data: data, Log: log, g: ag.NewGraph(true)}
+	var err error
 	params := model.Params()
 	if t.opt, err = cfg.NewAdamW(params); err != nil {
 		return nil, err
@@ -103,7 +177,7 @@ func New(cfg Config, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Tr
 	if t.lr, err = cfg.Schedule(cfg.Steps); err != nil {
 		return nil, err
 	}
-	c, p, s := cfg.Model.InChannels, cfg.PatchSize, cfg.Model.Scale
+	c, p, s := task.Channels, cfg.PatchSize, task.Scale
 	t.lrBatch = tensor.New(cfg.BatchSize, c, p, p)
 	t.hrBatch = tensor.New(cfg.BatchSize, c, p*s, p*s)
 	t.lrConst, t.hrConst = ag.Const(t.lrBatch), ag.Const(t.hrBatch)
@@ -111,7 +185,7 @@ func New(cfg Config, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Tr
 }
 
 // Step returns the number of optimisation steps done.
-func (t *Trainer) Step() int { return t.step }
+func (t *Loop[M]) Step() int { return t.step }
 
 // trainerState is the JSON state saved with each checkpoint.
 type trainerState struct {
@@ -122,27 +196,30 @@ type trainerState struct {
 	LossN   int     `json:"loss_n"`
 	NormSum float64 `json:"grad_norm_sum"`
 	// The architecture, so that a checkpoint loads on its own.
-	Model srnet.Config `json:"model"`
+	Model json.RawMessage `json:"model"`
 	// The data, for a warning when a resumed run trains on other pairs.
 	Pairs    string `json:"pairs"`
 	NumPairs int    `json:"num_pairs"`
 }
 
 // Checkpoint saves the model, EMA, optimiser and step.
-func (t *Trainer) Checkpoint() (string, error) {
+func (t *Loop[M]) Checkpoint() (string, error) {
 	adamStep, opt := t.opt.State()
 	ck := runfolder.Checkpoint{Step: t.step, Groups: map[string]map[string]*tensor.Tensor{
 		"model":     nn.StateDict(t.Model.Params()),
 		"optimizer": opt,
 	}}
-	st := trainerState{AdamStep: adamStep, Model: t.Model.Config, LossSum: t.lossSum, LossN: t.lossN, NormSum: t.normSum,
+	arch, err := json.Marshal(t.Task.Arch)
+	if err != nil {
+		return "", err
+	}
+	st := trainerState{AdamStep: adamStep, Model: arch, LossSum: t.lossSum, LossN: t.lossN, NormSum: t.normSum,
 		Pairs: t.Data.Dir, NumPairs: t.Data.Len()}
 	if t.ema != nil {
 		var shadow map[string]*tensor.Tensor
 		st.EMAStep, shadow = t.ema.State()
 		ck.Groups["ema"] = shadow
 	}
-	var err error
 	if ck.State, err = json.Marshal(st); err != nil {
 		return "", err
 	}
@@ -151,7 +228,7 @@ func (t *Trainer) Checkpoint() (string, error) {
 
 // Resume loads a checkpoint folder into the trainer and drops the log lines
 // after its step, so that the run continues as if it had never stopped.
-func (t *Trainer) Resume(dir string) error {
+func (t *Loop[M]) Resume(dir string) error {
 	st, err := t.loadCheckpoint(dir)
 	if err != nil {
 		return err
@@ -164,12 +241,12 @@ func (t *Trainer) Resume(dir string) error {
 }
 
 // LoadCheckpoint loads a checkpoint folder into the trainer.
-func (t *Trainer) LoadCheckpoint(dir string) error {
+func (t *Loop[M]) LoadCheckpoint(dir string) error {
 	_, err := t.loadCheckpoint(dir)
 	return err
 }
 
-func (t *Trainer) loadCheckpoint(dir string) (trainerState, error) {
+func (t *Loop[M]) loadCheckpoint(dir string) (trainerState, error) {
 	var st trainerState
 	ck, err := runfolder.Load(dir)
 	if err != nil {
@@ -201,7 +278,7 @@ func (t *Trainer) loadCheckpoint(dir string) (trainerState, error) {
 // fillBatch cuts the patches of the current step: for each sample a pair,
 // a position and one of the square's symmetries, all drawn from the stream
 // of (seed, step).
-func (t *Trainer) fillBatch() error {
+func (t *Loop[M]) fillBatch() error {
 	cfg := t.Cfg
 	r := rng.New(cfg.Seed, "batch", strconv.Itoa(t.step))
 	type draw struct{ pair, y, x, sym int }
@@ -217,6 +294,8 @@ func (t *Trainer) fillBatch() error {
 			d.sym = r.Intn(8)
 		case cfg.RandomFlip:
 			d.sym = r.Intn(4)
+		case t.Task.HFlip:
+			d.sym = r.Intn(2)
 		}
 	}
 	errs := make([]error, len(draws))
@@ -273,7 +352,7 @@ func symmetry(dst []float32, m *raster.Image, k int) {
 // TrainStep runs one optimisation step and returns its loss and the
 // gradient norm before clipping. A non-finite loss or gradient is an error
 // and leaves the weights unchanged.
-func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
+func (t *Loop[M]) TrainStep() (loss, gradNorm float64, err error) {
 	cfg := t.Cfg
 	if err := t.fillBatch(); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", t.step+1, err)
@@ -318,14 +397,14 @@ type logLine struct {
 	SamplesPer float64 `json:"samples_per_s"` // training throughput
 }
 
-// Run writes the settings to RUN/config.yaml, decodes the pairs into
+// Run writes the settings (Task.Settings) to RUN/config.yaml, decodes the pairs into
 // memory (when they fit the cache), trains until cfg.Steps, checkpointing
 // every CheckpointEvery steps and at the end with the loss curve, and
 // writes the final model to RUN/model. When ctx is cancelled it saves a
 // checkpoint after the current step and returns ErrInterrupted.
-func (t *Trainer) Run(ctx context.Context) error {
+func (t *Loop[M]) Run(ctx context.Context) error {
 	cfg := t.Cfg
-	if err := pairset.WriteFileAtomic(filepath.Join(t.Folder.Dir, ConfigFile), cfg.YAML()); err != nil {
+	if err := pairset.WriteFileAtomic(filepath.Join(t.Folder.Dir, ConfigFile), t.Task.Settings); err != nil {
 		return err
 	}
 	if t.step < cfg.Steps && t.Data.FitsCache() {
@@ -352,7 +431,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}
 	var bar *progress.Bar
 	if t.Log != nil {
-		bar = progress.New(t.Log, max(cfg.Steps-t.step, 0), "sr train", "step")
+		bar = progress.New(t.Log, max(cfg.Steps-t.step, 0), t.Task.Name, "step")
 	}
 	finish := func() {
 		if bar != nil {
@@ -407,7 +486,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 }
 
 // logInterval writes the log line of the steps since the last one.
-func (t *Trainer) logInterval() error {
+func (t *Loop[M]) logInterval() error {
 	n := float64(t.lossN)
 	line := logLine{Step: t.step, Loss: t.lossSum / n, LR: t.opt.Config.LR, GradNorm: t.normSum / n}
 	if t.timedN > 0 && t.interval > 0 {
@@ -423,7 +502,7 @@ func (t *Trainer) logInterval() error {
 }
 
 // LossCurve draws RUN/loss.png from the log, once it has a line.
-func (t *Trainer) LossCurve() error {
+func (t *Loop[M]) LossCurve() error {
 	var s plot.Series
 	s.Name = fmt.Sprintf("%s loss (mean of %d steps)", t.Cfg.Loss, t.Cfg.LogEvery)
 	err := t.Folder.ReadLog(func(line []byte) error {
@@ -440,14 +519,14 @@ func (t *Trainer) LossCurve() error {
 	if err != nil {
 		return err
 	}
-	c := plot.Chart{Title: "super-resolution training loss", XLabel: "step", YLabel: t.Cfg.Loss, LogY: true, Series: []plot.Series{s}}
+	c := plot.Chart{Title: t.Task.Chart, XLabel: "step", YLabel: t.Cfg.Loss, LogY: true, Series: []plot.Series{s}}
 	return plot.SavePNG(filepath.Join(t.Folder.Dir, "loss.png"), c.Draw(800, 400))
 }
 
 // Export writes the model folder dir: the trained weights, the averaged
 // ones when EMA is on, config.json, and the training settings as
 // training.yaml.
-func (t *Trainer) Export(dir string) error {
+func (t *Loop[M]) Export(dir string) error {
 	var shadow map[string]*tensor.Tensor
 	if t.ema != nil {
 		_, shadow = t.ema.State()
@@ -455,5 +534,5 @@ func (t *Trainer) Export(dir string) error {
 	if err := t.Model.Save(dir, shadow); err != nil {
 		return err
 	}
-	return pairset.WriteFileAtomic(filepath.Join(dir, "training.yaml"), t.Cfg.YAML())
+	return pairset.WriteFileAtomic(filepath.Join(dir, "training.yaml"), t.Task.Settings)
 }
