@@ -278,6 +278,7 @@ func TestFlagAndConfigChecks(t *testing.T) {
 		{[]string{"degrade", "--hq", hq, "--out", t.TempDir(), "--per-image", "1000000000"}, "--per-image"},
 		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--max-strength", "nan"}, "--max-strength"},
 		{[]string{"train", "--lq", hq, "--out", t.TempDir(), "--config", tiny, "--seed", "-1"}, "--seed"},
+		{[]string{"sr", "train", "--pairs", t.TempDir(), "--out", t.TempDir(), "--seed", "-1"}, "--seed"},
 		{[]string{"degrade", "--hq", hq, "--out", nanOut, "--config", nanCfg}, "nan.yaml: line 2: realesrgan.noise_range[1]"},
 		{[]string{"export", t.TempDir(), "--out", t.TempDir()}, "not a training run"},
 	} {

@@ -2,10 +2,18 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/degradiff/degradiff/pairset"
 
 	"github.com/degradiff/degradiff/train/runfolder"
 )
@@ -97,4 +105,47 @@ func resumeRun(run *runfolder.Run, resume string, tr resumable, log io.Writer, l
 	}
 	fmt.Fprintf(log, "%s: resumed from %s at step %d\n", label, ck, tr.Step())
 	return nil
+}
+
+// runInputs is RUN/inputs.json: the input folders (absolute, links
+// resolved) and name filters a training run learns from, by flag name
+// without its dashes, so that
+// a resumed run cannot silently continue on other data.
+type runInputs map[string][]string
+
+// checkRunInputs records a new run's inputs in out/inputs.json, or on
+// resume refuses inputs that differ from the recorded ones (a run from
+// before inputs.json records them now).
+func checkRunInputs(out string, in runInputs, resuming bool) error {
+	for k, v := range in {
+		if v == nil {
+			in[k] = []string{} // nil and empty compare equal
+		}
+	}
+	want, err := json.MarshalIndent(in, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(out, "inputs.json")
+	if resuming {
+		old, err := os.ReadFile(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		default:
+			var was runInputs
+			if err := json.Unmarshal(old, &was); err != nil {
+				return fmt.Errorf("%s is corrupt (%v): remove it to record the inputs again", p, err)
+			}
+			for _, k := range slices.Sorted(maps.Keys(in)) {
+				if !slices.Equal(was[k], in[k]) {
+					return fmt.Errorf("--%s %s differs from the run's %s in %s: a resumed run keeps its data (resume with the same inputs, or start a new --out)",
+						k, strings.Join(in[k], ","), strings.Join(was[k], ","), p)
+				}
+			}
+			return nil
+		}
+	}
+	return pairset.WriteFileAtomic(p, append(want, '\n'))
 }

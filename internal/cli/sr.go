@@ -137,6 +137,9 @@ bit for bit.
 				if resume != "" {
 					return errors.New("--seed cannot change on --resume: the run's seed is in its config.yaml")
 				}
+				if seed < 0 {
+					return fmt.Errorf("--seed: %d must be 0 or more", seed)
+				}
 				cfg.Seed = uint64(seed)
 			}
 			if err := cfg.Validate(); err != nil {
@@ -152,6 +155,13 @@ bit for bit.
 			}
 			defer run.Close()
 			if err := run.RemoveStale(); err != nil {
+				return err
+			}
+			pairsAbs, err := realPath(pairs)
+			if err != nil {
+				return fmt.Errorf("--pairs %s: %w", pairs, err)
+			}
+			if err := checkRunInputs(out, runInputs{"pairs": {pairsAbs}, "include": inc, "exclude": exc}, resume != ""); err != nil {
 				return err
 			}
 			if err := pairset.WriteFileAtomic(filepath.Join(out, srtrain.ConfigFile), cfg.YAML()); err != nil {

@@ -83,6 +83,14 @@ func TestSREndToEnd(t *testing.T) {
 	if code, out := srMain(t, "sr", "train", "--pairs", pairs, "--out", run); code == 0 || !strings.Contains(out, "--resume latest") {
 		t.Errorf("restart over a run: exit %d\n%s", code, out)
 	}
+	// Resuming on other pairs is refused: the run records its inputs.
+	if code, out := srMain(t, "sr", "train", "--pairs", pairs, "--out", run, "--resume", "latest", "--steps", "6"); code == 0 || !strings.Contains(out, "--include") || !strings.Contains(out, "keeps its data") {
+		t.Errorf("resume without the run's --include: exit %d\n%s", code, out)
+	}
+	other := makeSRPairs(t, "Canon_001", "Canon_002")
+	if code, out := srMain(t, "sr", "train", "--pairs", other, "--out", run, "--resume", "latest", "--steps", "6", "--include", "Canon_*"); code == 0 || !strings.Contains(out, "--pairs") || !strings.Contains(out, "keeps its data") {
+		t.Errorf("resume on another --pairs folder: exit %d\n%s", code, out)
+	}
 	if code, out := srMain(t, "sr", "train", "--pairs", pairs, "--out", run, "--resume", "latest", "--steps", "6", "--include", "Canon_*"); code != 0 || !strings.Contains(out, "resumed from") || !strings.Contains(out, "done, 6 steps") {
 		t.Errorf("resume: exit %d\n%s", code, out)
 	}

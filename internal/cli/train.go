@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -111,7 +107,13 @@ reported and skipped.`,
 			if err := run.RemoveStale(); err != nil {
 				return err
 			}
-			if err := checkTrainInputs(out, lqs, exclude, resume != ""); err != nil {
+			lqAbs := make([]string, len(lqs))
+			for i, d := range lqs {
+				if lqAbs[i], err = realPath(d); err != nil {
+					return fmt.Errorf("--lq %s: %w", d, err)
+				}
+			}
+			if err := checkRunInputs(out, runInputs{"lq": lqAbs, "exclude": exclude}, resume != ""); err != nil {
 				return err
 			}
 			if err := pairset.WriteFileAtomic(filepath.Join(out, "config.yaml"), cfg.YAML()); err != nil {
@@ -242,45 +244,3 @@ subfolder="unet"), and by degradiff synth --model DIR.`,
 // builtinModel is the --init-from value that names the model built into the
 // binary (a folder of that name is ./builtin).
 const builtinModel = "builtin"
-
-// trainInputs is RUN/inputs.json: the --lq folders (absolute, links
-// resolved) and --exclude globs a run trains on, so that a resumed run
-// cannot silently continue on other images.
-type trainInputs struct {
-	LQ      []string `json:"lq"`
-	Exclude []string `json:"exclude"`
-}
-
-func checkTrainInputs(out string, lqs, exclude []string, resuming bool) error {
-	in := trainInputs{Exclude: append([]string{}, exclude...)}
-	for _, d := range lqs {
-		abs, err := realPath(d)
-		if err != nil {
-			return fmt.Errorf("--lq %s: %w", d, err)
-		}
-		in.LQ = append(in.LQ, abs)
-	}
-	want, _ := json.MarshalIndent(in, "", "  ")
-	p := filepath.Join(out, "inputs.json")
-	if resuming {
-		old, err := os.ReadFile(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			// A run from before inputs.json: record them now.
-		case err != nil:
-			return err
-		default:
-			var was trainInputs
-			if err := json.Unmarshal(old, &was); err != nil {
-				return fmt.Errorf("%s is corrupt: %w", p, err)
-			}
-			a, _ := json.Marshal(was)
-			b, _ := json.Marshal(in)
-			if !bytes.Equal(a, b) {
-				return fmt.Errorf("--lq %s --exclude %v differ from the run's inputs in %s (%s, excluding %v): a resumed run keeps its images", strings.Join(lqs, ","), exclude, p, strings.Join(was.LQ, ","), was.Exclude)
-			}
-			return nil
-		}
-	}
-	return pairset.WriteFileAtomic(p, append(want, '\n'))
-}
