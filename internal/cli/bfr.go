@@ -77,7 +77,8 @@ norm every log_every steps), loss.png, checkpoints/ (every checkpoint_every
 steps, the last keep_checkpoints kept) and at the end model/ (config.json,
 model.safetensors and model_ema.safetensors). Ctrl-C or SIGTERM saves a
 checkpoint and exits; --resume latest continues exactly where it stopped,
-bit for bit. Results do not depend on the number of cores.
+bit for bit, on the same --pairs, --include and --exclude (RUN/inputs.json
+records them). Results do not depend on the number of cores.
 
 ` + bfrFacesHelp,
 		Args: cobra.NoArgs,
@@ -135,6 +136,14 @@ bit for bit. Results do not depend on the number of cores.
 			}
 			defer run.Close()
 			if err := run.RemoveStale(); err != nil {
+				return err
+			}
+			// A resumed run keeps its data, as sr train's and train's do.
+			pairsAbs, err := realPath(pairs)
+			if err != nil {
+				return fmt.Errorf("--pairs %s: %w", pairs, err)
+			}
+			if err := checkRunInputs(out, runInputs{"pairs": {pairsAbs}, "include": inc, "exclude": exc}, resume != ""); err != nil {
 				return err
 			}
 			if err := pairset.WriteFileAtomic(filepath.Join(out, bfrtrain.ConfigFile), cfg.YAML()); err != nil {

@@ -146,7 +146,7 @@ func TestBFREndToEnd(t *testing.T) {
 	if !strings.Contains(out, "3 pairs") || !strings.Contains(out, "4 steps of 2 faces of 32x32") || !strings.Contains(out, "done, 4 steps") {
 		t.Errorf("bfr train output:\n%s", out)
 	}
-	for _, f := range []string{"config.yaml", "log.jsonl", "loss.png", "model/config.json", "model/model.safetensors", "model/model_ema.safetensors", "model/training.yaml", "checkpoints/step-00000004/state.json"} {
+	for _, f := range []string{"config.yaml", "inputs.json", "log.jsonl", "loss.png", "model/config.json", "model/model.safetensors", "model/model_ema.safetensors", "model/training.yaml", "checkpoints/step-00000004/state.json"} {
 		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
 			t.Errorf("run folder lacks %s", f)
 		}
@@ -154,6 +154,14 @@ func TestBFREndToEnd(t *testing.T) {
 	// A second start over the same run is refused; --resume extends it.
 	if code, out := bfrMain(t, "bfr", "train", "--pairs", pairs, "--out", run); code != 1 || !strings.Contains(out, "--resume latest") {
 		t.Errorf("restart over a run: exit %d\n%s", code, out)
+	}
+	// Resuming on other data is refused: the run records its inputs.
+	if code, out := bfrMain(t, "bfr", "train", "--pairs", pairs, "--out", run, "--resume", "latest", "--steps", "6"); code != 1 || !strings.Contains(out, "--exclude") || !strings.Contains(out, "keeps its data") {
+		t.Errorf("resume without the run's --exclude: exit %d\n%s", code, out)
+	}
+	other := makeBFRPairs(t, 32, "a", "b", "c")
+	if code, out := bfrMain(t, "bfr", "train", "--pairs", other, "--out", run, "--resume", "latest", "--steps", "6", "--exclude", "d"); code != 1 || !strings.Contains(out, "--pairs") || !strings.Contains(out, "keeps its data") {
+		t.Errorf("resume on another --pairs folder: exit %d\n%s", code, out)
 	}
 	code, out = bfrMain(t, "bfr", "train", "--pairs", pairs, "--out", run, "--resume", "latest", "--steps", "6", "--exclude", "d")
 	if code != 0 || !strings.Contains(out, "resumed from") || !strings.Contains(out, "at step 4") || !strings.Contains(out, "done, 6 steps") {
