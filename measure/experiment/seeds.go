@@ -66,21 +66,33 @@ func compare(row, base Row) *Comparison {
 	c.ImageCI = [2]float64{m - h, m + h}
 	c.Significant = c.ImageCI[0] > 0 || c.ImageCI[1] < 0
 	if len(row.Seeds) >= 2 && len(base.Seeds) >= 2 {
-		a, b := seedPSNR(row), seedPSNR(base)
-		_, sa := meanStd(a)
-		_, sb := meanStd(b)
-		va, vb := sa*sa/float64(len(a)), sb*sb/float64(len(b))
-		se := math.Sqrt(va + vb)
-		// Welch–Satterthwaite degrees of freedom.
-		df := float64(len(a) + len(b) - 2)
-		if va+vb > 0 {
-			df = (va + vb) * (va + vb) / (va*va/float64(len(a)-1) + vb*vb/float64(len(b)-1))
-		}
-		h := c2st.StudentQuantile(0.975, df) * se
-		c.SeedCI = &[2]float64{c.Delta - h, c.Delta + h}
+		_, ci := WelchCI(seedPSNR(row), seedPSNR(base))
+		c.SeedCI = &ci
 		c.Significant = c.SeedCI[0] > 0 || c.SeedCI[1] < 0
 	}
 	return c
+}
+
+// MeanStd returns the mean of v and its sample standard deviation (0 for
+// fewer than 2 values).
+func MeanStd(v []float64) (mean, std float64) { return meanStd(v) }
+
+// WelchCI returns the difference of the means of a and b and its 95%
+// interval by Welch's t (unequal variances, Welch–Satterthwaite degrees
+// of freedom); a and b need at least 2 values each.
+func WelchCI(a, b []float64) (delta float64, ci [2]float64) {
+	ma, sa := meanStd(a)
+	mb, sb := meanStd(b)
+	delta = ma - mb
+	va, vb := sa*sa/float64(len(a)), sb*sb/float64(len(b))
+	se := math.Sqrt(va + vb)
+	// Welch–Satterthwaite degrees of freedom.
+	df := float64(len(a) + len(b) - 2)
+	if va+vb > 0 {
+		df = (va + vb) * (va + vb) / (va*va/float64(len(a)-1) + vb*vb/float64(len(b)-1))
+	}
+	h := c2st.StudentQuantile(0.975, df) * se
+	return delta, [2]float64{delta - h, delta + h}
 }
 
 func seedPSNR(r Row) []float64 {
