@@ -25,6 +25,7 @@ type benchFlags struct {
 	seed                             uint64
 	workers, adaptSteps              int
 	ema, printConfig                 bool
+	task, faceModels                 string // --task, and --face-models of --task face (benchface.go)
 }
 
 func newBenchCmd() *cobra.Command {
@@ -89,7 +90,7 @@ real gap each source closes. --sr-seeds N trains N networks per source
 intervals over seeds, and which differences from official are
 significant.
 
-` + srPairsHelp,
+` + srPairsHelp + benchFaceHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, f) },
 	}
@@ -115,6 +116,7 @@ significant.
 	fl.IntVar(&f.adaptSteps, "adapt-steps", 0, "steps of fine-tuning the diffusion model on the real LQ images; 0 uses it as given (overrides adapt.steps; a longer adapt.warmup_steps becomes a tenth of them)")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "HQ images degraded at once (results do not depend on it)")
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the settings and exit")
+	addBenchFaceFlags(fl, &f)
 	return cmd
 }
 
@@ -246,6 +248,9 @@ func quoteArg(s string) string {
 }
 
 func runBench(cmd *cobra.Command, f benchFlags) error {
+	if handled, err := benchTask(cmd, f); handled {
+		return err
+	}
 	stderr := cmd.ErrOrStderr()
 	cfg, err := benchConfig(cmd, f)
 	if err != nil {

@@ -1,0 +1,344 @@
+package facebench
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/batch"
+	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/models/bfrnet"
+	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/synth"
+	"github.com/degradiff/degradiff/train/ddpm"
+)
+
+// Split is OUT/split.json: which faces train and which are held out.
+type Split struct {
+	HQ     SplitSet `json:"hq"`
+	RealLQ SplitSet `json:"real_lq"`
+}
+
+// SplitSet is the split of one folder. Found counts the faces selected
+// (for real LQ faces, by the include and exclude patterns); Train and
+// HeldOut are sorted by name. Of the real LQ faces only the held-out ones
+// are used; Train lists the others, those a face diffusion model may
+// learn from.
+type SplitSet struct {
+	Dir     string     `json:"dir"`
+	Found   int        `json:"found"`
+	Train   []FaceFile `json:"train"`
+	HeldOut []FaceFile `json:"held_out"`
+}
+
+// FaceFile is one input face.
+type FaceFile struct {
+	Name string `json:"name"`
+	File string `json:"file"`
+}
+
+// splitHash is the keyed hash of a face's name in a set: uniform in [0, 1).
+func splitHash(seed uint64, set, name string) float64 {
+	return rng.New(seed, "facebench split", set, name).Float64()
+}
+
+// matchAny reports whether name, or its last element, matches a pattern.
+func matchAny(pats []string, name string) bool {
+	for _, p := range pats {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+		if ok, _ := path.Match(p, path.Base(name)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// splitDir lists the faces of dir, selects them by name and splits them by
+// the keyed hash: held out when below cfg.HeldOut. maxTrain and
+// maxHeldOut (0: all) keep the faces of smallest hash.
+func (r *runner) splitDir(flag, set, dir string, include, exclude []string, maxTrain, maxHeldOut int) (SplitSet, error) {
+	files, problems := imageio.Find(dir)
+	if len(problems) > 0 {
+		return SplitSet{}, fmt.Errorf("%s %s: %w", flag, dir, problems[0])
+	}
+	names, err := imageio.Names(dir, files)
+	if err != nil {
+		return SplitSet{}, fmt.Errorf("%s %s: %w", flag, dir, err)
+	}
+	type hashed struct {
+		f FaceFile
+		h float64
+	}
+	var train, held []hashed
+	out := SplitSet{Dir: dir}
+	for i, n := range names {
+		if len(include) > 0 && !matchAny(include, n) || matchAny(exclude, n) {
+			continue
+		}
+		if err := pairset.ValidName(n); err != nil {
+			return SplitSet{}, fmt.Errorf("%s: %s: %w", flag, files[i], err)
+		}
+		out.Found++
+		h := hashed{FaceFile{n, files[i]}, splitHash(r.cfg.SplitSeed, set, n)}
+		if h.h < r.cfg.HeldOut {
+			held = append(held, h)
+		} else {
+			train = append(train, h)
+		}
+	}
+	pick := func(list []hashed, limit int) []FaceFile {
+		sort.Slice(list, func(i, j int) bool { return list[i].h < list[j].h })
+		if limit > 0 && len(list) > limit {
+			list = list[:limit]
+		}
+		fs := make([]FaceFile, len(list))
+		for i, h := range list {
+			fs[i] = h.f
+		}
+		sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+		return fs
+	}
+	out.Train, out.HeldOut = pick(train, maxTrain), pick(held, maxHeldOut)
+	return out, nil
+}
+
+// makeSplit chooses the training and held-out faces and checks, from
+// their headers, that every face used can be read.
+func (r *runner) makeSplit() error {
+	c := r.cfg
+	hq, err := r.splitDir("--hq", "hq", c.HQ, nil, nil, c.MaxFaces, c.MaxHeldOut)
+	if err != nil {
+		return err
+	}
+	// Only the held-out real LQ faces are used: no cap on the others.
+	real, err := r.splitDir("--real-lq", "real_lq", c.RealLQ, c.RealLQInclude, c.RealLQExclude, 0, c.MaxHeldOut)
+	if err != nil {
+		return err
+	}
+	switch {
+	case hq.Found == 0:
+		return fmt.Errorf("--hq %s: no images found", c.HQ)
+	case real.Found == 0:
+		return fmt.Errorf("--real-lq %s: no images found (or none left by the include and exclude patterns)", c.RealLQ)
+	case len(hq.Train) < 1:
+		return fmt.Errorf("--hq %s: none of its %d faces is left for training with held_out %g", c.HQ, hq.Found, c.HeldOut)
+	case len(hq.HeldOut) < 2:
+		return fmt.Errorf("--hq %s: %d of its %d faces held out (held_out %g), need at least 2 to measure", c.HQ, len(hq.HeldOut), hq.Found, c.HeldOut)
+	case len(real.HeldOut) < 2:
+		return fmt.Errorf("--real-lq %s: %d of its %d faces held out (held_out %g), need at least 2 to measure", c.RealLQ, len(real.HeldOut), real.Found, c.HeldOut)
+	}
+	for _, set := range []struct {
+		flag  string
+		faces []FaceFile
+	}{{"--hq", hq.Train}, {"--hq", hq.HeldOut}, {"--real-lq", real.HeldOut}} {
+		for _, f := range set.faces {
+			if _, err := imageio.ReadInfo(f.File, imageio.Options{}); err != nil {
+				return fmt.Errorf("%s: %w", set.flag, err)
+			}
+		}
+	}
+	r.split = &Split{HQ: hq, RealLQ: real}
+	return writeJSON(r.path(SplitFile), r.split)
+}
+
+// loadFace reads a face and resizes it to the face size.
+func (r *runner) loadFace(file string) (*raster.Image, error) {
+	img, _, err := imageio.Load(file, imageio.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return bfrnet.ResizeFace(img, r.cfg.faceSize()), nil
+}
+
+func items(faces []FaceFile) []batch.Item {
+	out := make([]batch.Item, len(faces))
+	for i, f := range faces {
+		out[i] = batch.Item{Path: f.File, Name: f.Name}
+	}
+	return out
+}
+
+// prepareRealLQ writes the held-out real LQ faces at the face size to
+// OUT/real_lq, then the list of them, which marks the folder complete.
+func (r *runner) prepareRealLQ() error {
+	dir := r.path(RealLQDir)
+	err := r.forEach(RealLQDir, items(r.split.RealLQ.HeldOut), func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
+		p := filepath.Join(dir, filepath.FromSlash(it.Name)+".png")
+		if exists(p) {
+			return batch.Skipped, nil
+		}
+		img, err := r.loadFace(it.Path)
+		if err != nil {
+			return 0, err
+		}
+		return batch.Done, batch.Output(saveImage(p, img))
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(dir, realLQList), r.split.RealLQ.HeldOut)
+}
+
+// makeHeldOut writes the held-out HQ faces at the face size and their LQ
+// faces by the held-out degradation as pairs in OUT/heldout.
+func (r *runner) makeHeldOut() error {
+	d := r.cfg.HeldOutDegradation
+	pipe, err := d.pipeline()
+	if err != nil {
+		return fmt.Errorf("held_out_degradation: %w", err)
+	}
+	w, err := pairset.Create(r.path(HeldOutDir))
+	if err != nil {
+		return err
+	}
+	err = r.forEach(HeldOutDir, items(r.split.HQ.HeldOut), func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
+		if w.Complete(it.Name, 1) {
+			return batch.Skipped, nil
+		}
+		hq, err := r.loadFace(it.Path)
+		if err != nil {
+			return 0, err
+		}
+		item, err := degrade.Prepare(pipe, hq, d.Seed, it.Name)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", it.Path, err)
+		}
+		lq, rec, err := item.Variant(0)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", it.Path, err)
+		}
+		rec.Source = it.Path
+		return batch.Done, batch.Output(w.Write(it.Name, item.HR, []pairset.Variant{{LR: lq, Record: rec}}))
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.Finish()
+	return err
+}
+
+// facePipeline is GFPGAN's degradation at scale 1, as both sources make
+// their initial LQ faces.
+func facePipeline() (degrade.Pipeline, error) {
+	c, err := degrade.LoadPreset("face")
+	if err != nil {
+		return nil, err
+	}
+	c.Scale, c.ResizeBack = 1, true
+	return degrade.New(c)
+}
+
+// ddpmModel is the loaded face diffusion model.
+type ddpmModel struct {
+	predict synth.Denoiser
+	id      synth.ModelID
+	sched   []byte
+}
+
+// loadModel loads a diffusers pipeline or bare UNet folder as degradiff
+// synth --model does.
+func loadModel(dir string, ema bool) (*ddpmModel, error) {
+	sub := ""
+	if ema {
+		sub = unet.EMAFolder
+	}
+	m, err := unet.LoadSubfolder(dir, sub)
+	if err != nil {
+		return nil, fmt.Errorf("--model: %w", err)
+	}
+	sched := m.Source.SchedulerConfig
+	if sched == nil {
+		// A bare UNet folder: the reference training schedule.
+		sched = ddpm.SchedulerConfig(ddpm.Default())
+	}
+	return &ddpmModel{m.Predict, synth.ModelID{Name: m.Source.Name, SHA256: m.Source.SHA256}, sched}, nil
+}
+
+// makePairs writes a source's training pairs: every training HQ face at
+// the face size, degraded by the face preset with the same item names,
+// variants and seed for both sources, so that face+ddpm refines exactly
+// face's initial LQ faces (and keeps them in LR_init/). A rerun skips
+// the pairs already written.
+func (r *runner) makePairs(source string) error {
+	c := r.cfg
+	pipe, err := facePipeline()
+	if err != nil {
+		return err
+	}
+	var syn *synth.Synthesizer
+	if source == FaceMethod {
+		m := r.model
+		syn, err = synth.New(synth.Options{Pipeline: pipe, Model: m.predict, ModelID: m.id, SchedulerConfig: m.sched,
+			Sampler: c.Synth.Sampler, FinalSigmas: c.Synth.FinalSigmas, Steps: c.Synth.Steps, MaxStrength: c.Synth.MaxStrength, Seed: c.Seed,
+			Tile: c.Synth.Tile, Overlap: c.Synth.TileOverlap})
+		if err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
+		fmt.Fprintf(r.log, "bench: %s: model %s (sha256 %.12s), %s, %d steps, strength <= %g\n",
+			source, m.id.Name, m.id.SHA256, c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)
+	}
+	dir := r.path(PairsDir, source)
+	w, err := pairset.Create(dir)
+	if err != nil {
+		return err
+	}
+	err = r.forEach(PairsDir+"/"+source, items(r.split.HQ.Train), func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
+		if w.Complete(it.Name, c.PerImage) {
+			return batch.Skipped, nil
+		}
+		hq, err := r.loadFace(it.Path)
+		if err != nil {
+			return 0, err
+		}
+		item, err := degrade.Prepare(pipe, hq, c.Seed, it.Name)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", it.Path, err)
+		}
+		variants := make([]pairset.Variant, c.PerImage)
+		for k := range variants {
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("%s: interrupted", it.Path)
+			}
+			if syn != nil {
+				init, lq, rec, err := syn.Variant(item, it.Name, k)
+				if err != nil {
+					return 0, fmt.Errorf("%s: %w", it.Path, err)
+				}
+				rec.Source = it.Path
+				variants[k] = pairset.Variant{LR: lq, Init: init, Record: rec}
+				continue
+			}
+			lq, rec, err := item.Variant(k)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", it.Path, err)
+			}
+			rec.Source = it.Path
+			variants[k] = pairset.Variant{LR: lq, Record: rec}
+		}
+		return batch.Done, batch.Output(w.Write(it.Name, item.HR, variants))
+	})
+	if err != nil {
+		return err
+	}
+	n, err := w.Finish()
+	if err != nil {
+		return err
+	}
+	if want := len(r.split.HQ.Train) * c.PerImage; n != want {
+		return fmt.Errorf("%s holds %d pairs, want %d: remove it and rerun", dir, n, want)
+	}
+	return nil
+}
+
+// saveImage writes a PNG atomically, creating its folder.
+func saveImage(p string, img *raster.Image) error {
+	return imageio.Save(p, img, imageio.SaveOptions{})
+}

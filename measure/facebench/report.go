@@ -1,0 +1,355 @@
+package facebench
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/degradiff/degradiff/measure"
+	"github.com/degradiff/degradiff/measure/experiment"
+	"github.com/degradiff/degradiff/pairset"
+)
+
+// Files of the report.
+const (
+	ReportMD    = "report.md"
+	ReportHTML  = "report.html"
+	reportTitle = "degradiff bench --task face: do the method's face pairs train a better face restoration network?"
+)
+
+// report gathers the stages' outputs into Results and writes results.json
+// and the report in Markdown and HTML.
+func (r *runner) report() (*Results, error) {
+	c, s := r.cfg, r.split
+	res := &Results{
+		Budget: c.Budget, Command: c.Command, Out: r.out,
+		HQ: c.HQ, HQFaces: s.HQ.Found, TrainFaces: len(s.HQ.Train), HeldOutHQ: len(s.HQ.HeldOut),
+		RealLQ: c.RealLQ, RealLQFaces: s.RealLQ.Found, HeldOutRealLQ: len(s.RealLQ.HeldOut),
+		FaceSize: c.faceSize(), HeldOutDegradation: c.HeldOutDegradation.String(),
+	}
+	if err := yaml.Unmarshal(c.YAML(), &res.Config); err != nil {
+		return nil, err
+	}
+	if r.model != nil {
+		id := r.model.id
+		res.Model = &id
+	}
+	for _, src := range c.Sources {
+		var g measure.Report
+		if err := readJSON(r.lqGapFile(src), &g); err != nil {
+			return nil, err
+		}
+		res.LQGap = append(res.LQGap, LQGap{src, experiment.GapSummary{KID: g.KID, FD: g.FD, C2ST: g.C2ST}})
+	}
+	for _, src := range append(append([]string(nil), c.Sources...), Input) {
+		var tests []TestResult
+		var gaps []measure.Report
+		var seeds []uint64
+		for k := 0; k < c.Seeds && (k == 0 || src != Input); k++ {
+			run := bfrRun{src, k}
+			var t TestResult
+			var g measure.Report
+			if err := readJSON(r.testFile(run), &t); err != nil {
+				return nil, err
+			}
+			if err := readJSON(r.restoredGapFile(run), &g); err != nil {
+				return nil, err
+			}
+			tests, gaps = append(tests, t), append(gaps, g)
+			if src != Input {
+				seeds = append(seeds, c.Seed+uint64(k))
+			}
+		}
+		res.Rows = append(res.Rows, aggregate(src, seeds, tests, gaps))
+	}
+	var face, method *Row
+	for i := range res.Rows {
+		switch res.Rows[i].Source {
+		case Face:
+			face = &res.Rows[i]
+		case FaceMethod:
+			method = &res.Rows[i]
+		}
+	}
+	if face != nil && method != nil {
+		res.VsFace = compareRows(*method, *face)
+	}
+	for _, name := range r.order {
+		if name != "report" {
+			res.Stages = append(res.Stages, r.times[name])
+		}
+	}
+	if err := writeJSON(r.path(ResultsFile), res); err != nil {
+		return nil, err
+	}
+	doc := r.document(res)
+	if err := pairset.WriteFileAtomic(r.path(ReportMD), doc.markdown()); err != nil {
+		return nil, err
+	}
+	if err := pairset.WriteFileAtomic(r.path(ReportHTML), doc.html()); err != nil {
+		return nil, err
+	}
+	// Reports are for sharing: readable by all.
+	for _, f := range []string{ResultsFile, ReportMD, ReportHTML} {
+		os.Chmod(r.path(f), 0o644)
+	}
+	fmt.Fprintf(r.log, "bench: report in %s and %s\n", r.path(ReportMD), r.path(ReportHTML))
+	return res, nil
+}
+
+// A document is the report's content, written as Markdown and as HTML.
+type document struct {
+	title    string
+	sections []section
+}
+
+// A section holds, in order, paragraphs, a table and a code block; any may
+// be empty.
+type section struct {
+	title string
+	paras []string
+	head  []string
+	rows  [][]string
+	code  string
+}
+
+// document writes the report's content.
+func (r *runner) document(res *Results) document {
+	c := r.cfg
+	d := document{title: reportTitle}
+	seeds := fmt.Sprintf("%d training seed", c.Seeds)
+	if c.Seeds > 1 {
+		seeds += "s"
+	}
+	intro := fmt.Sprintf("Budget %q. The same face restoration network (bfrnet, %dx%d faces) was trained with the same settings (%d steps of %d faces) on the pairs of each source, with %s (%d, %d, ...): %s, GFPGAN's degradation (the degrade preset face at scale 1, the LQ face resized back), and %s, the same initial LQ faces refined by the face diffusion model, as degradiff synth --preset face --model does. Both sources made %d pairs from the same %d training HQ faces (of %d) with the same seed; each face+ddpm pair starts from the initial LQ face of the face pair.",
+		c.Budget, c.faceSize(), c.faceSize(), c.BFR.Steps, c.BFR.BatchSize, seeds, c.Seed, c.Seed+1, Face, FaceMethod, res.TrainFaces*c.PerImage, res.TrainFaces, res.HQFaces)
+	stats := "Cells are the mean over training seeds, then, with several seeds, ± the standard deviation over seeds and the 95% interval of the mean (Student's t)."
+	heldOut := fmt.Sprintf("Held-out faces decide nothing: %d of the %d HQ faces and %d of the %d real LQ faces were held out by a keyed hash of their names (held_out %g, split seed %d; the lists are in %s) before any stage ran; every setting comes from the budget and the config, fixed in advance, and no stage trains on, tunes on or selects by a held-out face. The training faces alone make the pairs. The face diffusion model comes from outside the bench: it must not have learnt from the held-out real LQ faces (the split depends only on the names, held_out and split_seed; train the model on the real LQ faces listed under real_lq.train in %s).",
+		res.HeldOutHQ, res.HQFaces, res.HeldOutRealLQ, res.RealLQFaces, c.HeldOut, c.SplitSeed, SplitFile, SplitFile)
+
+	head, rows := res.table(true)
+	d.sections = append(d.sections, section{
+		title: "Held-out real LQ faces",
+		paras: []string{intro,
+			fmt.Sprintf("Each network restored the %d held-out real LQ faces (no ground truth). Identity kept is the cosine similarity of the face-api recognition descriptors of the input and the restored face (1: the same); the landmark distance is the mean distance of their 68 landmarks in units of the face side (times 512: pixels of a 512-pixel face). KID, FD and the classifier accuracy (0.5: indistinguishable) compare the restored faces with the %d held-out real HQ faces: lower means closer to real HQ faces. The last row is the real LQ faces themselves, unrestored.", res.HeldOutRealLQ, res.HeldOutHQ),
+			stats},
+		head: head, rows: rows,
+	})
+	head, rows = res.table(false)
+	d.sections = append(d.sections, section{
+		title: "Held-out HQ faces with a degradation neither source trains on",
+		paras: []string{fmt.Sprintf("The %d held-out HQ faces were degraded by %s, a degradation that neither source trains on, and restored by each network. PSNR and SSIM (8-bit, Y channel, no border cropped, as degradiff bfr test) and the identity and landmark distance compare the restored face with the HQ face. The last row is the LQ faces themselves. %s", res.HeldOutHQ, res.HeldOutDegradation, stats)},
+		head:  head, rows: rows,
+	})
+	if len(res.VsFace) > 0 {
+		sec := section{
+			title: FaceMethod + " against " + Face,
+			paras: []string{"The mean of " + FaceMethod + " minus that of " + Face + " for each measure. With several seeds each, the interval is Welch's t over seeds (95%) and a difference is significant when it excludes 0; \"better\" follows the measure's direction (higher identity, PSNR and SSIM; lower landmark distance, KID, FD and classifier accuracy)."},
+			head:  []string{"measure", "difference", "95% CI over seeds", "in favour of " + FaceMethod, "significant"},
+		}
+		for _, df := range res.VsFace {
+			m := measureByKey(df.Measure)
+			ci := "-"
+			if df.CI != nil {
+				ci = fmt.Sprintf("[%+.4f, %+.4f]", df.CI[0], df.CI[1])
+			}
+			sec.rows = append(sec.rows, []string{m.Label, fmt.Sprintf("%+.4f", df.Delta), ci, yesNo(df.Better), yesNo(df.Significant)})
+		}
+		d.sections = append(d.sections, sec)
+	}
+	gap := section{
+		title: "LQ training faces against held-out real LQ faces",
+		paras: []string{fmt.Sprintf("How far each source's LQ training faces are from the %d held-out real LQ faces: KID and FD of the degradation features and the accuracy of a classifier telling them apart (0.5: indistinguishable), as degradiff gap measures them.", res.HeldOutRealLQ)},
+		head:  lqGapHead,
+	}
+	for _, g := range res.LQGap {
+		gap.rows = append(gap.rows, g.cells())
+	}
+	d.sections = append(d.sections, gap)
+
+	per := section{title: "Per training seed", head: []string{"run", "seed"}}
+	for _, m := range Measures {
+		per.head = append(per.head, m.Label)
+	}
+	for _, row := range res.Rows {
+		for k, sd := range row.Seeds {
+			line := []string{bfrRun{row.Source, k}.key(), fmt.Sprint(sd)}
+			for _, m := range Measures {
+				if s, ok := row.Measures[m.Key]; ok {
+					line = append(line, fmt.Sprintf(m.Format, s.Seeds[k]))
+				} else {
+					line = append(line, "-")
+				}
+			}
+			per.rows = append(per.rows, line)
+		}
+	}
+	d.sections = append(d.sections, per)
+
+	model := "not used"
+	if res.Model != nil {
+		model = fmt.Sprintf("%s (sha256 %s)", res.Model.Name, res.Model.SHA256)
+	}
+	g := r.gapOptions()
+	c2stText := "skipped"
+	if !g.SkipC2ST {
+		o := g.C2ST.WithDefaults()
+		c2stText = fmt.Sprintf("%d splits of %d steps, %d patches of %d pixels per face", o.Splits, o.Steps, o.Patches, o.PatchSize)
+	}
+	fo := g.Features.WithDefaults()
+	b := c.BFR
+	d.sections = append(d.sections, section{
+		title: "Setup",
+		paras: []string{heldOut},
+		head:  []string{"setting", "value"},
+		rows: [][]string{
+			{"HQ faces", fmt.Sprintf("%s: %d faces; %d train (at most %d, 0 = all), %d held out (at most %d)", c.HQ, res.HQFaces, res.TrainFaces, c.MaxFaces, res.HeldOutHQ, c.MaxHeldOut)},
+			{"real LQ faces", fmt.Sprintf("%s: %d faces (include %q, exclude %q); %d held out, the others unused", c.RealLQ, res.RealLQFaces, strings.Join(c.RealLQInclude, ","), strings.Join(c.RealLQExclude, ","), res.HeldOutRealLQ)},
+			{"face size", fmt.Sprintf("every face resized to %dx%d (area interpolation when shrinking, bicubic when enlarging)", c.faceSize(), c.faceSize())},
+			{"training pairs", fmt.Sprintf("degrade preset face at scale 1 (LQ resized back), %d variant(s) per face, seed %d", c.PerImage, c.Seed)},
+			{"face diffusion model (" + FaceMethod + ")", model},
+			{"diffusion step", fmt.Sprintf("%s sampler (final sigmas %s), %d steps, strength uniform in [0, %g]", c.Synth.Sampler, c.Synth.FinalSigmas, c.Synth.Steps, c.Synth.MaxStrength)},
+			{"held-out degradation", res.HeldOutDegradation},
+			{"network", fmt.Sprintf("bfrnet: %d features, channel multipliers %v, %d blocks per level, %d at the bottom", b.Model.NumFeat, b.Model.ChannelMult, b.Model.LevelBlocks, b.Model.NumBlock)},
+			{"training", fmt.Sprintf("%d steps, batch %d, patches %d, %s loss, learning rate %g (%s), EMA %v; %d seed(s); settings in %s/KEY/config.yaml", b.Steps, b.BatchSize, b.PatchSize, b.Loss, b.LR, b.LRSchedule, b.UseEMA, c.Seeds, BFRDir)},
+			{"face measures", "face-api 1.7.15 recognition (128-d descriptors) and 68-landmark networks, " + c.FaceModels},
+			{"gap", fmt.Sprintf("%d feature crops of %d pixels per face; classifier test: %s; seed %d", fo.Patches, fo.PatchSize, c2stText, g.Seed)},
+		},
+	})
+	cmd := c.Command
+	if cmd == "" {
+		cmd = "(run through the library: measure/facebench.Run)"
+	}
+	var lines []string
+	for _, run := range r.runs() {
+		lines = append(lines, fmt.Sprintf("degradiff bfr test --model %s --lq %s --face-models %s",
+			shellQuote(r.runDir(run)), shellQuote(r.path(RealLQDir)), shellQuote(c.FaceModels)),
+			fmt.Sprintf("degradiff bfr test --model %s --pairs %s --face-models %s --baseline",
+				shellQuote(r.runDir(run)), shellQuote(r.path(HeldOutDir)), shellQuote(c.FaceModels)))
+	}
+	d.sections = append(d.sections, section{
+		title: "Commands",
+		paras: []string{"This report was made by the command below; rerunning it with the same settings redoes nothing but the report. The pairs are made as degradiff degrade --preset face and degradiff synth --preset face --model M --keep-init do, on the training faces listed in " + SplitFile + " resized to the face size; each network is trained as degradiff bfr train does with the settings in " + BFRDir + "/KEY/config.yaml, and can be tested again with the commands after it."},
+		code:  cmd + "\n\n" + strings.Join(lines, "\n"),
+	})
+	var times [][]string
+	total := 0.0
+	for _, t := range res.Stages {
+		note := "this run"
+		if t.Cached {
+			note = "an earlier run"
+		}
+		when := "-"
+		if !t.When.IsZero() {
+			when = t.When.Format(time.RFC3339)
+		}
+		times = append(times, []string{t.Name, fmt.Sprintf("%.1f", t.Seconds), when, note})
+		total += t.Seconds
+	}
+	times = append(times, []string{"total", fmt.Sprintf("%.1f", total), "", ""})
+	d.sections = append(d.sections, section{
+		title: "Compute time",
+		paras: []string{"Wall-clock seconds of each stage, on the machine that ran it (the report itself is not counted)."},
+		head:  []string{"stage", "seconds", "finished (UTC)", "run by"},
+		rows:  times,
+	})
+	return d
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// markdown renders the document as GitHub-flavoured Markdown.
+func (d document) markdown() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# %s\n", d.title)
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	for _, s := range d.sections {
+		fmt.Fprintf(&b, "\n## %s\n", s.title)
+		for _, p := range s.paras {
+			fmt.Fprintf(&b, "\n%s\n", p)
+		}
+		if len(s.head) > 0 {
+			b.WriteString("\n|")
+			for _, h := range s.head {
+				fmt.Fprintf(&b, " %s |", cell(h))
+			}
+			b.WriteString("\n|")
+			for range s.head {
+				b.WriteString(" --- |")
+			}
+			b.WriteString("\n")
+			for _, row := range s.rows {
+				b.WriteString("|")
+				for _, v := range row {
+					fmt.Fprintf(&b, " %s |", cell(v))
+				}
+				b.WriteString("\n")
+			}
+		}
+		if s.code != "" {
+			fmt.Fprintf(&b, "\n```sh\n%s\n```\n", s.code)
+		}
+	}
+	return b.Bytes()
+}
+
+// html renders the document as one self-contained page, styled as the SR
+// bench's report.
+func (d document) html() []byte {
+	var b bytes.Buffer
+	esc := html.EscapeString
+	fmt.Fprintf(&b, `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>%s</title>
+<style>
+body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.4}
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
+th{background:#f0f0f0}td{font-variant-numeric:tabular-nums}
+pre{background:#f6f6f6;padding:1em;overflow-x:auto}
+</style></head><body>
+<h1>%s</h1>
+`, esc(d.title), esc(d.title))
+	for _, s := range d.sections {
+		fmt.Fprintf(&b, "<h2>%s</h2>\n", esc(s.title))
+		for _, p := range s.paras {
+			fmt.Fprintf(&b, "<p>%s</p>\n", esc(p))
+		}
+		if len(s.head) > 0 {
+			b.WriteString("<table>\n<tr>")
+			for _, h := range s.head {
+				fmt.Fprintf(&b, "<th>%s</th>", esc(h))
+			}
+			b.WriteString("</tr>\n")
+			for _, row := range s.rows {
+				b.WriteString("<tr>")
+				for _, v := range row {
+					fmt.Fprintf(&b, "<td>%s</td>", esc(v))
+				}
+				b.WriteString("</tr>\n")
+			}
+			b.WriteString("</table>\n")
+		}
+		if s.code != "" {
+			fmt.Fprintf(&b, "<pre>%s</pre>\n", esc(s.code))
+		}
+	}
+	b.WriteString("</body></html>\n")
+	return b.Bytes()
+}

@@ -1,0 +1,384 @@
+package facebench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/degradiff/degradiff/internal/batch"
+	"github.com/degradiff/degradiff/internal/yamlconf"
+	"github.com/degradiff/degradiff/measure/experiment"
+	"github.com/degradiff/degradiff/measure/facemeasure"
+	"github.com/degradiff/degradiff/pairset"
+)
+
+// ErrInterrupted is wrapped by the error Run returns when its context is
+// cancelled (the same as the SR bench's): what is finished is kept, and
+// running Run again with the same settings resumes.
+var ErrInterrupted = experiment.ErrInterrupted
+
+// Files and folders of the output folder.
+const (
+	ConfigFile  = "config.yaml"
+	SplitFile   = "split.json"
+	StagesFile  = "stages.json"
+	ResultsFile = "results.json"
+	RealLQDir   = "real_lq"
+	HeldOutDir  = "heldout"
+	PairsDir    = "pairs"
+	GapDir      = "gap"
+	BFRDir      = "bfr"
+	TestDir     = "test"
+	RestoredDir = "restored"
+	// realLQList marks the folder of held-out real LQ faces complete.
+	realLQList = "faces.json"
+)
+
+// Input names the reference row of the results: the LQ faces themselves,
+// without a network.
+const Input = "input"
+
+// runner holds the state of one Run.
+type runner struct {
+	ctx   context.Context
+	cfg   Config
+	out   string
+	log   io.Writer
+	times map[string]experiment.StageTime
+	order []string
+
+	split *Split
+	faces *facemeasure.Measurer
+	model *ddpmModel // face+ddpm's, loaded on first use
+
+	// Face analyses of the held-out inputs and ground truths, by path.
+	mu       sync.Mutex
+	analysed map[string]facemeasure.Face
+}
+
+// Run performs the face bench with the settings cfg in the folder outDir
+// (created if needed), reporting progress to log (nil: none), and returns
+// the results, also written to outDir/results.json with the report. A
+// stage whose output exists is skipped, so a rerun after an interruption
+// or a failure resumes; outDir must then hold the same settings, apart
+// from the sources and the number of seeds, which may change.
+func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Results, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := resolvePaths(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Workers < 1 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	cfg.Sources = ordered(cfg.Sources)
+	r := &runner{ctx: ctx, cfg: cfg, out: outDir, log: log, times: map[string]experiment.StageTime{}, analysed: map[string]facemeasure.Face{}}
+	if err := r.prepare(); err != nil {
+		return nil, err
+	}
+	if err := r.stage("split", func() bool { return exists(r.path(SplitFile)) }, r.makeSplit); err != nil {
+		return nil, err
+	}
+	// The inputs are sound: from here on the settings are binding.
+	if err := pairset.WriteFileAtomic(r.path(ConfigFile), r.cfg.YAML()); err != nil {
+		return nil, err
+	}
+	if r.split == nil {
+		r.split = new(Split)
+		if err := readJSON(r.path(SplitFile), r.split); err != nil {
+			return nil, err
+		}
+	}
+	s := r.split
+	fmt.Fprintf(log, "bench: %d training HQ faces, %d held-out HQ faces, %d held-out real LQ faces (of %d and %d), %dx%d, source(s) %s\n",
+		len(s.HQ.Train), len(s.HQ.HeldOut), len(s.RealLQ.HeldOut), s.HQ.Found, s.RealLQ.Found, cfg.faceSize(), cfg.faceSize(), strings.Join(cfg.Sources, ", "))
+	if err := r.stage(RealLQDir, func() bool { return exists(r.path(RealLQDir, realLQList)) }, r.prepareRealLQ); err != nil {
+		return nil, err
+	}
+	if err := r.stage(HeldOutDir, func() bool { return exists(r.path(HeldOutDir, pairset.MetaFile)) }, r.makeHeldOut); err != nil {
+		return nil, err
+	}
+	for _, src := range cfg.Sources {
+		if err := r.stage(PairsDir+"/"+src, func() bool { return exists(r.path(PairsDir, src, pairset.MetaFile)) }, func() error { return r.makePairs(src) }); err != nil {
+			return nil, err
+		}
+	}
+	for _, src := range cfg.Sources {
+		if err := r.stage(GapDir+"/lq/"+src, func() bool { return exists(r.lqGapFile(src)) }, func() error { return r.measureLQGap(src) }); err != nil {
+			return nil, err
+		}
+	}
+	runs := r.runs()
+	for _, run := range runs {
+		if err := r.stage(BFRDir+"/"+run.key(), func() bool { return r.trainDone(run) }, func() error { return r.train(run) }); err != nil {
+			return nil, err
+		}
+	}
+	for _, run := range append([]bfrRun{{source: Input}}, runs...) {
+		if err := r.stage(TestDir+"/"+run.key(), func() bool { return exists(r.testFile(run)) }, func() error { return r.test(run) }); err != nil {
+			return nil, err
+		}
+	}
+	for _, run := range append([]bfrRun{{source: Input}}, runs...) {
+		if err := r.stage(GapDir+"/restored/"+run.key(), func() bool { return exists(r.restoredGapFile(run)) }, func() error { return r.measureRestoredGap(run) }); err != nil {
+			return nil, err
+		}
+	}
+	var res *Results
+	err = r.stage("report", func() bool { return false }, func() error {
+		var err error
+		res, err = r.report()
+		return err
+	})
+	return res, err
+}
+
+// bfrRun is one training run: a source and the index of its seed; the
+// Input source is the reference without a network.
+type bfrRun struct {
+	source string
+	seed   int
+}
+
+// key names the run's folders and files: SOURCE for the first seed,
+// SOURCE.seedK for the others.
+func (b bfrRun) key() string {
+	if b.seed == 0 {
+		return b.source
+	}
+	return fmt.Sprintf("%s.seed%d", b.source, b.seed)
+}
+
+// runs lists the training runs, seed by seed.
+func (r *runner) runs() []bfrRun {
+	var out []bfrRun
+	for k := 0; k < r.cfg.Seeds; k++ {
+		for _, s := range r.cfg.Sources {
+			out = append(out, bfrRun{s, k})
+		}
+	}
+	return out
+}
+
+// resolvePaths makes the inputs absolute, so that the settings of a
+// folder compare equal whatever the working directory of the rerun.
+func resolvePaths(c Config) (Config, error) {
+	for _, p := range []struct {
+		flag string
+		v    *string
+	}{{"--hq", &c.HQ}, {"--real-lq", &c.RealLQ}, {"--model", &c.Model}, {"--face-models", &c.FaceModels}} {
+		if *p.v == "" {
+			continue
+		}
+		a, err := filepath.Abs(*p.v)
+		if err != nil {
+			return c, fmt.Errorf("%s %s: %w", p.flag, *p.v, err)
+		}
+		*p.v = a
+	}
+	return c, nil
+}
+
+// prepare creates the output folder, checks that it holds no bench with
+// other settings, and loads the face networks and the diffusion model, so
+// that wrong inputs fail before any work.
+func (r *runner) prepare() error {
+	out, err := filepath.Abs(r.out)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", r.out, err)
+	}
+	for _, in := range [][2]string{{"--hq", r.cfg.HQ}, {"--real-lq", r.cfg.RealLQ}} {
+		if out == in[1] || strings.HasPrefix(out, in[1]+string(filepath.Separator)) {
+			return fmt.Errorf("--out %s is inside the input folder %s %s: choose another", r.out, in[0], in[1])
+		}
+	}
+	for _, in := range [][2]string{{"--hq", r.cfg.HQ}, {"--real-lq", r.cfg.RealLQ}} {
+		if st, err := os.Stat(in[1]); err != nil {
+			return fmt.Errorf("%s: %w", in[0], err)
+		} else if !st.IsDir() {
+			return fmt.Errorf("%s %s: not a folder", in[0], in[1])
+		}
+	}
+	if r.faces = r.cfg.Faces; r.faces == nil {
+		if r.faces, err = facemeasure.Load(r.cfg.FaceModels); err != nil {
+			return fmt.Errorf("--face-models %s: %w", r.cfg.FaceModels, err)
+		}
+	}
+	if err := os.MkdirAll(r.out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := r.checkSettings(); err != nil {
+		return err
+	}
+	if err := r.readTimes(); err != nil {
+		return err
+	}
+	for _, s := range r.cfg.Sources {
+		if s == FaceMethod {
+			if r.model, err = loadModel(r.cfg.Model, r.cfg.ModelEMA); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Fprintf(r.log, "bench: face bench, budget %s; HQ faces %s, real LQ faces %s\n", r.cfg.Budget, r.cfg.HQ, r.cfg.RealLQ)
+	return nil
+}
+
+// fingerprint is the settings that the outputs depend on: all but the
+// sources and the number of seeds, whose stages are independent.
+func fingerprint(c Config) []byte {
+	c.Sources, c.Seeds = nil, 0
+	return c.YAML()
+}
+
+// checkSettings compares the settings with those of an earlier run that
+// left outputs in OUT.
+func (r *runner) checkSettings() error {
+	p := r.path(ConfigFile)
+	old, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) || !exists(r.path(SplitFile)) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	var prev Config
+	if err := yaml.Unmarshal(old, &prev); err != nil {
+		return fmt.Errorf("%s is corrupt (%v): remove it or use another --out", p, err)
+	}
+	if got, want := fingerprint(prev), fingerprint(r.cfg); !bytes.Equal(got, want) {
+		return fmt.Errorf("--out %s holds a face bench with other settings (%s differ; see %s): use another --out, or the same settings to resume",
+			r.out, strings.Join(yamlconf.DifferingKeys(got, want), ", "), p)
+	}
+	return nil
+}
+
+// stage runs one stage unless done reports its output complete, and
+// records its compute time.
+func (r *runner) stage(name string, done func() bool, run func() error) error {
+	r.order = append(r.order, name)
+	if done() {
+		t := r.times[name]
+		t.Name, t.Cached = name, true
+		r.times[name] = t
+		fmt.Fprintf(r.log, "bench: %s: done earlier, skipped\n", name)
+		return nil
+	}
+	if err := r.ctx.Err(); err != nil {
+		return fmt.Errorf("%w before %s: rerun the same command to resume", ErrInterrupted, name)
+	}
+	fmt.Fprintf(r.log, "bench: %s ...\n", name)
+	start := time.Now()
+	if err := run(); err != nil {
+		if errors.Is(err, ErrInterrupted) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	el := time.Since(start)
+	r.times[name] = experiment.StageTime{Name: name, Seconds: el.Seconds(), When: time.Now().UTC().Truncate(time.Second)}
+	fmt.Fprintf(r.log, "bench: %s: done in %s\n", name, el.Round(time.Millisecond))
+	return r.writeTimes()
+}
+
+// interrupted returns the error of a stage stopped by the context.
+func interrupted(stage string) error {
+	return fmt.Errorf("%w during %s: what is done is kept; rerun the same command to resume", ErrInterrupted, stage)
+}
+
+func (r *runner) readTimes() error {
+	p := r.path(StagesFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	var list []experiment.StageTime
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("%s is corrupt (%v): remove it to start the timings afresh", p, err)
+	}
+	for _, t := range list {
+		r.times[t.Name] = t
+	}
+	return nil
+}
+
+func (r *runner) writeTimes() error {
+	list := make([]experiment.StageTime, 0, len(r.times))
+	for _, t := range r.times {
+		t.Cached = false
+		list = append(list, t)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return writeJSON(r.path(StagesFile), list)
+}
+
+// path returns a path inside the output folder.
+func (r *runner) path(elem ...string) string {
+	return filepath.Join(append([]string{r.out}, elem...)...)
+}
+
+// forEach runs job on every item with the configured workers, and turns
+// the failures into one error.
+func (r *runner) forEach(stage string, items []batch.Item, job batch.Job) error {
+	sum := batch.Run(r.ctx, items, batch.Options{Workers: r.cfg.Workers, Log: r.log, Desc: "bench " + stage, Unit: "face"}, job)
+	if sum.Interrupted || (r.ctx.Err() != nil && len(sum.Failed) > 0) {
+		return interrupted(stage)
+	}
+	if len(sum.Failed) > 0 {
+		var errs []error
+		for _, f := range sum.Failed {
+			errs = append(errs, f.Err)
+		}
+		return fmt.Errorf("%d of %d faces failed (every face is needed): %w", len(sum.Failed), len(items), errors.Join(errs...))
+	}
+	return nil
+}
+
+// writeJSON writes v to p atomically, creating its folder.
+func writeJSON(p string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return pairset.WriteFileAtomic(p, append(b, '\n'))
+}
+
+// readJSON decodes the file p into v.
+func readJSON(p string, v any) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
