@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/measure/calibrate"
+	"github.com/degradiff/degradiff/measure/experiment"
+	"github.com/degradiff/degradiff/pairset/pairdata"
+)
+
+type calibrateFlags struct {
+	realLQ, out, preset, config, fit, objective, optimizer string
+	hq, include, exclude                                   []string
+	budget, scale, crop, cropStep, maxCrops, check         int
+	seed                                                   uint64
+	holdout, stepSize                                      float64
+	noC2ST                                                 bool
+}
+
+func newCalibrateCmd() *cobra.Command {
+	var f calibrateFlags
+	cmd := &cobra.Command{
+		Use:   "calibrate --real-lq DIR --hq DIR --out CAL [--preset official] [--budget N]",
+		Short: "Fit a degradation preset's ranges to a folder of real LQ images",
+		Long: `calibrate fits the ranges of a degradation preset (blur sigmas, kernel
+sizes, resize ranges and probabilities, noise ranges and probabilities, JPEG
+ranges, the second-stage blur probability, the final sinc probability:
+whichever the preset has; --fit selects groups of them) so that the LQ
+images it makes from the HQ images (--hq) come as close as possible to the
+real LQ images (--real-lq).
+
+The real LQ images are split by a hash of their names: --holdout of them
+(0.2) are held out, the fit uses the rest. Each evaluation degrades the same
+HQ crops with the same seeds under the candidate settings and computes a
+cheap proxy of the gap (--objective moments: the standardised differences
+of the means and spreads of the 53 degradation features of degradiff gap;
+fd: their Frechet distance); an optimiser of gonum (--optimizer cmaes or
+neldermead) minimises it within a fixed number of evaluations (--budget).
+Every evaluation is logged to CAL/evals.jsonl: after Ctrl-C, the same
+command replays the log and goes on, ending exactly as an uninterrupted
+run; a larger --budget goes on from a finished run.
+
+Then it measures the preset and the fit on the held-out images with KID, FD
+and the classifier test, as degradiff gap does, measures --check candidate
+configurations to show that the proxy orders them as the full measures do,
+and writes:
+
+  CAL/config.yaml   the fitted keys on top of the preset, with a comment
+                    saying what they were fitted to and the gap before and
+                    after: a --config file of degradiff degrade and synth,
+                    and the --calibration of degradiff bench
+  CAL/report.md, report.html  the gap before and after, each fitted setting
+                    against the preset's, the proxy check, feature
+                    histograms (real, before, after) and sample crops
+  CAL/result.json, evals.jsonl, settings.json, gap/, *.png
+
+Example (RealSR, training split only):
+
+  degradiff calibrate --real-lq RealSR_V3/LR --real-lq-include 'Canon_0[0-2]*,Canon_030*,Nikon_0[0-2]*,Nikon_030*' \
+    --hq hq/natural/Set14_HR --hq hq/natural/Kodak24_odd12 --out runs/calib-realsr`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runCalibrate(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.realLQ, "real-lq", "", "folder of real LQ images to fit to (required)")
+	fl.StringArrayVar(&f.include, "real-lq-include", nil, "use only the real LQ images whose name matches one of these globs (repeatable, comma-separated)")
+	fl.StringArrayVar(&f.exclude, "real-lq-exclude", nil, "leave out the real LQ images whose name matches one of these globs (repeatable, comma-separated)")
+	fl.StringArrayVar(&f.hq, "hq", nil, "folder of HQ images, searched recursively (required, repeatable)")
+	fl.StringVar(&f.out, "out", "", "output folder (required; a rerun with the same settings resumes)")
+	fl.StringVar(&f.preset, "preset", "", "degradation preset to fit (default official, or the --config file's preset:)")
+	fl.StringVar(&f.config, "config", "", "degradation config file on top of the preset: the starting point")
+	fl.IntVar(&f.scale, "scale", 0, "scale of the degradation (0: the preset's)")
+	fl.IntVar(&f.budget, "budget", calibrate.DefaultBudget, "evaluations of the proxy objective")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the crops, degradations, optimiser and measurements")
+	fl.Float64Var(&f.holdout, "holdout", 0.2, "fraction of the real LQ images held out to measure the result")
+	fl.StringVar(&f.fit, "fit", "", "comma-separated groups to fit: "+strings.Join(calibrate.Groups, ",")+" (default: all the preset has)")
+	fl.StringVar(&f.objective, "objective", "moments", "proxy objective: "+strings.Join(calibrate.Objectives, " or "))
+	fl.StringVar(&f.optimizer, "optimizer", "cmaes", "optimiser: "+strings.Join(calibrate.Optimizers, " or "))
+	fl.Float64Var(&f.stepSize, "step-size", 0.7, "neldermead: the initial simplex size, in the settings' logistic coordinates; cmaes: gonum's InitStepSize, which scales its covariance updates (its samples start with unit spread)")
+	fl.IntVar(&f.crop, "crop", 256, "side of the HQ crops degraded at each evaluation")
+	fl.IntVar(&f.cropStep, "crop-step", 128, "step between HQ crops")
+	fl.IntVar(&f.maxCrops, "max-crops", 192, "HQ crops degraded at each evaluation (a random subset)")
+	fl.IntVar(&f.check, "check", 5, "configurations measured in full to check the proxy (0: none beyond before and after)")
+	fl.BoolVar(&f.noC2ST, "no-c2st", false, "skip the classifier test in the final measurements")
+	return cmd
+}
+
+func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
+	stderr := cmd.ErrOrStderr()
+	switch {
+	case f.realLQ == "":
+		return errors.New("--real-lq: the folder of real LQ images is required")
+	case len(f.hq) == 0:
+		return errors.New("--hq: at least one folder of HQ images is required")
+	case f.out == "":
+		return errors.New("--out is required")
+	case f.check < 0:
+		return fmt.Errorf("--check: %d is negative", f.check)
+	case f.seed == 0:
+		return errors.New("--seed: 0 is reserved (it means the default 1 in settings files); give a positive seed")
+	}
+	// calibrate.Options reads 0 as "the default": a 0 given here is an
+	// error, not the default.
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"budget", f.budget}, {"crop", f.crop}, {"crop-step", f.cropStep}, {"max-crops", f.maxCrops}} {
+		if n.v < 1 {
+			return fmt.Errorf("--%s: %d must be at least 1", n.flag, n.v)
+		}
+	}
+	if !(f.holdout > 0 && f.holdout < 1) {
+		return fmt.Errorf("--holdout: %v is not a fraction in (0, 1)", f.holdout)
+	}
+	if !(f.stepSize > 0) {
+		return fmt.Errorf("--step-size: %v must be positive", f.stepSize)
+	}
+	if err := checkScaleFlag(cmd, f.scale); err != nil {
+		return err
+	}
+	ins := [][2]string{{"--real-lq", f.realLQ}}
+	for _, d := range f.hq {
+		ins = append(ins, [2]string{"--hq", d})
+	}
+	if err := checkSeparate("--out", f.out, ins); err != nil {
+		return err
+	}
+	base, err := degrade.Load(f.preset, f.config)
+	if err != nil {
+		return err
+	}
+	if f.scale != 0 {
+		base.Scale = f.scale
+		if err := base.Validate(); err != nil {
+			return fmt.Errorf("--scale: %w", err)
+		}
+	}
+	var include, exclude []string
+	for _, g := range []struct {
+		flag string
+		vals []string
+		dst  *[]string
+	}{{"real-lq-include", f.include, &include}, {"real-lq-exclude", f.exclude, &exclude}} {
+		for _, v := range g.vals {
+			gl, err := pairdata.ParseGlobs(v)
+			if err != nil {
+				return fmt.Errorf("--%s: %w", g.flag, err)
+			}
+			*g.dst = append(*g.dst, gl...)
+		}
+	}
+	real, err := calibrate.SelectFiles("--real-lq", f.realLQ, include, exclude)
+	if err != nil {
+		return err
+	}
+	var groups []string
+	for _, g := range strings.Split(f.fit, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			groups = append(groups, g)
+		}
+	}
+	hq := make([]string, len(f.hq))
+	for i, d := range f.hq {
+		if hq[i], err = filepath.Abs(d); err != nil {
+			return fmt.Errorf("--hq %s: %w", d, err)
+		}
+	}
+	realDir, err := filepath.Abs(f.realLQ)
+	if err != nil {
+		return fmt.Errorf("--real-lq %s: %w", f.realLQ, err)
+	}
+	configFile := ""
+	if f.config != "" {
+		if configFile, err = filepath.Abs(f.config); err != nil {
+			return fmt.Errorf("--config %s: %w", f.config, err)
+		}
+	}
+	check := f.check
+	if check == 0 {
+		check = -1
+	}
+	opt := calibrate.Options{
+		Preset: base.Preset, ConfigFile: configFile, Base: base, Groups: groups, Budget: f.budget, Seed: f.seed,
+		Holdout: f.holdout, Crop: f.crop, CropStep: f.cropStep, MaxCrops: f.maxCrops, Objective: f.objective,
+		Optimizer: f.optimizer, StepSize: f.stepSize, SkipC2ST: f.noC2ST, Check: check, Log: stderr,
+		Command: calibrateCommand(cmd),
+	}
+	if err := opt.Validate(); err != nil {
+		return err
+	}
+	if _, err := calibrate.NewSpace(base, groups); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	res, err := calibrate.Run(ctx, real, hq, calibrate.Inputs{RealLQ: realDir, HQ: hq}, opt, f.out)
+	if errors.Is(err, calibrate.ErrInterrupted) {
+		return interrupted(err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := experiment.WriteCalibrationReport(f.out, res); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "held-out gap (%d real LQ images), before (%s) -> after (calibrated):\n", res.HeldImages, res.Preset)
+	fmt.Fprintf(w, "  proxy %.4g -> %.4g\n  KID   %.4f -> %.4f\n  FD    %.3f -> %.3f\n", res.Before.Proxy, res.After.Proxy, res.Before.KID, res.After.KID, res.Before.FD, res.After.FD)
+	if res.Before.C2ST != nil && res.After.C2ST != nil {
+		fmt.Fprintf(w, "  classifier accuracy %.3f -> %.3f (0.5 = indistinguishable)\n", res.Before.C2ST.Accuracy, res.After.C2ST.Accuracy)
+	}
+	if a := res.Check; a != nil {
+		fmt.Fprintf(w, "proxy check over %d configurations, Spearman rank correlation with KID %s, FD %s, classifier %s\n",
+			len(a.Candidates), fmtRho(a.KID), fmtRho(a.FD), fmtRho(a.C2ST))
+	}
+	fmt.Fprintf(w, "config: %s\nreport: %s (and report.html)\n", filepath.Join(f.out, calibrate.ConfigFile), filepath.Join(f.out, experiment.ReportMD))
+	return nil
+}
+
+func fmtRho(v float64) string {
+	if v != v {
+		return "-"
+	}
+	return fmt.Sprintf("%+.2f", v)
+}
+
+// calibrateCommand returns the command line as given, for the report.
+func calibrateCommand(cmd *cobra.Command) string {
+	var b strings.Builder
+	b.WriteString("degradiff calibrate")
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		for _, v := range flagValues(fl) {
+			fmt.Fprintf(&b, " --%s %s", fl.Name, quoteArg(v))
+		}
+	})
+	return b.String()
+}
+
+func flagValues(fl *pflag.Flag) []string {
+	if s, ok := fl.Value.(pflag.SliceValue); ok {
+		return s.GetSlice()
+	}
+	return []string{fl.Value.String()}
+}

@@ -1,0 +1,153 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/degradiff/degradiff/measure/calibrate"
+	"github.com/degradiff/degradiff/pairset"
+)
+
+// WriteCalibrationReport writes dir/report.md and dir/report.html for a
+// calibration (degradiff calibrate, or bench's calibrate stage), with the
+// charts calibrate.Run drew in dir.
+func WriteCalibrationReport(dir string, r *calibrate.Result) error {
+	d := calibrationDocument(r)
+	if err := pairset.WriteFileAtomic(filepath.Join(dir, ReportMD), d.markdown()); err != nil {
+		return err
+	}
+	page, err := d.html(dir)
+	if err != nil {
+		return err
+	}
+	if err := pairset.WriteFileAtomic(filepath.Join(dir, ReportHTML), page); err != nil {
+		return err
+	}
+	for _, f := range []string{ReportMD, ReportHTML, calibrate.ConfigFile, calibrate.ResultFile} {
+		os.Chmod(filepath.Join(dir, f), 0o644)
+	}
+	return nil
+}
+
+func fmtRange(v []float64, kind string) string {
+	switch {
+	case kind == "oddmax" && len(v) == 1:
+		return strconv.Itoa(int(v[0]))
+	case len(v) == 1:
+		return fmt.Sprintf("%.4g", v[0])
+	}
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.4g", x)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func fmtC2ST(g calibrate.Gap) string {
+	if g.C2ST == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f [%.3f, %.3f]", g.C2ST.Accuracy, g.C2ST.CILow, g.C2ST.CIHigh)
+}
+
+func fmtRho(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%+.2f", v)
+}
+
+// optimisationText describes the evaluations: which was the best, and how
+// many this run took from the log of an earlier one.
+func optimisationText(r *calibrate.Result) string {
+	t := fmt.Sprintf("The proxy of each of the %d evaluations and the best so far; the best was evaluation %d (its \"eval\" in evals.jsonl and the chart's x, counted from 0).", r.Evals, r.Best)
+	switch {
+	case r.Replayed == r.Evals:
+		t += " All of them were taken from evals.jsonl, logged by an earlier run of the same command, not recomputed."
+	case r.Replayed > 0:
+		t += fmt.Sprintf(" The first %d were taken from evals.jsonl, logged by an earlier run (interrupted, or with a smaller --budget), not recomputed; this run computed the other %d.", r.Replayed, r.Evals-r.Replayed)
+	}
+	return t
+}
+
+func calibrationDocument(r *calibrate.Result) document {
+	o := r.Options
+	d := document{title: fmt.Sprintf("degradiff calibrate: the %s degradation fitted to real LQ images", r.Preset)}
+	gapRow := func(label string, fit float64, g calibrate.Gap) []string {
+		return []string{label, fmt.Sprintf("%.4g", fit), fmt.Sprintf("%.4g", g.Proxy), fmt.Sprintf("%.4f ± %.4f", g.KID, g.KIDStd), fmt.Sprintf("%.3f", g.FD), fmtC2ST(g)}
+	}
+	d.sections = append(d.sections, section{
+		title: "Gap before and after",
+		paras: []string{
+			fmt.Sprintf("The %s preset's ranges were fitted so that the LQ images it makes from %d HQ crops (%dx%d) come close to %d real LQ images of %s; %d more real LQ images, chosen by a hash of their names, were held out. %d evaluations of the proxy objective (%s) by %s (seed %d).",
+				r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.RealLQ, r.HeldImages, r.Evals, o.Objective, o.Optimizer, o.Seed),
+			"The gap is measured on the held-out images, with LQ images made with another degradation seed than the fit's: the proxy, then KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). The fit proxy is the objective the optimiser minimised, on the images fitted on.",
+		},
+		head: []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
+		rows: [][]string{
+			gapRow("before: "+r.Preset, r.FitBefore, r.Before),
+			gapRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
+		},
+	})
+	var params [][]string
+	for _, p := range r.Params {
+		params = append(params, []string{p.Key, p.Group, fmtRange(p.Preset, p.Kind), fmtRange(p.Fitted, p.Kind), fmt.Sprintf("%.4g .. %.4g", p.Lo, p.Hi)})
+	}
+	d.sections = append(d.sections, section{
+		title: "Fitted settings",
+		paras: []string{"Each fitted setting against the preset's. Ranges are [min, max]; resize_prob lists the probabilities of up, down and keep; kernel_range gives the largest kernel size (the sizes run from the preset's smallest to it, odd); the last column is the bounds the fit kept to. config.yaml holds these keys on top of the preset and is a --config file of degradiff degrade and synth, and the --calibration of degradiff bench."},
+		head:  []string{"setting", "group", "preset", "fitted", "bounds"},
+		rows:  params,
+		code:  r.Config,
+	})
+	if a := r.Check; a != nil {
+		var rows [][]string
+		for _, c := range a.Candidates {
+			rows = append(rows, []string{c.Label, fmt.Sprintf("%.4g", c.FitProxy), fmt.Sprintf("%.4g", c.Held.Proxy), fmt.Sprintf("%.4f", c.Held.KID), fmt.Sprintf("%.3f", c.Held.FD), fmtC2ST(c.Held)})
+		}
+		rows = append(rows, []string{"Spearman rank correlation with the held-out proxy", "", "", fmtRho(a.KID), fmtRho(a.FD), fmtRho(a.C2ST)})
+		d.sections = append(d.sections, section{
+			title: "Does the proxy agree with the full measures?",
+			paras: []string{fmt.Sprintf("The optimiser minimises a cheap proxy instead of KID, FD and the classifier test. To check that it orders configurations as they do, %d candidates (the preset, the fit, and evaluations spread over the proxy's ranks) were measured in full on the held-out images. A rank correlation of +1 means the proxy orders them exactly as the measure does.", len(a.Candidates))},
+			head:  []string{"candidate", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
+			rows:  rows,
+		})
+	}
+	d.sections = append(d.sections,
+		section{title: "Optimisation", paras: []string{optimisationText(r)}, image: calibrate.ProgressPNG},
+		section{title: "Feature histograms", paras: []string{"The distribution over feature crops of the " + fmt.Sprint(len(r.HistFeatures)) + " degradation features whose means differed most between the held-out real images and the preset's LQ images: real, before and after calibration (see measure/features for what each measures)."}, image: calibrate.HistogramsPNG},
+		section{title: "Samples", paras: []string{"HQ crops reduced to the LQ size, their LQ image before and after calibration (the evaluation seed), and the centre of a held-out real LQ image, enlarged without interpolation."}, image: calibrate.SamplesPNG},
+	)
+	c2stText := "skipped"
+	if !o.SkipC2ST {
+		c := o.C2ST.WithDefaults()
+		c2stText = fmt.Sprintf("%d splits of %d steps, %d patches of %d pixels per image", c.Splits, c.Steps, c.Patches, c.PatchSize)
+	}
+	groups := o.Groups
+	if len(groups) == 0 {
+		groups = []string{"all"}
+	}
+	d.sections = append(d.sections, section{
+		title: "Setup",
+		head:  []string{"setting", "value"},
+		rows: [][]string{
+			{"preset", r.Preset + map[bool]string{true: " with " + r.ConfigFile, false: ""}[r.ConfigFile != ""]},
+			{"real LQ images", fmt.Sprintf("%s: %d fitted on, %d held out (--holdout %g): %s", r.RealLQ, r.FitImages, r.HeldImages, o.Holdout, strings.Join(r.Held, ", "))},
+			{"HQ images", fmt.Sprintf("%s: %d crops of %dx%d every %d pixels (at most %d; %d files unreadable or too small)", strings.Join(r.HQ, ", "), r.HQCrops, o.Crop, o.Crop, o.CropStep, o.MaxCrops, r.HQSkipped)},
+			{"fitted groups", strings.Join(groups, ", ")},
+			{"optimiser", fmt.Sprintf("%s (gonum optimize), initial step %g, budget %d evaluations, seed %d", o.Optimizer, o.StepSize, r.Budget, o.Seed)},
+			{"proxy", fmt.Sprintf("%s on %d feature crops of %d pixels per image", o.Objective, o.Features.Patches, o.Features.PatchSize)},
+			{"classifier test", c2stText},
+			{"compute", fmt.Sprintf("%.0f s in all: %.0f s of evaluations in this run, %.0f s of measurements; finished %s", r.TotalSeconds, r.FitSeconds, r.MeasureSeconds, r.Finished.Format(time.RFC3339))},
+		},
+	})
+	if r.Command != "" {
+		d.sections = append(d.sections, section{title: "Command", paras: []string{"Rerunning it replays the logged evaluations and redoes nothing but what is missing; a larger --budget goes on from them."}, code: r.Command})
+	}
+	return d
+}
