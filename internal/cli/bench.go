@@ -19,7 +19,7 @@ type benchFlags struct {
 	config, sources                  string
 	realInclude, realExclude         []string
 	testInclude, testExclude         []string
-	realPairs                        string
+	realPairs, calibration           string
 	pairsInclude, pairsExclude       []string
 	srSeeds                          int
 	seed                             uint64
@@ -90,6 +90,15 @@ real gap each source closes. --sr-seeds N trains N networks per source
 intervals over seeds, and which differences from official are
 significant.
 
+The sources calibrated and calibrated+ddpm start from the official
+degradation with its ranges fitted to the real LQ images, as degradiff
+calibrate fits them: the stage "calibrate" fits them on the selected real
+LQ images (those the diffusion model is adapted to) and the HQ images in
+OUT/calibrate/ (config.yaml, report.md; calibration.budget evaluations),
+or --calibration FILE gives a config.yaml fitted before. calibrated+ddpm
+refines calibrated's LQ images with the adapted diffusion model, as
+official+ddpm refines official's.
+
 ` + srPairsHelp + benchFaceHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, f) },
@@ -105,13 +114,14 @@ significant.
 	fl.StringVar(&f.realPairs, "real-pairs", "", "paired folder of real training pairs (HR/ and LR/) for the source real, the ceiling")
 	fl.StringArrayVar(&f.pairsInclude, "real-pairs-include", nil, "use only the real training pairs whose HR name matches one of these globs (repeatable, comma-separated)")
 	fl.StringArrayVar(&f.pairsExclude, "real-pairs-exclude", nil, "leave out the real training pairs whose HR name matches one of these globs (repeatable, comma-separated)")
+	fl.StringVar(&f.calibration, "calibration", "", "degradation config of the sources calibrated and calibrated+ddpm, such as CAL/config.yaml of degradiff calibrate (default: fitted in the stage calibrate; overrides calibration.config)")
 	fl.IntVar(&f.srSeeds, "sr-seeds", 0, "SR networks trained per source, with seeds SEED, SEED+1, ... (overrides sr_seeds; 0: the config's, else 1)")
 	fl.StringVar(&f.out, "out", "", "output folder (a rerun with the same settings resumes)")
 	fl.StringVar(&f.model, "model", "", "diffusion model of official+ddpm: a pipeline or UNet folder (default: the built-in model)")
 	fl.BoolVar(&f.ema, "ema", false, "use the unet_ema/ weights of a pipeline folder that has both")
 	fl.StringVar(&f.budget, "budget", "", "tiny, quick or full (default: the --config file's, else quick)")
 	fl.StringVar(&f.config, "config", "", "YAML file of settings on top of the budget's")
-	fl.StringVar(&f.sources, "sources", "", "comma-separated LQ sources: "+strings.Join(experiment.Sources, ",")+" (default: all but real, which needs --real-pairs)")
+	fl.StringVar(&f.sources, "sources", "", "comma-separated LQ sources: "+strings.Join(experiment.Sources, ",")+" (default: bicubic,realesrgan,official,bsrgan,official+ddpm; real needs --real-pairs)")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed of everything (overrides the config)")
 	fl.IntVar(&f.adaptSteps, "adapt-steps", 0, "steps of fine-tuning the diffusion model on the real LQ images; 0 uses it as given (overrides adapt.steps; a longer adapt.warmup_steps becomes a tenth of them)")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "HQ images degraded at once (results do not depend on it)")
@@ -156,6 +166,9 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (experiment.Config, error) {
 	}
 	if changed("sr-seeds") {
 		cfg.SRSeeds = f.srSeeds
+	}
+	if changed("calibration") {
+		cfg.Calibration.Config = f.calibration
 	}
 	if changed("adapt-steps") {
 		cfg.Adapt.Steps = f.adaptSteps
@@ -227,6 +240,9 @@ func benchCommand(c experiment.Config, f benchFlags) string {
 	}
 	if c.ModelEMA {
 		b.WriteString(" --ema")
+	}
+	if c.Calibration.Config != "" {
+		arg("calibration", c.Calibration.Config)
 	}
 	arg("out", f.out)
 	arg("budget", c.Budget)

@@ -75,9 +75,11 @@ func (a AdaptConfig) validate() error {
 func (r *runner) adaptDir() string { return filepath.Join(r.out, AdaptDir) }
 
 // adapting reports whether this run adapts the Method's model: when asked
-// and the Method is among the sources.
-func (r *runner) adapting() bool {
-	return r.cfg.Adapt.Steps > 0 && slices.Contains(r.cfg.Sources, Method)
+// and a refined source (Method, CalibratedMethod) is among the sources.
+func (r *runner) adapting() bool { return r.cfg.adapting() }
+
+func (c Config) adapting() bool {
+	return c.Adapt.Steps > 0 && slices.ContainsFunc(c.Sources, refined)
 }
 
 // adaptDone reports a finished adapt stage: its record is written last.

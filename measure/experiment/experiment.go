@@ -14,6 +14,8 @@
 //	OUT/crops.json              stage 1: the HQ sub-images, the same for every source
 //	OUT/adapt/                  before the Method's pairs: the diffusion model
 //	                            fine-tuned on the real LQ images (package ddpm)
+//	OUT/calibrate/              before the Calibrated sources' pairs: the official
+//	                            ranges fitted to the real LQ images (package calibrate)
 //	OUT/pairs/SOURCE/           stage 2: BasicSR-style pairs (package pairset)
 //	OUT/gap/SOURCE.json         stage 3: the source's LR/ against the real LQ images
 //	OUT/sr/SOURCE/              stage 4: the SR training run (package srtrain)
@@ -65,6 +67,12 @@ const (
 	Official   = "official"
 	BSRGAN     = "bsrgan"
 	Method     = "official+ddpm"
+	// Calibrated is the official degradation with its ranges fitted to the
+	// real LQ images (package calibrate, Config.Calibration);
+	// CalibratedMethod refines it with the diffusion model, as Method
+	// refines Official.
+	Calibrated       = "calibrated"
+	CalibratedMethod = "calibrated+ddpm"
 	// Real trains on real training pairs (Config.RealPairs): the ceiling
 	// every synthetic source aims at. It is not in Default's sources,
 	// since it needs a paired folder.
@@ -72,7 +80,7 @@ const (
 )
 
 // Sources lists every source, in report order.
-var Sources = []string{Bicubic, RealESRGAN, Official, BSRGAN, Method, Real}
+var Sources = []string{Bicubic, RealESRGAN, Official, BSRGAN, Method, Calibrated, CalibratedMethod, Real}
 
 // Budgets lists the budget names Default knows.
 var Budgets = []string{"tiny", "quick", "full"}
@@ -86,6 +94,25 @@ type SynthConfig struct {
 	MaxStrength float64 `yaml:"max_strength" json:"max_strength"`
 	Tile        int     `yaml:"tile" json:"tile"`
 	TileOverlap int     `yaml:"tile_overlap" json:"tile_overlap"`
+}
+
+// CalibrationConfig sets the degradation of the Calibrated sources.
+type CalibrationConfig struct {
+	// Config is a degradation config file to use as it is, such as the
+	// config.yaml of degradiff calibrate. Empty, the stage "calibrate"
+	// fits the official preset's ranges to the selected real LQ images
+	// (those the diffusion model is adapted to) with the HQ images, as
+	// degradiff calibrate does, in OUT/calibrate.
+	Config string `yaml:"config,omitempty" json:"config,omitempty"`
+	// Budget is the number of evaluations of the fit, Crop and MaxCrops
+	// its HQ crops (0: degradiff calibrate's defaults, 300 evaluations of
+	// 192 crops of 256 pixels). Check is the number of configurations
+	// measured in full to check the proxy (0: calibrate's default;
+	// negative: none).
+	Budget   int `yaml:"budget" json:"budget"`
+	Crop     int `yaml:"crop" json:"crop"`
+	MaxCrops int `yaml:"max_crops" json:"max_crops"`
+	Check    int `yaml:"check" json:"check"`
 }
 
 // AdaptConfig sets the fine-tuning of the Method's diffusion model on the
@@ -171,6 +198,8 @@ type Config struct {
 	Adapt AdaptConfig `yaml:"adapt" json:"adapt"`
 	// Synth sets the diffusion step of the Method source.
 	Synth SynthConfig `yaml:"synth" json:"synth"`
+	// Calibration sets the degradation of the Calibrated sources.
+	Calibration CalibrationConfig `yaml:"calibration" json:"calibration"`
 	// SR is the training of the super-resolution network, the same for
 	// every source.
 	SR srtrain.Config `yaml:"sr" json:"sr"`
@@ -225,6 +254,7 @@ func Default(budget string) (Config, error) {
 		c.Crop, c.CropStep, c.MaxCrops = 128, 64, 4
 		c.Adapt = AdaptConfig{Steps: 3, BatchSize: 2, Resolution: 16, LearningRate: 1e-4, WarmupSteps: 1}
 		c.Synth.Steps = 10
+		c.Calibration = CalibrationConfig{Budget: 3, Crop: 128, MaxCrops: 4, Check: -1}
 		sr.Model.NumFeat, sr.Model.NumBlock = 8, 1
 		sr.PatchSize, sr.BatchSize, sr.Steps = 16, 4, 20
 		sr.WarmupSteps, sr.LogEvery, sr.CheckpointEvery = 2, 2, 10
@@ -356,6 +386,14 @@ func (c Config) Validate() error {
 	if err := c.Adapt.validate(); err != nil {
 		return err
 	}
+	switch k := c.Calibration; {
+	case k.Budget < 0:
+		return bad("calibration.budget", k.Budget, "must not be negative (0: the default)")
+	case k.Crop < 0:
+		return bad("calibration.crop", k.Crop, "must not be negative (0: the default)")
+	case k.MaxCrops < 0:
+		return bad("calibration.max_crops", k.MaxCrops, "must not be negative (0: the default)")
+	}
 	if err := c.SR.Validate(); err != nil {
 		return fmt.Errorf("sr: %w", err)
 	}
@@ -372,6 +410,23 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// refined reports whether a source refines its initial LQ images with the
+// diffusion model, and initial names the source that makes them.
+func refined(source string) bool { return source == Method || source == CalibratedMethod }
+
+func initial(source string) string {
+	switch source {
+	case Method:
+		return Official
+	case CalibratedMethod:
+		return Calibrated
+	}
+	return source
+}
+
+// calibrated reports whether a source uses the calibrated degradation.
+func calibrated(source string) bool { return initial(source) == Calibrated }
 
 // CheckSources reports an unknown or repeated source name.
 func CheckSources(list []string) error {

@@ -616,3 +616,92 @@ func TestRealSourceAndSeeds(t *testing.T) {
 		t.Errorf("report lacks the comparison with official (%v)", err)
 	}
 }
+
+// TestCalibratedSources fits the calibration in the bench (16 real LQ
+// images: calibrate holds 4 out) and checks that calibrated+ddpm starts
+// from calibrated's LQ images; then a given --calibration file replaces
+// the stage, and its LQ images are the file's degradation.
+func TestCalibratedSources(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains networks")
+	}
+	in := makeInputs(t)
+	real := filepath.Join(t.TempDir(), "real16")
+	for i := 0; i < 16; i++ {
+		m := resize.Interpolate(scene(t, 30+i, 192, 192), 48, 48, resize.Area)
+		save(t, filepath.Join(real, fmt.Sprintf("real%02d.png", i)), m)
+	}
+	cfg := tinyConfig(t, in)
+	cfg.RealLQ = real
+	cfg.Sources = []string{CalibratedMethod, Calibrated}
+	cfg.Gap.SkipC2ST = true
+	out := filepath.Join(t.TempDir(), "bench")
+	var log bytes.Buffer
+	res, err := Run(context.Background(), cfg, out, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if len(res.Rows) != 3 || res.Rows[0].Source != Calibrated || res.Rows[1].Source != CalibratedMethod {
+		t.Fatalf("rows %+v, want calibrated, calibrated+ddpm, upscale", res.Rows)
+	}
+	for _, f := range []string{"calibrate/config.yaml", "calibrate/report.md", "calibrate/evals.jsonl", "adapt/model"} {
+		if !exists(filepath.Join(out, filepath.FromSlash(f))) {
+			t.Errorf("%s missing", f)
+		}
+	}
+	crops, err := readCrops(filepath.Join(out, CropsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := 0
+	for _, c := range crops.Crops {
+		init := pixels(t, filepath.Join(out, PairsDir, CalibratedMethod, pairset.InitDir, c.Name+"_00.png"))
+		if !sameImage(init, pixels(t, filepath.Join(out, PairsDir, Calibrated, "LR", c.Name+"_00.png"))) {
+			t.Errorf("%s: calibrated+ddpm's LR_init differs from calibrated's LR", c.Name)
+		}
+		if !sameImage(init, pixels(t, filepath.Join(out, PairsDir, CalibratedMethod, "LR", c.Name+"_00.png"))) {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Error("the diffusion step changed no calibrated LQ image")
+	}
+	md, err := os.ReadFile(filepath.Join(out, ReportMD))
+	if err != nil || !strings.Contains(string(md), "fitted to the real LQ images by the stage calibrate") {
+		t.Errorf("report does not describe the calibration (%v)", err)
+	}
+	// A rerun redoes nothing; the calibrate stage counts as done.
+	log.Reset()
+	if _, err := Run(context.Background(), cfg, out, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "bench: calibrate: done earlier, skipped") {
+		t.Errorf("rerun log lacks the cached calibrate stage:\n%s", log.String())
+	}
+
+	// A given calibration: bicubic-only settings of the official preset
+	// (no blur, noise, JPEG or sinc; resizes by area) are recognisable.
+	file := filepath.Join(t.TempDir(), "cal.yaml")
+	if err := os.WriteFile(file, []byte("preset: bicubic\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Calibration.Config = file
+	cfg.Sources = []string{Calibrated, Bicubic}
+	out2 := filepath.Join(t.TempDir(), "bench2")
+	if _, err := Run(context.Background(), cfg, out2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if exists(filepath.Join(out2, CalibrateDir)) {
+		t.Error("the calibrate stage ran although a calibration was given")
+	}
+	for _, c := range crops.Crops {
+		a := pixels(t, filepath.Join(out2, PairsDir, Calibrated, "LR", c.Name+"_00.png"))
+		if !sameImage(a, pixels(t, filepath.Join(out2, PairsDir, Bicubic, "LR", c.Name+"_00.png"))) {
+			t.Errorf("%s: calibrated with the bicubic preset as its file differs from bicubic", c.Name)
+		}
+	}
+	cfg.Calibration.Config = filepath.Join(t.TempDir(), "missing.yaml")
+	if _, err := Run(context.Background(), cfg, filepath.Join(t.TempDir(), "bench3"), nil); err == nil || !strings.Contains(err.Error(), "--calibration") {
+		t.Errorf("missing calibration file: %v, want an error naming --calibration", err)
+	}
+}

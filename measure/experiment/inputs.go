@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/degradiff/degradiff/imageio"
@@ -119,7 +118,7 @@ func openRealLQ(c Config) (*lqSet, error) {
 		return nil, fmt.Errorf("--real-lq %s: %d of %d images are at least %dx%d pixels (gap.features.patch_size), need 2",
 			dir, usable, len(s.files), p, p)
 	}
-	if adaptable == 0 && c.Adapt.Steps > 0 && slices.Contains(c.Sources, Method) {
+	if adaptable == 0 && c.adapting() {
 		return nil, fmt.Errorf("--real-lq %s: none of the %d images is at least %d pixels on a side, too small to adapt the diffusion model on crops of %d (adapt.resolution)",
 			dir, len(s.files), a, c.Adapt.Resolution)
 	}

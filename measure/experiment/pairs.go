@@ -73,32 +73,34 @@ type cropRecord struct {
 	Crop [4]int `json:"crop"`
 }
 
-// pipeline builds the degradation of a source at the experiment's scale.
-func pipeline(source string, scale int) (degrade.Pipeline, error) {
-	preset := source
-	if source == Method {
-		preset = Official
+// pipeline builds the degradation of a source at the experiment's scale:
+// a preset, or the calibrated configuration.
+func (r *runner) pipeline(source string) (degrade.Pipeline, error) {
+	preset, file := initial(source), ""
+	if calibrated(source) {
+		preset, file = "", r.calibrationFile()
 	}
-	c, err := degrade.Load(preset, "")
+	c, err := degrade.Load(preset, file)
 	if err != nil {
 		return nil, err
 	}
-	c.Scale = scale
+	c.Scale = r.cfg.Scale
 	return degrade.New(c)
 }
 
 // makePairs writes the pairs of one source for every crop: the same item
 // names, variants and seed for every source, so that Official and Method
-// share each pair's initial LQ image (Method writes it to LR_init/). A
+// (and Calibrated and CalibratedMethod) share each pair's initial LQ image
+// (the refined source writes it to LR_init/). A
 // rerun skips the pairs already written.
 func (r *runner) makePairs(source string) error {
 	c := r.cfg
-	pipe, err := pipeline(source, c.Scale)
+	pipe, err := r.pipeline(source)
 	if err != nil {
 		return err
 	}
 	var syn *synth.Synthesizer
-	if source == Method {
+	if refined(source) {
 		if r.method == nil {
 			if c.Adapt.Steps > 0 {
 				r.method, err = r.loadAdapted()

@@ -66,7 +66,7 @@ func (r *runner) report() (*Results, error) {
 				row.FinalLoss = curve[len(curve)-1].Loss
 			}
 		}
-		if s == Method {
+		if refined(s) && res.Model == nil {
 			res.Model = manifestModel(r.pairsDir(s))
 			if r.adapting() {
 				var err error
@@ -217,6 +217,7 @@ func (r *runner) document(res *Results) document {
 			{"test pairs", fmt.Sprintf("%s: %d pairs (%s; include %q, exclude %q)", c.Test, res.TestPairs, r.test.Layout, strings.Join(c.TestInclude, ","), strings.Join(c.TestExclude, ","))},
 			{"diffusion model (" + Method + ")", model},
 			{"model adaptation", r.adaptText(res.Adapt)},
+			{"calibrated degradation (" + Calibrated + ")", r.calibrationText()},
 			{"diffusion step", fmt.Sprintf("%s sampler (final sigmas %s), %d steps, strength uniform in [0, %g]", c.Synth.Sampler, c.Synth.FinalSigmas, c.Synth.Steps, c.Synth.MaxStrength)},
 			{"SR network", fmt.Sprintf("srnet x%d, %d features, %d blocks, %s base", c.SR.Model.Scale, c.SR.Model.NumFeat, c.SR.Model.NumBlock, c.SR.Model.Base)},
 			{"SR training", fmt.Sprintf("%d steps, batch %d, LR patches %d, %s loss, learning rate %g (%s), EMA %v; settings in %s/SOURCE/%s", c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.Loss, c.SR.LR, c.SR.LRSchedule, c.SR.UseEMA, SRDir, "config.yaml")},

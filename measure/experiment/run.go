@@ -10,12 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/pairset/pairdata"
@@ -113,8 +115,13 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 		if s == Real {
 			continue
 		}
-		if s == Method && r.adapting() {
+		if refined(s) && r.adapting() && !slices.Contains(r.order, AdaptDir) {
 			if err := r.stage(AdaptDir, r.adaptDone, r.adapt); err != nil {
+				return nil, err
+			}
+		}
+		if calibrated(s) && r.cfg.Calibration.Config == "" && !slices.Contains(r.order, CalibrateDir) {
+			if err := r.stage(CalibrateDir, r.calibrationDone, r.calibrate); err != nil {
 				return nil, err
 			}
 		}
@@ -192,6 +199,11 @@ func resolvePaths(c Config) (Config, error) {
 			return c, err
 		}
 	}
+	if c.Calibration.Config != "" {
+		if c.Calibration.Config, err = abs("--calibration", c.Calibration.Config); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }
 
@@ -237,6 +249,16 @@ func (r *runner) prepare() error {
 		}
 		if err := checkRealPairs(r.realPairs, r.test); err != nil {
 			return err
+		}
+	}
+	if f := r.cfg.Calibration.Config; f != "" && slices.ContainsFunc(r.cfg.Sources, calibrated) {
+		c, err := degrade.Load("", f)
+		if err != nil {
+			return fmt.Errorf("--calibration: %w", err)
+		}
+		c.Scale = r.cfg.Scale
+		if _, err := degrade.New(c); err != nil {
+			return fmt.Errorf("--calibration %s: %w", f, err)
 		}
 	}
 	fmt.Fprintf(r.log, "bench: budget %s; %d real LQ images from %s; %d test pairs from %s (%s)\n",
