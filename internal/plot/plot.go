@@ -262,3 +262,23 @@ func SavePNG(path string, img image.Image) error {
 	}
 	return nil
 }
+
+// Zoom enlarges m k times without interpolation, so that pixels stay
+// visible.
+func Zoom(m *raster.Image, k int) *raster.Image {
+	if k <= 1 {
+		return m
+	}
+	out := raster.New(m.C, m.H*k, m.W*k)
+	for c := 0; c < m.C; c++ {
+		src, dst := m.Plane(c), out.Plane(c)
+		for y := 0; y < out.H; y++ {
+			row := src[(y/k)*m.W : (y/k+1)*m.W]
+			d := dst[y*out.W : (y+1)*out.W]
+			for x := range d {
+				d[x] = row[x/k]
+			}
+		}
+	}
+	return out
+}

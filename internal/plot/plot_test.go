@@ -1,6 +1,7 @@
 package plot
 
 import (
+	"fmt"
 	"image/color"
 	"math"
 	"os"
@@ -59,5 +60,16 @@ func TestGridPlacesImages(t *testing.T) {
 	}
 	if img.Bounds().Dx() != 6+10+6+10+6 {
 		t.Fatalf("grid width %d", img.Bounds().Dx())
+	}
+}
+
+func TestZoom(t *testing.T) {
+	m := raster.New(1, 2, 2)
+	copy(m.Pix, []float32{1, 2, 3, 4})
+	if z := Zoom(m, 2); fmt.Sprint(z.Pix) != "[1 1 2 2 1 1 2 2 3 3 4 4 3 3 4 4]" {
+		t.Errorf("Zoom: %v", z.Pix)
+	}
+	if Zoom(m, 1) != m {
+		t.Error("Zoom by 1 copied the image")
 	}
 }

@@ -105,23 +105,6 @@ func drawHistograms(path string, cols []int, sets [][][]float64, names []string)
 	return plot.SavePNG(path, plot.Grid(cells, 1))
 }
 
-// zoom enlarges m k times without interpolation.
-func zoom(m *raster.Image, k int) *raster.Image {
-	if k <= 1 {
-		return m
-	}
-	out := raster.New(m.C, m.H*k, m.W*k)
-	for c := 0; c < m.C; c++ {
-		src, dst := m.Plane(c), out.Plane(c)
-		for y := 0; y < out.H; y++ {
-			for x := 0; x < out.W; x++ {
-				dst[y*out.W+x] = src[(y/k)*m.W+x/k]
-			}
-		}
-	}
-	return out
-}
-
 // drawSamples writes rows of: an HQ crop (reduced to the LQ size), its LQ
 // image before and after calibration, and a held-out real LQ image's
 // centre at the same size, all enlarged without interpolation.
@@ -133,15 +116,15 @@ func (p *Problem) drawSamples(path string, before, after []*raster.Image, rows i
 		k := max(1, 128/max(lq.H, 1))
 		hr := resize.Interpolate(p.imgs[i], lq.H, lq.W, resize.Area).Clamp()
 		row := []plot.Cell{
-			{Image: zoom(hr, k), Caption: "HQ " + p.Crops[i].Name},
-			{Image: zoom(before[i], k), Caption: "before (preset)"},
-			{Image: zoom(lq, k), Caption: "after (calibrated)"},
+			{Image: plot.Zoom(hr, k), Caption: "HQ " + p.Crops[i].Name},
+			{Image: plot.Zoom(before[i], k), Caption: "before (preset)"},
+			{Image: plot.Zoom(lq, k), Caption: "after (calibrated)"},
 		}
 		if len(p.Held) > 0 {
 			j := r * len(p.Held) / rows
 			if m, err := p.Held.Load(j); err == nil {
 				h, w := min(lq.H, m.H), min(lq.W, m.W)
-				row = append(row, plot.Cell{Image: zoom(m.Crop((m.H-h)/2, (m.W-w)/2, h, w), k), Caption: "real " + p.Held[j].Name})
+				row = append(row, plot.Cell{Image: plot.Zoom(m.Crop((m.H-h)/2, (m.W-w)/2, h, w), k), Caption: "real " + p.Held[j].Name})
 			}
 		}
 		cells = append(cells, row)

@@ -541,11 +541,6 @@ func TestHelpers(t *testing.T) {
 	if got := fmt.Sprint(hqPrefixes([]string{"/a/Set5"})); got != "[]" {
 		t.Errorf("hqPrefixes of one folder: %s", got)
 	}
-	m := raster.New(1, 2, 2)
-	copy(m.Pix, []float32{1, 2, 3, 4})
-	if z := zoom(m, 2); fmt.Sprint(z.Pix) != "[1 1 2 2 1 1 2 2 3 3 4 4 3 3 4 4]" {
-		t.Errorf("zoom: %v", z.Pix)
-	}
 	if got := shellQuote("a b'c") + " " + shellQuote("/x/y_1,z"); got != `'a b'\''c' /x/y_1,z` {
 		t.Errorf("shellQuote: %s", got)
 	}

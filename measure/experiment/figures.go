@@ -10,26 +10,6 @@ import (
 	"github.com/degradiff/degradiff/raster"
 )
 
-// zoom enlarges m k times without interpolation, so that pixels stay
-// visible.
-func zoom(m *raster.Image, k int) *raster.Image {
-	if k <= 1 {
-		return m
-	}
-	out := raster.New(m.C, m.H*k, m.W*k)
-	for c := 0; c < m.C; c++ {
-		src, dst := m.Plane(c), out.Plane(c)
-		for y := 0; y < out.H; y++ {
-			row := src[(y/k)*m.W : (y/k+1)*m.W]
-			d := dst[y*out.W : (y+1)*out.W]
-			for x := range d {
-				d[x] = row[x/k]
-			}
-		}
-	}
-	return out
-}
-
 // centre returns the centred size x size part of m (all of it when
 // smaller).
 func centre(m *raster.Image, size int) *raster.Image {
@@ -51,7 +31,7 @@ func (r *runner) drawSamples() error {
 			return err
 		}
 		y, x, d := displayBox(hr.H, hr.W, s)
-		row := []plot.Cell{{Image: zoom(lr.Crop(y/s, x/s, d/s, d/s), s), Caption: "LQ " + p.Name}}
+		row := []plot.Cell{{Image: plot.Zoom(lr.Crop(y/s, x/s, d/s, d/s), s), Caption: "LQ " + p.Name}}
 		for _, src := range append([]string{Upscale}, r.cfg.Sources...) {
 			m, _, err := imageio.Load(filepath.Join(r.sampleDir(src), filepath.FromSlash(p.Name)+".png"), imageio.Options{})
 			if err != nil {
@@ -85,11 +65,11 @@ func (r *runner) lqRow() []plot.Cell {
 	for _, src := range r.cfg.Sources {
 		p := filepath.Join(r.pairsDir(src), pairset.LRDir, filepath.FromSlash(pairset.VariantName(first, 0))+".png")
 		if m, _, err := imageio.Load(p, imageio.Options{}); err == nil {
-			row = append(row, plot.Cell{Image: zoom(m, k), Caption: src})
+			row = append(row, plot.Cell{Image: plot.Zoom(m, k), Caption: src})
 		}
 	}
 	if m, err := r.real.Load(0); err == nil {
-		row = append(row, plot.Cell{Image: zoom(centre(m, lrSize), k), Caption: "real " + r.real.Name(0)})
+		row = append(row, plot.Cell{Image: plot.Zoom(centre(m, lrSize), k), Caption: "real " + r.real.Name(0)})
 	}
 	return row
 }

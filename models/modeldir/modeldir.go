@@ -107,6 +107,27 @@ func ReadConfig(dir, arch string) ([]byte, string, error) {
 	return b, cp, nil
 }
 
+// Load reads the model folder dir of architecture arch with the chosen
+// weights: build makes the network from config.json's contents (errors
+// are prefixed by the config's path), then its parameters are read. It
+// returns the model and the weights file it read.
+func Load[M interface{ LoadWeights(string) error }](dir, arch string, w Weights, build func(config []byte) (M, error)) (M, string, error) {
+	var zero M
+	b, cp, err := ReadConfig(dir, arch)
+	if err != nil {
+		return zero, "", err
+	}
+	m, err := build(b)
+	if err != nil {
+		return zero, "", fmt.Errorf("%s: %w", cp, err)
+	}
+	wp := WeightsPath(dir, w)
+	if err := m.LoadWeights(wp); err != nil {
+		return zero, "", err
+	}
+	return m, wp, nil
+}
+
 // WeightsPath returns the weights file of dir that w selects: with
 // AutoWeights the averaged weights when the folder has them.
 func WeightsPath(dir string, w Weights) string {

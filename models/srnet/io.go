@@ -44,23 +44,13 @@ func (m *Model) Save(dir string, ema map[string]*tensor.Tensor) error {
 // Load reads the model folder dir with the chosen weights. It returns the
 // model and the weights file it read. Errors name the file.
 func Load(dir string, w Weights) (*Model, string, error) {
-	b, cp, err := modeldir.ReadConfig(dir, Arch)
-	if err != nil {
-		return nil, "", err
-	}
-	cfg, err := ParseConfig(b)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", cp, err)
-	}
-	m, err := New(cfg, rng.New(0, Arch))
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", cp, err)
-	}
-	wp := modeldir.WeightsPath(dir, w)
-	if err := m.LoadWeights(wp); err != nil {
-		return nil, "", err
-	}
-	return m, wp, nil
+	return modeldir.Load(dir, Arch, w, func(b []byte) (*Model, error) {
+		cfg, err := ParseConfig(b)
+		if err != nil {
+			return nil, err
+		}
+		return New(cfg, rng.New(0, Arch))
+	})
 }
 
 // LoadWeights reads the parameters from a safetensors file (any float
