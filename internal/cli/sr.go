@@ -244,11 +244,11 @@ func (f *srModelFlags) predictOptions() srnet.PredictOptions {
 
 // srScore is one row of the sr test table.
 type srScore struct {
-	Name        string   `json:"name"`
-	PSNR        float64  `json:"psnr"`
-	SSIM        float64  `json:"ssim"`
-	BicubicPSNR *float64 `json:"bicubic_psnr,omitempty"`
-	BicubicSSIM *float64 `json:"bicubic_ssim,omitempty"`
+	Name        string    `json:"name"`
+	PSNR        decibels  `json:"psnr"` // "inf" for identical images
+	SSIM        float64   `json:"ssim"`
+	BicubicPSNR *decibels `json:"bicubic_psnr,omitempty"`
+	BicubicSSIM *float64  `json:"bicubic_ssim,omitempty"`
 }
 
 // srReport is sr test's JSON output.
@@ -326,10 +326,10 @@ For RealSR's test split: --pairs RealSR_V3 --include 'Canon_04[1-9]*,Canon_050*,
 					return err
 				}
 				sr := model.Predict(lr, mf.predictOptions())
-				row := srScore{Name: p.Name, PSNR: fidelity.PSNR(sr, hr, opt), SSIM: fidelity.SSIM(sr, hr, opt)}
+				row := srScore{Name: p.Name, PSNR: decibels(fidelity.PSNR(sr, hr, opt)), SSIM: fidelity.SSIM(sr, hr, opt)}
 				if baseline {
 					up := resize.Interpolate(lr, lr.H*s, lr.W*s, resize.Bicubic).Clamp()
-					bp, bs := fidelity.PSNR(up, hr, opt), fidelity.SSIM(up, hr, opt)
+					bp, bs := decibels(fidelity.PSNR(up, hr, opt)), fidelity.SSIM(up, hr, opt)
 					row.BicubicPSNR, row.BicubicSSIM = &bp, &bs
 				}
 				rep.Images = append(rep.Images, row)
@@ -371,12 +371,13 @@ For RealSR's test split: --pairs RealSR_V3 --include 'Canon_04[1-9]*,Canon_050*,
 // so is then the mean, as in BasicSR.
 func srMean(rows []srScore, baseline bool) srScore {
 	m := srScore{Name: "mean"}
-	var bp, bs float64
+	var bp decibels
+	var bs float64
 	for _, r := range rows {
-		m.PSNR += r.PSNR / float64(len(rows))
+		m.PSNR += r.PSNR / decibels(len(rows))
 		m.SSIM += r.SSIM / float64(len(rows))
 		if baseline {
-			bp += *r.BicubicPSNR / float64(len(rows))
+			bp += *r.BicubicPSNR / decibels(len(rows))
 			bs += *r.BicubicSSIM / float64(len(rows))
 		}
 	}
@@ -398,9 +399,9 @@ func srTable(w io.Writer, rep srReport, baseline bool) error {
 	}
 	fmt.Fprintln(tw, head)
 	line := func(r srScore) {
-		s := fmt.Sprintf("%s\t%s\t%.4f\t", r.Name, srDB(r.PSNR), r.SSIM)
+		s := fmt.Sprintf("%s\t%s\t%.4f\t", r.Name, srDB(float64(r.PSNR)), r.SSIM)
 		if baseline {
-			s += fmt.Sprintf("%s\t%.4f\t", srDB(*r.BicubicPSNR), *r.BicubicSSIM)
+			s += fmt.Sprintf("%s\t%.4f\t", srDB(float64(*r.BicubicPSNR)), *r.BicubicSSIM)
 		}
 		fmt.Fprintln(tw, s)
 	}

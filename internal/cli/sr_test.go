@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,5 +190,21 @@ func TestSRErrors(t *testing.T) {
 		if code == 0 || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: exit %d, want an error mentioning %q:\n%s", tc.args, code, tc.want, out)
 		}
+	}
+}
+
+// TestSRReportInfinitePSNR: identical images have an infinite PSNR, which
+// sr test --json writes as "inf" (JSON numbers cannot hold it).
+func TestSRReportInfinitePSNR(t *testing.T) {
+	inf, one := decibels(math.Inf(1)), 1.0
+	rep := srReport{Images: []srScore{{Name: "a", PSNR: inf, SSIM: 1, BicubicPSNR: &inf, BicubicSSIM: &one}}}
+	rep.Mean = srMean(rep.Images, true)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back srReport
+	if err := json.Unmarshal(b, &back); err != nil || !math.IsInf(float64(back.Mean.PSNR), 1) || !math.IsInf(float64(*back.Images[0].BicubicPSNR), 1) {
+		t.Errorf("round trip of %s: %+v, %v", b, back, err)
 	}
 }
