@@ -2,6 +2,7 @@ package optim
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/degradiff/degradiff/engine/ag"
 )
@@ -27,6 +28,15 @@ type Settings struct {
 // Validate names the first impossible setting by its YAML key.
 func (s Settings) Validate() error {
 	bad := func(key string, v any, why string) error { return fmt.Errorf("%s: %v %s", key, v, why) }
+	// YAML files refuse infinities already; a Settings built in code may not.
+	for _, v := range []struct {
+		key string
+		val float64
+	}{{"learning_rate", s.LR}, {"adam_epsilon", s.AdamEps}, {"weight_decay", s.WeightDecay}, {"max_grad_norm", s.MaxGradNorm}, {"ema_inv_gamma", s.EMAInvGamma}, {"ema_power", s.EMAPower}} {
+		if math.IsInf(v.val, 0) {
+			return bad(v.key, v.val, "must be finite")
+		}
+	}
 	switch {
 	case !(s.LR > 0):
 		return bad("learning_rate", s.LR, "must be positive")

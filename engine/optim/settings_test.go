@@ -1,6 +1,7 @@
 package optim
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,19 @@ func TestSettingsValidateNamesKeys(t *testing.T) {
 		mod(&s)
 		if err := s.Validate(); err == nil || !strings.HasPrefix(err.Error(), key+":") {
 			t.Errorf("%s: error %v", key, err)
+		}
+	}
+	// Infinities, which only code (not YAML) can give.
+	for key, mod := range map[string]func(*Settings){
+		"learning_rate": func(s *Settings) { s.LR = math.Inf(1) },
+		"weight_decay":  func(s *Settings) { s.WeightDecay = math.Inf(1) },
+		"max_grad_norm": func(s *Settings) { s.MaxGradNorm = math.Inf(1) },
+		"ema_power":     func(s *Settings) { s.EMAPower = math.Inf(1) },
+	} {
+		s := ok
+		mod(&s)
+		if err := s.Validate(); err == nil || !strings.HasPrefix(err.Error(), key+":") {
+			t.Errorf("%s = +Inf: error %v", key, err)
 		}
 	}
 	if e, err := (Settings{UseEMA: false}).NewEMA(nil); e != nil || err != nil {
