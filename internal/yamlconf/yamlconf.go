@@ -169,3 +169,41 @@ func DifferingKeys(a, b []byte) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// LoadBudget returns the settings of a budget, defaults(budget), with the
+// keys of a YAML file on top (unknown keys refused, as Decode). An empty
+// budget takes the file's "budget:" key, or fallback; setBudget records
+// the budget used in the settings read from a file.
+func LoadBudget[C any](budget, file, fallback string, defaults func(budget string) (C, error), setBudget func(c *C, budget string)) (C, error) {
+	var zero C
+	var b []byte
+	if file != "" {
+		var err error
+		if b, err = os.ReadFile(file); err != nil {
+			return zero, fmt.Errorf("config %s: %w", file, err)
+		}
+		if budget == "" {
+			var head struct {
+				Budget string `yaml:"budget"`
+			}
+			if err := yaml.Unmarshal(b, &head); err != nil {
+				return zero, fmt.Errorf("config %s: %w", file, err)
+			}
+			budget = head.Budget
+		}
+	}
+	if budget == "" {
+		budget = fallback
+	}
+	c, err := defaults(budget)
+	if err != nil {
+		return zero, err
+	}
+	if b != nil {
+		if err := Decode(b, &c); err != nil {
+			return zero, fmt.Errorf("config %s: %w", file, err)
+		}
+		setBudget(&c, budget)
+	}
+	return c, nil
+}

@@ -50,7 +50,6 @@ package facebench
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"strings"
 
@@ -210,36 +209,7 @@ func Default(budget string) (Config, error) {
 // Load returns the settings of a budget with the keys of a YAML file on
 // top. An empty budget takes the file's "budget:" key, or "quick".
 func Load(budget, file string) (Config, error) {
-	var b []byte
-	if file != "" {
-		var err error
-		if b, err = os.ReadFile(file); err != nil {
-			return Config{}, fmt.Errorf("config %s: %w", file, err)
-		}
-		if budget == "" {
-			var head struct {
-				Budget string `yaml:"budget"`
-			}
-			if err := yaml.Unmarshal(b, &head); err != nil {
-				return Config{}, fmt.Errorf("config %s: %w", file, err)
-			}
-			budget = head.Budget
-		}
-	}
-	if budget == "" {
-		budget = "quick"
-	}
-	c, err := Default(budget)
-	if err != nil {
-		return Config{}, err
-	}
-	if b != nil {
-		if c, err = c.ParseYAML(b); err != nil {
-			return Config{}, fmt.Errorf("config %s: %w", file, err)
-		}
-		c.Budget = budget
-	}
-	return c, nil
+	return yamlconf.LoadBudget(budget, file, "quick", Default, func(c *Config, b string) { c.Budget = b })
 }
 
 // ParseYAML reads settings from YAML on top of c, refusing unknown keys.
