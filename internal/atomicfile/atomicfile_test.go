@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +38,25 @@ func TestWriteFileAndAbort(t *testing.T) {
 	}
 	if err := WriteFile(filepath.Join(dir, "missing", "x"), nil); err == nil {
 		t.Fatal("writing into a missing folder succeeded")
+	}
+}
+
+func TestWriteReadJSON(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sub", "v.json")
+	in := map[string]int{"a": 1}
+	if err := WriteJSON(p, in); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	if string(b) != "{\n  \"a\": 1\n}\n" {
+		t.Errorf("written %q", b)
+	}
+	var out map[string]int
+	if err := ReadJSON(p, &out); err != nil || out["a"] != 1 {
+		t.Errorf("read %v, %v", out, err)
+	}
+	os.WriteFile(p, []byte("{"), 0o644)
+	if err := ReadJSON(p, &out); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("corrupt file: %v, want an error naming it", err)
 	}
 }

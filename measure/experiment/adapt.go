@@ -10,6 +10,7 @@ import (
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/plot"
 	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
@@ -88,7 +89,7 @@ func (r *runner) adaptDone() bool { return exists(filepath.Join(r.adaptDir(), Ad
 // readAdapted reads the record of the adapt stage.
 func (r *runner) readAdapted() (*Adapted, error) {
 	var a Adapted
-	if err := readJSON(filepath.Join(r.adaptDir(), AdaptRecord), &a); err != nil {
+	if err := atomicfile.ReadJSON(filepath.Join(r.adaptDir(), AdaptRecord), &a); err != nil {
 		return nil, fmt.Errorf("adapted model: %w", err)
 	}
 	return &a, nil
@@ -218,7 +219,7 @@ func (r *runner) adapt() error {
 	}
 	fmt.Fprintf(r.log, "bench: adapt: model %s (sha256 %.12s) in %s\n", rec.Model.Name, rec.Model.SHA256, modelDir)
 	r.method = nil // loaded again, adapted
-	return writeJSON(filepath.Join(dir, AdaptRecord), rec)
+	return atomicfile.WriteJSON(filepath.Join(dir, AdaptRecord), rec)
 }
 
 // loadAdapted loads the model of the adapt stage, checking that its

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/measure/calibrate"
 )
 
@@ -41,7 +42,7 @@ func (r *runner) calibrationText() string {
 	text := fmt.Sprintf("the official preset's ranges fitted to the real LQ images by the stage %s: %s/%s, report in %s/%s",
 		CalibrateDir, CalibrateDir, calibrate.ConfigFile, CalibrateDir, ReportMD)
 	var res calibrate.Result
-	if err := readJSON(filepath.Join(r.out, CalibrateDir, calibrate.ResultFile), &res); err == nil {
+	if err := atomicfile.ReadJSON(filepath.Join(r.out, CalibrateDir, calibrate.ResultFile), &res); err == nil {
 		text += fmt.Sprintf(" (%d evaluations; on its %d held-out real LQ images KID %.4f -> %.4f, FD %.3f -> %.3f)",
 			res.Evals, res.HeldImages, res.Before.KID, res.After.KID, res.Before.FD, res.After.FD)
 	}

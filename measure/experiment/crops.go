@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/synth"
 )
@@ -95,12 +96,12 @@ func (r *runner) makeCrops() error {
 		fmt.Fprintf(r.log, "bench: %d HQ image(s) unreadable or smaller than %d pixels, left out\n", len(list.Skipped), c.Crop)
 	}
 	r.crops = list
-	return writeJSON(filepath.Join(r.out, CropsFile), list)
+	return atomicfile.WriteJSON(filepath.Join(r.out, CropsFile), list)
 }
 
 func readCrops(p string) (*CropList, error) {
 	var l CropList
-	if err := readJSON(p, &l); err != nil {
+	if err := atomicfile.ReadJSON(p, &l); err != nil {
 		return nil, err
 	}
 	if len(l.Crops) == 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/degradiff/degradiff/degrade/noise"
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure"
@@ -203,7 +204,7 @@ func TestTinyExperiment(t *testing.T) {
 	checkAdapted(t, in, cfg, out, res)
 
 	var crops CropList
-	if err := readJSON(filepath.Join(out, CropsFile), &crops); err != nil {
+	if err := atomicfile.ReadJSON(filepath.Join(out, CropsFile), &crops); err != nil {
 		t.Fatal(err)
 	}
 	// 160x192 images in 128-pixel crops every 64 (and flush with the
@@ -223,7 +224,7 @@ func TestTinyExperiment(t *testing.T) {
 			}
 		}
 		var g measure.Report
-		if err := readJSON(filepath.Join(out, GapDir, s+".json"), &g); err != nil {
+		if err := atomicfile.ReadJSON(filepath.Join(out, GapDir, s+".json"), &g); err != nil {
 			t.Errorf("%s: gap: %v", s, err)
 		} else if g.Real.Images != 6 || g.Synth.Images != 4 || !(g.KID.Subsets > 0) || g.C2ST == nil {
 			t.Errorf("%s: gap report %+v", s, g)
@@ -284,7 +285,7 @@ func TestTinyExperiment(t *testing.T) {
 		t.Error("report.html lacks the embedded plot or the table")
 	}
 	var saved Results
-	if err := readJSON(filepath.Join(out, ResultsFile), &saved); err != nil || len(saved.Rows) != 6 {
+	if err := atomicfile.ReadJSON(filepath.Join(out, ResultsFile), &saved); err != nil || len(saved.Rows) != 6 {
 		t.Errorf("results.json: %v", err)
 	} else if sr, _ := saved.Config["sr"].(map[string]any); sr == nil || sr["patch_size"] != 16.0 {
 		t.Errorf("results.json config: %v", saved.Config)
@@ -361,7 +362,7 @@ func TestTinyExperiment(t *testing.T) {
 func checkAdapted(t *testing.T, in inputs, cfg Config, out string, res *Results) {
 	t.Helper()
 	var rec Adapted
-	if err := readJSON(filepath.Join(out, AdaptDir, AdaptRecord), &rec); err != nil {
+	if err := atomicfile.ReadJSON(filepath.Join(out, AdaptDir, AdaptRecord), &rec); err != nil {
 		t.Fatal(err)
 	}
 	base, err := unet.Load(in.model)
@@ -416,7 +417,7 @@ func checkAdapted(t *testing.T, in inputs, cfg Config, out string, res *Results)
 		t.Fatalf("adapt only: %v\n%s", err, log)
 	}
 	var again Adapted
-	if err := readJSON(filepath.Join(once, AdaptDir, AdaptRecord), &again); err != nil || again.Model != rec.Model {
+	if err := atomicfile.ReadJSON(filepath.Join(once, AdaptDir, AdaptRecord), &again); err != nil || again.Model != rec.Model {
 		t.Errorf("uninterrupted adaptation: %v, model %+v, want %+v", err, again.Model, rec.Model)
 	}
 }

@@ -3,6 +3,7 @@ package experiment
 import (
 	"path/filepath"
 
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/pairset"
@@ -59,5 +60,5 @@ func (r *runner) measureGap(source string) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(r.gapFile(source), rep)
+	return atomicfile.WriteJSON(r.gapFile(source), rep)
 }

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/plot"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/pairset"
@@ -44,7 +45,7 @@ func (r *runner) report() (*Results, error) {
 		var seeds []uint64
 		for k := 0; k < c.seeds() && (k == 0 || s != Upscale); k++ {
 			var t TestResult
-			if err := readJSON(r.testFile(srRun{s, k}), &t); err != nil {
+			if err := atomicfile.ReadJSON(r.testFile(srRun{s, k}), &t); err != nil {
 				return nil, err
 			}
 			tests, seeds = append(tests, t), append(seeds, c.Seed+uint64(k))
@@ -52,7 +53,7 @@ func (r *runner) report() (*Results, error) {
 		row := aggregate(s, tests, seeds)
 		if s != Upscale && s != Real {
 			var g measure.Report
-			if err := readJSON(r.gapFile(s), &g); err != nil {
+			if err := atomicfile.ReadJSON(r.gapFile(s), &g); err != nil {
 				return nil, err
 			}
 			row.Gap = &GapSummary{KID: g.KID, FD: g.FD, C2ST: g.C2ST}
@@ -83,7 +84,7 @@ func (r *runner) report() (*Results, error) {
 			res.Stages = append(res.Stages, r.times[name])
 		}
 	}
-	if err := writeJSON(filepath.Join(r.out, ResultsFile), res); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(r.out, ResultsFile), res); err != nil {
 		return nil, err
 	}
 	if err := r.drawCurves(); err != nil {

@@ -377,30 +377,6 @@ func (r *runner) writeTimes() error {
 	return pairset.WriteFileAtomic(filepath.Join(r.out, StagesFile), append(b, '\n'))
 }
 
-// writeJSON writes v to p atomically, creating its folder.
-func writeJSON(p string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return pairset.WriteFileAtomic(p, append(b, '\n'))
-}
-
-// readJSON decodes the file p into v.
-func readJSON(p string, v any) error {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", p, err)
-	}
-	return nil
-}
-
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/measure/fidelity"
 	"github.com/degradiff/degradiff/models/srnet"
@@ -118,7 +119,7 @@ func (r *runner) testSR(run srRun) error {
 		res.PSNR += sc.PSNR / float64(len(res.Images))
 		res.SSIM += sc.SSIM / float64(len(res.Images))
 	}
-	return writeJSON(r.testFile(run), res)
+	return atomicfile.WriteJSON(r.testFile(run), res)
 }
 
 // saveImage writes a PNG atomically, creating its folder.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/bfrnet"
@@ -146,7 +147,7 @@ func (r *runner) makeSplit() error {
 		}
 	}
 	r.split = &Split{HQ: hq, RealLQ: real}
-	return writeJSON(r.path(SplitFile), r.split)
+	return atomicfile.WriteJSON(r.path(SplitFile), r.split)
 }
 
 // loadFace reads a face and resizes it to the face size.
@@ -184,7 +185,7 @@ func (r *runner) prepareRealLQ() error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(dir, realLQList), r.split.RealLQ.HeldOut)
+	return atomicfile.WriteJSON(filepath.Join(dir, realLQList), r.split.RealLQ.HeldOut)
 }
 
 // makeHeldOut writes the held-out HQ faces at the face size and their LQ

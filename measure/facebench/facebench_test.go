@@ -16,6 +16,7 @@ import (
 	"github.com/degradiff/degradiff/degrade/noise"
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/fixture"
 	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure/facemeasure"
@@ -179,7 +180,7 @@ func TestTinyBench(t *testing.T) {
 	// The split: disjoint, within the caps, the held-out faces nowhere in
 	// the training pairs.
 	var split Split
-	if err := readJSON(filepath.Join(out, SplitFile), &split); err != nil {
+	if err := atomicfile.ReadJSON(filepath.Join(out, SplitFile), &split); err != nil {
 		t.Fatal(err)
 	}
 	if split.HQ.Found != 12 || len(split.HQ.Train)+len(split.HQ.HeldOut) > 12 || len(split.HQ.Train) > cfg.MaxFaces ||
@@ -292,7 +293,7 @@ func TestTinyBench(t *testing.T) {
 
 	// The input row's identity to the HQ faces is that of the LQ faces.
 	var input TestResult
-	if err := readJSON(filepath.Join(out, TestDir, Input+".json"), &input); err != nil {
+	if err := atomicfile.ReadJSON(filepath.Join(out, TestDir, Input+".json"), &input); err != nil {
 		t.Fatal(err)
 	}
 	p := input.Pairs[0]

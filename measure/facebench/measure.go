@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/facemeasure"
@@ -58,7 +59,7 @@ func (r *runner) gap(p, realDir, synthDir string) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(p, rep)
+	return atomicfile.WriteJSON(p, rep)
 }
 
 // measureLQGap compares a source's LQ training faces with the held-out
@@ -253,5 +254,5 @@ func (r *runner) test(run bfrRun) error {
 		bar.Add(1)
 	}
 	res.PairsFace = facemeasure.Mean(scores)
-	return writeJSON(r.testFile(run), res)
+	return atomicfile.WriteJSON(r.testFile(run), res)
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/experiment"
 	"github.com/degradiff/degradiff/pairset"
@@ -41,7 +42,7 @@ func (r *runner) report() (*Results, error) {
 	}
 	for _, src := range c.Sources {
 		var g measure.Report
-		if err := readJSON(r.lqGapFile(src), &g); err != nil {
+		if err := atomicfile.ReadJSON(r.lqGapFile(src), &g); err != nil {
 			return nil, err
 		}
 		res.LQGap = append(res.LQGap, LQGap{src, experiment.GapSummary{KID: g.KID, FD: g.FD, C2ST: g.C2ST}})
@@ -54,10 +55,10 @@ func (r *runner) report() (*Results, error) {
 			run := bfrRun{src, k}
 			var t TestResult
 			var g measure.Report
-			if err := readJSON(r.testFile(run), &t); err != nil {
+			if err := atomicfile.ReadJSON(r.testFile(run), &t); err != nil {
 				return nil, err
 			}
-			if err := readJSON(r.restoredGapFile(run), &g); err != nil {
+			if err := atomicfile.ReadJSON(r.restoredGapFile(run), &g); err != nil {
 				return nil, err
 			}
 			tests, gaps = append(tests, t), append(gaps, g)
@@ -84,7 +85,7 @@ func (r *runner) report() (*Results, error) {
 			res.Stages = append(res.Stages, r.times[name])
 		}
 	}
-	if err := writeJSON(r.path(ResultsFile), res); err != nil {
+	if err := atomicfile.WriteJSON(r.path(ResultsFile), res); err != nil {
 		return nil, err
 	}
 	doc := r.document(res)

@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure/experiment"
@@ -102,7 +103,7 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 	}
 	if r.split == nil {
 		r.split = new(Split)
-		if err := readJSON(r.path(SplitFile), r.split); err != nil {
+		if err := atomicfile.ReadJSON(r.path(SplitFile), r.split); err != nil {
 			return nil, err
 		}
 	}
@@ -329,7 +330,7 @@ func (r *runner) writeTimes() error {
 		list = append(list, t)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	return writeJSON(r.path(StagesFile), list)
+	return atomicfile.WriteJSON(r.path(StagesFile), list)
 }
 
 // path returns a path inside the output folder.
@@ -350,30 +351,6 @@ func (r *runner) forEach(stage string, items []batch.Item, job batch.Job) error 
 			errs = append(errs, f.Err)
 		}
 		return fmt.Errorf("%d of %d faces failed (every face is needed): %w", len(sum.Failed), len(items), errors.Join(errs...))
-	}
-	return nil
-}
-
-// writeJSON writes v to p atomically, creating its folder.
-func writeJSON(p string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return pairset.WriteFileAtomic(p, append(b, '\n'))
-}
-
-// readJSON decodes the file p into v.
-func readJSON(p string, v any) error {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", p, err)
 	}
 	return nil
 }
