@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/measure/calibrate"
 	"github.com/degradiff/degradiff/pairset"
 )
@@ -18,10 +19,10 @@ import (
 // charts calibrate.Run drew in dir.
 func WriteCalibrationReport(dir string, r *calibrate.Result) error {
 	d := calibrationDocument(r)
-	if err := pairset.WriteFileAtomic(filepath.Join(dir, ReportMD), d.markdown()); err != nil {
+	if err := pairset.WriteFileAtomic(filepath.Join(dir, ReportMD), d.Markdown()); err != nil {
 		return err
 	}
-	page, err := d.html(dir)
+	page, err := d.HTML(dir)
 	if err != nil {
 		return err
 	}
@@ -75,21 +76,21 @@ func optimisationText(r *calibrate.Result) string {
 	return t
 }
 
-func calibrationDocument(r *calibrate.Result) document {
+func calibrationDocument(r *calibrate.Result) report.Document {
 	o := r.Options
-	d := document{title: fmt.Sprintf("degradiff calibrate: the %s degradation fitted to real LQ images", r.Preset)}
+	d := report.Document{Title: fmt.Sprintf("degradiff calibrate: the %s degradation fitted to real LQ images", r.Preset)}
 	gapRow := func(label string, fit float64, g calibrate.Gap) []string {
 		return []string{label, fmt.Sprintf("%.4g", fit), fmt.Sprintf("%.4g", g.Proxy), fmt.Sprintf("%.4f ± %.4f", g.KID, g.KIDStd), fmt.Sprintf("%.3f", g.FD), fmtC2ST(g)}
 	}
-	d.sections = append(d.sections, section{
-		title: "Gap before and after",
-		paras: []string{
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Gap before and after",
+		Paras: []string{
 			fmt.Sprintf("The %s preset's ranges were fitted so that the LQ images it makes from %d HQ crops (%dx%d) come close to %d real LQ images of %s; %d more real LQ images, chosen by a hash of their names, were held out. %d evaluations of the proxy objective (%s) by %s (seed %d).",
 				r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.RealLQ, r.HeldImages, r.Evals, o.Objective, o.Optimizer, o.Seed),
 			"The gap is measured on the held-out images, with LQ images made with another degradation seed than the fit's: the proxy, then KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). The fit proxy is the objective the optimiser minimised, on the images fitted on.",
 		},
-		head: []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
-		rows: [][]string{
+		Head: []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
+		Rows: [][]string{
 			gapRow("before: "+r.Preset, r.FitBefore, r.Before),
 			gapRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
 		},
@@ -98,12 +99,12 @@ func calibrationDocument(r *calibrate.Result) document {
 	for _, p := range r.Params {
 		params = append(params, []string{p.Key, p.Group, fmtRange(p.Preset, p.Kind), fmtRange(p.Fitted, p.Kind), fmt.Sprintf("%.4g .. %.4g", p.Lo, p.Hi)})
 	}
-	d.sections = append(d.sections, section{
-		title: "Fitted settings",
-		paras: []string{"Each fitted setting against the preset's. Ranges are [min, max]; resize_prob lists the probabilities of up, down and keep; kernel_range gives the largest kernel size (the sizes run from the preset's smallest to it, odd); the last column is the bounds the fit kept to. config.yaml holds these keys on top of the preset and is a --config file of degradiff degrade and synth, and the --calibration of degradiff bench."},
-		head:  []string{"setting", "group", "preset", "fitted", "bounds"},
-		rows:  params,
-		code:  r.Config,
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Fitted settings",
+		Paras: []string{"Each fitted setting against the preset's. Ranges are [min, max]; resize_prob lists the probabilities of up, down and keep; kernel_range gives the largest kernel size (the sizes run from the preset's smallest to it, odd); the last column is the bounds the fit kept to. config.yaml holds these keys on top of the preset and is a --config file of degradiff degrade and synth, and the --calibration of degradiff bench."},
+		Head:  []string{"setting", "group", "preset", "fitted", "bounds"},
+		Rows:  params,
+		Code:  r.Config,
 	})
 	if a := r.Check; a != nil {
 		var rows [][]string
@@ -111,17 +112,17 @@ func calibrationDocument(r *calibrate.Result) document {
 			rows = append(rows, []string{c.Label, fmt.Sprintf("%.4g", c.FitProxy), fmt.Sprintf("%.4g", c.Held.Proxy), fmt.Sprintf("%.4f", c.Held.KID), fmt.Sprintf("%.3f", c.Held.FD), fmtC2ST(c.Held)})
 		}
 		rows = append(rows, []string{"Spearman rank correlation with the held-out proxy", "", "", fmtRho(a.KID), fmtRho(a.FD), fmtRho(a.C2ST)})
-		d.sections = append(d.sections, section{
-			title: "Does the proxy agree with the full measures?",
-			paras: []string{fmt.Sprintf("The optimiser minimises a cheap proxy instead of KID, FD and the classifier test. To check that it orders configurations as they do, %d candidates (the preset, the fit, and evaluations spread over the proxy's ranks) were measured in full on the held-out images. A rank correlation of +1 means the proxy orders them exactly as the measure does.", len(a.Candidates))},
-			head:  []string{"candidate", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
-			rows:  rows,
+		d.Sections = append(d.Sections, report.Section{
+			Title: "Does the proxy agree with the full measures?",
+			Paras: []string{fmt.Sprintf("The optimiser minimises a cheap proxy instead of KID, FD and the classifier test. To check that it orders configurations as they do, %d candidates (the preset, the fit, and evaluations spread over the proxy's ranks) were measured in full on the held-out images. A rank correlation of +1 means the proxy orders them exactly as the measure does.", len(a.Candidates))},
+			Head:  []string{"candidate", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
+			Rows:  rows,
 		})
 	}
-	d.sections = append(d.sections,
-		section{title: "Optimisation", paras: []string{optimisationText(r)}, image: calibrate.ProgressPNG},
-		section{title: "Feature histograms", paras: []string{"The distribution over feature crops of the " + fmt.Sprint(len(r.HistFeatures)) + " degradation features whose means differed most between the held-out real images and the preset's LQ images: real, before and after calibration (see measure/features for what each measures)."}, image: calibrate.HistogramsPNG},
-		section{title: "Samples", paras: []string{"HQ crops reduced to the LQ size, their LQ image before and after calibration (the evaluation seed), and the centre of a held-out real LQ image, enlarged without interpolation."}, image: calibrate.SamplesPNG},
+	d.Sections = append(d.Sections,
+		report.Section{Title: "Optimisation", Paras: []string{optimisationText(r)}, Image: calibrate.ProgressPNG},
+		report.Section{Title: "Feature histograms", Paras: []string{"The distribution over feature crops of the " + fmt.Sprint(len(r.HistFeatures)) + " degradation features whose means differed most between the held-out real images and the preset's LQ images: real, before and after calibration (see measure/features for what each measures)."}, Image: calibrate.HistogramsPNG},
+		report.Section{Title: "Samples", Paras: []string{"HQ crops reduced to the LQ size, their LQ image before and after calibration (the evaluation seed), and the centre of a held-out real LQ image, enlarged without interpolation."}, Image: calibrate.SamplesPNG},
 	)
 	c2stText := "skipped"
 	if !o.SkipC2ST {
@@ -132,10 +133,10 @@ func calibrationDocument(r *calibrate.Result) document {
 	if len(groups) == 0 {
 		groups = []string{"all"}
 	}
-	d.sections = append(d.sections, section{
-		title: "Setup",
-		head:  []string{"setting", "value"},
-		rows: [][]string{
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Setup",
+		Head:  []string{"setting", "value"},
+		Rows: [][]string{
 			{"preset", r.Preset + map[bool]string{true: " with " + r.ConfigFile, false: ""}[r.ConfigFile != ""]},
 			{"real LQ images", fmt.Sprintf("%s: %d fitted on, %d held out (--holdout %g): %s", r.RealLQ, r.FitImages, r.HeldImages, o.Holdout, strings.Join(r.Held, ", "))},
 			{"HQ images", fmt.Sprintf("%s: %d crops of %dx%d every %d pixels (at most %d; %d files unreadable or too small)", strings.Join(r.HQ, ", "), r.HQCrops, o.Crop, o.Crop, o.CropStep, o.MaxCrops, r.HQSkipped)},
@@ -147,7 +148,7 @@ func calibrationDocument(r *calibrate.Result) document {
 		},
 	})
 	if r.Command != "" {
-		d.sections = append(d.sections, section{title: "Command", paras: []string{"Rerunning it replays the logged evaluations and redoes nothing but what is missing; a larger --budget goes on from them."}, code: r.Command})
+		d.Sections = append(d.Sections, report.Section{Title: "Command", Paras: []string{"Rerunning it replays the logged evaluations and redoes nothing but what is missing; a larger --budget goes on from them."}, Code: r.Command})
 	}
 	return d
 }

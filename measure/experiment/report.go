@@ -1,10 +1,7 @@
 package experiment
 
 import (
-	"bytes"
-	"encoding/base64"
 	"fmt"
-	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/plot"
+	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/pairset"
 )
@@ -99,10 +97,10 @@ func (r *runner) report() (*Results, error) {
 		}
 	}
 	doc := r.document(res)
-	if err := pairset.WriteFileAtomic(filepath.Join(r.out, ReportMD), doc.markdown()); err != nil {
+	if err := pairset.WriteFileAtomic(filepath.Join(r.out, ReportMD), doc.Markdown()); err != nil {
 		return nil, err
 	}
-	page, err := doc.html(r.out)
+	page, err := doc.HTML(r.out)
 	if err != nil {
 		return nil, err
 	}
@@ -117,63 +115,46 @@ func (r *runner) report() (*Results, error) {
 	return res, nil
 }
 
-// A document is the report's content, written as Markdown and as HTML.
-type document struct {
-	title    string
-	sections []section
-}
-
-// A section holds, in order, paragraphs, a table, an image file of the
-// output folder and a code block; any may be empty.
-type section struct {
-	title string
-	paras []string
-	head  []string
-	rows  [][]string
-	image string
-	code  string
-}
-
 // document writes the report's content.
-func (r *runner) document(res *Results) document {
+func (r *runner) document(res *Results) report.Document {
 	c := r.cfg
-	d := document{title: reportTitle}
+	d := report.Document{Title: reportTitle}
 	var rows [][]string
 	for _, row := range res.Rows {
 		rows = append(rows, row.cells())
 	}
-	d.sections = append(d.sections, section{
-		title: "Results",
-		paras: []string{
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Results",
+		Paras: []string{
 			fmt.Sprintf("Budget %q. For each LQ source, %d pairs were made from the same %d HQ crops (%dx%d, from %d images) with the same seed (%d); the same x%d network was trained on each source's pairs with the same settings (%d steps of %d patches of %dx%d LR pixels) and tested on %d real test pairs.",
 				c.Budget, res.HQCrops*c.PerImage, res.HQCrops, c.Crop, c.Crop, res.HQImages, c.Seed, c.Scale, c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.PatchSize, res.TestPairs),
 			fmt.Sprintf("PSNR and SSIM (higher is better) are the means over the test pairs, on the Y channel with %d pixels cropped from each border, as BasicSR computes them. KID and FD (lower is closer) and the accuracy of a classifier telling synthetic from real patches (0.5: indistinguishable) compare the source's synthetic LQ images with the %d real LQ images. The last row is the test LR images upscaled with bicubic interpolation, without a network: the reference a useful network beats.",
 				c.Scale, res.RealLQImages),
 		},
-		head: res.head(),
-		rows: rows,
+		Head: res.head(),
+		Rows: rows,
 	})
 	if a := res.Adapt; a != nil {
-		d.sections[0].paras = append(d.sections[0].paras, fmt.Sprintf(
+		d.Sections[0].Paras = append(d.Sections[0].Paras, fmt.Sprintf(
 			"The diffusion model of %s was first adapted to the real LQ images: %s, fine-tuned for %d steps on the %d real LQ images, became %s (see Setup). Its KID, FD and classifier accuracy therefore compare with images its model learnt from; PSNR and SSIM are measured on the test pairs, which it never saw.",
 			Method, a.Base.Name, a.Steps, a.Images, a.Model.Name))
 	}
 	if sec, ok := res.comparisonSection(); ok {
-		d.sections = append(d.sections, sec)
+		d.Sections = append(d.Sections, sec)
 	}
-	d.sections = append(d.sections, section{
-		title: "Training curves",
-		paras: []string{"The training loss of the SR network on each source's pairs (mean of each log interval). Lower training loss does not mean better real-world results: easy synthetic pairs are easy to fit."},
-		image: CurvesPNG,
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Training curves",
+		Paras: []string{"The training loss of the SR network on each source's pairs (mean of each log interval). Lower training loss does not mean better real-world results: easy synthetic pairs are easy to fit."},
+		Image: CurvesPNG,
 	})
-	d.sections = append(d.sections, section{
-		title: "Samples",
-		paras: []string{
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Samples",
+		Paras: []string{
 			fmt.Sprintf("Each of the first rows is a test image (the centre, at most 128 HR pixels): the real LQ input enlarged %dx without interpolation, bicubic upsampling, the network trained on each source's pairs (%s), and the ground truth. The last row is one HQ crop (reduced), the synthetic LQ image of each source for it, and a real LQ image, all enlarged without interpolation.",
 				c.Scale, strings.Join(c.Sources, ", ")),
 			"The test images shown are spread evenly over the sorted test pairs, chosen by position, not by content.",
 		},
-		image: SamplesPNG,
+		Image: SamplesPNG,
 	})
 	head := []string{"test pair"}
 	for _, row := range res.Rows {
@@ -187,13 +168,13 @@ func (r *runner) document(res *Results) document {
 		}
 		per = append(per, line)
 	}
-	d.sections = append(d.sections, section{title: "PSNR / SSIM per test pair", head: head, rows: per})
+	d.Sections = append(d.Sections, report.Section{Title: "PSNR / SSIM per test pair", Head: head, Rows: per})
 	if a := res.Adapt; a != nil {
-		d.sections = append(d.sections, section{
-			title: "Diffusion model adaptation",
-			paras: []string{fmt.Sprintf("The training loss of the diffusion model while it was fine-tuned on the real LQ images (the denoising error of each step, and its moving average); mean of the last 10%% of the steps %.4f. The run is in %s/, as degradiff train writes one (degradiff export reads it).",
+		d.Sections = append(d.Sections, report.Section{
+			Title: "Diffusion model adaptation",
+			Paras: []string{fmt.Sprintf("The training loss of the diffusion model while it was fine-tuned on the real LQ images (the denoising error of each step, and its moving average); mean of the last 10%% of the steps %.4f. The run is in %s/, as degradiff train writes one (degradiff export reads it).",
 				a.FinalLoss, AdaptDir)},
-			image: AdaptPNG,
+			Image: AdaptPNG,
 		})
 	}
 
@@ -208,10 +189,10 @@ func (r *runner) document(res *Results) document {
 		c2stText = fmt.Sprintf("%d splits of %d steps, %d patches of %d pixels per image", o.Splits, o.Steps, o.Patches, o.PatchSize)
 	}
 	fo := gap.Features.WithDefaults()
-	d.sections = append(d.sections, section{
-		title: "Setup",
-		head:  []string{"setting", "value"},
-		rows: [][]string{
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Setup",
+		Head:  []string{"setting", "value"},
+		Rows: [][]string{
 			{"HQ sources", strings.Join(c.HQ, ", ")},
 			{"HQ crops", fmt.Sprintf("%d of %dx%d every %d pixels (of %d in all; at most %d, 0 = all), %d LQ variant(s) each", res.HQCrops, c.Crop, c.Crop, c.CropStep, r.crops.Total, c.MaxCrops, c.PerImage)},
 			{"real LQ images", fmt.Sprintf("%s: %d images (include %q, exclude %q)", c.RealLQ, res.RealLQImages, strings.Join(c.RealLQInclude, ","), strings.Join(c.RealLQExclude, ","))},
@@ -239,12 +220,12 @@ func (r *runner) document(res *Results) document {
 	if res.Adapt != nil {
 		adaptNote = " with the model " + AdaptDir + "/" + AdaptModelDir + "/, fine-tuned as degradiff train --init-from does with the settings in " + AdaptDir + "/config.yaml"
 	}
-	d.sections = append(d.sections, section{
-		title: "Commands",
-		paras: []string{
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Commands",
+		Paras: []string{
 			"This report was made by the command below; rerunning it with the same settings redoes nothing but the report. Stage 2 makes the pairs as degradiff degrade (the four degradations) and degradiff synth --keep-init (" + Method + adaptNote + ") do, on the crops listed in " + CropsFile + "; stage 4 trains as degradiff sr train with the settings in " + SRDir + "/SOURCE/config.yaml. Each network can be tested again with the commands after it.",
 		},
-		code: cmd + "\n\n" + strings.Join(lines, "\n"),
+		Code: cmd + "\n\n" + strings.Join(lines, "\n"),
 	})
 	var times [][]string
 	total := 0.0
@@ -261,11 +242,11 @@ func (r *runner) document(res *Results) document {
 		total += t.Seconds
 	}
 	times = append(times, []string{"total", fmt.Sprintf("%.1f", total), "", ""})
-	d.sections = append(d.sections, section{
-		title: "Compute time",
-		paras: []string{"Wall-clock seconds of each stage, on the machine that ran it (the report itself is not counted)."},
-		head:  []string{"stage", "seconds", "finished (UTC)", "run by"},
-		rows:  times,
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Compute time",
+		Paras: []string{"Wall-clock seconds of each stage, on the machine that ran it (the report itself is not counted)."},
+		Head:  []string{"stage", "seconds", "finished (UTC)", "run by"},
+		Rows:  times,
 	})
 	return d
 }
@@ -306,95 +287,6 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// markdown renders the document as GitHub-flavoured Markdown; images are
-// linked by file name, beside the report.
-func (d document) markdown() []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# %s\n", d.title)
-	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-	for _, s := range d.sections {
-		fmt.Fprintf(&b, "\n## %s\n", s.title)
-		for _, p := range s.paras {
-			fmt.Fprintf(&b, "\n%s\n", p)
-		}
-		if len(s.head) > 0 {
-			b.WriteString("\n|")
-			for _, h := range s.head {
-				fmt.Fprintf(&b, " %s |", cell(h))
-			}
-			b.WriteString("\n|")
-			for range s.head {
-				b.WriteString(" --- |")
-			}
-			b.WriteString("\n")
-			for _, row := range s.rows {
-				b.WriteString("|")
-				for _, v := range row {
-					fmt.Fprintf(&b, " %s |", cell(v))
-				}
-				b.WriteString("\n")
-			}
-		}
-		if s.image != "" {
-			fmt.Fprintf(&b, "\n![%s](%s)\n", s.title, s.image)
-		}
-		if s.code != "" {
-			fmt.Fprintf(&b, "\n```sh\n%s\n```\n", s.code)
-		}
-	}
-	return b.Bytes()
-}
-
-// html renders the document as one self-contained page: the images of the
-// folder dir are embedded as data URLs.
-func (d document) html(dir string) ([]byte, error) {
-	var b bytes.Buffer
-	esc := html.EscapeString
-	fmt.Fprintf(&b, `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>%s</title>
-<style>
-body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.4}
-table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
-th{background:#f0f0f0}td{font-variant-numeric:tabular-nums}img{max-width:100%%;image-rendering:pixelated}
-pre{background:#f6f6f6;padding:1em;overflow-x:auto}
-</style></head><body>
-<h1>%s</h1>
-`, esc(d.title), esc(d.title))
-	for _, s := range d.sections {
-		fmt.Fprintf(&b, "<h2>%s</h2>\n", esc(s.title))
-		for _, p := range s.paras {
-			fmt.Fprintf(&b, "<p>%s</p>\n", esc(p))
-		}
-		if len(s.head) > 0 {
-			b.WriteString("<table>\n<tr>")
-			for _, h := range s.head {
-				fmt.Fprintf(&b, "<th>%s</th>", esc(h))
-			}
-			b.WriteString("</tr>\n")
-			for _, row := range s.rows {
-				b.WriteString("<tr>")
-				for _, v := range row {
-					fmt.Fprintf(&b, "<td>%s</td>", esc(v))
-				}
-				b.WriteString("</tr>\n")
-			}
-			b.WriteString("</table>\n")
-		}
-		if s.image != "" {
-			png, err := os.ReadFile(filepath.Join(dir, s.image))
-			if err != nil {
-				return nil, fmt.Errorf("report: %w", err)
-			}
-			fmt.Fprintf(&b, "<p><img alt=\"%s\" src=\"data:image/png;base64,%s\"></p>\n", esc(s.title), base64.StdEncoding.EncodeToString(png))
-		}
-		if s.code != "" {
-			fmt.Fprintf(&b, "<pre>%s</pre>\n", esc(s.code))
-		}
-	}
-	b.WriteString("</body></html>\n")
-	return b.Bytes(), nil
 }
 
 // drawCurves plots the training loss of every source on one chart.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/measure/c2st"
 )
 
@@ -173,10 +174,10 @@ func (res *Results) compareRows() {
 // comparisonSection tabulates every source against Official: the PSNR
 // difference with its intervals over seeds and test images, and the
 // fraction of the Official -> Real gap closed.
-func (res *Results) comparisonSection() (section, bool) {
-	sec := section{
-		title: "Against " + Official,
-		head:  []string{"LQ source", "PSNR - " + Official + " (dB)", "95% CI over seeds", "95% CI over test images", "better on", "significant", "gap to real closed"},
+func (res *Results) comparisonSection() (report.Section, bool) {
+	sec := report.Section{
+		Title: "Against " + Official,
+		Head:  []string{"LQ source", "PSNR - " + Official + " (dB)", "95% CI over seeds", "95% CI over test images", "better on", "significant", "gap to real closed"},
 	}
 	for _, row := range res.Rows {
 		c := row.VsOfficial
@@ -194,12 +195,12 @@ func (res *Results) comparisonSection() (section, bool) {
 		if c.Significant {
 			sig = "yes"
 		}
-		sec.rows = append(sec.rows, []string{label(row.Source), fmt.Sprintf("%+.3f", c.Delta), seedCI,
+		sec.Rows = append(sec.Rows, []string{label(row.Source), fmt.Sprintf("%+.3f", c.Delta), seedCI,
 			fmt.Sprintf("[%+.3f, %+.3f]", c.ImageCI[0], c.ImageCI[1]), fmt.Sprintf("%d of %d", c.Better, c.Images), sig, closed})
 	}
-	if len(sec.rows) == 0 {
+	if len(sec.Rows) == 0 {
 		return sec, false
 	}
-	sec.paras = []string{fmt.Sprintf("Each source's network against the one trained on %s's pairs, its starting point. With several SR training seeds, PSNR is the mean over seeds and a difference is significant when its interval over seeds (Welch's t, 95%%) excludes 0; with one seed, when the paired interval over test images does. \"Gap to real closed\" is the share of the difference between %s and %s that the source makes up (100%%: as good as training on real pairs).", Official, Official, Real)}
+	sec.Paras = []string{fmt.Sprintf("Each source's network against the one trained on %s's pairs, its starting point. With several SR training seeds, PSNR is the mean over seeds and a difference is significant when its interval over seeds (Welch's t, 95%%) excludes 0; with one seed, when the paired interval over test images does. \"Gap to real closed\" is the share of the difference between %s and %s that the source makes up (100%%: as good as training on real pairs).", Official, Official, Real)}
 	return sec, true
 }

@@ -1,9 +1,7 @@
 package facebench
 
 import (
-	"bytes"
 	"fmt"
-	"html"
 	"os"
 	"strings"
 	"time"
@@ -11,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/degradiff/degradiff/internal/atomicfile"
+	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/experiment"
 	"github.com/degradiff/degradiff/pairset"
@@ -89,10 +88,14 @@ func (r *runner) report() (*Results, error) {
 		return nil, err
 	}
 	doc := r.document(res)
-	if err := pairset.WriteFileAtomic(r.path(ReportMD), doc.markdown()); err != nil {
+	if err := pairset.WriteFileAtomic(r.path(ReportMD), doc.Markdown()); err != nil {
 		return nil, err
 	}
-	if err := pairset.WriteFileAtomic(r.path(ReportHTML), doc.html()); err != nil {
+	page, err := doc.HTML(r.out) // no images: nothing is read
+	if err != nil {
+		return nil, err
+	}
+	if err := pairset.WriteFileAtomic(r.path(ReportHTML), page); err != nil {
 		return nil, err
 	}
 	// Reports are for sharing: readable by all.
@@ -103,26 +106,10 @@ func (r *runner) report() (*Results, error) {
 	return res, nil
 }
 
-// A document is the report's content, written as Markdown and as HTML.
-type document struct {
-	title    string
-	sections []section
-}
-
-// A section holds, in order, paragraphs, a table and a code block; any may
-// be empty.
-type section struct {
-	title string
-	paras []string
-	head  []string
-	rows  [][]string
-	code  string
-}
-
 // document writes the report's content.
-func (r *runner) document(res *Results) document {
+func (r *runner) document(res *Results) report.Document {
 	c := r.cfg
-	d := document{title: reportTitle}
+	d := report.Document{Title: reportTitle}
 	seeds := fmt.Sprintf("%d training seed", c.Seeds)
 	if c.Seeds > 1 {
 		seeds += "s"
@@ -134,24 +121,24 @@ func (r *runner) document(res *Results) document {
 		res.HeldOutHQ, res.HQFaces, res.HeldOutRealLQ, res.RealLQFaces, c.HeldOut, c.SplitSeed, SplitFile, SplitFile)
 
 	head, rows := res.table(true)
-	d.sections = append(d.sections, section{
-		title: "Held-out real LQ faces",
-		paras: []string{intro,
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Held-out real LQ faces",
+		Paras: []string{intro,
 			fmt.Sprintf("Each network restored the %d held-out real LQ faces (no ground truth). Identity kept is the cosine similarity of the face-api recognition descriptors of the input and the restored face (1: the same); the landmark distance is the mean distance of their 68 landmarks in units of the face side (times 512: pixels of a 512-pixel face). KID, FD and the classifier accuracy (0.5: indistinguishable) compare the restored faces with the %d held-out real HQ faces: lower means closer to real HQ faces. The last row is the real LQ faces themselves, unrestored.", res.HeldOutRealLQ, res.HeldOutHQ),
 			stats},
-		head: head, rows: rows,
+		Head: head, Rows: rows,
 	})
 	head, rows = res.table(false)
-	d.sections = append(d.sections, section{
-		title: "Held-out HQ faces with a degradation neither source trains on",
-		paras: []string{fmt.Sprintf("The %d held-out HQ faces were degraded by %s, a degradation that neither source trains on, and restored by each network. PSNR and SSIM (8-bit, Y channel, no border cropped, as degradiff bfr test) and the identity and landmark distance compare the restored face with the HQ face. The last row is the LQ faces themselves. %s", res.HeldOutHQ, res.HeldOutDegradation, stats)},
-		head:  head, rows: rows,
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Held-out HQ faces with a degradation neither source trains on",
+		Paras: []string{fmt.Sprintf("The %d held-out HQ faces were degraded by %s, a degradation that neither source trains on, and restored by each network. PSNR and SSIM (8-bit, Y channel, no border cropped, as degradiff bfr test) and the identity and landmark distance compare the restored face with the HQ face. The last row is the LQ faces themselves. %s", res.HeldOutHQ, res.HeldOutDegradation, stats)},
+		Head:  head, Rows: rows,
 	})
 	if len(res.VsFace) > 0 {
-		sec := section{
-			title: FaceMethod + " against " + Face,
-			paras: []string{"The mean of " + FaceMethod + " minus that of " + Face + " for each measure. With several seeds each, the interval is Welch's t over seeds (95%) and a difference is significant when it excludes 0; \"better\" follows the measure's direction (higher identity, PSNR and SSIM; lower landmark distance, KID, FD and classifier accuracy)."},
-			head:  []string{"measure", "difference", "95% CI over seeds", "in favour of " + FaceMethod, "significant"},
+		sec := report.Section{
+			Title: FaceMethod + " against " + Face,
+			Paras: []string{"The mean of " + FaceMethod + " minus that of " + Face + " for each measure. With several seeds each, the interval is Welch's t over seeds (95%) and a difference is significant when it excludes 0; \"better\" follows the measure's direction (higher identity, PSNR and SSIM; lower landmark distance, KID, FD and classifier accuracy)."},
+			Head:  []string{"measure", "difference", "95% CI over seeds", "in favour of " + FaceMethod, "significant"},
 		}
 		for _, df := range res.VsFace {
 			m := measureByKey(df.Measure)
@@ -159,23 +146,23 @@ func (r *runner) document(res *Results) document {
 			if df.CI != nil {
 				ci = fmt.Sprintf("[%+.4f, %+.4f]", df.CI[0], df.CI[1])
 			}
-			sec.rows = append(sec.rows, []string{m.Label, fmt.Sprintf("%+.4f", df.Delta), ci, yesNo(df.Better), yesNo(df.Significant)})
+			sec.Rows = append(sec.Rows, []string{m.Label, fmt.Sprintf("%+.4f", df.Delta), ci, yesNo(df.Better), yesNo(df.Significant)})
 		}
-		d.sections = append(d.sections, sec)
+		d.Sections = append(d.Sections, sec)
 	}
-	gap := section{
-		title: "LQ training faces against held-out real LQ faces",
-		paras: []string{fmt.Sprintf("How far each source's LQ training faces are from the %d held-out real LQ faces: KID and FD of the degradation features and the accuracy of a classifier telling them apart (0.5: indistinguishable), as degradiff gap measures them.", res.HeldOutRealLQ)},
-		head:  lqGapHead,
+	gap := report.Section{
+		Title: "LQ training faces against held-out real LQ faces",
+		Paras: []string{fmt.Sprintf("How far each source's LQ training faces are from the %d held-out real LQ faces: KID and FD of the degradation features and the accuracy of a classifier telling them apart (0.5: indistinguishable), as degradiff gap measures them.", res.HeldOutRealLQ)},
+		Head:  lqGapHead,
 	}
 	for _, g := range res.LQGap {
-		gap.rows = append(gap.rows, g.cells())
+		gap.Rows = append(gap.Rows, g.cells())
 	}
-	d.sections = append(d.sections, gap)
+	d.Sections = append(d.Sections, gap)
 
-	per := section{title: "Per training seed", head: []string{"run", "seed"}}
+	per := report.Section{Title: "Per training seed", Head: []string{"run", "seed"}}
 	for _, m := range Measures {
-		per.head = append(per.head, m.Label)
+		per.Head = append(per.Head, m.Label)
 	}
 	for _, row := range res.Rows {
 		for k, sd := range row.Seeds {
@@ -187,10 +174,10 @@ func (r *runner) document(res *Results) document {
 					line = append(line, "-")
 				}
 			}
-			per.rows = append(per.rows, line)
+			per.Rows = append(per.Rows, line)
 		}
 	}
-	d.sections = append(d.sections, per)
+	d.Sections = append(d.Sections, per)
 
 	model := "not used"
 	if res.Model != nil {
@@ -204,11 +191,11 @@ func (r *runner) document(res *Results) document {
 	}
 	fo := g.Features.WithDefaults()
 	b := c.BFR
-	d.sections = append(d.sections, section{
-		title: "Setup",
-		paras: []string{heldOut},
-		head:  []string{"setting", "value"},
-		rows: [][]string{
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Setup",
+		Paras: []string{heldOut},
+		Head:  []string{"setting", "value"},
+		Rows: [][]string{
 			{"HQ faces", fmt.Sprintf("%s: %d faces; %d train (at most %d, 0 = all), %d held out (at most %d)", c.HQ, res.HQFaces, res.TrainFaces, c.MaxFaces, res.HeldOutHQ, c.MaxHeldOut)},
 			{"real LQ faces", fmt.Sprintf("%s: %d faces (include %q, exclude %q); %d held out, the others unused", c.RealLQ, res.RealLQFaces, strings.Join(c.RealLQInclude, ","), strings.Join(c.RealLQExclude, ","), res.HeldOutRealLQ)},
 			{"face size", fmt.Sprintf("every face resized to %dx%d (area interpolation when shrinking, bicubic when enlarging)", c.faceSize(), c.faceSize())},
@@ -233,10 +220,10 @@ func (r *runner) document(res *Results) document {
 			fmt.Sprintf("degradiff bfr test --model %s --pairs %s --face-models %s --baseline",
 				shellQuote(r.runDir(run)), shellQuote(r.path(HeldOutDir)), shellQuote(c.FaceModels)))
 	}
-	d.sections = append(d.sections, section{
-		title: "Commands",
-		paras: []string{"This report was made by the command below; rerunning it with the same settings redoes nothing but the report. The pairs are made as degradiff degrade --preset face and degradiff synth --preset face --model M --keep-init do, on the training faces listed in " + SplitFile + " resized to the face size; each network is trained as degradiff bfr train does with the settings in " + BFRDir + "/KEY/config.yaml, and can be tested again with the commands after it."},
-		code:  cmd + "\n\n" + strings.Join(lines, "\n"),
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Commands",
+		Paras: []string{"This report was made by the command below; rerunning it with the same settings redoes nothing but the report. The pairs are made as degradiff degrade --preset face and degradiff synth --preset face --model M --keep-init do, on the training faces listed in " + SplitFile + " resized to the face size; each network is trained as degradiff bfr train does with the settings in " + BFRDir + "/KEY/config.yaml, and can be tested again with the commands after it."},
+		Code:  cmd + "\n\n" + strings.Join(lines, "\n"),
 	})
 	var times [][]string
 	total := 0.0
@@ -253,11 +240,11 @@ func (r *runner) document(res *Results) document {
 		total += t.Seconds
 	}
 	times = append(times, []string{"total", fmt.Sprintf("%.1f", total), "", ""})
-	d.sections = append(d.sections, section{
-		title: "Compute time",
-		paras: []string{"Wall-clock seconds of each stage, on the machine that ran it (the report itself is not counted)."},
-		head:  []string{"stage", "seconds", "finished (UTC)", "run by"},
-		rows:  times,
+	d.Sections = append(d.Sections, report.Section{
+		Title: "Compute time",
+		Paras: []string{"Wall-clock seconds of each stage, on the machine that ran it (the report itself is not counted)."},
+		Head:  []string{"stage", "seconds", "finished (UTC)", "run by"},
+		Rows:  times,
 	})
 	return d
 }
@@ -275,82 +262,4 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// markdown renders the document as GitHub-flavoured Markdown.
-func (d document) markdown() []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# %s\n", d.title)
-	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-	for _, s := range d.sections {
-		fmt.Fprintf(&b, "\n## %s\n", s.title)
-		for _, p := range s.paras {
-			fmt.Fprintf(&b, "\n%s\n", p)
-		}
-		if len(s.head) > 0 {
-			b.WriteString("\n|")
-			for _, h := range s.head {
-				fmt.Fprintf(&b, " %s |", cell(h))
-			}
-			b.WriteString("\n|")
-			for range s.head {
-				b.WriteString(" --- |")
-			}
-			b.WriteString("\n")
-			for _, row := range s.rows {
-				b.WriteString("|")
-				for _, v := range row {
-					fmt.Fprintf(&b, " %s |", cell(v))
-				}
-				b.WriteString("\n")
-			}
-		}
-		if s.code != "" {
-			fmt.Fprintf(&b, "\n```sh\n%s\n```\n", s.code)
-		}
-	}
-	return b.Bytes()
-}
-
-// html renders the document as one self-contained page, styled as the SR
-// bench's report.
-func (d document) html() []byte {
-	var b bytes.Buffer
-	esc := html.EscapeString
-	fmt.Fprintf(&b, `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>%s</title>
-<style>
-body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.4}
-table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
-th{background:#f0f0f0}td{font-variant-numeric:tabular-nums}
-pre{background:#f6f6f6;padding:1em;overflow-x:auto}
-</style></head><body>
-<h1>%s</h1>
-`, esc(d.title), esc(d.title))
-	for _, s := range d.sections {
-		fmt.Fprintf(&b, "<h2>%s</h2>\n", esc(s.title))
-		for _, p := range s.paras {
-			fmt.Fprintf(&b, "<p>%s</p>\n", esc(p))
-		}
-		if len(s.head) > 0 {
-			b.WriteString("<table>\n<tr>")
-			for _, h := range s.head {
-				fmt.Fprintf(&b, "<th>%s</th>", esc(h))
-			}
-			b.WriteString("</tr>\n")
-			for _, row := range s.rows {
-				b.WriteString("<tr>")
-				for _, v := range row {
-					fmt.Fprintf(&b, "<td>%s</td>", esc(v))
-				}
-				b.WriteString("</tr>\n")
-			}
-			b.WriteString("</table>\n")
-		}
-		if s.code != "" {
-			fmt.Fprintf(&b, "<pre>%s</pre>\n", esc(s.code))
-		}
-	}
-	b.WriteString("</body></html>\n")
-	return b.Bytes()
 }
