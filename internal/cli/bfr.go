@@ -85,15 +85,7 @@ records them). Results do not depend on the number of cores.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stderr := cmd.ErrOrStderr()
 			if printCfg, _ := cmd.Flags().GetBool("print-config"); printCfg {
-				cfg := bfrtrain.Default()
-				if config != "" {
-					var err error
-					if cfg, err = bfrtrain.LoadFile(config); err != nil {
-						return err
-					}
-				}
-				_, err := cmd.OutOrStdout().Write(cfg.YAML())
-				return err
+				return printSettings(cmd.OutOrStdout(), config, bfrtrain.Default(), bfrtrain.LoadFile)
 			}
 			if pairs == "" || out == "" {
 				return errors.New("--pairs and --out are required")

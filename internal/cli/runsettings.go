@@ -24,6 +24,20 @@ type settings[C any] interface {
 	YAML() []byte
 }
 
+// printSettings writes, for --print-config, a trainer's default settings
+// or those of a --config file on top of them.
+func printSettings[C settings[C]](w io.Writer, file string, defaults C, load func(string) (C, error)) error {
+	cfg := defaults
+	if file != "" {
+		var err error
+		if cfg, err = load(file); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(cfg.YAML())
+	return err
+}
+
 // runSettings returns the settings of a training run whose settings file
 // is saved (path): on resume, the saved ones (a --config file must agree
 // with them, apart from the number of steps, which may extend a run);

@@ -96,15 +96,7 @@ bit for bit.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stderr := cmd.ErrOrStderr()
 			if printCfg, _ := cmd.Flags().GetBool("print-config"); printCfg {
-				cfg := srtrain.Default()
-				if config != "" {
-					var err error
-					if cfg, err = srtrain.LoadFile(config); err != nil {
-						return err
-					}
-				}
-				_, err := cmd.OutOrStdout().Write(cfg.YAML())
-				return err
+				return printSettings(cmd.OutOrStdout(), config, srtrain.Default(), srtrain.LoadFile)
 			}
 			if pairs == "" || out == "" {
 				return errors.New("--pairs and --out are required")

@@ -55,15 +55,7 @@ reported and skipped.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stderr := cmd.ErrOrStderr()
 			if printCfg, _ := cmd.Flags().GetBool("print-config"); printCfg {
-				cfg := ddpm.Default()
-				if config != "" {
-					var err error
-					if cfg, err = ddpm.LoadFile(config); err != nil {
-						return err
-					}
-				}
-				_, err := cmd.OutOrStdout().Write(cfg.YAML())
-				return err
+				return printSettings(cmd.OutOrStdout(), config, ddpm.Default(), ddpm.LoadFile)
 			}
 			if len(lqs) == 0 || out == "" {
 				return errors.New("--lq and --out are required")
