@@ -369,3 +369,25 @@ func TestSynthRefusesBadModel(t *testing.T) {
 		t.Fatalf("flipped byte: exit %d: %s", code, msg)
 	}
 }
+
+// TestPrintConfig: each trainer's --print-config shows its defaults, or a
+// --config file on top of them, and refuses a bad file.
+func TestPrintConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("steps: 7\n"), 0o644)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("no_such_key: 1\n"), 0o644)
+	for _, c := range [][]string{{"train"}, {"sr", "train"}, {"bfr", "train"}} {
+		code, out := run(t, append(c, "--print-config")...)
+		if code != 0 || !strings.Contains(out, "steps:") || strings.Contains(out, "steps: 7\n") {
+			t.Errorf("%v --print-config: exit %d\n%s", c, code, out)
+		}
+		if code, out := run(t, append(c, "--print-config", "--config", cfg)...); code != 0 || !strings.Contains(out, "steps: 7\n") {
+			t.Errorf("%v --print-config --config: exit %d\n%s", c, code, out)
+		}
+		if code, out := run(t, append(c, "--print-config", "--config", bad)...); code == 0 || !strings.Contains(out, "no_such_key") {
+			t.Errorf("%v --print-config with a bad file: exit %d\n%s", c, code, out)
+		}
+	}
+}
