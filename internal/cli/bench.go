@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/measure/experiment"
 )
 
@@ -212,7 +213,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (experiment.Config, error) {
 func benchCommand(c experiment.Config, f benchFlags) string {
 	var b strings.Builder
 	b.WriteString("degradiff bench")
-	arg := func(flag, v string) { fmt.Fprintf(&b, " \\\n  --%s %s", flag, quoteArg(v)) }
+	arg := func(flag, v string) { fmt.Fprintf(&b, " \\\n  --%s %s", flag, report.ShellQuote(v)) }
 	for _, d := range c.HQ {
 		arg("hq", d)
 	}
@@ -253,14 +254,6 @@ func benchCommand(c experiment.Config, f benchFlags) string {
 	arg("seed", fmt.Sprint(c.Seed))
 	arg("adapt-steps", fmt.Sprint(c.Adapt.Steps))
 	return b.String()
-}
-
-// quoteArg quotes s for a POSIX shell when it needs it.
-func quoteArg(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func runBench(cmd *cobra.Command, f benchFlags) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/measure/facebench"
 )
 
@@ -147,7 +148,7 @@ func benchFaceConfig(cmd *cobra.Command, f benchFlags) (facebench.Config, error)
 func benchFaceCommand(c facebench.Config, f benchFlags) string {
 	var b strings.Builder
 	b.WriteString("degradiff bench --task face")
-	arg := func(flag, v string) { fmt.Fprintf(&b, " \\\n  --%s %s", flag, quoteArg(v)) }
+	arg := func(flag, v string) { fmt.Fprintf(&b, " \\\n  --%s %s", flag, report.ShellQuote(v)) }
 	arg("hq", c.HQ)
 	arg("real-lq", c.RealLQ)
 	if len(c.RealLQInclude) > 0 {

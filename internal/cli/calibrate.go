@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/measure/calibrate"
 	"github.com/degradiff/degradiff/measure/experiment"
 	"github.com/degradiff/degradiff/pairset/pairdata"
@@ -241,7 +242,7 @@ func calibrateCommand(cmd *cobra.Command) string {
 	b.WriteString("degradiff calibrate")
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
 		for _, v := range flagValues(fl) {
-			fmt.Fprintf(&b, " --%s %s", fl.Name, quoteArg(v))
+			fmt.Fprintf(&b, " --%s %s", fl.Name, report.ShellQuote(v))
 		}
 	})
 	return b.String()

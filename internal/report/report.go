@@ -118,3 +118,12 @@ pre{background:#f6f6f6;padding:1em;overflow-x:auto}
 	b.WriteString("</body></html>\n")
 	return b.Bytes(), nil
 }
+
+// ShellQuote quotes s for a POSIX shell when it needs it, for the command
+// lines a report shows.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

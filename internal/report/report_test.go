@@ -22,3 +22,9 @@ func TestMarkdownAndHTML(t *testing.T) {
 		t.Errorf("missing image: %v, want an error naming it", err)
 	}
 }
+
+func TestShellQuote(t *testing.T) {
+	if got := ShellQuote("a b'c") + " " + ShellQuote("/x/y_1,z") + " " + ShellQuote(""); got != `'a b'\''c' /x/y_1,z ''` {
+		t.Errorf("ShellQuote: %s", got)
+	}
+}

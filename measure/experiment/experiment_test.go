@@ -18,6 +18,7 @@ import (
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/atomicfile"
+	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure"
@@ -542,7 +543,7 @@ func TestHelpers(t *testing.T) {
 	if got := fmt.Sprint(hqPrefixes([]string{"/a/Set5"})); got != "[]" {
 		t.Errorf("hqPrefixes of one folder: %s", got)
 	}
-	if got := shellQuote("a b'c") + " " + shellQuote("/x/y_1,z"); got != `'a b'\''c' /x/y_1,z` {
+	if got := report.ShellQuote("a b'c") + " " + report.ShellQuote("/x/y_1,z"); got != `'a b'\''c' /x/y_1,z` {
 		t.Errorf("shellQuote: %s", got)
 	}
 	if got := fmt.Sprint(ordered([]string{Method, Bicubic, Official})); got != "[bicubic official official+ddpm]" {

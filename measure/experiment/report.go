@@ -214,7 +214,7 @@ func (r *runner) document(res *Results) report.Document {
 	var lines []string
 	for _, s := range c.Sources {
 		lines = append(lines, fmt.Sprintf("degradiff sr test --model %s --pairs %s%s --baseline",
-			shellQuote(filepath.Join(r.out, SRDir, s)), shellQuote(c.Test), globFlags(c.TestInclude, c.TestExclude)))
+			report.ShellQuote(filepath.Join(r.out, SRDir, s)), report.ShellQuote(c.Test), globFlags(c.TestInclude, c.TestExclude)))
 	}
 	adaptNote := ""
 	if res.Adapt != nil {
@@ -273,20 +273,12 @@ func (r *runner) adaptText(a *Adapted) string {
 func globFlags(include, exclude []string) string {
 	s := ""
 	if len(include) > 0 {
-		s += " --include " + shellQuote(strings.Join(include, ","))
+		s += " --include " + report.ShellQuote(strings.Join(include, ","))
 	}
 	if len(exclude) > 0 {
-		s += " --exclude " + shellQuote(strings.Join(exclude, ","))
+		s += " --exclude " + report.ShellQuote(strings.Join(exclude, ","))
 	}
 	return s
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // drawCurves plots the training loss of every source on one chart.

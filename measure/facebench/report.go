@@ -216,9 +216,9 @@ func (r *runner) document(res *Results) report.Document {
 	var lines []string
 	for _, run := range r.runs() {
 		lines = append(lines, fmt.Sprintf("degradiff bfr test --model %s --lq %s --face-models %s",
-			shellQuote(r.runDir(run)), shellQuote(r.path(RealLQDir)), shellQuote(c.FaceModels)),
+			report.ShellQuote(r.runDir(run)), report.ShellQuote(r.path(RealLQDir)), report.ShellQuote(c.FaceModels)),
 			fmt.Sprintf("degradiff bfr test --model %s --pairs %s --face-models %s --baseline",
-				shellQuote(r.runDir(run)), shellQuote(r.path(HeldOutDir)), shellQuote(c.FaceModels)))
+				report.ShellQuote(r.runDir(run)), report.ShellQuote(r.path(HeldOutDir)), report.ShellQuote(c.FaceModels)))
 	}
 	d.Sections = append(d.Sections, report.Section{
 		Title: "Commands",
@@ -254,12 +254,4 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
