@@ -13,92 +13,59 @@ import (
 	"math"
 
 	"github.com/degradiff/degradiff/degrade"
-	"github.com/degradiff/degradiff/diffusion/sampler"
-	"github.com/degradiff/degradiff/diffusion/schedule"
-	"github.com/degradiff/degradiff/engine/tensor"
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
 )
 
-// Denoiser predicts the noise in x [N, 3, H, W] at timesteps t. H and W may
-// be any size (the model pads and crops).
-type Denoiser func(x *tensor.Tensor, t []float32) *tensor.Tensor
-
-// ModelID identifies the denoiser in the manifest.
-type ModelID struct {
-	Name   string `json:"name"`
-	SHA256 string `json:"sha256"`
+// Options configures a Synthesizer. DefaultOptions gives degradiff
+// synth's defaults.
+type Options struct {
+	// Degradation makes the initial LQ image.
+	Degradation degrade.Pipeline
+	// Model is the diffusion model's denoiser, ModelID its identity in the
+	// records and SchedulerConfig its scheduler_config.json
+	// (pipeline.Model holds all three).
+	Model           pipeline.Denoiser
+	ModelID         pipeline.ID
+	SchedulerConfig []byte
+	// Options are the img2img settings: sampler, steps, final sigmas,
+	// tiles.
+	pipeline.Options
+	// MaxStrength bounds the strengths, drawn uniformly in [0,
+	// MaxStrength] and at least 1/Steps as in the reference; 0 skips the
+	// diffusion step (the LQ image is the initial one).
+	MaxStrength float64
+	Seed        uint64
 }
 
-// Options configures a Synthesizer.
-type Options struct {
-	Pipeline degrade.Pipeline
-	Model    Denoiser
-	ModelID  ModelID
-	// SchedulerConfig is the model's scheduler_config.json.
-	SchedulerConfig []byte
-	Sampler         string // unipc (default), ddim, ddpm or dpmpp
-	// FinalSigmas is where the last step of unipc and dpmpp lands: "zero"
-	// (the clean sample; default) or "sigma_min" (timestep 0's noise level,
-	// as diffusers v0.21 and the reference implementation).
-	FinalSigmas string
-	Steps       int     // inference steps N (default 50)
-	MaxStrength float64 // strengths are uniform in [0, MaxStrength], at least 1/N
-	Seed        uint64
-	// Tile, when positive, runs the model over overlapping Tile x Tile
-	// tiles of the LQ image when it is larger than that (Overlap pixels of
-	// overlap, blended with a smooth window).
-	Tile, Overlap int
+// DefaultMaxStrength is the reference implementation's largest strength.
+const DefaultMaxStrength = 0.25
+
+// DefaultOptions returns degradiff synth's defaults, without degradation
+// or model: pipeline.DefaultOptions and strengths up to
+// DefaultMaxStrength.
+func DefaultOptions() Options {
+	return Options{Options: pipeline.DefaultOptions(), MaxStrength: DefaultMaxStrength}
 }
 
 // Synthesizer makes pairs. It is safe for concurrent use.
 type Synthesizer struct {
-	opt         Options
-	sched       schedule.Config
-	finalSigmas string // the resolved final_sigmas_type, for the records
+	opt     Options
+	img2img *pipeline.Img2Img
 }
 
 // New checks the options and returns a Synthesizer.
 func New(opt Options) (*Synthesizer, error) {
-	if opt.Sampler == "" {
-		opt.Sampler = "unipc"
-	}
-	if opt.Steps == 0 {
-		opt.Steps = 50
-	}
-	if opt.Steps < 1 || opt.Steps > 1000 {
-		return nil, fmt.Errorf("--steps: %d is outside 1..1000", opt.Steps)
-	}
 	if !(opt.MaxStrength >= 0 && opt.MaxStrength <= 1) {
 		return nil, fmt.Errorf("--max-strength: %g is outside [0, 1]", opt.MaxStrength)
 	}
-	if opt.Tile != 0 && opt.Tile < 32 {
-		return nil, fmt.Errorf("--tile: %d is below 32", opt.Tile)
-	}
-	if opt.Tile > 0 && (opt.Overlap < 0 || opt.Overlap >= opt.Tile/2) {
-		return nil, fmt.Errorf("tile overlap %d must be in [0, tile/2)", opt.Overlap)
-	}
-	sc, err := schedule.ParseConfig(opt.SchedulerConfig)
+	p, err := pipeline.New(opt.Model, opt.SchedulerConfig, opt.Options)
 	if err != nil {
-		return nil, fmt.Errorf("model scheduler config: %w", err)
+		return nil, err
 	}
-	switch opt.FinalSigmas {
-	case "":
-	case schedule.FinalZero, schedule.FinalSigmaMin:
-		sc.FinalSigmasType = opt.FinalSigmas
-	default:
-		return nil, fmt.Errorf("--final-sigmas: %q is not %s or %s", opt.FinalSigmas, schedule.FinalZero, schedule.FinalSigmaMin)
-	}
-	sch, err := sampler.New(opt.Sampler, sc)
-	if err != nil {
-		return nil, fmt.Errorf("--sampler: %w", err)
-	}
-	syn := &Synthesizer{opt: opt, sched: sc}
-	switch sch.(type) {
-	case *sampler.UniPC, *sampler.DPMSolver:
-		syn.finalSigmas = sch.Config().FinalSigmasType
-	}
-	return syn, nil
+	opt.Options = p.Options()
+	return &Synthesizer{opt: opt, img2img: p}, nil
 }
 
 // Record is the provenance of one synthetic pair: the degradation record
@@ -115,9 +82,9 @@ type Record struct {
 	RunSteps      int     `json:"run_steps"`
 	Sampler       string  `json:"sampler"`
 	// FinalSigmas is the sampler's final_sigmas_type (unipc and dpmpp).
-	FinalSigmas string  `json:"final_sigmas,omitempty"`
-	Steps       int     `json:"steps"`
-	Model       ModelID `json:"model"`
+	FinalSigmas string      `json:"final_sigmas,omitempty"`
+	Steps       int         `json:"steps"`
+	Model       pipeline.ID `json:"model"`
 	// DiffusionKey is the key of the stream that drew the initial noise.
 	DiffusionKey uint64 `json:"diffusion_key"`
 }
@@ -125,7 +92,7 @@ type Record struct {
 // Prepare runs the degradation pipeline's HR preparation for item name,
 // once for all its variants.
 func (s *Synthesizer) Prepare(hq *raster.Image, name string) (*degrade.Item, error) {
-	return degrade.Prepare(s.opt.Pipeline, hq, s.opt.Seed, name)
+	return degrade.Prepare(s.opt.Degradation, hq, s.opt.Seed, name)
 }
 
 // Pair makes variant k of item name from a HQ image: the prepared HR
@@ -150,60 +117,27 @@ func (s *Synthesizer) Variant(it *degrade.Item, name string, k int) (init, lq *r
 	rec.Record = drec
 	dr := rng.New(s.opt.Seed, "synth", name, fmt.Sprint(k))
 	strength := dr.Float64() * s.opt.MaxStrength
-	// As the reference: at least one step runs.
-	strength = math.Max(strength, 1/float64(s.opt.Steps))
+	if s.opt.MaxStrength > 0 {
+		// As the reference: at least one step runs.
+		strength = math.Max(strength, 1/float64(s.opt.Steps))
+	}
 	rec.Strength = strength
 	rec.Sampler, rec.Steps, rec.Model = s.opt.Sampler, s.opt.Steps, s.opt.ModelID
-	rec.FinalSigmas = s.finalSigmas
+	rec.FinalSigmas = s.img2img.FinalSigmas()
 	noiseStream := dr.Derive("noise")
 	rec.DiffusionKey = noiseStream.Key()
-	lq, rec.StartTimestep, rec.RunSteps, err = s.Refine(init, strength, noiseStream)
+	var run pipeline.Run
+	lq, run, err = s.img2img.Image(init, strength, noiseStream)
 	if err != nil {
 		return nil, nil, rec, err
 	}
+	rec.StartTimestep, rec.RunSteps = run.StartTimestep, run.Steps
 	return init, lq, rec, nil
 }
 
 // Refine runs img2img on an initial LQ image (in [0, 1]) at strength, with
-// noise from r, and returns the result in [0, 1] with the first timestep
-// and the number of steps run.
-func (s *Synthesizer) Refine(init *raster.Image, strength float64, r *rng.Stream) (*raster.Image, int, int, error) {
-	sch, err := sampler.New(s.opt.Sampler, s.sched)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	x := tensor.New(1, 3, init.H, init.W)
-	for i, v := range init.Pix[:3*init.H*init.W] {
-		x.Data[i] = 2*v - 1
-	}
-	noise := tensor.New(x.Shape...)
-	r.FillNormal(noise.Data, 1)
-	ts := make([]float32, 1)
-	predict := s.opt.Model
-	if s.opt.Tile > 0 && (init.H > s.opt.Tile || init.W > s.opt.Tile) {
-		predict = Tiled(s.opt.Model, s.opt.Tile, s.opt.Overlap)
-	}
-	model := func(xt *tensor.Tensor, t int) (*tensor.Tensor, error) {
-		ts[0] = float32(t)
-		return predict(xt, ts), nil
-	}
-	if err := sch.SetTimesteps(s.opt.Steps); err != nil {
-		return nil, 0, 0, err
-	}
-	all := sch.Timesteps()
-	start := sampler.Img2ImgStart(s.opt.Steps, strength) * sch.Order()
-	run := len(all) - start
-	first := -1
-	if run > 0 {
-		first = all[start]
-	}
-	out, err := sampler.Img2Img(sch, model, x, noise, s.opt.Steps, strength, r.Derive("sampler"))
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	lq := raster.New(3, init.H, init.W)
-	for i := range lq.Pix {
-		lq.Pix[i] = out.Data[i]*0.5 + 0.5
-	}
-	return lq.Clamp(), first, run, nil
+// noise from r, and returns the result in [0, 1] with the run's first
+// timestep and number of steps.
+func (s *Synthesizer) Refine(init *raster.Image, strength float64, r *rng.Stream) (*raster.Image, pipeline.Run, error) {
+	return s.img2img.Image(init, strength, r)
 }

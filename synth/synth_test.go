@@ -6,18 +6,18 @@ import (
 	"testing"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/samples"
-	"github.com/degradiff/degradiff/train/ddpm"
 )
 
-var schedJSON = ddpm.SchedulerConfig(ddpm.Default())
+var schedJSON = schedule.DefaultDDPMFile()
 
 // oracle returns a denoiser that knows the clean image x0 (in [-1, 1]) and
 // predicts the exact noise of any sample: img2img with it must return x0.
-func oracle(t *testing.T, x0 *tensor.Tensor) Denoiser {
+func oracle(t *testing.T, x0 *tensor.Tensor) pipeline.Denoiser {
 	sc, err := schedule.ParseConfig(schedJSON)
 	if err != nil {
 		t.Fatal(err)
@@ -54,17 +54,17 @@ func TestOracleKeepsImageAndColourOrder(t *testing.T) {
 		m.Pix[2*32*32+i] = 0.1 + 0.002*float32(i%32) // B, a ramp
 	}
 	for _, name := range []string{"unipc", "ddim", "dpmpp", "ddpm"} {
-		s, err := New(Options{Model: oracle(t, toTensor(m)), SchedulerConfig: schedJSON, Sampler: name, Steps: 50, MaxStrength: 0.25})
+		s, err := New(Options{Model: oracle(t, toTensor(m)), SchedulerConfig: schedJSON, Options: pipeline.Options{Sampler: name, Steps: 50}, MaxStrength: 0.25})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, strength := range []float64{0.02, 0.25, 0.6} {
-			out, first, run, err := s.Refine(m, strength, rngFor("oracle"))
+			out, run, err := s.Refine(m, strength, rngFor("oracle"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if run != int(50*strength) || first < 0 {
-				t.Errorf("%s strength %g: %d steps from t=%d", name, strength, run, first)
+			if run.Steps != int(50*strength) || run.StartTimestep < 0 {
+				t.Errorf("%s strength %g: %d steps from t=%d", name, strength, run.Steps, run.StartTimestep)
 			}
 			// The multistep solvers end at the last timestep's noise level
 			// (diffusers repeats the final sigma), so a little noise of the
@@ -101,7 +101,7 @@ func TestPairDeterministicWithProvenance(t *testing.T) {
 	hq, _ := samples.Render("bricks", 128, 96, 1)
 	// A denoiser that predicts zero noise moves the sample deterministically.
 	zero := func(x *tensor.Tensor, ts []float32) *tensor.Tensor { return tensor.New(x.Shape...) }
-	s, err := New(Options{Pipeline: p, Model: zero, ModelID: ModelID{"zero", "00"}, SchedulerConfig: schedJSON, MaxStrength: 0.25, Seed: 5})
+	s, err := New(Options{Degradation: p, Model: zero, ModelID: pipeline.ID{Name: "zero", SHA256: "00"}, SchedulerConfig: schedJSON, MaxStrength: 0.25, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,51 +127,6 @@ func TestPairDeterministicWithProvenance(t *testing.T) {
 	_, _, _, rec3, _ := s.Pair(hq, "bricks", 2)
 	if rec3.Strength == rec.Strength {
 		t.Fatal("variants share a strength")
-	}
-}
-
-// local is a denoiser whose output at a pixel depends only on its 3x3
-// neighbourhood, so tiles with enough overlap must reproduce it exactly.
-func local(x *tensor.Tensor, ts []float32) *tensor.Tensor {
-	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	out := tensor.New(x.Shape...)
-	for p := 0; p < n*c; p++ {
-		for y := 0; y < h; y++ {
-			for xx := 0; xx < w; xx++ {
-				s := float32(0)
-				for dy := -1; dy <= 1; dy++ {
-					for dx := -1; dx <= 1; dx++ {
-						yy, xc := min(max(y+dy, 0), h-1), min(max(xx+dx, 0), w-1)
-						s += x.Data[(p*h+yy)*w+xc]
-					}
-				}
-				out.Data[(p*h+y)*w+xx] = 0.1*s/9 + 0.01*ts[0]/1000
-			}
-		}
-	}
-	return out
-}
-
-func TestTiledMatchesWhole(t *testing.T) {
-	m, _ := samples.Render("rings", 150, 130, 0)
-	x := toTensor(m)
-	whole := local(x, []float32{300})
-	tiled := Tiled(local, 64, 16)(x, []float32{300})
-	// Inside each tile the local model sees the same neighbourhood as on
-	// the whole image; only a tile's outermost pixel sees the tile's edge
-	// padding, and the blending window gives it a weight of about 0.002.
-	if d := tensor.MaxAbsDiff(whole, tiled); d > 1e-3 {
-		t.Fatalf("tiled differs from whole by %g", d)
-	}
-	// Tiles cover the image with the requested overlap.
-	st := tileStarts(150, 64, 16)
-	for i := 1; i < len(st); i++ {
-		if st[i-1]+64-st[i] < 16 {
-			t.Fatalf("tiles %v overlap less than 16", st)
-		}
-	}
-	if st[len(st)-1]+64 != 150 {
-		t.Fatalf("last tile %v does not end at the border", st)
 	}
 }
 
@@ -210,5 +165,37 @@ func TestShard(t *testing.T) {
 	sh, err := ParseShard("1/3")
 	if err != nil || !sh.Has(4) || sh.Has(3) {
 		t.Fatalf("%v %v", sh, err)
+	}
+}
+
+// MaxStrength 0 skips the diffusion step: the LQ image is the initial one.
+func TestMaxStrengthZeroKeepsInitialLQ(t *testing.T) {
+	cfg, _ := degrade.LoadPreset("official")
+	p, _ := degrade.New(cfg)
+	hq, _ := samples.Render("bricks", 64, 64, 1)
+	calls := 0
+	count := func(x *tensor.Tensor, ts []float32) *tensor.Tensor { calls++; return tensor.New(x.Shape...) }
+	s, err := New(Options{Degradation: p, Model: count, SchedulerConfig: schedJSON, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, init, lq, rec, err := s.Pair(hq, "bricks", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 0 || rec.Strength != 0 || rec.RunSteps != 0 || rec.StartTimestep != -1 {
+		t.Fatalf("%d model calls, record %+v", calls, rec)
+	}
+	for i := range lq.Pix {
+		if lq.Pix[i] != init.Pix[i] {
+			t.Fatal("the LQ image differs from the initial one")
+		}
+	}
+}
+
+func TestDefaultOptions(t *testing.T) {
+	o := DefaultOptions()
+	if o.MaxStrength != 0.25 || o.Sampler != "unipc" || o.Steps != 50 || o.FinalSigmas != "zero" || o.Tile != 256 || o.Overlap != 32 {
+		t.Fatalf("defaults %+v", o)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/diffusion/sampler"
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/gemm"
@@ -36,9 +37,7 @@ import (
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/rng"
-	"github.com/degradiff/degradiff/models/defaultmodel"
 	"github.com/degradiff/degradiff/models/unet"
-	"github.com/degradiff/degradiff/train/ddpm"
 )
 
 func main() {
@@ -93,27 +92,26 @@ func cmdKernel(args []string) error {
 func loadModel(spec string) (*unet.Model, []byte, error) {
 	switch {
 	case spec == "default":
-		m, sched, _, _, err := defaultmodel.Load()
-		return m, sched, err
+		m, err := pipeline.Builtin()
+		if err != nil {
+			return nil, nil, err
+		}
+		return m.UNet, m.SchedulerConfig, nil
 	case strings.HasPrefix(spec, "preset:"):
 		cfg, err := unet.Preset(strings.TrimPrefix(spec, "preset:"))
 		if err != nil {
 			return nil, nil, err
 		}
 		m, err := unet.New(cfg, rng.New(1, "unetio", spec))
-		return m, ddpm.SchedulerConfig(ddpm.Default()), err
+		return m, schedule.DefaultDDPMFile(), err
 	case spec == "":
 		return nil, nil, errors.New("--model is required")
 	}
-	m, err := unet.Load(spec)
+	m, err := pipeline.Load(spec, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	sched := m.Source.SchedulerConfig
-	if sched == nil {
-		sched = ddpm.SchedulerConfig(ddpm.Default())
-	}
-	return m, sched, nil
+	return m.UNet, m.SchedulerConfig, nil
 }
 
 // cmdInit writes a random model of a preset in diffusers layout
@@ -306,7 +304,7 @@ func cmdSDEdit(args []string) error {
 		if err != nil {
 			return err
 		}
-		y, err := sampler.Img2Img(s, model, x, n, *steps, strength[i], nil)
+		y, _, err := sampler.Img2Img(s, model, x, n, *steps, strength[i], nil)
 		if err != nil {
 			return err
 		}

@@ -186,7 +186,7 @@ func TestGaussianImg2Img(t *testing.T) {
 			t0 := s.Timesteps()[Img2ImgStart(n, 0.2)]
 			start := s.Schedule().AddNoise(lq, noise, []int{t0})
 			want := g.transport(start, float64(g.acp[t0]), 1) // final_sigmas_type zero
-			got, err := Img2Img(s, g.eps, lq, noise, n, 0.2, nil)
+			got, _, err := Img2Img(s, g.eps, lq, noise, n, 0.2, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -145,26 +145,27 @@ type Model func(x *tensor.Tensor, t int) (*tensor.Tensor, error)
 // numSteps timesteps, noises lq to the first timestep of the last
 // numSteps*strength ones with noise (same shape as lq), then denoises with
 // model. rnd feeds stochastic schedulers and may be nil for deterministic
-// ones. With no step to run (strength 0) it returns a copy of lq.
-func Img2Img(s Scheduler, model Model, lq, noise *tensor.Tensor, numSteps int, strength float64, rnd NoiseSource) (*tensor.Tensor, error) {
+// ones. It returns the result and the timesteps it ran; with no step to
+// run (strength 0) it returns a copy of lq and none.
+func Img2Img(s Scheduler, model Model, lq, noise *tensor.Tensor, numSteps int, strength float64, rnd NoiseSource) (*tensor.Tensor, []int, error) {
 	if err := s.SetTimesteps(numSteps); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	all := s.Timesteps()
 	start := Img2ImgStart(numSteps, strength) * s.Order()
 	if start >= len(all) {
-		return lq.Clone(), nil
+		return lq.Clone(), nil, nil
 	}
 	ts := all[start:]
 	x := s.Schedule().AddNoise(lq, noise, ts[:1])
 	for i, t := range ts {
 		out, err := model(x, t)
 		if err != nil {
-			return nil, fmt.Errorf("sampler: model at step %d (t=%d): %w", i, t, err)
+			return nil, nil, fmt.Errorf("sampler: model at step %d (t=%d): %w", i, t, err)
 		}
 		if x, err = s.Step(out, x, t, rnd); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return x, nil
+	return x, ts, nil
 }

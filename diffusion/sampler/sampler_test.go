@@ -86,9 +86,14 @@ func TestAllSchedulers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := Img2Img(s, model, lq, noise, 20, 0.5, rng.New(7, name))
+			out, ran, err := Img2Img(s, model, lq, noise, 20, 0.5, rng.New(7, name))
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
+			}
+			// Strength 0.5 of 20 steps runs the last 10 of the schedule.
+			all := s.Timesteps()
+			if want := all[Img2ImgStart(20, 0.5)*s.Order():]; len(ran) != 10*s.Order() || !slices.Equal(ran, want) {
+				t.Errorf("%s: ran timesteps %v, want the last %d of %v", name, ran, 10*s.Order(), all)
 			}
 			return out
 		}
@@ -103,9 +108,9 @@ func TestAllSchedulers(t *testing.T) {
 			t.Errorf("%s: output equals the input", name)
 		}
 		s, _ := New(name, defaults(t, classes[name]))
-		same, err := Img2Img(s, model, lq, noise, 20, 0, nil)
-		if err != nil || tensor.MaxAbsDiff(same, lq) != 0 {
-			t.Errorf("%s: strength 0 changed the input (err %v)", name, err)
+		same, ran, err := Img2Img(s, model, lq, noise, 20, 0, nil)
+		if err != nil || tensor.MaxAbsDiff(same, lq) != 0 || len(ran) != 0 {
+			t.Errorf("%s: strength 0 changed the input or ran %v (err %v)", name, ran, err)
 		}
 	}
 }
@@ -157,7 +162,7 @@ func ExampleImg2Img() {
 	noise := tensor.New(1, 3, 8, 8)
 	rng.New(1, "example").FillNormal(noise.Data, 1)
 	zeroEps := func(x *tensor.Tensor, t int) (*tensor.Tensor, error) { return tensor.New(x.Shape...), nil }
-	out, _ := Img2Img(s, zeroEps, lq, noise, 50, 0.2, nil)
+	out, _, _ := Img2Img(s, zeroEps, lq, noise, 50, 0.2, nil)
 	s.SetTimesteps(50)
 	fmt.Println(s.Timesteps()[Img2ImgStart(50, 0.2):])
 	fmt.Println(out.Shape)

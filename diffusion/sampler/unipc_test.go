@@ -134,7 +134,7 @@ func TestUniPCImg2ImgFixtures(t *testing.T) {
 				}
 				return item(eps, i), nil
 			}
-			got, err := Img2Img(u, model, lq, noise, 50, 0.2, nil)
+			got, _, err := Img2Img(u, model, lq, noise, 50, 0.2, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

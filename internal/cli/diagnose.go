@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/plot"
 	"github.com/degradiff/degradiff/internal/progress"
@@ -21,7 +22,6 @@ import (
 	"github.com/degradiff/degradiff/measure/diagnose"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/raster"
-	"github.com/degradiff/degradiff/synth"
 )
 
 type diagnoseFlags struct {
@@ -215,20 +215,20 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 		if spec == "builtin" {
 			dir = ""
 		}
-		model, id, sched, err := loadModel(dir, false)
+		model, err := pipeline.Load(dir, false)
 		if err != nil {
 			return err
 		}
-		syn, err := synth.New(synth.Options{Model: model, ModelID: id, SchedulerConfig: sched, Sampler: f.samplerName,
-			FinalSigmas: f.finalSigmas, Steps: f.steps, Seed: f.seed, Tile: f.tile, Overlap: 32})
+		img2img, err := pipeline.New(model.Predict, model.SchedulerConfig,
+			pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: pipeline.DefaultOptions().Overlap})
 		if err != nil {
 			return err
 		}
 		refine := func(img *raster.Image, s float64, name string) (*raster.Image, error) {
-			out, _, _, err := syn.Refine(img, s, rng.New(f.seed, "diagnose", name, strconv.FormatFloat(s, 'g', -1, 64)))
+			out, _, err := img2img.Image(img, s, rng.New(f.seed, "diagnose", name, strconv.FormatFloat(s, 'g', -1, 64)))
 			return out, err
 		}
-		res := diagnose.Model{Name: spec, SHA256: id.SHA256}
+		res := diagnose.Model{Name: spec, SHA256: model.ID.SHA256}
 		nStrengths := len(strengths)
 		if f.uniform > 0 {
 			nStrengths++

@@ -10,13 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/batch"
-	"github.com/degradiff/degradiff/models/defaultmodel"
-	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/synth"
-	"github.com/degradiff/degradiff/train/ddpm"
 )
 
 type synthFlags struct {
@@ -39,7 +37,8 @@ into --crop sub-images first) and each of --per-image variants it:
 
   1. makes an initial LQ image with a degradation preset (default official,
      scale 4, no resize back);
-  2. draws a strength s uniformly in [0, --max-strength], at least 1/--steps;
+  2. draws a strength s uniformly in [0, --max-strength], at least 1/--steps
+     (--max-strength 0: no diffusion step, the LQ image is the initial one);
   3. noises the initial LQ to the img2img start timestep of s and denoises it
      with the DDPM (default UniPC, 50 steps, so about s*50 steps run; the
      last step lands on the clean image, --final-sigmas zero, where
@@ -72,21 +71,22 @@ overlapping --tile tiles. Writes are atomic and a rerun resumes.`,
 	fl.StringVar(&f.hq, "hq", "", "folder of HQ images (searched recursively)")
 	fl.StringVar(&f.out, "out", "", "output folder")
 	fl.StringVar(&f.model, "model", "", "diffusers pipeline or UNet folder (default: the built-in model)")
+	def := synth.DefaultOptions()
 	fl.BoolVar(&f.ema, "ema", false, "use the unet_ema/ weights of a pipeline folder that has both")
 	fl.StringVar(&f.preset, "preset", "", "degradation preset for the initial LQ (default official)")
 	fl.StringVar(&f.config, "config", "", "YAML file overriding degradation preset keys")
 	fl.IntVar(&f.scale, "scale", 0, "scale factor (overrides the preset's)")
-	fl.Float64Var(&f.maxStrength, "max-strength", 0.25, "strengths are drawn uniformly in [0, max]")
-	fl.StringVar(&f.samplerName, "sampler", "unipc", "unipc, ddim, ddpm or dpmpp")
-	fl.IntVar(&f.steps, "steps", 50, "inference steps N of the full schedule (about s*N run)")
-	fl.StringVar(&f.finalSigmas, "final-sigmas", "zero", "where the last unipc/dpmpp step lands: zero (clean) or sigma_min (as diffusers 0.21)")
+	fl.Float64Var(&f.maxStrength, "max-strength", def.MaxStrength, "strengths are drawn uniformly in [0, max]")
+	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "unipc, ddim, ddpm or dpmpp")
+	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps N of the full schedule (about s*N run)")
+	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last unipc/dpmpp step lands: zero (clean) or sigma_min (as diffusers 0.21)")
 	fl.IntVar(&f.perImage, "per-image", 1, "LQ variants per HQ image")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "images processed at once")
 	fl.StringVar(&f.shard, "shard", "", "process shard I of N (I/N) of the sorted source images")
 	fl.BoolVar(&f.keepInit, "keep-init", false, "also write the initial degradation to LR_init/")
-	fl.IntVar(&f.tile, "tile", 256, "run the model over overlapping tiles of this size on larger LQ images (0: never)")
-	fl.IntVar(&f.overlap, "tile-overlap", 32, "overlap of neighbouring tiles in pixels")
+	fl.IntVar(&f.tile, "tile", def.Tile, "run the model over overlapping tiles of this size on larger LQ images (0: never)")
+	fl.IntVar(&f.overlap, "tile-overlap", def.Overlap, "overlap of neighbouring tiles in pixels")
 	fl.IntVar(&f.crop, "crop", 0, "cut HQ images into sub-images of this size first (BasicSR extract_subimages)")
 	fl.IntVar(&f.step, "step", 0, "distance between sub-images (default: crop/2)")
 	fl.IntVar(&f.thresh, "thresh-size", 0, "add a last border-flush sub-image when more than this is left over")
@@ -96,32 +96,6 @@ overlapping --tile tiles. Writes are atomic and a rerun resumes.`,
 	cmd.MarkFlagRequired("hq")
 	cmd.MarkFlagRequired("out")
 	return cmd
-}
-
-// loadModel returns the denoiser, its identity and its scheduler config.
-func loadModel(dir string, ema bool) (synth.Denoiser, synth.ModelID, []byte, error) {
-	if dir == "" {
-		m, sched, sum, _, err := defaultmodel.Load()
-		if err != nil {
-			return nil, synth.ModelID{}, nil, err
-		}
-		return m.Predict, synth.ModelID{Name: defaultmodel.Name, SHA256: sum}, sched, nil
-	}
-	sub := ""
-	if ema {
-		sub = unet.EMAFolder
-	}
-	m, err := unet.LoadSubfolder(dir, sub)
-	if err != nil {
-		return nil, synth.ModelID{}, nil, fmt.Errorf("--model: %w", err)
-	}
-	src := m.Source
-	sched := src.SchedulerConfig
-	if sched == nil {
-		// A bare UNet folder: the reference training schedule.
-		sched = ddpm.SchedulerConfig(ddpm.Default())
-	}
-	return m.Predict, synth.ModelID{Name: src.Name, SHA256: src.SHA256}, sched, nil
 }
 
 // shardInfo is OUT/shard.json: which part of the dataset a folder holds.
@@ -167,12 +141,13 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 	if err != nil {
 		return err
 	}
-	model, id, sched, err := loadModel(f.model, f.ema)
+	model, err := pipeline.Load(f.model, f.ema)
 	if err != nil {
 		return err
 	}
-	syn, err := synth.New(synth.Options{Pipeline: pipe, Model: model, ModelID: id, SchedulerConfig: sched,
-		Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, MaxStrength: f.maxStrength, Seed: f.seed, Tile: f.tile, Overlap: f.overlap})
+	syn, err := synth.New(synth.Options{Degradation: pipe, Model: model.Predict, ModelID: model.ID, SchedulerConfig: model.SchedulerConfig,
+		Options:     pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: f.overlap},
+		MaxStrength: f.maxStrength, Seed: f.seed})
 	if err != nil {
 		return err
 	}
@@ -213,7 +188,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		}
 	}
 	settings := map[string]any{
-		"degradation": cfg, "model": id, "sampler": f.samplerName, "final_sigmas": f.finalSigmas, "steps": f.steps,
+		"degradation": cfg, "model": model.ID, "sampler": f.samplerName, "final_sigmas": f.finalSigmas, "steps": f.steps,
 		"max_strength": f.maxStrength, "crop": f.crop, "step": f.step, "thresh_size": f.thresh,
 		"tile": f.tile, "tile_overlap": f.overlap, "keep_init": f.keepInit,
 	}
@@ -234,7 +209,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "synth: %d HQ images (shard %d/%d of %d), %d pair source(s), %d variant(s) each; preset %s (x%d); model %s (sha256 %.12s); %s, %d steps, strength <= %g; seed %d\n",
-		len(items), shard.Index, shard.Count, len(all), len(expected), f.perImage, cfg.Preset, cfg.Scale, id.Name, id.SHA256, f.samplerName, f.steps, f.maxStrength, f.seed)
+		len(items), shard.Index, shard.Count, len(all), len(expected), f.perImage, cfg.Preset, cfg.Scale, model.ID.Name, model.ID.SHA256, f.samplerName, f.steps, f.maxStrength, f.seed)
 
 	var mu sync.Mutex
 	pairs, strengthSum := 0, 0.0

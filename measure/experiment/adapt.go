@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/plot"
 	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
-	"github.com/degradiff/degradiff/synth"
 	"github.com/degradiff/degradiff/train/ddpm"
 	"github.com/degradiff/degradiff/train/runfolder"
 )
@@ -39,8 +39,8 @@ const (
 type Adapted struct {
 	// Base is the model fine-tuned; Model the result, named after Base
 	// with "+adapt", with the SHA-256 of its weights file.
-	Base  synth.ModelID `json:"base"`
-	Model synth.ModelID `json:"model"`
+	Base  pipeline.ID `json:"base"`
+	Model pipeline.ID `json:"model"`
 	// Dir is the exported model folder.
 	Dir   string `json:"dir"`
 	Steps int    `json:"steps"`
@@ -130,7 +130,7 @@ func adaptTrainConfig(c Config, modelJSON string, sched []byte) (ddpm.Config, er
 // OUT/adapt/model.
 func (r *runner) adapt() error {
 	c := r.cfg
-	base, err := loadModel(c.Model, c.ModelEMA)
+	base, err := pipeline.Load(c.Model, c.ModelEMA)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (r *runner) adapt() error {
 	defer run.Close()
 	// The trainer builds its network from a configuration file: the base
 	// model's, so that the base weights fit it.
-	mc := base.net.Config()
+	mc := base.UNet.Config()
 	mc.ClassName, mc.DiffusersVersion = unet.ClassName, unet.DiffusersVersion
 	b, err := json.MarshalIndent(mc, "", "  ")
 	if err != nil {
@@ -155,7 +155,7 @@ func (r *runner) adapt() error {
 	if err := pairset.WriteFileAtomic(modelJSON, append(b, '\n')); err != nil {
 		return err
 	}
-	tc, err := adaptTrainConfig(c, modelJSON, base.sched)
+	tc, err := adaptTrainConfig(c, modelJSON, base.SchedulerConfig)
 	if err != nil {
 		return err
 	}
@@ -184,14 +184,14 @@ func (r *runner) adapt() error {
 			return err
 		}
 		fmt.Fprintf(r.log, "bench: adapt: resumed from %s at step %d\n", ck, tr.Step())
-	} else if err := tr.InitFrom(base.net); err != nil {
+	} else if err := tr.InitFrom(base.UNet); err != nil {
 		return err
 	}
-	if base.untrained {
+	if base.Untrained {
 		fmt.Fprintf(r.log, "bench: warning: the built-in model of this build is untrained (step 0): adapting it trains from random weights\n")
 	}
 	fmt.Fprintf(r.log, "bench: adapt: fine-tuning %s (sha256 %.12s) on %d real LQ images: %d steps of %d crops of %dx%d, learning rate %g\n",
-		base.id.Name, base.id.SHA256, len(data.Train), tc.Steps, tc.BatchSize, tc.Resolution, tc.Resolution, tc.LR)
+		base.ID.Name, base.ID.SHA256, len(data.Train), tc.Steps, tc.BatchSize, tc.Resolution, tc.Resolution, tc.LR)
 	err = tr.Run(r.ctx)
 	if errors.Is(err, ddpm.ErrInterrupted) || (err != nil && r.ctx.Err() != nil) {
 		return interrupted(AdaptDir)
@@ -202,7 +202,7 @@ func (r *runner) adapt() error {
 	// Sampled as the base model is: its scheduler config, not the
 	// trainer's (which may differ in keys that do not affect training).
 	modelDir := filepath.Join(dir, AdaptModelDir)
-	if err := unet.WritePipeline(modelDir, base.sched); err != nil {
+	if err := unet.WritePipeline(modelDir, base.SchedulerConfig); err != nil {
 		return err
 	}
 	sum, err := unet.FileSHA256(filepath.Join(modelDir, unet.UNetFolder, unet.WeightsFile))
@@ -214,7 +214,7 @@ func (r *runner) adapt() error {
 		return err
 	}
 	rec := Adapted{
-		Base: base.id, Model: synth.ModelID{Name: base.id.Name + "+adapt", SHA256: sum}, Dir: modelDir,
+		Base: base.ID, Model: pipeline.ID{Name: base.ID.Name + "+adapt", SHA256: sum}, Dir: modelDir,
 		Steps: tr.Step(), Images: len(data.Train), Skipped: skipped, FinalLoss: finalLoss(curve),
 	}
 	fmt.Fprintf(r.log, "bench: adapt: model %s (sha256 %.12s) in %s\n", rec.Model.Name, rec.Model.SHA256, modelDir)
@@ -224,7 +224,7 @@ func (r *runner) adapt() error {
 
 // loadAdapted loads the model of the adapt stage, checking that its
 // weights are those the stage wrote.
-func (r *runner) loadAdapted() (*methodModel, error) {
+func (r *runner) loadAdapted() (*pipeline.Model, error) {
 	rec, err := r.readAdapted()
 	if err != nil {
 		return nil, err
@@ -238,7 +238,7 @@ func (r *runner) loadAdapted() (*methodModel, error) {
 		return nil, fmt.Errorf("adapted model %s: its weights changed since %s was written (sha256 %.12s, recorded %.12s): remove %s and rerun",
 			dir, AdaptRecord, m.Source.SHA256, rec.Model.SHA256, r.adaptDir())
 	}
-	return &methodModel{net: m, predict: m.Predict, id: rec.Model, sched: m.Source.SchedulerConfig}, nil
+	return &pipeline.Model{UNet: m, ID: rec.Model, SchedulerConfig: m.Source.SchedulerConfig}, nil
 }
 
 // adaptCurve reads the training loss of the adapt run in dir.

@@ -47,7 +47,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/internal/yamlconf"
+	"github.com/degradiff/degradiff/synth"
 
 	"go.yaml.in/yaml/v3"
 
@@ -93,6 +96,22 @@ type SynthConfig struct {
 	MaxStrength float64 `yaml:"max_strength" json:"max_strength"`
 	Tile        int     `yaml:"tile" json:"tile"`
 	TileOverlap int     `yaml:"tile_overlap" json:"tile_overlap"`
+}
+
+// DefaultSynthConfig is degradiff synth's defaults (synth.DefaultOptions).
+func DefaultSynthConfig() SynthConfig {
+	o := synth.DefaultOptions()
+	return SynthConfig{Sampler: o.Sampler, FinalSigmas: o.FinalSigmas, Steps: o.Steps, MaxStrength: o.MaxStrength, Tile: o.Tile, TileOverlap: o.Overlap}
+}
+
+// Options returns the synthesis options of a degradation, a model and a
+// seed with these settings.
+func (s SynthConfig) Options(degradation degrade.Pipeline, m *pipeline.Model, seed uint64) synth.Options {
+	return synth.Options{
+		Degradation: degradation, Model: m.Predict, ModelID: m.ID, SchedulerConfig: m.SchedulerConfig,
+		Options:     pipeline.Options{Sampler: s.Sampler, FinalSigmas: s.FinalSigmas, Steps: s.Steps, Tile: s.Tile, Overlap: s.TileOverlap},
+		MaxStrength: s.MaxStrength, Seed: seed,
+	}
 }
 
 // CalibrationConfig sets the degradation of the Calibrated sources.
@@ -245,7 +264,7 @@ func Default(budget string) (Config, error) {
 		CropStep:     128,
 		PerImage:     1,
 		Adapt:        AdaptConfig{Steps: 1000, BatchSize: 8, Resolution: 64, LearningRate: 1e-4, WarmupSteps: 100},
-		Synth:        SynthConfig{Sampler: "unipc", FinalSigmas: "zero", Steps: 50, MaxStrength: 0.25, Tile: 256, TileOverlap: 32},
+		Synth:        DefaultSynthConfig(),
 		SampleImages: 4,
 	}
 	switch budget {

@@ -11,13 +11,11 @@ import (
 	"strings"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/batch"
-	"github.com/degradiff/degradiff/models/defaultmodel"
-	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/synth"
-	"github.com/degradiff/degradiff/train/ddpm"
 )
 
 // pairsDir is where a source's pairs go.
@@ -27,43 +25,6 @@ func (r *runner) pairsDir(source string) string { return filepath.Join(r.out, Pa
 // once every pair is.
 func (r *runner) pairsDone(source string) bool {
 	return exists(filepath.Join(r.pairsDir(source), pairset.MetaFile))
-}
-
-// methodModel is the loaded diffusion model of the Method source.
-type methodModel struct {
-	net     *unet.Model
-	predict synth.Denoiser
-	id      synth.ModelID
-	sched   []byte
-	// untrained is set for a built-in model that was never trained (a
-	// development placeholder): its pairs are noise.
-	untrained bool
-}
-
-// loadModel loads Config.Model ("" is the built-in model) as degradiff
-// synth does.
-func loadModel(dir string, ema bool) (*methodModel, error) {
-	if dir == "" {
-		m, sched, sum, info, err := defaultmodel.Load()
-		if err != nil {
-			return nil, err
-		}
-		return &methodModel{m, m.Predict, synth.ModelID{Name: defaultmodel.Name, SHA256: sum}, sched, info.Step == 0}, nil
-	}
-	sub := ""
-	if ema {
-		sub = unet.EMAFolder
-	}
-	m, err := unet.LoadSubfolder(dir, sub)
-	if err != nil {
-		return nil, fmt.Errorf("--model: %w", err)
-	}
-	sched := m.Source.SchedulerConfig
-	if sched == nil {
-		// A bare UNet folder: the reference training schedule.
-		sched = ddpm.SchedulerConfig(ddpm.Default())
-	}
-	return &methodModel{m, m.Predict, synth.ModelID{Name: m.Source.Name, SHA256: m.Source.SHA256}, sched, false}, nil
 }
 
 // cropRecord is the manifest record of a degradation-only pair: the
@@ -105,22 +66,20 @@ func (r *runner) makePairs(source string) error {
 			if c.Adapt.Steps > 0 {
 				r.method, err = r.loadAdapted()
 			} else {
-				r.method, err = loadModel(c.Model, c.ModelEMA)
+				r.method, err = pipeline.Load(c.Model, c.ModelEMA)
 			}
 			if err != nil {
 				return err
 			}
 		}
 		m := r.method
-		syn, err = synth.New(synth.Options{Pipeline: pipe, Model: m.predict, ModelID: m.id, SchedulerConfig: m.sched,
-			Sampler: c.Synth.Sampler, FinalSigmas: c.Synth.FinalSigmas, Steps: c.Synth.Steps, MaxStrength: c.Synth.MaxStrength, Seed: c.Seed,
-			Tile: c.Synth.Tile, Overlap: c.Synth.TileOverlap})
+		syn, err = synth.New(c.Synth.Options(pipe, m, c.Seed))
 		if err != nil {
 			return fmt.Errorf("synth: %w", err)
 		}
 		fmt.Fprintf(r.log, "bench: %s: model %s (sha256 %.12s), %s, %d steps, strength <= %g\n",
-			source, m.id.Name, m.id.SHA256, c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)
-		if m.untrained {
+			source, m.ID.Name, m.ID.SHA256, c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)
+		if m.Untrained {
 			fmt.Fprintf(r.log, "bench: warning: the built-in model of this build is untrained (step 0): %s's LQ images will be noise; give a trained one with --model\n", source)
 		}
 	}
@@ -209,7 +168,7 @@ func (r *runner) makePairs(source string) error {
 
 // manifestModel returns the diffusion model named by the first record of a
 // pairs folder's manifest, or nil.
-func manifestModel(dir string) *synth.ModelID {
+func manifestModel(dir string) *pipeline.ID {
 	f, err := os.Open(filepath.Join(dir, pairset.Manifest))
 	if err != nil {
 		return nil
@@ -221,7 +180,7 @@ func manifestModel(dir string) *synth.ModelID {
 		return nil
 	}
 	var rec struct {
-		Model *synth.ModelID `json:"model"`
+		Model *pipeline.ID `json:"model"`
 	}
 	if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Model == nil || strings.TrimSpace(rec.Model.Name) == "" {
 		return nil

@@ -6,9 +6,9 @@ import (
 	"math"
 	"text/tabwriter"
 
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/c2st"
-	"github.com/degradiff/degradiff/synth"
 )
 
 // Results is the outcome of an experiment, saved as OUT/results.json.
@@ -25,7 +25,7 @@ type Results struct {
 	Test         string   `json:"test"`
 	TestPairs    int      `json:"test_pairs"`
 	// Model is the diffusion model of the Method source, when it ran.
-	Model *synth.ModelID `json:"ddpm_model,omitempty"`
+	Model *pipeline.ID `json:"ddpm_model,omitempty"`
 	// Adapt records how that model was fine-tuned on the real LQ images,
 	// when it was (Config.Adapt).
 	Adapt *Adapted `json:"adapt,omitempty"`

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/pairset/pairdata"
@@ -67,7 +68,7 @@ type runner struct {
 	test  *pairdata.Set
 	// realPairs is the Real source's training pairs, when configured.
 	realPairs *pairdata.Set
-	method    *methodModel // loaded on first use
+	method    *pipeline.Model // loaded on first use
 }
 
 // Run performs the experiment with the settings cfg in the folder outDir

@@ -177,7 +177,7 @@ func Default(budget string) (Config, error) {
 		Seeds:              3,
 		HeldOut:            0.2,
 		PerImage:           1,
-		Synth:              experiment.SynthConfig{Sampler: "unipc", FinalSigmas: "zero", Steps: 50, MaxStrength: 0.25, Tile: 256, TileOverlap: 32},
+		Synth:              experiment.DefaultSynthConfig(),
 		HeldOutDegradation: Degradation{Preset: "bsrgan", Scale: 4, Seed: 1000},
 		BFR:                bfrtrain.Default(),
 	}

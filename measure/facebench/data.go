@@ -13,11 +13,9 @@ import (
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/bfrnet"
-	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/synth"
-	"github.com/degradiff/degradiff/train/ddpm"
 )
 
 // Split is OUT/split.json: which faces train and which are held out.
@@ -237,32 +235,6 @@ func facePipeline() (degrade.Pipeline, error) {
 	return degrade.New(c)
 }
 
-// ddpmModel is the loaded face diffusion model.
-type ddpmModel struct {
-	predict synth.Denoiser
-	id      synth.ModelID
-	sched   []byte
-}
-
-// loadModel loads a diffusers pipeline or bare UNet folder as degradiff
-// synth --model does.
-func loadModel(dir string, ema bool) (*ddpmModel, error) {
-	sub := ""
-	if ema {
-		sub = unet.EMAFolder
-	}
-	m, err := unet.LoadSubfolder(dir, sub)
-	if err != nil {
-		return nil, fmt.Errorf("--model: %w", err)
-	}
-	sched := m.Source.SchedulerConfig
-	if sched == nil {
-		// A bare UNet folder: the reference training schedule.
-		sched = ddpm.SchedulerConfig(ddpm.Default())
-	}
-	return &ddpmModel{m.Predict, synth.ModelID{Name: m.Source.Name, SHA256: m.Source.SHA256}, sched}, nil
-}
-
 // makePairs writes a source's training pairs: every training HQ face at
 // the face size, degraded by the face preset with the same item names,
 // variants and seed for both sources, so that face+ddpm refines exactly
@@ -277,14 +249,12 @@ func (r *runner) makePairs(source string) error {
 	var syn *synth.Synthesizer
 	if source == FaceMethod {
 		m := r.model
-		syn, err = synth.New(synth.Options{Pipeline: pipe, Model: m.predict, ModelID: m.id, SchedulerConfig: m.sched,
-			Sampler: c.Synth.Sampler, FinalSigmas: c.Synth.FinalSigmas, Steps: c.Synth.Steps, MaxStrength: c.Synth.MaxStrength, Seed: c.Seed,
-			Tile: c.Synth.Tile, Overlap: c.Synth.TileOverlap})
+		syn, err = synth.New(c.Synth.Options(pipe, m, c.Seed))
 		if err != nil {
 			return fmt.Errorf("synth: %w", err)
 		}
 		fmt.Fprintf(r.log, "bench: %s: model %s (sha256 %.12s), %s, %d steps, strength <= %g\n",
-			source, m.id.Name, m.id.SHA256, c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)
+			source, m.ID.Name, m.ID.SHA256, c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)
 	}
 	dir := r.path(PairsDir, source)
 	w, err := pairset.Create(dir)

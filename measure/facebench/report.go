@@ -36,7 +36,7 @@ func (r *runner) report() (*Results, error) {
 		return nil, err
 	}
 	if r.model != nil {
-		id := r.model.id
+		id := r.model.ID
 		res.Model = &id
 	}
 	for _, src := range c.Sources {

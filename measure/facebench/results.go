@@ -6,10 +6,10 @@ import (
 	"math"
 	"text/tabwriter"
 
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/c2st"
 	"github.com/degradiff/degradiff/measure/experiment"
-	"github.com/degradiff/degradiff/synth"
 )
 
 // Results is the outcome of a face bench, saved as OUT/results.json.
@@ -30,7 +30,7 @@ type Results struct {
 	// faces, one neither source trains on.
 	HeldOutDegradation string `json:"held_out_degradation"`
 	// Model is the face diffusion model of face+ddpm, when it ran.
-	Model *synth.ModelID `json:"ddpm_model,omitempty"`
+	Model *pipeline.ID `json:"ddpm_model,omitempty"`
 	// LQGap compares each source's LQ training faces with the held-out
 	// real LQ faces (OUT/gap/lq/SOURCE.json has the whole report).
 	LQGap []LQGap `json:"lq_gap"`

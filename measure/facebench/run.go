@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/internal/yamlconf"
@@ -62,7 +63,7 @@ type runner struct {
 
 	split *Split
 	faces *facemeasure.Measurer
-	model *ddpmModel // face+ddpm's, loaded on first use
+	model *pipeline.Model // face+ddpm's, loaded on first use
 
 	// Face analyses of the held-out inputs and ground truths, by path.
 	mu       sync.Mutex
@@ -233,7 +234,7 @@ func (r *runner) prepare() error {
 	}
 	for _, s := range r.cfg.Sources {
 		if s == FaceMethod {
-			if r.model, err = loadModel(r.cfg.Model, r.cfg.ModelEMA); err != nil {
+			if r.model, err = pipeline.Load(r.cfg.Model, r.cfg.ModelEMA); err != nil {
 				return err
 			}
 		}

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/degradiff/degradiff/diffusion/sampler"
-	"github.com/degradiff/degradiff/diffusion/schedule"
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/internal/plot"
 	"github.com/degradiff/degradiff/internal/rng"
@@ -67,7 +66,7 @@ func (t *Trainer) Preview() error {
 		im.crop(x.Data, (im.h-s)/2, (im.w-s)/2, s, false)
 		row := []plot.Cell{{Image: toRaster(x), Caption: "input"}}
 		for _, strength := range t.Cfg.PreviewStrength {
-			out, err := Img2Img(t.Model.Predict, t.schCfg, x, strength, t.Cfg.PreviewSteps, rng.New(t.Cfg.Seed, "preview", im.name))
+			out, err := previewImg2Img(t.Model.Predict, t.schCfg, x, strength, t.Cfg.PreviewSteps, rng.New(t.Cfg.Seed, "preview", im.name))
 			if err != nil {
 				return fmt.Errorf("preview: %w", err)
 			}
@@ -79,27 +78,17 @@ func (t *Trainer) Preview() error {
 	return plot.SavePNG(p, plot.Grid(rows, 2))
 }
 
-// Img2Img noises x (in [-1, 1]) to strength and denoises it with UniPC
-// (50 steps by default in the pipeline), drawing the noise from r.
-func Img2Img(predict func(*tensor.Tensor, []float32) *tensor.Tensor, schedulerJSON []byte, x *tensor.Tensor, strength float64, steps int, r *rng.Stream) (*tensor.Tensor, error) {
-	sc, err := schedule.ParseConfig(schedulerJSON)
-	if err != nil {
-		return nil, err
-	}
-	s, err := sampler.New("unipc", sc)
+// previewImg2Img noises x (in [-1, 1]) to strength and denoises it with
+// UniPC in steps steps, drawing the noise from r.
+func previewImg2Img(predict pipeline.Denoiser, schedulerJSON []byte, x *tensor.Tensor, strength float64, steps int, r *rng.Stream) (*tensor.Tensor, error) {
+	p, err := pipeline.New(predict, schedulerJSON, pipeline.Options{Sampler: "unipc", Steps: steps})
 	if err != nil {
 		return nil, err
 	}
 	noise := tensor.New(x.Shape...)
 	r.FillNormal(noise.Data, 1)
-	ts := make([]float32, x.Shape[0])
-	model := func(xt *tensor.Tensor, t int) (*tensor.Tensor, error) {
-		for i := range ts {
-			ts[i] = float32(t)
-		}
-		return predict(xt, ts), nil
-	}
-	return sampler.Img2Img(s, model, x, noise, steps, strength, r)
+	out, _, err := p.Tensor(x, noise, strength, r)
+	return out, err
 }
 
 // toRaster converts the first sample of a [-1, 1] tensor to an image.

@@ -88,26 +88,7 @@ func ModelConfig(cfg Config) (unet.Config, error) {
 // "timestep_spacing": "leading" written explicitly, as diffusers saves it,
 // so that samplers loaded from it use leading spacing like the reference.
 func SchedulerConfig(cfg Config) []byte {
-	m := map[string]any{
-		"_class_name":                "DDPMScheduler",
-		"_diffusers_version":         unet.DiffusersVersion,
-		"beta_end":                   cfg.BetaEnd,
-		"beta_schedule":              cfg.BetaSchedule,
-		"beta_start":                 cfg.BetaStart,
-		"clip_sample":                true,
-		"clip_sample_range":          1.0,
-		"dynamic_thresholding_ratio": 0.995,
-		"num_train_timesteps":        cfg.NumTrainTimesteps,
-		"prediction_type":            cfg.Prediction,
-		"sample_max_value":           1.0,
-		"steps_offset":               0,
-		"thresholding":               false,
-		"timestep_spacing":           "leading",
-		"trained_betas":              nil,
-		"variance_type":              "fixed_small",
-	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	return append(b, '\n')
+	return schedule.DDPMFile(cfg.NumTrainTimesteps, schedule.BetaSchedule(cfg.BetaSchedule), cfg.BetaStart, cfg.BetaEnd, schedule.Prediction(cfg.Prediction))
 }
 
 // New prepares a trainer with a freshly initialised model.

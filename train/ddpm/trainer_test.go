@@ -1,12 +1,15 @@
 package ddpm
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"github.com/degradiff/degradiff/engine/ag/agtest"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/degradiff/degradiff/diffusion/schedule"
+	"github.com/degradiff/degradiff/engine/ag/agtest"
 
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/samples"
@@ -221,5 +224,14 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 				t.Errorf("%s, GOMAXPROCS %d: %v heap allocations per TrainStep, want 0", pred, procs, n)
 			}
 		}
+	}
+}
+
+// A run with the default settings writes the scheduler a bare UNet folder
+// is given (schedule.DefaultDDPMFile), so that a UNet exported alone
+// samples as its pipeline would.
+func TestDefaultSchedulerIsTheBareUNetOne(t *testing.T) {
+	if got, want := SchedulerConfig(Default()), schedule.DefaultDDPMFile(); !bytes.Equal(got, want) {
+		t.Fatalf("training scheduler\n%s\ndiffers from the default\n%s", got, want)
 	}
 }

@@ -1,4 +1,4 @@
-package synth
+package pipeline
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/degradiff/degradiff/diffusion/sampler"
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/engine/tensor"
@@ -15,7 +14,7 @@ import (
 )
 
 // TestImg2ImgTrajectoryMatchesDiffusers runs the whole img2img of the
-// official pipeline — the tiny fixture UNet and UniPC from the saved DDPM
+// official pipeline through Img2Img.Tensor — the tiny fixture UNet and UniPC from the saved DDPM
 // scheduler config — and compares it with diffusers' trajectory
 // (fixtures README section 7): strength 0.2 of 50 steps, for the leading,
 // linspace (config without timestep_spacing) and trailing variants.
@@ -47,22 +46,18 @@ func TestImg2ImgTrajectoryMatchesDiffusers(t *testing.T) {
 		"trailing": bytes.Replace(saved, []byte(`"leading"`), []byte(`"trailing"`), 1),
 	}
 	lq, noise := get("img2img.lq"), get("img2img.noise")
-	model := func(x *tensor.Tensor, ts int) (*tensor.Tensor, error) {
-		return m.Predict(x, []float32{float32(ts)}), nil
-	}
 	for variant, cfg := range configs {
-		sc, err := schedule.ParseConfig(cfg)
+		// sigma_min: diffusers v0.21's only behaviour.
+		p, err := New(m.Predict, cfg, Options{Sampler: "unipc", FinalSigmas: schedule.FinalSigmaMin, Steps: 50})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc.FinalSigmasType = schedule.FinalSigmaMin // diffusers v0.21's only behaviour
-		s, err := sampler.New("unipc", sc)
+		out, run, err := p.Tensor(lq, noise, 0.2, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := sampler.Img2Img(s, model, lq, noise, 50, 0.2, nil)
-		if err != nil {
-			t.Fatal(err)
+		if run.Steps != 10 {
+			t.Errorf("%s: %d steps run, want 10", variant, run.Steps)
 		}
 		// Ten UNet evaluations in float32 against the reference's float32
 		// run: README section 9 suggests 1e-4 for the UNet, 1e-5 for the

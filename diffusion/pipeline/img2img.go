@@ -1,0 +1,155 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/degradiff/degradiff/diffusion/sampler"
+	"github.com/degradiff/degradiff/diffusion/schedule"
+	"github.com/degradiff/degradiff/engine/tensor"
+	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/raster"
+)
+
+// Options configures img2img runs.
+type Options struct {
+	// Sampler is unipc, ddim, ddpm or dpmpp ("": unipc).
+	Sampler string
+	// FinalSigmas is where the last step of unipc and dpmpp lands: "zero"
+	// (the clean sample) or "sigma_min" (timestep 0's noise level, as
+	// diffusers v0.21 and the reference implementation); "" keeps the
+	// scheduler configuration's.
+	FinalSigmas string
+	// Steps is the number of inference steps N of the whole schedule
+	// (0: 50); a run at strength s runs about s*N of them.
+	Steps int
+	// Tile, when positive, runs the model over overlapping Tile x Tile
+	// tiles of inputs larger than that, Overlap pixels apart (Tiled).
+	Tile, Overlap int
+}
+
+// DefaultOptions are degradiff synth's defaults: UniPC, 50 steps, the last
+// step on the clean sample, tiles of 256 pixels overlapping by 32.
+func DefaultOptions() Options {
+	return Options{Sampler: "unipc", FinalSigmas: schedule.FinalZero, Steps: 50, Tile: 256, Overlap: 32}
+}
+
+// Img2Img runs img2img with one model and one set of options. It is safe
+// for concurrent use.
+type Img2Img struct {
+	predict Denoiser
+	sched   schedule.Config
+	opt     Options
+	// finalSigmas is the resolved final_sigmas_type of unipc and dpmpp
+	// ("" for the others), for the records.
+	finalSigmas string
+}
+
+// New checks the options against the model's scheduler configuration (a
+// scheduler_config.json). Errors name the synth flag of the option.
+func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error) {
+	if opt.Sampler == "" {
+		opt.Sampler = "unipc"
+	}
+	if opt.Steps == 0 {
+		opt.Steps = 50
+	}
+	if opt.Steps < 1 || opt.Steps > 1000 {
+		return nil, fmt.Errorf("--steps: %d is outside 1..1000", opt.Steps)
+	}
+	if opt.Tile != 0 && opt.Tile < 32 {
+		return nil, fmt.Errorf("--tile: %d is below 32", opt.Tile)
+	}
+	if opt.Tile > 0 && (opt.Overlap < 0 || opt.Overlap >= opt.Tile/2) {
+		return nil, fmt.Errorf("--tile-overlap: %d must be in [0, tile/2)", opt.Overlap)
+	}
+	sc, err := schedule.ParseConfig(schedulerConfig)
+	if err != nil {
+		return nil, fmt.Errorf("model scheduler config: %w", err)
+	}
+	switch opt.FinalSigmas {
+	case "":
+	case schedule.FinalZero, schedule.FinalSigmaMin:
+		sc.FinalSigmasType = opt.FinalSigmas
+	default:
+		return nil, fmt.Errorf("--final-sigmas: %q is not %s or %s", opt.FinalSigmas, schedule.FinalZero, schedule.FinalSigmaMin)
+	}
+	sch, err := sampler.New(opt.Sampler, sc)
+	if err != nil {
+		return nil, fmt.Errorf("--sampler: %w", err)
+	}
+	p := &Img2Img{predict: predict, sched: sc, opt: opt}
+	switch sch.(type) {
+	case *sampler.UniPC, *sampler.DPMSolver:
+		p.finalSigmas = sch.Config().FinalSigmasType
+	}
+	return p, nil
+}
+
+// Options returns the options, with their defaults filled in.
+func (p *Img2Img) Options() Options { return p.opt }
+
+// FinalSigmas returns the final_sigmas_type the sampler uses (unipc and
+// dpmpp; "" for the others).
+func (p *Img2Img) FinalSigmas() string { return p.finalSigmas }
+
+// Run describes an img2img run: its first timestep (-1 when no step ran)
+// and the number of steps run.
+type Run struct {
+	StartTimestep int
+	Steps         int
+}
+
+// Tensor runs img2img on x [N, 3, H, W] in [-1, 1] at strength with the
+// given initial noise (the shape of x); rnd feeds stochastic samplers and
+// may be nil for deterministic ones. Strength 0 returns a copy of x.
+func (p *Img2Img) Tensor(x, noise *tensor.Tensor, strength float64, rnd sampler.NoiseSource) (*tensor.Tensor, Run, error) {
+	sch, err := sampler.New(p.opt.Sampler, p.sched)
+	if err != nil {
+		return nil, Run{}, err
+	}
+	predict := p.predict
+	if h, w := x.Shape[2], x.Shape[3]; p.opt.Tile > 0 && (h > p.opt.Tile || w > p.opt.Tile) {
+		predict = Tiled(p.predict, p.opt.Tile, p.opt.Overlap)
+	}
+	ts := make([]float32, x.Shape[0])
+	model := func(xt *tensor.Tensor, t int) (*tensor.Tensor, error) {
+		for i := range ts {
+			ts[i] = float32(t)
+		}
+		return predict(xt, ts), nil
+	}
+	out, run, err := sampler.Img2Img(sch, model, x, noise, p.opt.Steps, strength, rnd)
+	if err != nil {
+		return nil, Run{}, err
+	}
+	r := Run{StartTimestep: -1, Steps: len(run)}
+	if len(run) > 0 {
+		r.StartTimestep = run[0]
+	}
+	return out, r, nil
+}
+
+// Image runs img2img on an image in [0, 1] at strength: the initial noise
+// comes from r, the sampler's noise from r.Derive("sampler"). The result is
+// clamped to [0, 1]; with no step to run (strength 0) it is a copy of
+// init.
+func (p *Img2Img) Image(init *raster.Image, strength float64, r *rng.Stream) (*raster.Image, Run, error) {
+	if sampler.Img2ImgStart(p.opt.Steps, strength) >= p.opt.Steps {
+		return init.Clone(), Run{StartTimestep: -1}, nil
+	}
+	x := tensor.New(1, 3, init.H, init.W)
+	for i, v := range init.Pix[:3*init.H*init.W] {
+		x.Data[i] = 2*v - 1
+	}
+	noise := tensor.New(x.Shape...)
+	r.FillNormal(noise.Data, 1)
+	out, run, err := p.Tensor(x, noise, strength, r.Derive("sampler"))
+	if err != nil {
+		return nil, Run{}, err
+	}
+	lq := raster.New(3, init.H, init.W)
+	for i := range lq.Pix {
+		lq.Pix[i] = out.Data[i]*0.5 + 0.5
+	}
+	return lq.Clamp(), run, nil
+}

@@ -1,0 +1,86 @@
+package pipeline
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/degradiff/degradiff/diffusion/schedule"
+	"github.com/degradiff/degradiff/engine/safetensors"
+	"github.com/degradiff/degradiff/engine/tensor"
+	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/models/unet"
+)
+
+func TestDiffusersVersionAgrees(t *testing.T) {
+	if schedule.DiffusersVersion != unet.DiffusersVersion {
+		t.Fatalf("schedule writes diffusers %s, unet %s", schedule.DiffusersVersion, unet.DiffusersVersion)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	b, err := Load("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.ID.Name == "" || len(b.ID.SHA256) != 64 || len(b.SchedulerConfig) == 0 {
+		t.Fatalf("built-in model: %+v", b.ID)
+	}
+	// A bare UNet folder gets the default DDPM schedule.
+	cfg, err := unet.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := unet.New(cfg, rng.New(1, "pipeline test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := unet.Save(dir, net, safetensors.F32); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.SchedulerConfig, schedule.DefaultDDPMFile()) || m.ID.SHA256 == "" || m.Untrained {
+		t.Fatalf("bare UNet folder: %+v, scheduler %s", m.ID, m.SchedulerConfig)
+	}
+	if _, err := Load(t.TempDir(), false); err == nil || !bytes.Contains([]byte(err.Error()), []byte("--model")) {
+		t.Fatalf("empty folder: error %v does not name --model", err)
+	}
+	// The model runs img2img.
+	p, err := New(m.Predict, m.SchedulerConfig, Options{Steps: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(1, 3, 16, 16)
+	noise := tensor.New(1, 3, 16, 16)
+	rng.New(2, "noise").FillNormal(noise.Data, 1)
+	out, run, err := p.Tensor(x, noise, 0.25, nil)
+	if err != nil || run.Steps != 5 || run.StartTimestep <= 0 || tensor.MaxAbsDiff(out, x) == 0 {
+		t.Fatalf("img2img: run %+v, err %v", run, err)
+	}
+}
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	sched := schedule.DefaultDDPMFile()
+	zero := func(x *tensor.Tensor, t []float32) *tensor.Tensor { return tensor.New(x.Shape...) }
+	for _, tc := range []struct {
+		opt  Options
+		flag string
+	}{
+		{Options{Steps: 1001}, "--steps"},
+		{Options{Steps: -1}, "--steps"},
+		{Options{Tile: 16}, "--tile"},
+		{Options{Tile: 64, Overlap: 32}, "--tile-overlap"},
+		{Options{FinalSigmas: "one"}, "--final-sigmas"},
+		{Options{Sampler: "euler"}, "--sampler"},
+	} {
+		if _, err := New(zero, sched, tc.opt); err == nil || !bytes.Contains([]byte(err.Error()), []byte(tc.flag)) {
+			t.Errorf("%+v: error %v does not name %s", tc.opt, err, tc.flag)
+		}
+	}
+	if _, err := New(zero, []byte("{"), Options{}); err == nil {
+		t.Error("a broken scheduler config was accepted")
+	}
+}
