@@ -9,6 +9,7 @@
 package synth
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -55,10 +56,15 @@ type Synthesizer struct {
 	img2img *pipeline.Img2Img
 }
 
-// New checks the options and returns a Synthesizer.
+// New checks the options and returns a Synthesizer. Without a Model it
+// only degrades: Run writes the initial LQ images as the pairs.
 func New(opt Options) (*Synthesizer, error) {
 	if !(opt.MaxStrength >= 0 && opt.MaxStrength <= 1) {
 		return nil, fmt.Errorf("--max-strength: %g is outside [0, 1]", opt.MaxStrength)
+	}
+	if opt.Model == nil {
+		// Degradation only: Run writes the initial LQ images.
+		return &Synthesizer{opt: opt}, nil
 	}
 	p, err := pipeline.New(opt.Model, opt.SchedulerConfig, opt.Options)
 	if err != nil {
@@ -110,6 +116,9 @@ func (s *Synthesizer) Pair(hq *raster.Image, name string, k int) (hr, init, lq *
 // Variant makes variant k of a prepared item: the initial degradation and
 // the final LQ image.
 func (s *Synthesizer) Variant(it *degrade.Item, name string, k int) (init, lq *raster.Image, rec Record, err error) {
+	if s.img2img == nil {
+		return nil, nil, rec, errors.New("synth: no diffusion model")
+	}
 	init, drec, err := it.Variant(k)
 	if err != nil {
 		return nil, nil, rec, err
@@ -139,5 +148,8 @@ func (s *Synthesizer) Variant(it *degrade.Item, name string, k int) (init, lq *r
 // noise from r, and returns the result in [0, 1] with the run's first
 // timestep and number of steps.
 func (s *Synthesizer) Refine(init *raster.Image, strength float64, r *rng.Stream) (*raster.Image, pipeline.Run, error) {
+	if s.img2img == nil {
+		return nil, pipeline.Run{}, errors.New("synth: no diffusion model")
+	}
 	return s.img2img.Image(init, strength, r)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -12,6 +11,7 @@ import (
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/synth"
 )
 
 type degradeFlags struct {
@@ -99,31 +99,19 @@ func runDegrade(cmd *cobra.Command, f degradeFlags) error {
 		len(items), f.hq, cfg.Preset, cfg.Type, cfg.Scale, f.perImage, f.seed)
 	ctx, stop := signalContext()
 	defer stop()
-	opt := imageio.Options{MaxPixels: f.maxPixels}
-	sum := batch.Run(ctx, items, batch.Options{Workers: f.workers, Log: stderr, Desc: "degrade", Unit: "img"},
-		func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
-			if !f.overwrite && w.Complete(it.Name, f.perImage) {
-				return batch.Skipped, nil
-			}
-			hr, _, err := imageio.Load(it.Path, opt)
-			if err != nil {
-				return 0, err
-			}
-			item, err := degrade.Prepare(pipe, hr, f.seed, it.Name)
-			if err != nil {
-				return 0, fmt.Errorf("%s: %w", it.Path, err)
-			}
-			variants := make([]pairset.Variant, f.perImage)
-			for k := range variants {
-				lr, rec, err := item.Variant(k)
-				if err != nil {
-					return 0, fmt.Errorf("%s: %w", it.Path, err)
-				}
-				rec.Source = it.Path
-				variants[k] = pairset.Variant{LR: lr, Record: rec}
-			}
-			return batch.Done, batch.Output(w.Write(it.Name, item.HR, variants))
-		})
+	// Degradation only: a Synthesizer without a diffusion model.
+	syn, err := synth.New(synth.Options{Degradation: pipe, Seed: f.seed})
+	if err != nil {
+		return err
+	}
+	sources := make([]synth.Source, len(items))
+	for i, it := range items {
+		sources[i] = synth.Source{Path: it.Path, Name: it.Name, Items: []synth.Item{{Name: it.Name}}}
+	}
+	sum := syn.Run(ctx, w, sources, synth.RunOptions{PerImage: f.perImage, Overwrite: f.overwrite, Workers: f.workers,
+		Log: stderr, Desc: "degrade", Unit: "img",
+		MaxPixels: f.maxPixels,
+	}).Summary
 	n, err := w.Finish()
 	if err != nil {
 		return finishBatch(stderr, sum, problems, f.skipBad, err)

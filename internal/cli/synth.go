@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/synth"
 )
 
@@ -106,12 +105,6 @@ type shardInfo struct {
 	Items    []string `json:"items"`
 }
 
-// sourceItem is one pair source: a file, or a sub-image of it.
-type sourceItem struct {
-	name string
-	box  *[4]int
-}
-
 func runSynth(cmd *cobra.Command, f synthFlags) error {
 	stderr := cmd.ErrOrStderr()
 	if err := checkScaleFlag(cmd, f.scale); err != nil {
@@ -162,29 +155,32 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		}
 	}
 	opt := imageio.Options{MaxPixels: f.maxPixels}
+	crops := func(name string, h, w int) []synth.Item {
+		list := []synth.Item{}
+		for i, b := range synth.Crops(h, w, f.crop, f.step, f.thresh) {
+			list = append(list, synth.Item{Name: synth.CropName(name, i+1), Box: &b})
+		}
+		return list
+	}
 	// The sub-images of each file, from its header alone.
-	subs := map[string][]sourceItem{}
+	sources := make([]synth.Source, len(items))
 	var expected []string
-	for _, it := range items {
-		var list []sourceItem
+	for i, it := range items {
+		src := synth.Source{Path: it.Path, Name: it.Name}
 		if f.crop > 0 {
 			info, err := imageio.ReadInfo(it.Path, opt)
-			if err != nil {
-				continue // reported when the batch reaches it
-			}
-			for i, b := range synth.Crops(info.Height, info.Width, f.crop, f.step, f.thresh) {
-				b := b
-				list = append(list, sourceItem{synth.CropName(it.Name, i+1), &b})
-			}
-			if len(list) == 0 {
-				fmt.Fprintf(stderr, "synth: %s: %dx%d is smaller than --crop %d: skipped\n", it.Path, info.Width, info.Height, f.crop)
-			}
+			if err == nil {
+				src.Items = crops(it.Name, info.Height, info.Width)
+				if len(src.Items) == 0 {
+					fmt.Fprintf(stderr, "synth: %s: %dx%d is smaller than --crop %d: skipped\n", it.Path, info.Width, info.Height, f.crop)
+				}
+			} // else: reported when the batch reaches it
 		} else {
-			list = []sourceItem{{name: it.Name}}
+			src.Items = []synth.Item{{Name: it.Name}}
 		}
-		subs[it.Path] = list
-		for _, s := range list {
-			expected = append(expected, s.name)
+		sources[i] = src
+		for _, s := range src.Items {
+			expected = append(expected, s.Name)
 		}
 	}
 	settings := map[string]any{
@@ -211,80 +207,22 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 	fmt.Fprintf(stderr, "synth: %d HQ images (shard %d/%d of %d), %d pair source(s), %d variant(s) each; preset %s (x%d); model %s (sha256 %.12s); %s, %d steps, strength <= %g; seed %d\n",
 		len(items), shard.Index, shard.Count, len(all), len(expected), f.perImage, cfg.Preset, cfg.Scale, model.ID.Name, model.ID.SHA256, f.samplerName, f.steps, f.maxStrength, f.seed)
 
-	var mu sync.Mutex
-	pairs, strengthSum := 0, 0.0
 	ctx, stop := signalContext()
 	defer stop()
-	sum := batch.Run(ctx, items, batch.Options{Workers: f.workers, Log: stderr, Desc: "synth", Unit: "img"},
-		func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
-			list, listed := subs[it.Path]
-			if listed && len(list) == 0 {
-				return batch.Skipped, nil // smaller than --crop: reported above
-			}
-			todo := list[:0:0]
-			for _, s := range list {
-				if f.overwrite || !w.Complete(s.name, f.perImage) {
-					todo = append(todo, s)
-				}
-			}
-			if len(todo) == 0 && listed {
-				return batch.Skipped, nil
-			}
-			hq, _, err := imageio.Load(it.Path, opt)
-			if err != nil {
-				return 0, err
-			}
-			if !listed {
-				// The header could not be read before, yet the image
-				// loads: list its sub-images from the decoded size.
-				for i, b := range synth.Crops(hq.H, hq.W, f.crop, f.step, f.thresh) {
-					b := b
-					todo = append(todo, sourceItem{synth.CropName(it.Name, i+1), &b})
-				}
-			}
-			for _, s := range todo {
-				if ctx.Err() != nil {
-					return 0, fmt.Errorf("%s: interrupted", it.Path)
-				}
-				src := hq
-				if s.box != nil {
-					src = hq.Crop(s.box[0], s.box[1], s.box[2], s.box[3])
-				}
-				item, err := syn.Prepare(src, s.name)
-				if err != nil {
-					return 0, fmt.Errorf("%s: %w", it.Path, err)
-				}
-				variants := make([]pairset.Variant, f.perImage)
-				for k := range variants {
-					init, lq, rec, err := syn.Variant(item, s.name, k)
-					if err != nil {
-						return 0, fmt.Errorf("%s: %w", it.Path, err)
-					}
-					rec.Source, rec.Crop = it.Path, s.box
-					variants[k] = pairset.Variant{LR: lq, Record: rec}
-					if f.keepInit {
-						variants[k].Init = init
-					}
-					mu.Lock()
-					pairs++
-					strengthSum += rec.Strength
-					mu.Unlock()
-				}
-				if err := w.Write(s.name, item.HR, variants); err != nil {
-					return 0, batch.Output(err)
-				}
-			}
-			return batch.Done, nil
-		})
+	stats := syn.Run(ctx, w, sources, synth.RunOptions{
+		PerImage: f.perImage, KeepInit: f.keepInit, Overwrite: f.overwrite, Workers: f.workers,
+		Log: stderr, Desc: "synth", Unit: "img",
+		MaxPixels: f.maxPixels,
+		// The header could not be read before, yet the image loads: its
+		// sub-images follow from the decoded size.
+		ItemsOf: func(src synth.Source, hq *raster.Image) []synth.Item { return crops(src.Name, hq.H, hq.W) },
+	})
+	sum := stats.Summary
 	n, err := w.Finish()
 	if err != nil {
 		return finishBatch(stderr, sum, problems, f.skipBad, err)
 	}
-	mean := 0.0
-	if pairs > 0 {
-		mean = strengthSum / float64(pairs)
-	}
 	fmt.Fprintf(stderr, "synth: %d pairs written (%.2f pairs/s), %d image(s) skipped (already done), %d failed; mean strength %.3f; %d pairs in %s; %s\n",
-		pairs, float64(pairs)/sum.Elapsed.Seconds(), sum.Skipped, len(sum.Failed), mean, n, f.out, sum.Elapsed.Round(1e7))
+		stats.Pairs, float64(stats.Pairs)/sum.Elapsed.Seconds(), sum.Skipped, len(sum.Failed), stats.MeanStrength(), n, f.out, sum.Elapsed.Round(1e7))
 	return finishBatch(stderr, sum, problems, f.skipBad, nil)
 }

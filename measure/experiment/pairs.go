@@ -2,7 +2,6 @@ package experiment
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/diffusion/pipeline"
-	"github.com/degradiff/degradiff/imageio"
-	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/synth"
 )
@@ -25,13 +22,6 @@ func (r *runner) pairsDir(source string) string { return filepath.Join(r.out, Pa
 // once every pair is.
 func (r *runner) pairsDone(source string) bool {
 	return exists(filepath.Join(r.pairsDir(source), pairset.MetaFile))
-}
-
-// cropRecord is the manifest record of a degradation-only pair: the
-// degradation's record and the crop box.
-type cropRecord struct {
-	degrade.Record
-	Crop [4]int `json:"crop"`
 }
 
 // pipeline builds the degradation of a source at the experiment's scale:
@@ -60,7 +50,7 @@ func (r *runner) makePairs(source string) error {
 	if err != nil {
 		return err
 	}
-	var syn *synth.Synthesizer
+	opt := synth.Options{Degradation: pipe, Seed: c.Seed}
 	if refined(source) {
 		if r.method == nil {
 			if c.Adapt.Steps > 0 {
@@ -73,15 +63,16 @@ func (r *runner) makePairs(source string) error {
 			}
 		}
 		m := r.method
-		syn, err = synth.New(c.Synth.Options(pipe, m, c.Seed))
-		if err != nil {
-			return fmt.Errorf("synth: %w", err)
-		}
+		opt = c.Synth.Options(pipe, m, c.Seed)
 		fmt.Fprintf(r.log, "bench: %s: model %s (sha256 %.12s), %s, %d steps, strength <= %g\n",
 			source, m.ID.Name, m.ID.SHA256, c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)
 		if m.Untrained {
 			fmt.Fprintf(r.log, "bench: warning: the built-in model of this build is untrained (step 0): %s's LQ images will be noise; give a trained one with --model\n", source)
 		}
+	}
+	syn, err := synth.New(opt)
+	if err != nil {
+		return fmt.Errorf("synth: %w", err)
 	}
 	dir := r.pairsDir(source)
 	w, err := pairset.Create(dir)
@@ -89,63 +80,15 @@ func (r *runner) makePairs(source string) error {
 		return err
 	}
 	files, groups := byFile(r.crops.Crops)
-	items := make([]batch.Item, len(files))
+	sources := make([]synth.Source, len(files))
 	for i, f := range files {
-		items[i] = batch.Item{Path: f, Name: f}
+		sources[i] = synth.Source{Path: f, Items: []synth.Item{}}
+		for _, cr := range groups[f] {
+			sources[i].Items = append(sources[i].Items, synth.Item{Name: cr.Name, Box: &cr.Box})
+		}
 	}
-	job := func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
-		var todo []Crop
-		for _, cr := range groups[it.Path] {
-			if !w.Complete(cr.Name, c.PerImage) {
-				todo = append(todo, cr)
-			}
-		}
-		if len(todo) == 0 {
-			return batch.Skipped, nil
-		}
-		img, _, err := imageio.Load(it.Path, imageio.Options{})
-		if err != nil {
-			return 0, err
-		}
-		for _, cr := range todo {
-			if ctx.Err() != nil {
-				return 0, fmt.Errorf("%s: interrupted", it.Path)
-			}
-			b := cr.Box
-			if b[0]+b[2] > img.H || b[1]+b[3] > img.W {
-				return 0, fmt.Errorf("%s: crop %v of %s does not fit the %dx%d image (changed since %s was written?)",
-					it.Path, b, cr.Name, img.W, img.H, CropsFile)
-			}
-			src := img.Crop(b[0], b[1], b[2], b[3])
-			item, err := degrade.Prepare(pipe, src, c.Seed, cr.Name)
-			if err != nil {
-				return 0, fmt.Errorf("%s: %w", it.Path, err)
-			}
-			variants := make([]pairset.Variant, c.PerImage)
-			for k := range variants {
-				if syn != nil {
-					init, lq, rec, err := syn.Variant(item, cr.Name, k)
-					if err != nil {
-						return 0, fmt.Errorf("%s: %w", it.Path, err)
-					}
-					rec.Source, rec.Crop = it.Path, &b
-					variants[k] = pairset.Variant{LR: lq, Init: init, Record: rec}
-					continue
-				}
-				lq, rec, err := item.Variant(k)
-				if err != nil {
-					return 0, fmt.Errorf("%s: %w", it.Path, err)
-				}
-				rec.Source = it.Path
-				variants[k] = pairset.Variant{LR: lq, Record: cropRecord{rec, b}}
-			}
-			if err := w.Write(cr.Name, item.HR, variants); err != nil {
-				return 0, err
-			}
-		}
-		return batch.Done, nil
-	}
-	sum := batch.Run(r.ctx, items, batch.Options{Workers: c.Workers, Log: r.log, Desc: "bench " + source, Unit: "img"}, job)
+	stats := syn.Run(r.ctx, w, sources, synth.RunOptions{PerImage: c.PerImage, KeepInit: true, Workers: c.Workers, Log: r.log, Desc: "bench " + source, Unit: "img"})
+	sum, items := stats.Summary, sources
 	if sum.Interrupted || (r.ctx.Err() != nil && len(sum.Failed) > 0) {
 		return interrupted("pairs/" + source)
 	}

@@ -246,57 +246,31 @@ func (r *runner) makePairs(source string) error {
 	if err != nil {
 		return err
 	}
-	var syn *synth.Synthesizer
+	opt := synth.Options{Degradation: pipe, Seed: c.Seed}
 	if source == FaceMethod {
 		m := r.model
-		syn, err = synth.New(c.Synth.Options(pipe, m, c.Seed))
-		if err != nil {
-			return fmt.Errorf("synth: %w", err)
-		}
+		opt = c.Synth.Options(pipe, m, c.Seed)
 		fmt.Fprintf(r.log, "bench: %s: model %s (sha256 %.12s), %s, %d steps, strength <= %g\n",
 			source, m.ID.Name, m.ID.SHA256, c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)
+	}
+	syn, err := synth.New(opt)
+	if err != nil {
+		return fmt.Errorf("synth: %w", err)
 	}
 	dir := r.path(PairsDir, source)
 	w, err := pairset.Create(dir)
 	if err != nil {
 		return err
 	}
-	err = r.forEach(PairsDir+"/"+source, items(r.split.HQ.Train), func(ctx context.Context, it batch.Item) (batch.Outcome, error) {
-		if w.Complete(it.Name, c.PerImage) {
-			return batch.Skipped, nil
-		}
-		hq, err := r.loadFace(it.Path)
-		if err != nil {
-			return 0, err
-		}
-		item, err := degrade.Prepare(pipe, hq, c.Seed, it.Name)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", it.Path, err)
-		}
-		variants := make([]pairset.Variant, c.PerImage)
-		for k := range variants {
-			if ctx.Err() != nil {
-				return 0, fmt.Errorf("%s: interrupted", it.Path)
-			}
-			if syn != nil {
-				init, lq, rec, err := syn.Variant(item, it.Name, k)
-				if err != nil {
-					return 0, fmt.Errorf("%s: %w", it.Path, err)
-				}
-				rec.Source = it.Path
-				variants[k] = pairset.Variant{LR: lq, Init: init, Record: rec}
-				continue
-			}
-			lq, rec, err := item.Variant(k)
-			if err != nil {
-				return 0, fmt.Errorf("%s: %w", it.Path, err)
-			}
-			rec.Source = it.Path
-			variants[k] = pairset.Variant{LR: lq, Record: rec}
-		}
-		return batch.Done, batch.Output(w.Write(it.Name, item.HR, variants))
-	})
-	if err != nil {
+	faces := r.split.HQ.Train
+	sources := make([]synth.Source, len(faces))
+	for i, f := range faces {
+		sources[i] = synth.Source{Path: f.File, Name: f.Name, Items: []synth.Item{{Name: f.Name}}}
+	}
+	stage := PairsDir + "/" + source
+	stats := syn.Run(r.ctx, w, sources, synth.RunOptions{PerImage: c.PerImage, KeepInit: true, Workers: c.Workers,
+		Log: r.log, Desc: "bench " + stage, Unit: "face", Load: r.loadFace})
+	if err := r.failures(stage, len(sources), stats.Summary); err != nil {
 		return err
 	}
 	n, err := w.Finish()

@@ -343,6 +343,12 @@ func (r *runner) path(elem ...string) string {
 // the failures into one error.
 func (r *runner) forEach(stage string, items []batch.Item, job batch.Job) error {
 	sum := batch.Run(r.ctx, items, batch.Options{Workers: r.cfg.Workers, Log: r.log, Desc: "bench " + stage, Unit: "face"}, job)
+	return r.failures(stage, len(items), sum)
+}
+
+// failures turns the failures of a stage's batch of n faces into one
+// error.
+func (r *runner) failures(stage string, n int, sum batch.Summary) error {
 	if sum.Interrupted || (r.ctx.Err() != nil && len(sum.Failed) > 0) {
 		return interrupted(stage)
 	}
@@ -351,7 +357,7 @@ func (r *runner) forEach(stage string, items []batch.Item, job batch.Job) error 
 		for _, f := range sum.Failed {
 			errs = append(errs, f.Err)
 		}
-		return fmt.Errorf("%d of %d faces failed (every face is needed): %w", len(sum.Failed), len(items), errors.Join(errs...))
+		return fmt.Errorf("%d of %d faces failed (every face is needed): %w", len(sum.Failed), n, errors.Join(errs...))
 	}
 	return nil
 }
