@@ -3,8 +3,8 @@ package degrade
 import (
 	"fmt"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // BicubicParams records the (deterministic) bicubic downsampling.

@@ -5,8 +5,8 @@ import (
 
 	"github.com/degradiff/degradiff/degrade/blur"
 	"github.com/degradiff/degradiff/degrade/noise"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // OpenCV interpolation codes that KAIR draws from: INTER_LINEAR,

@@ -7,8 +7,8 @@ import (
 	"github.com/degradiff/degradiff/degrade/blur"
 	"github.com/degradiff/degradiff/degrade/color"
 	"github.com/degradiff/degradiff/degrade/noise"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // FaceParams holds every sampled value of one GFPGAN face degradation.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // relPaths returns files relative to root with slashes.

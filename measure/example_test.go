@@ -3,8 +3,8 @@ package measure_test
 import (
 	"fmt"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/samples"
 )
 

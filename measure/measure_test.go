@@ -12,10 +12,10 @@ import (
 
 	"github.com/degradiff/degradiff/degrade/noise"
 	"github.com/degradiff/degradiff/imageio"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure/c2st"
 	"github.com/degradiff/degradiff/measure/features"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/samples"
 )
 

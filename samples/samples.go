@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Names lists the scenes Render knows.

@@ -1,5 +1,5 @@
 package synth
 
-import "github.com/degradiff/degradiff/internal/rng"
+import "github.com/degradiff/degradiff/rng"
 
 func rngFor(name string) *rng.Stream { return rng.New(1, name) }

@@ -36,8 +36,8 @@ import (
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/imageio"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func main() {

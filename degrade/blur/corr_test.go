@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // forEachPath runs f as a subtest on every corrRow path this build and CPU

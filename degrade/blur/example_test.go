@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/degradiff/degradiff/degrade/blur"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // A sampled kernel is logged as JSON and rebuilt from the log alone.

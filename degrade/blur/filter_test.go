@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func fixtureKernel(t *testing.T, o *ops, name string) Kernel {

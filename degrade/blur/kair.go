@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // AnisotropicGaussianKAIR returns KAIR's anisotropic_Gaussian(ksize, theta,

@@ -4,8 +4,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func TestFspecialGaussian(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Mixed holds the arguments of BasicSR's random_mixed_kernels (without

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // stage1 is the first-stage blur configuration of Real-ESRGAN's

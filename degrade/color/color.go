@@ -14,8 +14,8 @@ package color
 import (
 	"fmt"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Luma weights of torchvision's rgb_to_grayscale (as float32, the precision

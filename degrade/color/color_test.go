@@ -9,8 +9,8 @@ import (
 
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/internal/fixture"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // pixels builds a 3-plane image of 1 row from RGB triplets.

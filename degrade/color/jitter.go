@@ -5,8 +5,8 @@ import (
 	"math"
 
 	"github.com/degradiff/degradiff/internal/parallel"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Names of the jitter operations, as they appear in JitterOp.Op.

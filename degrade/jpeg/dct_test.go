@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // basicsrDCT returns BasicSR's forward DCT matrix as it applies it:

@@ -14,7 +14,7 @@
 package jpeg
 
 import (
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Params records the sampled JPEG quality.

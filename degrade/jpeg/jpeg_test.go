@@ -8,8 +8,8 @@ import (
 
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/internal/fixture"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func basicsr(t *testing.T) (*safetensors.File, *raster.Image) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 var benchSizes = []int{128, 512}

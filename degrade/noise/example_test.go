@@ -6,8 +6,8 @@ import (
 	"slices"
 
 	"github.com/degradiff/degradiff/degrade/noise"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // A manifest keeps the sampled parameters; replaying them with the stream

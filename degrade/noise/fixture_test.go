@@ -8,8 +8,8 @@ import (
 	"github.com/degradiff/degradiff/degrade/color"
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/internal/fixture"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // basicsr opens the BasicSR fixture file and returns it with the 48x40 test

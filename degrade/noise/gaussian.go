@@ -3,8 +3,8 @@ package noise
 import (
 	"fmt"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // GaussianParams are the parameters of BasicSR's add_gaussian_noise_pt.

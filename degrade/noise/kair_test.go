@@ -5,8 +5,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func TestSymEigen(t *testing.T) {

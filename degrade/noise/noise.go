@@ -26,8 +26,8 @@ import (
 	"math"
 
 	"github.com/degradiff/degradiff/internal/parallel"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // finish combines image and noise as BasicSR's add_*_noise_pt: out = img +

@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // randImage returns a reproducible random image in [0, 1].

@@ -5,8 +5,8 @@ import (
 	"math"
 
 	"github.com/degradiff/degradiff/degrade/color"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // PoissonParams are the parameters of BasicSR's add_poisson_noise_pt.

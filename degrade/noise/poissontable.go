@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/degradiff/degradiff/internal/parallel"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Both references round the image to 8 bits before the Poisson draw, so the

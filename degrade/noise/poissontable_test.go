@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // poissonCDF returns P(K <= k) for K ~ Poisson(lambda), summing the

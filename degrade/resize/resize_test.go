@@ -11,8 +11,8 @@ import (
 
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/internal/fixture"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 var (

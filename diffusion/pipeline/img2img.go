@@ -6,8 +6,8 @@ import (
 	"github.com/degradiff/degradiff/diffusion/sampler"
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Options configures img2img runs.

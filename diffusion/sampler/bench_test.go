@@ -5,7 +5,7 @@ import (
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // benchSteps times one scheduler step on a 3x256x256 sample, the size of

@@ -6,7 +6,7 @@ import (
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func TestThreshold(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // TestDDPMStepFixtures replays diffusers' DDPM steps (no set_timesteps, so

@@ -6,7 +6,7 @@ import (
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // gaussian is a data distribution x0 ~ N(mu, s^2) per element, for which

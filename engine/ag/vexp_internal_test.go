@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // vexpNames are the names of the kernel paths, for test names.

@@ -3,7 +3,7 @@ package conv
 import (
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Benchmark workloads: W1 and W2 from the performance targets, a stride-2

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/degradiff/degradiff/engine/gemm"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // eps32 is the float32 unit roundoff.

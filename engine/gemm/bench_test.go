@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // benchSgemm times C = op(A)*op(B) with the active path and reports GFLOP/s.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // naiveSgemm is the straightforward triple loop, kept as the float32 oracle.

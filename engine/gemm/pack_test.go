@@ -3,7 +3,7 @@ package gemm
 import (
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func TestTranspose(t *testing.T) {

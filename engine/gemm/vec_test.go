@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 var vecLens = []int{0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 129, 1000, 4099}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/degradiff/degradiff/engine/nn"
 	"github.com/degradiff/degradiff/engine/safetensors"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Save a layer in half precision and load it into a model that uses newer

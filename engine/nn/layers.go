@@ -5,7 +5,7 @@
 // (the layer's full prefix plus ".weight" or ".bias"), so that a model built
 // from these layers reads and writes checkpoints with the reference key
 // names. Layers initialise their weights as PyTorch's defaults do, drawing
-// from an internal/rng stream derived from the parameter's name, so the
+// from an rng stream derived from the parameter's name, so the
 // values do not depend on the order in which layers are built.
 package nn
 
@@ -15,7 +15,7 @@ import (
 
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Module is anything that holds parameters.

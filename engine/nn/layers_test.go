@@ -6,7 +6,7 @@ import (
 
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // checkUniform checks that values lie in [-bound, bound] and have the mean

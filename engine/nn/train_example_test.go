@@ -8,7 +8,7 @@ import (
 	"github.com/degradiff/degradiff/engine/nn"
 	"github.com/degradiff/degradiff/engine/optim"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // trainToyNet trains a two-layer conv net to reproduce a 3x3 box blur and

@@ -16,12 +16,12 @@ import (
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/plot"
 	"github.com/degradiff/degradiff/internal/progress"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/diagnose"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 type diagnoseFlags struct {

@@ -9,8 +9,8 @@ import (
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/samples"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/train/ddpm"
 )
 

@@ -16,9 +16,9 @@ import (
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure/c2st"
 	"github.com/degradiff/degradiff/measure/features"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/samples"
 )
 

@@ -11,11 +11,11 @@ import (
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/parallel"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/features"
 	"github.com/degradiff/degradiff/measure/gap"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/synth"
 )
 

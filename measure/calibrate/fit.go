@@ -20,11 +20,11 @@ import (
 
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/internal/atomicfile"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure/c2st"
 	"github.com/degradiff/degradiff/measure/features"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Optimizers lists the optimisers, from gonum's optimize package.

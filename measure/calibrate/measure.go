@@ -12,10 +12,10 @@ import (
 
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/internal/atomicfile"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/c2st"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Gap is a configuration's gap to the held-out real LQ images: the proxy

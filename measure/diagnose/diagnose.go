@@ -28,10 +28,10 @@ import (
 	"sort"
 
 	"github.com/degradiff/degradiff/degrade/blur"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/fidelity"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Refiner refines an image (3 planes in [0, 1]) at an img2img strength.

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/degradiff/degradiff/degrade/blur"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // texture returns a 64x64 noisy gradient image keyed by name.

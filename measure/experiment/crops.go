@@ -8,7 +8,7 @@ import (
 
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/atomicfile"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/synth"
 )
 

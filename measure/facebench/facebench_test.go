@@ -18,11 +18,11 @@ import (
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/fixture"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure/facemeasure"
 	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/train/ddpm"
 )
 

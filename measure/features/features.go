@@ -8,7 +8,7 @@
 //
 // Images of different sizes are compared fairly by describing each with
 // the same number of square crops of the same size (Options: 8 crops of
-// 64x64 by default). Crop positions are drawn from an internal/rng stream
+// 64x64 by default). Crop positions are drawn from an rng stream
 // keyed by the seed and the image's name, so they are the same on every
 // run, and they are multiples of 8 so that a JPEG block grid anchored at
 // the image origin stays aligned in the crop. Before measuring, values are
@@ -80,8 +80,8 @@ import (
 	"math/bits"
 
 	"github.com/degradiff/degradiff/internal/parallel"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Dim is the length of a feature vector.

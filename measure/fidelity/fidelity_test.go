@@ -5,8 +5,8 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // randomImage returns a c x h x w image of 8-bit values lo..hi (divided by

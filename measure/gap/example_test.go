@@ -3,8 +3,8 @@ package gap_test
 import (
 	"fmt"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/measure/gap"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Compare a sample with a shifted one after z-scoring both together. The

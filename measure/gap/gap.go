@@ -31,7 +31,7 @@ import (
 	"math"
 
 	"github.com/degradiff/degradiff/internal/parallel"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // KIDOptions configures KID.

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // gaussian returns n draws of a d-dimensional normal with the given mean

@@ -14,8 +14,8 @@ import (
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/models/modeldir"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func mustNew(t testing.TB, c Config, seed uint64) *Model {

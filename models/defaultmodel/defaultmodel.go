@@ -15,8 +15,8 @@ import (
 	"github.com/degradiff/degradiff/engine/nn"
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/rng"
 )
 
 //go:embed weights/config.json weights/diffusion_pytorch_model.safetensors weights/scheduler_config.json weights/info.json

@@ -3,9 +3,9 @@ package srnet_test
 import (
 	"fmt"
 
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/srnet"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func ExampleModel_Predict() {

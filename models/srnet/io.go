@@ -5,8 +5,8 @@ import (
 
 	"github.com/degradiff/degradiff/engine/nn"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/modeldir"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // Files of a model folder (see package modeldir).

@@ -13,8 +13,8 @@ import (
 	"github.com/degradiff/degradiff/engine/ag/agtest"
 	"github.com/degradiff/degradiff/engine/nn"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func tiny(base string, scale, feat, blocks int) Config {

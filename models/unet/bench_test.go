@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/degradiff/degradiff/engine/ag"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 var benchModels sync.Map // preset name -> *Model

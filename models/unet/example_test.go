@@ -7,8 +7,8 @@ import (
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/unet"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // A fresh model predicts noise for an image of any size.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 func TestSaveLoadRoundTrip(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/ag/agtest"
 	"github.com/degradiff/degradiff/engine/optim"
-	"github.com/degradiff/degradiff/internal/rng"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // BenchmarkTrainStepCPU64 times one full training step of the cpu preset at

@@ -17,11 +17,11 @@ import (
 	"math"
 
 	"github.com/degradiff/degradiff/engine/optim"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/models/bfrnet"
 	"github.com/degradiff/degradiff/models/modeldir"
 	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/train/runfolder"
 	"github.com/degradiff/degradiff/train/srtrain"
 )

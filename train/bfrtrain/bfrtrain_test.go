@@ -15,11 +15,11 @@ import (
 
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/bfrnet"
 	"github.com/degradiff/degradiff/models/modeldir"
 	"github.com/degradiff/degradiff/pairset/pairdata"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/train/runfolder"
 )
 

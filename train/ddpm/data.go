@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/degradiff/degradiff/imageio"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 )
 
 // image8 is a decoded training image kept as 8-bit planes to save memory.

@@ -20,11 +20,11 @@ import (
 	"github.com/degradiff/degradiff/internal/parallel"
 	"github.com/degradiff/degradiff/internal/plot"
 	"github.com/degradiff/degradiff/internal/progress"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/srnet"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/pairset/pairdata"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/train/runfolder"
 )
 

@@ -16,10 +16,10 @@ import (
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/imageio"
-	"github.com/degradiff/degradiff/internal/rng"
 	"github.com/degradiff/degradiff/models/srnet"
 	"github.com/degradiff/degradiff/pairset/pairdata"
 	"github.com/degradiff/degradiff/raster"
+	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/samples"
 	"github.com/degradiff/degradiff/train/runfolder"
 )
