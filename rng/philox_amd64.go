@@ -2,21 +2,8 @@
 
 package rng
 
-import "golang.org/x/sys/cpu"
-
-// philoxPaths returns the paths of fillBlocks this CPU supports, fastest
-// first; the generic path is last.
-func philoxPaths() []int {
-	var ps []int
-	// x/sys/cpu reports AVX-512 only when the OS saves the zmm registers.
-	if cpu.X86.HasAVX512F {
-		ps = append(ps, philoxAVX512Path)
-	}
-	if cpu.X86.HasAVX2 {
-		ps = append(ps, philoxAVX2Path)
-	}
-	return append(ps, philoxGeneric)
-}
+// philoxAsm says whether philoxAVX512 and philoxAVX2 are assembly.
+const philoxAsm = true
 
 // philoxAVX512 sets dst[2j], dst[2j+1] to the words of block ctr+j;
 // len(dst) is a multiple of 32.

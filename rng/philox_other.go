@@ -2,13 +2,12 @@
 
 package rng
 
-// philoxPaths returns only the generic path: this build has no assembly.
-func philoxPaths() []int { return []int{philoxGeneric} }
+// philoxAsm says whether philoxAVX512 and philoxAVX2 are assembly.
+const philoxAsm = false
 
-func philoxAVX512(dst []uint64, ctr uint64, keys *philoxKeys) {
-	panic("rng: no assembly in this build")
-}
+// Go versions of the assembly kernels (never chosen in this build, where
+// package kernel offers only the generic path).
 
-func philoxAVX2(dst []uint64, ctr uint64, keys *philoxKeys) {
-	panic("rng: no assembly in this build")
-}
+func philoxAVX512(dst []uint64, ctr uint64, keys *philoxKeys) { fillBlocksGo(dst, ctr, keys.key()) }
+
+func philoxAVX2(dst []uint64, ctr uint64, keys *philoxKeys) { fillBlocksGo(dst, ctr, keys.key()) }

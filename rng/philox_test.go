@@ -1,9 +1,13 @@
 package rng
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/degradiff/degradiff/internal/kernel"
+)
 
 // setPhilox makes p the fillBlocks path for the rest of the test.
-func setPhilox(t *testing.T, p int) {
+func setPhilox(t *testing.T, p kernel.Path) {
 	old := philoxPath
 	philoxPath = p
 	t.Cleanup(func() { philoxPath = old })
@@ -15,8 +19,8 @@ func setPhilox(t *testing.T, p int) {
 func TestFillBlocksPaths(t *testing.T) {
 	keys := []uint64{0, 1, 0xdeadbeefcafef00d, ^uint64(0)}
 	ctrs := []uint64{0, 5, 1<<32 - 7, 1<<40 + 3}
-	for _, p := range philoxPaths() {
-		t.Run(philoxNames[p], func(t *testing.T) {
+	for _, p := range kernel.Available() {
+		t.Run(p.String(), func(t *testing.T) {
 			setPhilox(t, p)
 			for _, key := range keys {
 				for _, ctr := range ctrs {
@@ -40,21 +44,25 @@ func TestFillBlocksPaths(t *testing.T) {
 	}
 }
 
-func TestChoosePhilox(t *testing.T) {
-	ps := philoxPaths()
-	if ps[len(ps)-1] != philoxGeneric {
-		t.Fatalf("paths %v do not end with the generic one", ps)
-	}
-	for _, p := range ps {
-		if got := choosePhilox(philoxNames[p]); got != p {
-			t.Errorf("DEGRADIFF_KERNEL=%s chose %s", philoxNames[p], philoxNames[got])
+// TestPhiloxKeys checks the round keys keep their key (the Go versions of
+// the kernels use it).
+func TestPhiloxKeys(t *testing.T) {
+	for _, key := range []uint64{0, 1, 0xdeadbeefcafef00d, ^uint64(0)} {
+		var ks philoxKeys
+		ks.init(key)
+		if ks.key() != key {
+			t.Errorf("key %x came back as %x", key, ks.key())
 		}
-	}
-	if got := choosePhilox(""); got != ps[0] {
-		t.Errorf("no DEGRADIFF_KERNEL chose %s, want the fastest, %s", philoxNames[got], philoxNames[ps[0]])
-	}
-	if got := choosePhilox("sse9"); got != ps[0] {
-		t.Errorf("unknown DEGRADIFF_KERNEL chose %s, want the fastest, %s", philoxNames[got], philoxNames[ps[0]])
+		if philoxAsm && !kernel.Supported(kernel.AVX512) {
+			continue
+		}
+		got := make([]uint64, 64)
+		philoxAVX512(got, 9, &ks) // the assembly, or its Go version
+		for i, w := range got {
+			if want := philox(9+uint64(i/2), key)[i%2]; w != want {
+				t.Fatalf("key %x: word %d = %x, want %x", key, i, w, want)
+			}
+		}
 	}
 }
 

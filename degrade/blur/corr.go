@@ -3,36 +3,13 @@ package blur
 import (
 	"fmt"
 
-	"github.com/degradiff/degradiff/engine/gemm"
+	"github.com/degradiff/degradiff/internal/kernel"
 )
 
-// The row correlation runs on the same kernel path as the engine's matrix
-// products: AVX-512 or AVX2 with FMA assembly on amd64, Go elsewhere.
-// DEGRADIFF_KERNEL=generic|avx2|avx512 forces a path (see engine/gemm).
-const (
-	corrGeneric = iota
-	corrAVX2
-	corrAVX512
-)
-
-// corrNames are the DEGRADIFF_KERNEL names of the paths.
-var corrNames = [...]string{"generic", "avx2", "avx512"}
-
-// corrPath is the path corrRow uses: the one gemm chose, if this package
-// has it here.
-var corrPath = corrNamed(gemm.Kernel())
-
-// corrNamed returns the path called name if this build and CPU have it,
-// else the fastest one they have.
-func corrNamed(name string) int {
-	ps := corrPaths() // fastest first, generic last
-	for _, p := range ps {
-		if corrNames[p] == name {
-			return p
-		}
-	}
-	return ps[0]
-}
+// corrPath is the path corrRow uses: AVX-512 or AVX2 with FMA assembly on
+// amd64, Go elsewhere, as chosen for the whole engine by package kernel
+// (DEGRADIFF_KERNEL=generic|avx2|avx512 forces one).
+var corrPath = kernel.Chosen()
 
 // corrRow computes one output row: dst[x] = Σ_ij box[i*kw+j]·src[i*stride+x+j]
 // for x < len(dst), over kh rows of src that hold at least len(dst)+kw-1
@@ -49,9 +26,9 @@ func corrRow(dst, src []float32, stride int, box []float32, kh, kw int) {
 			wd, kh, kw, len(box), len(src), stride))
 	}
 	switch corrPath {
-	case corrAVX512:
+	case kernel.AVX512:
 		corrRowAVX512(dst, src, stride, box, kh, kw)
-	case corrAVX2:
+	case kernel.AVX2:
 		n := wd &^ 7
 		if n > 0 {
 			corrRowAVX2(dst[:n], src, stride, box, kh, kw)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/degradiff/degradiff/internal/kernel"
 	"github.com/degradiff/degradiff/rng"
 )
 
@@ -12,8 +13,8 @@ import (
 // have, with that path selected.
 func forEachPath(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	for _, p := range corrPaths() {
-		t.Run(corrNames[p], func(t *testing.T) {
+	for _, p := range kernel.Available() {
+		t.Run(p.String(), func(t *testing.T) {
 			old := corrPath
 			corrPath = p
 			defer func() { corrPath = old }()
@@ -76,7 +77,7 @@ func TestCorrRowPaths(t *testing.T) {
 				for x := range want {
 					worst = max(worst, math.Abs(float64(got[x])-float64(want[x]))/mag[x])
 				}
-				worstOf[corrNames[corrPath]] = max(worstOf[corrNames[corrPath]], worst)
+				worstOf[corrPath.String()] = max(worstOf[corrPath.String()], worst)
 				if worst > corrTol {
 					t.Errorf("%dx%d box, width %d: relative difference %.3g > %g", kh, kw, wd, worst, corrTol)
 				}
@@ -98,21 +99,6 @@ func TestCorrRowPanics(t *testing.T) {
 	})
 }
 
-func TestCorrNamed(t *testing.T) {
-	ps := corrPaths()
-	if ps[len(ps)-1] != corrGeneric {
-		t.Fatalf("paths %v do not end with the generic one", ps)
-	}
-	for _, p := range ps {
-		if got := corrNamed(corrNames[p]); got != p {
-			t.Errorf("corrNamed(%s) = %s", corrNames[p], corrNames[got])
-		}
-	}
-	if got := corrNamed("unknown"); got != ps[0] {
-		t.Errorf("corrNamed(unknown) = %s, want the fastest, %s", corrNames[got], corrNames[ps[0]])
-	}
-}
-
 func BenchmarkCorrRow(b *testing.B) {
 	for _, n := range []int{7, 21, 41} {
 		src := make([]float32, n*(512+n))
@@ -121,8 +107,8 @@ func BenchmarkCorrRow(b *testing.B) {
 			box[i] = 1 / float32(n*n)
 		}
 		dst := make([]float32, 512)
-		for _, p := range corrPaths() {
-			b.Run(fmt.Sprintf("%dx%d/%s", n, n, corrNames[p]), func(b *testing.B) {
+		for _, p := range kernel.Available() {
+			b.Run(fmt.Sprintf("%dx%d/%s", n, n, p), func(b *testing.B) {
 				old := corrPath
 				corrPath = p
 				defer func() { corrPath = old }()

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/degradiff/degradiff/engine/tensor"
+	"github.com/degradiff/degradiff/internal/kernel"
 	"github.com/degradiff/degradiff/internal/parallel"
 )
 
@@ -272,7 +273,7 @@ func normSiLUConsts(st []float32, rstd float64, gamma, beta []float32, ch int) [
 // log10(mean²/variance) of float64's 16 digits); the Go code takes two
 // passes, the second summing squared deviations.
 func normStats(x []float32, eps float32) (mean, rstd float64) {
-	if vexpPath != vexpGo {
+	if vexpPath != kernel.Generic {
 		s, q := vecSumSq(x)
 		mean = s / float64(len(x))
 		v := max(0, q/float64(len(x))-mean*mean)

@@ -1,5 +1,7 @@
 package ag
 
+import "github.com/degradiff/degradiff/internal/kernel"
+
 // Vectorised kernels for the normalisation and attention hot loops. On
 // amd64 with the avx512 or avx2 kernel path they run as assembly
 // (vexp_amd64.s) in float32 with a polynomial exp (relative error below
@@ -8,31 +10,17 @@ package ag
 // are kept in float64 either way, in a fixed order (16 lanes by index, then
 // combined pairwise), so results do not depend on the number of workers.
 
-// The kernel paths, as vexpPath.
-const (
-	vexpGo = iota
-	vexpAVX2
-	vexpAVX512
-)
-
-// vexpNamed returns the path called name, Go for any other name.
-func vexpNamed(name string) int {
-	switch name {
-	case "avx512":
-		return vexpAVX512
-	case "avx2":
-		return vexpAVX2
-	}
-	return vexpGo
-}
+// vexpPath is the path of the vectorised kernels: the engine's (package
+// kernel; DEGRADIFF_KERNEL may force one).
+var vexpPath = kernel.Chosen()
 
 // vexpWidth returns the number of elements the active path's kernels take
 // at a time, 0 for Go.
 func vexpWidth() int {
 	switch vexpPath {
-	case vexpAVX512:
+	case kernel.AVX512:
 		return 16
-	case vexpAVX2:
+	case kernel.AVX2:
 		return 8
 	}
 	return 0

@@ -2,28 +2,6 @@
 
 package ag
 
-import (
-	"github.com/degradiff/degradiff/engine/gemm"
-	"golang.org/x/sys/cpu"
-)
-
-// vexpPath is the path of the vectorised kernels: the engine's kernel path
-// (gemm.Kernel, which DEGRADIFF_KERNEL may force), which offers avx512 and
-// avx2 only on CPUs and systems that support them.
-var vexpPath = vexpNamed(gemm.Kernel())
-
-// vexpSupported returns the paths this machine can run, Go first.
-func vexpSupported() []int {
-	ps := []int{vexpGo}
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ps = append(ps, vexpAVX2)
-	}
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
-		ps = append(ps, vexpAVX512)
-	}
-	return ps
-}
-
 // vexpK8 holds vexpK for the AVX2 kernels, each value repeated 8 times,
 // with clamps that keep 2^n a normal number: [-87.34, 88.37].
 var vexpK8 = func() (k [11][8]float32) {

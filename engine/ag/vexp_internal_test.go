@@ -5,27 +5,31 @@ import (
 	"math"
 	"testing"
 
+	"github.com/degradiff/degradiff/internal/kernel"
 	"github.com/degradiff/degradiff/rng"
 )
 
-// vexpNames are the names of the kernel paths, for test names.
-var vexpNames = [...]string{vexpGo: "go", vexpAVX2: "avx2", vexpAVX512: "avx512"}
-
-// vexpPaths returns the kernel paths to test: Go always, the assembly
+// vexpPaths returns the kernel paths to test: Go first, then the assembly
 // paths this machine has.
 func vexpPaths() []string {
+	all := kernel.Available()
 	var names []string
-	for _, p := range vexpSupported() {
-		names = append(names, vexpNames[p])
+	for i := len(all) - 1; i >= 0; i-- {
+		names = append(names, all[i].String())
 	}
 	return names
 }
 
-// withVexpPath selects a path and returns a function that restores the
-// previous one.
+// withVexpPath selects a path by name and returns a function that
+// restores the previous one.
 func withVexpPath(name string) (restore func()) {
 	old := vexpPath
-	vexpPath = vexpNamed(name)
+	vexpPath = kernel.Generic
+	for _, p := range kernel.Available() {
+		if p.String() == name {
+			vexpPath = p
+		}
+	}
 	return func() { vexpPath = old }
 }
 

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strings"
 	"testing"
 
+	"github.com/degradiff/degradiff/internal/kernel"
 	"github.com/degradiff/degradiff/rng"
 )
 
@@ -478,42 +478,21 @@ func TestNoAllocs(t *testing.T) {
 	}
 }
 
-// TestKernelSelection checks the DEGRADIFF_KERNEL parsing and Kernel.
+// TestKernelSelection checks that every available instruction set has its
+// path and that Kernel names the active one.
 func TestKernelSelection(t *testing.T) {
 	all := paths()
-	if got := choosePath("", nil); got != all[0] {
-		t.Errorf("default path %s, want the fastest, %s", got.name, all[0].name)
+	if len(all) != len(kernel.Available()) || all[len(all)-1] != genericPath {
+		t.Fatalf("paths %d for instruction sets %v", len(all), kernel.Available())
 	}
-	for _, p := range all {
-		if got := choosePath(p.name, nil); got != p {
-			t.Errorf("DEGRADIFF_KERNEL=%s chose %s", p.name, got.name)
+	for i, p := range all {
+		if want := kernel.Available()[i].String(); p.name != want {
+			t.Errorf("path %s for instruction set %s", p.name, want)
 		}
 		restore := setPath(p)
 		if Kernel() != p.name {
 			t.Errorf("Kernel() = %q with path %s", Kernel(), p.name)
 		}
 		restore()
-	}
-	for _, name := range []string{"no-such-kernel", "avx512", "avx2"} {
-		var warn strings.Builder
-		got := choosePath(name, &warn)
-		known := false
-		for _, p := range all {
-			known = known || p.name == name
-		}
-		if known {
-			continue
-		}
-		if got != all[0] {
-			t.Errorf("DEGRADIFF_KERNEL=%s chose %s, want the fastest, %s", name, got.name, all[0].name)
-		}
-		if w := warn.String(); strings.Count(w, "\n") != 1 || !strings.Contains(w, name) {
-			t.Errorf("DEGRADIFF_KERNEL=%s: warning %q, want one line naming it", name, w)
-		}
-	}
-	for _, p := range all {
-		if p.nc%p.nr != 0 || p.kc%16 != 0 {
-			t.Errorf("%s blocking kc=%d nc=%d: not multiples of 16 and nr=%d", p.name, p.kc, p.nc, p.nr)
-		}
 	}
 }

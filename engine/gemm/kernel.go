@@ -2,10 +2,10 @@ package gemm
 
 import (
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"sync/atomic"
+
+	"github.com/degradiff/degradiff/internal/kernel"
 )
 
 //go:generate go run gen.go
@@ -152,36 +152,25 @@ var genericPath = &path{
 var active atomic.Pointer[path]
 
 func init() {
-	active.Store(choosePath(os.Getenv("DEGRADIFF_KERNEL"), os.Stderr))
+	active.Store(pathFor(kernel.Chosen()))
 }
 
 // paths returns every path this machine can run, fastest first; the generic
 // path is last.
 func paths() []*path {
-	return append(asmPaths(), genericPath)
+	var ps []*path
+	for _, k := range kernel.Available() {
+		ps = append(ps, pathFor(k))
+	}
+	return ps
 }
 
-// choosePath returns the path named by want (the DEGRADIFF_KERNEL value), or
-// the fastest path when want is empty. When the named path is unknown or not
-// supported here it writes a one-line warning to warn and falls back to the
-// fastest one.
-func choosePath(want string, warn io.Writer) *path {
-	all := paths()
-	if want == "" {
-		return all[0]
+// pathFor returns the path of instruction set k.
+func pathFor(k kernel.Path) *path {
+	if p := asmPath(k); p != nil {
+		return p
 	}
-	for _, p := range all {
-		if p.name == want {
-			return p
-		}
-	}
-	switch want {
-	case "generic", "avx2", "avx512":
-		fmt.Fprintf(warn, "gemm: DEGRADIFF_KERNEL=%s is not supported on this machine; using %s\n", want, all[0].name)
-	default:
-		fmt.Fprintf(warn, "gemm: unknown DEGRADIFF_KERNEL=%q (want generic, avx2 or avx512); using %s\n", want, all[0].name)
-	}
-	return all[0]
+	return genericPath
 }
 
 // Kernel returns the name of the kernel path in use: "avx512", "avx2" or

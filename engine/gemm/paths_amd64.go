@@ -2,19 +2,17 @@
 
 package gemm
 
-import "golang.org/x/sys/cpu"
+import "github.com/degradiff/degradiff/internal/kernel"
 
-// asmPaths returns the assembly paths this CPU supports, fastest first.
-func asmPaths() []*path {
-	var ps []*path
-	// x/sys/cpu reports AVX-512 only when the OS saves the zmm registers.
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
-		ps = append(ps, avx512Path)
+// asmPath returns the assembly path of instruction set k, nil for Go.
+func asmPath(k kernel.Path) *path {
+	switch k {
+	case kernel.AVX512:
+		return avx512Path
+	case kernel.AVX2:
+		return avx2Path
 	}
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ps = append(ps, avx2Path)
-	}
-	return ps
+	return nil
 }
 
 // The tile speeds are GFLOP/s of each kernel alone on one core (AMD Zen 5

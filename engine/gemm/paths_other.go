@@ -2,19 +2,33 @@
 
 package gemm
 
-// asmPaths returns no paths: this build has no assembly kernels.
-func asmPaths() []*path { return nil }
+import "github.com/degradiff/degradiff/internal/kernel"
 
-// The packing routines of paths with asmPack: no path has it in this build.
+// asmPath returns nil: this build has no assembly kernels.
+func asmPath(kernel.Path) *path { return nil }
+
+// Go versions of the AVX-512 packing routines (never called in this build,
+// where no path has asmPack).
 
 func transposeOffs(dst []float32, ld int, src []float32, offs *[16]int, mask int, cols int) {
-	panic("gemm: no assembly in this build")
+	for r := range 16 {
+		if mask&(1<<r) == 0 {
+			continue
+		}
+		for c := range cols {
+			dst[c*ld+r] = src[offs[r]+c]
+		}
+	}
 }
 
 func copyRows32(dst []float32, src []float32, lds, rows int) {
-	panic("gemm: no assembly in this build")
+	for r := range rows {
+		copy(dst[r*32:r*32+32], src[r*lds:r*lds+32])
+	}
 }
 
 func gatherRows32(dst []float32, ld int, src []float32, offs []int) {
-	panic("gemm: no assembly in this build")
+	for r, o := range offs {
+		copy(dst[r*ld:r*ld+32], src[o:o+32])
+	}
 }

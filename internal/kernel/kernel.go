@@ -1,0 +1,98 @@
+// Package kernel chooses the instruction set of degradiff's assembly
+// kernels, once for every package that has them (engine/gemm, engine/ag,
+// degrade/blur, rng): AVX-512, AVX2 with FMA, or Go.
+//
+// The environment variable DEGRADIFF_KERNEL=generic|avx2|avx512 forces a
+// path; a path this build or CPU lacks falls back to the fastest one it
+// has, with a one-line warning on standard error. Each package keeps a Go
+// implementation of every kernel, so a build without assembly (another
+// architecture, or the noasm tag) computes the same things.
+package kernel
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// Path is an instruction set the kernels are written for.
+type Path int
+
+// The paths, slowest first.
+const (
+	Generic Path = iota // Go
+	AVX2                // amd64 with AVX2 and FMA
+	AVX512              // amd64 with AVX-512 F and VL
+)
+
+// Env is the environment variable that forces a path.
+const Env = "DEGRADIFF_KERNEL"
+
+var names = [...]string{"generic", "avx2", "avx512"}
+
+// String returns the path's DEGRADIFF_KERNEL name.
+func (p Path) String() string {
+	if p < 0 || int(p) >= len(names) {
+		return fmt.Sprintf("Path(%d)", int(p))
+	}
+	return names[p]
+}
+
+// Available returns the paths this build and CPU run, fastest first; the
+// generic path is last.
+func Available() []Path {
+	var ps []Path
+	if hasAVX512 {
+		ps = append(ps, AVX512)
+	}
+	if hasAVX2 {
+		ps = append(ps, AVX2)
+	}
+	return append(ps, Generic)
+}
+
+// Supported reports whether this build and CPU run path p.
+func Supported(p Path) bool {
+	for _, q := range Available() {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	once   sync.Once
+	chosen Path
+)
+
+// Chosen returns the path every kernel uses: the one DEGRADIFF_KERNEL
+// names, or the fastest available. It warns once about a name that is
+// unknown or not available here.
+func Chosen() Path {
+	once.Do(func() { chosen = Choose(os.Getenv(Env), os.Stderr) })
+	return chosen
+}
+
+// Choose returns the path named want ("" for the fastest), writing a
+// warning to warn when want is unknown or not available here.
+func Choose(want string, warn io.Writer) Path {
+	all := Available()
+	if want == "" {
+		return all[0]
+	}
+	for _, p := range all {
+		if p.String() == want {
+			return p
+		}
+	}
+	for _, n := range names {
+		if n == want {
+			fmt.Fprintf(warn, "degradiff: %s=%s is not supported on this machine; using %s\n", Env, want, all[0])
+			return all[0]
+		}
+	}
+	fmt.Fprintf(warn, "degradiff: unknown %s=%q (want generic, avx2 or avx512); using %s\n", Env, want, all[0])
+	return all[0]
+}

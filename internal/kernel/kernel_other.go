@@ -1,0 +1,9 @@
+//go:build !amd64 || noasm
+
+package kernel
+
+// This build has no assembly kernels.
+const (
+	hasAVX512 = false
+	hasAVX2   = false
+)

@@ -1,0 +1,38 @@
+package kernel
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestChoose(t *testing.T) {
+	all := Available()
+	if all[len(all)-1] != Generic {
+		t.Fatalf("Available %v does not end with generic", all)
+	}
+	for _, tc := range []struct {
+		want string
+		path Path
+		warn string
+	}{
+		{"", all[0], ""},
+		{"generic", Generic, ""},
+		{"sse", all[0], "unknown"},
+	} {
+		var w bytes.Buffer
+		if got := Choose(tc.want, &w); got != tc.path || !strings.Contains(w.String(), tc.warn) || (tc.warn == "" && w.Len() > 0) {
+			t.Errorf("Choose(%q) = %v, warning %q", tc.want, got, w.String())
+		}
+	}
+	for _, p := range []Path{AVX2, AVX512} {
+		var w bytes.Buffer
+		got := Choose(p.String(), &w)
+		if Supported(p) != (got == p) || Supported(p) == (w.Len() > 0) {
+			t.Errorf("Choose(%v) = %v (supported %v), warning %q", p, got, Supported(p), w.String())
+		}
+	}
+	if !Supported(Chosen()) {
+		t.Errorf("Chosen %v is not supported", Chosen())
+	}
+}
