@@ -7,7 +7,7 @@ package main
 import (
 	"os"
 
-	"github.com/degradiff/degradiff/internal/cli"
+	"github.com/degradiff/degradiff/cmd/degradiff/cli"
 )
 
 func main() {

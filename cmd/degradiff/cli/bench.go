@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/report"
-	"github.com/degradiff/degradiff/measure/experiment"
 )
 
 // benchFlags are the flags of degradiff bench.

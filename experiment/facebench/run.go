@@ -18,10 +18,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/degradiff/degradiff/diffusion/pipeline"
+	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/internal/yamlconf"
-	"github.com/degradiff/degradiff/measure/experiment"
 	"github.com/degradiff/degradiff/measure/facemeasure"
 	"github.com/degradiff/degradiff/pairset"
 )

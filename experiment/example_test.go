@@ -3,7 +3,7 @@ package experiment_test
 import (
 	"fmt"
 
-	"github.com/degradiff/degradiff/measure/experiment"
+	"github.com/degradiff/degradiff/experiment"
 )
 
 // The budgets differ in how many crops they use, how long they adapt the

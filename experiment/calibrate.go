@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/degradiff/degradiff/calibrate"
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/internal/atomicfile"
-	"github.com/degradiff/degradiff/measure/calibrate"
 )
 
 // CalibrateDir is the folder of the stage "calibrate" under OUT: a

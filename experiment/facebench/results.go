@@ -7,9 +7,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/degradiff/degradiff/diffusion/pipeline"
+	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/c2st"
-	"github.com/degradiff/degradiff/measure/experiment"
 )
 
 // Results is the outcome of a face bench, saved as OUT/results.json.

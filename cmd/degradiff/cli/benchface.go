@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/degradiff/degradiff/experiment/facebench"
 	"github.com/degradiff/degradiff/internal/report"
-	"github.com/degradiff/degradiff/measure/facebench"
 )
 
 // benchFaceHelp is the part of bench --help about --task face.

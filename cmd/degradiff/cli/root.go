@@ -12,7 +12,7 @@ import (
 )
 
 // Version is the program version, set at build time with
-// -ldflags "-X github.com/degradiff/degradiff/internal/cli.Version=v1.2.3";
+// -ldflags "-X github.com/degradiff/degradiff/cmd/degradiff/cli.Version=v1.2.3";
 // otherwise it comes from the module build information.
 var Version = ""
 

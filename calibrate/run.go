@@ -86,7 +86,7 @@ type Inputs struct {
 // measures the preset and the fit on the held-out part (KID, FD,
 // classifier test, cached in dir/gap/), checks the proxy against the full
 // measures on opt.Check candidates, and writes result.json and the charts.
-// The report itself is written by measure/experiment.WriteCalibrationReport.
+// The report itself is written by experiment.WriteCalibrationReport.
 func Run(ctx context.Context, real Files, hq []string, in Inputs, opt Options, dir string) (*Result, error) {
 	start := time.Now()
 	log := opt.Log

@@ -8,10 +8,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/measure"
-	"github.com/degradiff/degradiff/measure/experiment"
 	"github.com/degradiff/degradiff/pairset"
 )
 
@@ -211,7 +211,7 @@ func (r *runner) document(res *Results) report.Document {
 	})
 	cmd := c.Command
 	if cmd == "" {
-		cmd = "(run through the library: measure/facebench.Run)"
+		cmd = "(run through the library: facebench.Run)"
 	}
 	var lines []string
 	for _, run := range r.runs() {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/degradiff/degradiff/calibrate"
 	"github.com/degradiff/degradiff/internal/report"
-	"github.com/degradiff/degradiff/measure/calibrate"
 	"github.com/degradiff/degradiff/pairset"
 )
 

@@ -175,7 +175,7 @@ func TestTrainInitFromBuiltin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains the built-in model for a step")
 	}
-	base, err := os.ReadFile(filepath.Join("..", "..", "configs", "ddpm-adapt.yaml"))
+	base, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", "ddpm-adapt.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

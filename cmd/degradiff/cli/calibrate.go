@@ -10,10 +10,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/degradiff/degradiff/calibrate"
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/report"
-	"github.com/degradiff/degradiff/measure/calibrate"
-	"github.com/degradiff/degradiff/measure/experiment"
 	"github.com/degradiff/degradiff/pairset/pairdata"
 )
 

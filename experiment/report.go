@@ -209,7 +209,7 @@ func (r *runner) document(res *Results) report.Document {
 	})
 	cmd := c.Command
 	if cmd == "" {
-		cmd = "(run through the library: measure/experiment.Run)"
+		cmd = "(run through the library: experiment.Run)"
 	}
 	var lines []string
 	for _, s := range c.Sources {

@@ -17,7 +17,7 @@ func FuzzConfigYAML(f *testing.F) {
 		}
 		f.Add(c.YAML())
 	}
-	if b, err := os.ReadFile(filepath.Join("..", "..", "configs", "bench-realsr.yaml")); err == nil {
+	if b, err := os.ReadFile(filepath.Join("..", "configs", "bench-realsr.yaml")); err == nil {
 		f.Add(b)
 	}
 	f.Add([]byte("synth:\n  max_strength: .nan\n"))

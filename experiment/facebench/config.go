@@ -56,10 +56,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/measure/c2st"
-	"github.com/degradiff/degradiff/measure/experiment"
 	"github.com/degradiff/degradiff/measure/facemeasure"
 	"github.com/degradiff/degradiff/measure/features"
 	"github.com/degradiff/degradiff/train/bfrtrain"
