@@ -56,11 +56,12 @@ type Synthesizer struct {
 	img2img *pipeline.Img2Img
 }
 
-// New checks the options and returns a Synthesizer. Without a Model it
-// only degrades: Run writes the initial LQ images as the pairs.
+// New checks the options and returns a Synthesizer; an invalid option gives
+// a *pipeline.OptionError. Without a Model it only degrades: Run writes the
+// initial LQ images as the pairs.
 func New(opt Options) (*Synthesizer, error) {
 	if !(opt.MaxStrength >= 0 && opt.MaxStrength <= 1) {
-		return nil, fmt.Errorf("--max-strength: %g is outside [0, 1]", opt.MaxStrength)
+		return nil, &pipeline.OptionError{Option: "max_strength", Err: fmt.Errorf("%g is outside [0, 1]", opt.MaxStrength)}
 	}
 	if opt.Model == nil {
 		// Degradation only: Run writes the initial LQ images.

@@ -27,6 +27,21 @@ type Options struct {
 	Tile, Overlap int
 }
 
+// OptionError is an invalid option. Option is its settings key (steps,
+// tile_overlap, ...), which degradiff synth's flags spell with dashes
+// (--tile-overlap) and the bench's settings under synth:.
+type OptionError struct {
+	Option string
+	Err    error
+}
+
+func (e *OptionError) Error() string { return e.Option + ": " + e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
+
+func optionError(option, format string, args ...any) error {
+	return &OptionError{option, fmt.Errorf(format, args...)}
+}
+
 // DefaultOptions are degradiff synth's defaults: UniPC, 50 steps, the last
 // step on the clean sample, tiles of 256 pixels overlapping by 32.
 func DefaultOptions() Options {
@@ -45,7 +60,7 @@ type Img2Img struct {
 }
 
 // New checks the options against the model's scheduler configuration (a
-// scheduler_config.json). Errors name the synth flag of the option.
+// scheduler_config.json). An invalid option gives an *OptionError.
 func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error) {
 	if opt.Sampler == "" {
 		opt.Sampler = "unipc"
@@ -54,13 +69,13 @@ func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error
 		opt.Steps = 50
 	}
 	if opt.Steps < 1 || opt.Steps > 1000 {
-		return nil, fmt.Errorf("--steps: %d is outside 1..1000", opt.Steps)
+		return nil, optionError("steps", "%d is outside 1..1000", opt.Steps)
 	}
 	if opt.Tile != 0 && opt.Tile < 32 {
-		return nil, fmt.Errorf("--tile: %d is below 32", opt.Tile)
+		return nil, optionError("tile", "%d is below 32", opt.Tile)
 	}
 	if opt.Tile > 0 && (opt.Overlap < 0 || opt.Overlap >= opt.Tile/2) {
-		return nil, fmt.Errorf("--tile-overlap: %d must be in [0, tile/2)", opt.Overlap)
+		return nil, optionError("tile_overlap", "%d must be in [0, tile/2)", opt.Overlap)
 	}
 	sc, err := schedule.ParseConfig(schedulerConfig)
 	if err != nil {
@@ -71,11 +86,11 @@ func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error
 	case schedule.FinalZero, schedule.FinalSigmaMin:
 		sc.FinalSigmasType = opt.FinalSigmas
 	default:
-		return nil, fmt.Errorf("--final-sigmas: %q is not %s or %s", opt.FinalSigmas, schedule.FinalZero, schedule.FinalSigmaMin)
+		return nil, optionError("final_sigmas", "%q is not %s or %s", opt.FinalSigmas, schedule.FinalZero, schedule.FinalSigmaMin)
 	}
 	sch, err := sampler.New(opt.Sampler, sc)
 	if err != nil {
-		return nil, fmt.Errorf("--sampler: %w", err)
+		return nil, &OptionError{"sampler", err}
 	}
 	p := &Img2Img{predict: predict, sched: sc, opt: opt}
 	switch sch.(type) {

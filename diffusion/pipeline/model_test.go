@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
@@ -69,15 +70,17 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		opt  Options
 		flag string
 	}{
-		{Options{Steps: 1001}, "--steps"},
-		{Options{Steps: -1}, "--steps"},
-		{Options{Tile: 16}, "--tile"},
-		{Options{Tile: 64, Overlap: 32}, "--tile-overlap"},
-		{Options{FinalSigmas: "one"}, "--final-sigmas"},
-		{Options{Sampler: "euler"}, "--sampler"},
+		{Options{Steps: 1001}, "steps"},
+		{Options{Steps: -1}, "steps"},
+		{Options{Tile: 16}, "tile"},
+		{Options{Tile: 64, Overlap: 32}, "tile_overlap"},
+		{Options{FinalSigmas: "one"}, "final_sigmas"},
+		{Options{Sampler: "euler"}, "sampler"},
 	} {
-		if _, err := New(zero, sched, tc.opt); err == nil || !bytes.Contains([]byte(err.Error()), []byte(tc.flag)) {
-			t.Errorf("%+v: error %v does not name %s", tc.opt, err, tc.flag)
+		_, err := New(zero, sched, tc.opt)
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != tc.flag {
+			t.Errorf("%+v: error %v is not about option %s", tc.opt, err, tc.flag)
 		}
 	}
 	if _, err := New(zero, []byte("{"), Options{}); err == nil {

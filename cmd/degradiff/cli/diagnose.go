@@ -222,7 +222,7 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 		img2img, err := pipeline.New(model.Predict, model.SchedulerConfig,
 			pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: pipeline.DefaultOptions().Overlap})
 		if err != nil {
-			return err
+			return flagError(err)
 		}
 		refine := func(img *raster.Image, s float64, name string) (*raster.Image, error) {
 			out, _, err := img2img.Image(img, s, rng.New(f.seed, "diagnose", name, strconv.FormatFloat(s, 'g', -1, 64)))

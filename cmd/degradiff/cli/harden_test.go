@@ -277,6 +277,11 @@ func TestFlagAndConfigChecks(t *testing.T) {
 		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--shard", "0/2abc"}, "--shard"},
 		{[]string{"degrade", "--hq", hq, "--out", t.TempDir(), "--per-image", "1000000000"}, "--per-image"},
 		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--max-strength", "nan"}, "--max-strength"},
+		// The library names the option (tile_overlap); the CLI its flag.
+		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--tile-overlap", "200"}, "--tile-overlap: 200"},
+		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--final-sigmas", "one"}, "--final-sigmas"},
+		{[]string{"train", "--lq", hq, "--out", t.TempDir(), "--config", tiny, "--seed", "18446744073709551616"}, "--seed"},
+		// Seeds are unsigned everywhere: -1 is refused, not wrapped.
 		{[]string{"train", "--lq", hq, "--out", t.TempDir(), "--config", tiny, "--seed", "-1"}, "--seed"},
 		{[]string{"sr", "train", "--pairs", t.TempDir(), "--out", t.TempDir(), "--seed", "-1"}, "--seed"},
 		{[]string{"degrade", "--hq", hq, "--out", nanOut, "--config", nanCfg}, "nan.yaml: line 2: realesrgan.noise_range[1]"},

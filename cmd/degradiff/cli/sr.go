@@ -69,7 +69,7 @@ func newSRTrainCmd() *cobra.Command {
 	var pairs, out, config, resume, budget string
 	var include, exclude []string
 	var steps int
-	var seed int64
+	var seed uint64
 	var maxPixels int64
 	cmd := &cobra.Command{
 		Use:   "train --pairs DIR --out RUN [--config FILE] [--budget quick|full] [--resume latest]",
@@ -129,10 +129,7 @@ bit for bit.
 				if resume != "" {
 					return errors.New("--seed cannot change on --resume: the run's seed is in its config.yaml")
 				}
-				if seed < 0 {
-					return fmt.Errorf("--seed: %d must be 0 or more", seed)
-				}
-				cfg.Seed = uint64(seed)
+				cfg.Seed = seed
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -192,7 +189,7 @@ bit for bit.
 	fl.StringVar(&resume, "resume", "", `continue a run: "latest", a checkpoint folder, or a run folder`)
 	fl.StringVar(&budget, "budget", "", "training length: quick (minutes) or full (about an hour) on 2 CPU cores")
 	fl.IntVar(&steps, "steps", 0, "total optimisation steps (overrides the config and --budget)")
-	fl.Int64Var(&seed, "seed", 0, "random seed (overrides the config)")
+	fl.Uint64Var(&seed, "seed", 0, "random seed (overrides the config)")
 	fl.StringArrayVar(&include, "include", nil, "train only on pairs whose HR name matches one of these globs, e.g. 'Canon_*,Nikon_*' (repeatable)")
 	fl.StringArrayVar(&exclude, "exclude", nil, "leave out pairs whose HR name matches one of these globs (repeatable)")
 	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -105,6 +107,16 @@ type shardInfo struct {
 	Items    []string `json:"items"`
 }
 
+// flagError names the flag of an invalid synthesis option: --tile-overlap
+// for the option tile_overlap.
+func flagError(err error) error {
+	var oe *pipeline.OptionError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("--%s: %w", strings.ReplaceAll(oe.Option, "_", "-"), oe.Err)
+	}
+	return err
+}
+
 func runSynth(cmd *cobra.Command, f synthFlags) error {
 	stderr := cmd.ErrOrStderr()
 	if err := checkScaleFlag(cmd, f.scale); err != nil {
@@ -142,7 +154,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		Options:     pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: f.overlap},
 		MaxStrength: f.maxStrength, Seed: f.seed})
 	if err != nil {
-		return err
+		return flagError(err)
 	}
 	all, problems, err := pairItems("--hq", f.hq)
 	if err != nil {

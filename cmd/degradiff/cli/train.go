@@ -21,7 +21,7 @@ func newTrainCmd() *cobra.Command {
 	var lqs, exclude []string
 	var out, config, resume, initFrom string
 	var steps int
-	var seed int64
+	var seed uint64
 	var maxPixels int64
 	cmd := &cobra.Command{
 		Use:   "train --lq DIR --out RUN [--config FILE] [--resume latest]",
@@ -69,11 +69,6 @@ reported and skipped.`,
 			if err := checkSeparate("--out", out, ins); err != nil {
 				return err
 			}
-			// degrade and synth take the seed as unsigned; a negative one
-			// would wrap around to a huge seed silently.
-			if seed < 0 {
-				return fmt.Errorf("--seed: %d must be 0 or more", seed)
-			}
 			cfg, err := runSettings(filepath.Join(out, "config.yaml"), config, resume != "", ddpm.Default(), ddpm.LoadFile,
 				func(c *ddpm.Config, steps int) int { old := c.Steps; c.Steps = steps; return old })
 			if err != nil {
@@ -86,7 +81,7 @@ reported and skipped.`,
 				if resume != "" {
 					return errors.New("--seed cannot change on --resume: the run's seed is in its config.yaml")
 				}
-				cfg.Seed = uint64(seed)
+				cfg.Seed = seed
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -168,7 +163,7 @@ reported and skipped.`,
 	fl.StringVar(&resume, "resume", "", `continue a run: "latest", a checkpoint folder, or a run folder`)
 	fl.StringVar(&initFrom, "init-from", "", `start a new run from the weights of a diffusers model folder (same configuration), or "builtin" for the built-in model`)
 	fl.IntVar(&steps, "steps", 0, "total optimisation steps (overrides the config)")
-	fl.Int64Var(&seed, "seed", 0, "random seed (overrides the config)")
+	fl.Uint64Var(&seed, "seed", 0, "random seed (overrides the config)")
 	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
 	fl.Bool("print-config", false, "print the settings (defaults, or with --config) and exit")
 	return cmd
