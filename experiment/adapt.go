@@ -194,7 +194,7 @@ func (r *runner) adapt() error {
 		base.ID.Name, base.ID.SHA256, len(data.Train), tc.Steps, tc.BatchSize, tc.Resolution, tc.Resolution, tc.LR)
 	err = tr.Run(r.ctx)
 	if errors.Is(err, ddpm.ErrInterrupted) || (err != nil && r.ctx.Err() != nil) {
-		return interrupted(AdaptDir)
+		return Interrupted(AdaptDir)
 	}
 	if err != nil {
 		return err

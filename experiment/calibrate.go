@@ -77,7 +77,7 @@ func (r *runner) calibrate() error {
 	dir := filepath.Join(r.out, CalibrateDir)
 	res, err := calibrate.Run(r.ctx, real, c.HQ, calibrate.Inputs{RealLQ: c.RealLQ, HQ: c.HQ}, opt, dir)
 	if errors.Is(err, calibrate.ErrInterrupted) {
-		return interrupted(CalibrateDir)
+		return Interrupted(CalibrateDir)
 	}
 	if err != nil {
 		return err

@@ -90,7 +90,7 @@ func (r *runner) makePairs(source string) error {
 	stats := syn.Run(r.ctx, w, sources, synth.RunOptions{PerImage: c.PerImage, KeepInit: true, Workers: c.Workers, Log: r.log, Desc: "bench " + source, Unit: "img"})
 	sum, items := stats.Summary, sources
 	if sum.Interrupted || (r.ctx.Err() != nil && len(sum.Failed) > 0) {
-		return interrupted("pairs/" + source)
+		return Interrupted("pairs/" + source)
 	}
 	if len(sum.Failed) > 0 {
 		var errs []error

@@ -77,9 +77,9 @@ func (r *runner) report() (*Results, error) {
 		res.Rows = append(res.Rows, row)
 	}
 	res.compareRows()
-	for _, name := range r.order {
-		if name != "report" {
-			res.Stages = append(res.Stages, r.times[name])
+	for _, t := range r.stages.Times() {
+		if t.Name != "report" {
+			res.Stages = append(res.Stages, t)
 		}
 	}
 	if err := atomicfile.WriteJSON(filepath.Join(r.out, ResultsFile), res); err != nil {

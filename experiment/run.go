@@ -1,9 +1,7 @@
 package experiment
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,15 +9,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/diffusion/pipeline"
-	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/pairset/pairdata"
 )
@@ -56,12 +50,12 @@ type StageTime struct {
 
 // runner holds the state of one Run.
 type runner struct {
-	ctx   context.Context
-	cfg   Config
-	out   string
-	log   io.Writer
-	times map[string]StageTime
-	order []string // stages met by this run, in order
+	ctx context.Context
+	cfg Config
+	out string
+	log io.Writer
+	// stages runs the stages and keeps their times (set by prepare).
+	stages *Stages
 
 	crops *CropList
 	real  *lqSet
@@ -92,11 +86,11 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 		cfg.Workers = runtime.NumCPU()
 	}
 	cfg.Sources = ordered(cfg.Sources)
-	r := &runner{ctx: ctx, cfg: cfg, out: outDir, log: log, times: map[string]StageTime{}}
+	r := &runner{ctx: ctx, cfg: cfg, out: outDir, log: log}
 	if err := r.prepare(); err != nil {
 		return nil, err
 	}
-	if err := r.stage("crops", r.cropsDone, r.makeCrops); err != nil {
+	if err := r.stages.Run("crops", r.cropsDone, r.makeCrops); err != nil {
 		return nil, err
 	}
 	// The inputs are sound: from here on the settings are binding.
@@ -116,17 +110,17 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 		if s == Real {
 			continue
 		}
-		if refined(s) && r.adapting() && !slices.Contains(r.order, AdaptDir) {
-			if err := r.stage(AdaptDir, r.adaptDone, r.adapt); err != nil {
+		if refined(s) && r.adapting() && !r.stages.Met(AdaptDir) {
+			if err := r.stages.Run(AdaptDir, r.adaptDone, r.adapt); err != nil {
 				return nil, err
 			}
 		}
-		if calibrated(s) && r.cfg.Calibration.Config == "" && !slices.Contains(r.order, CalibrateDir) {
-			if err := r.stage(CalibrateDir, r.calibrationDone, r.calibrate); err != nil {
+		if calibrated(s) && r.cfg.Calibration.Config == "" && !r.stages.Met(CalibrateDir) {
+			if err := r.stages.Run(CalibrateDir, r.calibrationDone, r.calibrate); err != nil {
 				return nil, err
 			}
 		}
-		if err := r.stage("pairs/"+s, func() bool { return r.pairsDone(s) }, func() error { return r.makePairs(s) }); err != nil {
+		if err := r.stages.Run("pairs/"+s, func() bool { return r.pairsDone(s) }, func() error { return r.makePairs(s) }); err != nil {
 			return nil, err
 		}
 	}
@@ -134,14 +128,14 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 		if s == Real {
 			continue
 		}
-		if err := r.stage("gap/"+s, func() bool { return exists(r.gapFile(s)) }, func() error { return r.measureGap(s) }); err != nil {
+		if err := r.stages.Run("gap/"+s, func() bool { return exists(r.gapFile(s)) }, func() error { return r.measureGap(s) }); err != nil {
 			return nil, err
 		}
 	}
 	for k := 0; k < cfg.seeds(); k++ {
 		for _, s := range cfg.Sources {
 			run := srRun{s, k}
-			if err := r.stage("sr/"+run.key(), func() bool { return r.trainDone(run) }, func() error { return r.train(run) }); err != nil {
+			if err := r.stages.Run("sr/"+run.key(), func() bool { return r.trainDone(run) }, func() error { return r.train(run) }); err != nil {
 				return nil, err
 			}
 		}
@@ -152,13 +146,13 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 				continue // bicubic interpolation has no seed
 			}
 			run := srRun{s, k}
-			if err := r.stage("test/"+run.key(), func() bool { return exists(r.testFile(run)) }, func() error { return r.testSR(run) }); err != nil {
+			if err := r.stages.Run("test/"+run.key(), func() bool { return exists(r.testFile(run)) }, func() error { return r.testSR(run) }); err != nil {
 				return nil, err
 			}
 		}
 	}
 	var res *Results
-	err = r.stage("report", func() bool { return false }, func() error {
+	err = r.stages.Run("report", func() bool { return false }, func() error {
 		var err error
 		res, err = r.report()
 		return err
@@ -229,10 +223,10 @@ func (r *runner) prepare() error {
 	if err := os.MkdirAll(r.out, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	if err := r.checkSettings(); err != nil {
+	if err := CheckSettings(filepath.Join(r.out, ConfigFile), "an experiment", r.out, r.hasOutputs(), r.cfg, fingerprint); err != nil {
 		return err
 	}
-	if err := r.readTimes(); err != nil {
+	if r.stages, err = NewStages(r.ctx, r.out, r.log); err != nil {
 		return err
 	}
 	if r.test, err = openTest(r.cfg); err != nil {
@@ -274,29 +268,6 @@ func fingerprint(c Config) []byte {
 	return c.YAML()
 }
 
-// checkSettings compares the settings with those of an earlier run that
-// left outputs in OUT. Settings without outputs (a run that failed on its
-// inputs) are not binding.
-func (r *runner) checkSettings() error {
-	p := filepath.Join(r.out, ConfigFile)
-	old, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) || !r.hasOutputs() {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	var prev Config
-	if err := yaml.Unmarshal(old, &prev); err != nil {
-		return fmt.Errorf("%s is corrupt (%v): remove it or use another --out", p, err)
-	}
-	if got, want := fingerprint(prev), fingerprint(r.cfg); !bytes.Equal(got, want) {
-		return fmt.Errorf("--out %s holds an experiment with other settings (%s differ; see %s): use another --out, or the same settings to resume",
-			r.out, strings.Join(yamlconf.DifferingKeys(got, want), ", "), p)
-	}
-	return nil
-}
-
 // hasOutputs reports whether OUT holds the output of any stage.
 func (r *runner) hasOutputs() bool {
 	for _, f := range []string{CropsFile, AdaptDir, PairsDir, GapDir, SRDir, TestDir} {
@@ -310,72 +281,6 @@ func (r *runner) hasOutputs() bool {
 // writeSettings records the settings in OUT/config.yaml.
 func (r *runner) writeSettings() error {
 	return pairset.WriteFileAtomic(filepath.Join(r.out, ConfigFile), r.cfg.YAML())
-}
-
-// stage runs one stage unless done reports its output complete, and
-// records its compute time.
-func (r *runner) stage(name string, done func() bool, run func() error) error {
-	r.order = append(r.order, name)
-	if done() {
-		t := r.times[name]
-		t.Name, t.Cached = name, true
-		r.times[name] = t
-		fmt.Fprintf(r.log, "bench: %s: done earlier, skipped\n", name)
-		return nil
-	}
-	if err := r.ctx.Err(); err != nil {
-		return fmt.Errorf("%w before %s: rerun the same command to resume", ErrInterrupted, name)
-	}
-	fmt.Fprintf(r.log, "bench: %s ...\n", name)
-	start := time.Now()
-	if err := run(); err != nil {
-		if errors.Is(err, ErrInterrupted) {
-			return err
-		}
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	el := time.Since(start)
-	r.times[name] = StageTime{Name: name, Seconds: el.Seconds(), When: time.Now().UTC().Truncate(time.Second)}
-	fmt.Fprintf(r.log, "bench: %s: done in %s\n", name, el.Round(time.Millisecond))
-	return r.writeTimes()
-}
-
-// interrupted returns the error of a stage stopped by the context.
-func interrupted(stage string) error {
-	return fmt.Errorf("%w during %s: what is done is kept; rerun the same command to resume", ErrInterrupted, stage)
-}
-
-func (r *runner) readTimes() error {
-	p := filepath.Join(r.out, StagesFile)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	var list []StageTime
-	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("%s is corrupt (%v): remove it to start the timings afresh", p, err)
-	}
-	for _, t := range list {
-		r.times[t.Name] = t
-	}
-	return nil
-}
-
-func (r *runner) writeTimes() error {
-	list := make([]StageTime, 0, len(r.times))
-	for _, t := range r.times {
-		t.Cached = false
-		list = append(list, t)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	b, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return err
-	}
-	return pairset.WriteFileAtomic(filepath.Join(r.out, StagesFile), append(b, '\n'))
 }
 
 func exists(p string) bool {

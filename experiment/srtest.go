@@ -92,7 +92,7 @@ func (r *runner) testSR(run srRun) error {
 	defer bar.Finish()
 	for i, p := range r.test.Pairs {
 		if r.ctx.Err() != nil {
-			return interrupted("test/" + source)
+			return Interrupted("test/" + source)
 		}
 		hr, lr, err := r.test.Load(i)
 		if err != nil {

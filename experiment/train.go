@@ -82,7 +82,7 @@ func (r *runner) train(sr srRun) error {
 	// A cancelled run has saved its checkpoint before anything else can
 	// fail (srtrain's loss plot needs a first log line).
 	if errors.Is(err, srtrain.ErrInterrupted) || (err != nil && r.ctx.Err() != nil) {
-		return interrupted("sr/" + source)
+		return Interrupted("sr/" + source)
 	}
 	return err
 }

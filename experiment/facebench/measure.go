@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 
+	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/progress"
@@ -123,7 +124,7 @@ func (r *runner) train(b bfrRun) error {
 		key, data.Len(), tr.Model.NumParams(), cfg.Steps, cfg.BatchSize, cfg.PatchSize, cfg.PatchSize)
 	err = tr.Run(r.ctx)
 	if errors.Is(err, bfrtrain.ErrInterrupted) || (err != nil && r.ctx.Err() != nil) {
-		return interrupted(BFRDir + "/" + key)
+		return experiment.Interrupted(BFRDir + "/" + key)
 	}
 	return err
 }
@@ -207,7 +208,7 @@ func (r *runner) test(run bfrRun) error {
 	var scores []facemeasure.Scores
 	for _, f := range real {
 		if r.ctx.Err() != nil {
-			return interrupted(TestDir + "/" + key)
+			return experiment.Interrupted(TestDir + "/" + key)
 		}
 		p := r.path(RealLQDir, filepath.FromSlash(f.Name)+".png")
 		in, _, err := imageio.Load(p, imageio.Options{})
@@ -238,7 +239,7 @@ func (r *runner) test(run bfrRun) error {
 	scores = scores[:0]
 	for i, p := range pairs.Pairs {
 		if r.ctx.Err() != nil {
-			return interrupted(TestDir + "/" + key)
+			return experiment.Interrupted(TestDir + "/" + key)
 		}
 		hr, lr, err := pairs.Load(i)
 		if err != nil {

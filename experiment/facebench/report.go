@@ -79,9 +79,9 @@ func (r *runner) report() (*Results, error) {
 	if face != nil && method != nil {
 		res.VsFace = compareRows(*method, *face)
 	}
-	for _, name := range r.order {
-		if name != "report" {
-			res.Stages = append(res.Stages, r.times[name])
+	for _, t := range r.stages.Times() {
+		if t.Name != "report" {
+			res.Stages = append(res.Stages, t)
 		}
 	}
 	if err := atomicfile.WriteJSON(r.path(ResultsFile), res); err != nil {

@@ -1,27 +1,20 @@
 package facebench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
-	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/batch"
-	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure/facemeasure"
 	"github.com/degradiff/degradiff/pairset"
 )
@@ -54,12 +47,12 @@ const Input = "input"
 
 // runner holds the state of one Run.
 type runner struct {
-	ctx   context.Context
-	cfg   Config
-	out   string
-	log   io.Writer
-	times map[string]experiment.StageTime
-	order []string
+	ctx context.Context
+	cfg Config
+	out string
+	log io.Writer
+	// stages runs the stages and keeps their times (set by prepare).
+	stages *experiment.Stages
 
 	split *Split
 	faces *facemeasure.Measurer
@@ -91,11 +84,11 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 		cfg.Workers = runtime.NumCPU()
 	}
 	cfg.Sources = ordered(cfg.Sources)
-	r := &runner{ctx: ctx, cfg: cfg, out: outDir, log: log, times: map[string]experiment.StageTime{}, analysed: map[string]facemeasure.Face{}}
+	r := &runner{ctx: ctx, cfg: cfg, out: outDir, log: log, analysed: map[string]facemeasure.Face{}}
 	if err := r.prepare(); err != nil {
 		return nil, err
 	}
-	if err := r.stage("split", func() bool { return exists(r.path(SplitFile)) }, r.makeSplit); err != nil {
+	if err := r.stages.Run("split", func() bool { return exists(r.path(SplitFile)) }, r.makeSplit); err != nil {
 		return nil, err
 	}
 	// The inputs are sound: from here on the settings are binding.
@@ -111,40 +104,40 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 	s := r.split
 	fmt.Fprintf(log, "bench: %d training HQ faces, %d held-out HQ faces, %d held-out real LQ faces (of %d and %d), %dx%d, source(s) %s\n",
 		len(s.HQ.Train), len(s.HQ.HeldOut), len(s.RealLQ.HeldOut), s.HQ.Found, s.RealLQ.Found, cfg.faceSize(), cfg.faceSize(), strings.Join(cfg.Sources, ", "))
-	if err := r.stage(RealLQDir, func() bool { return exists(r.path(RealLQDir, realLQList)) }, r.prepareRealLQ); err != nil {
+	if err := r.stages.Run(RealLQDir, func() bool { return exists(r.path(RealLQDir, realLQList)) }, r.prepareRealLQ); err != nil {
 		return nil, err
 	}
-	if err := r.stage(HeldOutDir, func() bool { return exists(r.path(HeldOutDir, pairset.MetaFile)) }, r.makeHeldOut); err != nil {
+	if err := r.stages.Run(HeldOutDir, func() bool { return exists(r.path(HeldOutDir, pairset.MetaFile)) }, r.makeHeldOut); err != nil {
 		return nil, err
 	}
 	for _, src := range cfg.Sources {
-		if err := r.stage(PairsDir+"/"+src, func() bool { return exists(r.path(PairsDir, src, pairset.MetaFile)) }, func() error { return r.makePairs(src) }); err != nil {
+		if err := r.stages.Run(PairsDir+"/"+src, func() bool { return exists(r.path(PairsDir, src, pairset.MetaFile)) }, func() error { return r.makePairs(src) }); err != nil {
 			return nil, err
 		}
 	}
 	for _, src := range cfg.Sources {
-		if err := r.stage(GapDir+"/lq/"+src, func() bool { return exists(r.lqGapFile(src)) }, func() error { return r.measureLQGap(src) }); err != nil {
+		if err := r.stages.Run(GapDir+"/lq/"+src, func() bool { return exists(r.lqGapFile(src)) }, func() error { return r.measureLQGap(src) }); err != nil {
 			return nil, err
 		}
 	}
 	runs := r.runs()
 	for _, run := range runs {
-		if err := r.stage(BFRDir+"/"+run.key(), func() bool { return r.trainDone(run) }, func() error { return r.train(run) }); err != nil {
+		if err := r.stages.Run(BFRDir+"/"+run.key(), func() bool { return r.trainDone(run) }, func() error { return r.train(run) }); err != nil {
 			return nil, err
 		}
 	}
 	for _, run := range append([]bfrRun{{source: Input}}, runs...) {
-		if err := r.stage(TestDir+"/"+run.key(), func() bool { return exists(r.testFile(run)) }, func() error { return r.test(run) }); err != nil {
+		if err := r.stages.Run(TestDir+"/"+run.key(), func() bool { return exists(r.testFile(run)) }, func() error { return r.test(run) }); err != nil {
 			return nil, err
 		}
 	}
 	for _, run := range append([]bfrRun{{source: Input}}, runs...) {
-		if err := r.stage(GapDir+"/restored/"+run.key(), func() bool { return exists(r.restoredGapFile(run)) }, func() error { return r.measureRestoredGap(run) }); err != nil {
+		if err := r.stages.Run(GapDir+"/restored/"+run.key(), func() bool { return exists(r.restoredGapFile(run)) }, func() error { return r.measureRestoredGap(run) }); err != nil {
 			return nil, err
 		}
 	}
 	var res *Results
-	err = r.stage("report", func() bool { return false }, func() error {
+	err = r.stages.Run("report", func() bool { return false }, func() error {
 		var err error
 		res, err = r.report()
 		return err
@@ -226,10 +219,10 @@ func (r *runner) prepare() error {
 	if err := os.MkdirAll(r.out, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	if err := r.checkSettings(); err != nil {
+	if err := experiment.CheckSettings(r.path(ConfigFile), "a face bench", r.out, exists(r.path(SplitFile)), r.cfg, fingerprint); err != nil {
 		return err
 	}
-	if err := r.readTimes(); err != nil {
+	if r.stages, err = experiment.NewStages(r.ctx, r.out, r.log); err != nil {
 		return err
 	}
 	for _, s := range r.cfg.Sources {
@@ -250,90 +243,6 @@ func fingerprint(c Config) []byte {
 	return c.YAML()
 }
 
-// checkSettings compares the settings with those of an earlier run that
-// left outputs in OUT.
-func (r *runner) checkSettings() error {
-	p := r.path(ConfigFile)
-	old, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) || !exists(r.path(SplitFile)) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	var prev Config
-	if err := yaml.Unmarshal(old, &prev); err != nil {
-		return fmt.Errorf("%s is corrupt (%v): remove it or use another --out", p, err)
-	}
-	if got, want := fingerprint(prev), fingerprint(r.cfg); !bytes.Equal(got, want) {
-		return fmt.Errorf("--out %s holds a face bench with other settings (%s differ; see %s): use another --out, or the same settings to resume",
-			r.out, strings.Join(yamlconf.DifferingKeys(got, want), ", "), p)
-	}
-	return nil
-}
-
-// stage runs one stage unless done reports its output complete, and
-// records its compute time.
-func (r *runner) stage(name string, done func() bool, run func() error) error {
-	r.order = append(r.order, name)
-	if done() {
-		t := r.times[name]
-		t.Name, t.Cached = name, true
-		r.times[name] = t
-		fmt.Fprintf(r.log, "bench: %s: done earlier, skipped\n", name)
-		return nil
-	}
-	if err := r.ctx.Err(); err != nil {
-		return fmt.Errorf("%w before %s: rerun the same command to resume", ErrInterrupted, name)
-	}
-	fmt.Fprintf(r.log, "bench: %s ...\n", name)
-	start := time.Now()
-	if err := run(); err != nil {
-		if errors.Is(err, ErrInterrupted) {
-			return err
-		}
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	el := time.Since(start)
-	r.times[name] = experiment.StageTime{Name: name, Seconds: el.Seconds(), When: time.Now().UTC().Truncate(time.Second)}
-	fmt.Fprintf(r.log, "bench: %s: done in %s\n", name, el.Round(time.Millisecond))
-	return r.writeTimes()
-}
-
-// interrupted returns the error of a stage stopped by the context.
-func interrupted(stage string) error {
-	return fmt.Errorf("%w during %s: what is done is kept; rerun the same command to resume", ErrInterrupted, stage)
-}
-
-func (r *runner) readTimes() error {
-	p := r.path(StagesFile)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	var list []experiment.StageTime
-	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("%s is corrupt (%v): remove it to start the timings afresh", p, err)
-	}
-	for _, t := range list {
-		r.times[t.Name] = t
-	}
-	return nil
-}
-
-func (r *runner) writeTimes() error {
-	list := make([]experiment.StageTime, 0, len(r.times))
-	for _, t := range r.times {
-		t.Cached = false
-		list = append(list, t)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	return atomicfile.WriteJSON(r.path(StagesFile), list)
-}
-
 // path returns a path inside the output folder.
 func (r *runner) path(elem ...string) string {
 	return filepath.Join(append([]string{r.out}, elem...)...)
@@ -350,7 +259,7 @@ func (r *runner) forEach(stage string, items []batch.Item, job batch.Job) error 
 // error.
 func (r *runner) failures(stage string, n int, sum batch.Summary) error {
 	if sum.Interrupted || (r.ctx.Err() != nil && len(sum.Failed) > 0) {
-		return interrupted(stage)
+		return experiment.Interrupted(stage)
 	}
 	if len(sum.Failed) > 0 {
 		var errs []error
