@@ -166,7 +166,7 @@ type Config struct {
 	RealLQ        string   `yaml:"real_lq" json:"real_lq"`
 	RealLQInclude []string `yaml:"real_lq_include,omitempty" json:"real_lq_include,omitempty"`
 	RealLQExclude []string `yaml:"real_lq_exclude,omitempty" json:"real_lq_exclude,omitempty"`
-	// Test is a paired folder of real test pairs (package pairdata: HR/ and
+	// Test is a paired folder of real test pairs (package pairread: HR/ and
 	// LR/, or meta_info.txt), selected by HR name with TestInclude and
 	// TestExclude.
 	Test        string   `yaml:"test" json:"test"`

@@ -7,15 +7,15 @@ import (
 	"strings"
 
 	"github.com/degradiff/degradiff/imageio"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/train/ddpm"
 )
 
-// openTest opens the real test pairs; pairdata names every layout problem
+// openTest opens the real test pairs; pairread names every layout problem
 // (no HR/ or LR/, unmatched names, sizes that do not fit the scale).
-func openTest(c Config) (*pairdata.Set, error) {
-	s, err := pairdata.OpenWith(c.Test, pairdata.Options{Scale: c.Scale, Include: c.TestInclude, Exclude: c.TestExclude})
+func openTest(c Config) (*pairread.Set, error) {
+	s, err := pairread.OpenWith(c.Test, pairread.Options{Scale: c.Scale, Include: c.TestInclude, Exclude: c.TestExclude})
 	if err != nil {
 		return nil, fmt.Errorf("--test: %w", err)
 	}
@@ -23,8 +23,8 @@ func openTest(c Config) (*pairdata.Set, error) {
 }
 
 // openRealPairs opens the real training pairs of the Real source.
-func openRealPairs(c Config) (*pairdata.Set, error) {
-	s, err := pairdata.OpenWith(c.RealPairs, pairdata.Options{Scale: c.Scale, Include: c.RealPairsInclude, Exclude: c.RealPairsExclude})
+func openRealPairs(c Config) (*pairread.Set, error) {
+	s, err := pairread.OpenWith(c.RealPairs, pairread.Options{Scale: c.Scale, Include: c.RealPairsInclude, Exclude: c.RealPairsExclude})
 	if err != nil {
 		return nil, fmt.Errorf("--real-pairs: %w", err)
 	}
@@ -32,7 +32,7 @@ func openRealPairs(c Config) (*pairdata.Set, error) {
 }
 
 // checkRealPairs refuses real training pairs that are test pairs.
-func checkRealPairs(train, test *pairdata.Set) error {
+func checkRealPairs(train, test *pairread.Set) error {
 	hr := map[string]string{}
 	for _, p := range test.Pairs {
 		hr[canonical(p.HRPath)], hr[canonical(p.LRPath)] = p.Name, p.Name
@@ -128,7 +128,7 @@ func openRealLQ(c Config) (*lqSet, error) {
 // checkLeaks refuses inputs that would let the test pairs into the
 // experiment: a real LQ image that is a test LR image (the diffusion model
 // learns from the real LQ set), or an HQ source that is a test HR image.
-func checkLeaks(c Config, real *lqSet, test *pairdata.Set) error {
+func checkLeaks(c Config, real *lqSet, test *pairread.Set) error {
 	lr, hr := map[string]string{}, map[string]string{}
 	for _, p := range test.Pairs {
 		lr[canonical(p.LRPath)], hr[canonical(p.HRPath)] = p.Name, p.Name

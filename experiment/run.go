@@ -15,7 +15,7 @@ import (
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/pairset"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 )
 
 // ErrInterrupted is wrapped by the error Run returns when its context is
@@ -59,9 +59,9 @@ type runner struct {
 
 	crops *CropList
 	real  *lqSet
-	test  *pairdata.Set
+	test  *pairread.Set
 	// realPairs is the Real source's training pairs, when configured.
-	realPairs *pairdata.Set
+	realPairs *pairread.Set
 	method    *pipeline.Model // loaded on first use
 }
 

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/degradiff/degradiff/models/srnet"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/train/runfolder"
 	"github.com/degradiff/degradiff/train/srtrain"
 )
@@ -54,11 +54,11 @@ func (r *runner) train(sr srRun) error {
 	cfg := r.srConfig(sr)
 	source := sr.key()
 	dir := r.runDir(sr)
-	var data *pairdata.Set
+	var data *pairread.Set
 	var err error
 	if sr.source == Real {
 		data = r.realPairs
-	} else if data, err = pairdata.OpenWith(r.pairsDir(sr.source), pairdata.Options{Scale: cfg.Model.Scale}); err != nil {
+	} else if data, err = pairread.OpenWith(r.pairsDir(sr.source), pairread.Options{Scale: cfg.Model.Scale}); err != nil {
 		return err
 	}
 	run, err := runfolder.Create(dir, cfg.KeepCheckpoints)

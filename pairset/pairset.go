@@ -1,4 +1,5 @@
-// Package pairset writes and merges BasicSR-style folders of HQ/LQ pairs:
+// Package pairset owns the format of BasicSR-style folders of HQ/LQ pairs
+// and writes them (package pairread reads them):
 //
 //	OUT/HR/NAME.png        the high-quality image
 //	OUT/LR/NAME_kk.png     variant kk of its low-quality counterpart
@@ -6,6 +7,8 @@
 //	OUT/meta_info.txt      "HR/NAME.png, LR/NAME_kk.png" per pair, as
 //	                       Real-ESRGAN's paired-data meta files
 //	OUT/manifest.jsonl     one JSON record per pair with every sampled parameter
+//	OUT/run.json           the settings the pairs were made with (ClaimRun)
+//	OUT/shard.json         the part of a dataset a shard folder holds (Merge)
 //
 // Every file is written atomically (temporary file, then rename). A pair's LR
 // files and records are written before its HR file, so an HR file never
@@ -21,13 +24,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/degradiff/degradiff/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/degradiff/degradiff/internal/atomicfile"
 
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/raster"

@@ -16,7 +16,7 @@ import (
 	"github.com/degradiff/degradiff/models/bfrnet"
 	"github.com/degradiff/degradiff/models/modeldir"
 	"github.com/degradiff/degradiff/pairset"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/train/bfrtrain"
 	"github.com/degradiff/degradiff/train/runfolder"
@@ -98,7 +98,7 @@ func (r *runner) bfrConfig(run bfrRun) bfrtrain.Config {
 func (r *runner) train(b bfrRun) error {
 	cfg := r.bfrConfig(b)
 	key := b.key()
-	data, err := pairdata.OpenWith(r.path(PairsDir, b.source), pairdata.Options{Scale: 1})
+	data, err := pairread.OpenWith(r.path(PairsDir, b.source), pairread.Options{Scale: 1})
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func (r *runner) test(run bfrRun) error {
 		return model.Predict(img)
 	}
 	real := r.split.RealLQ.HeldOut
-	pairs, err := pairdata.OpenWith(r.path(HeldOutDir), pairdata.Options{Scale: 1, CacheBytes: -1})
+	pairs, err := pairread.OpenWith(r.path(HeldOutDir), pairread.Options{Scale: 1, CacheBytes: -1})
 	if err != nil {
 		return err
 	}

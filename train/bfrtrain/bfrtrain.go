@@ -20,7 +20,7 @@ import (
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/models/bfrnet"
 	"github.com/degradiff/degradiff/models/modeldir"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/train/runfolder"
 	"github.com/degradiff/degradiff/train/srtrain"
@@ -131,7 +131,7 @@ func (c Config) Task() srtrain.Task {
 // New prepares a trainer with a freshly initialised model. data must be
 // opened at scale 1, and every pair must be a face of model.face_size
 // pixels a side.
-func New(cfg Config, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Trainer, error) {
+func New(cfg Config, run *runfolder.Run, data *pairread.Set, log io.Writer) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

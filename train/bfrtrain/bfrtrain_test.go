@@ -17,7 +17,7 @@ import (
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/models/bfrnet"
 	"github.com/degradiff/degradiff/models/modeldir"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/train/runfolder"
@@ -101,9 +101,9 @@ func tinyConfig() Config {
 	return c
 }
 
-func open(t testing.TB, pairs string) *pairdata.Set {
+func open(t testing.TB, pairs string) *pairread.Set {
 	t.Helper()
-	data, err := pairdata.Open(pairs, 1)
+	data, err := pairread.Open(pairs, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func losses(t *testing.T, dir string) [][2]float64 {
 // meanL1 returns the mean absolute difference between the restored LR
 // faces of data (or the LR faces themselves, with m nil) and their HR
 // faces.
-func meanL1(t *testing.T, m *bfrnet.Model, data *pairdata.Set) float64 {
+func meanL1(t *testing.T, m *bfrnet.Model, data *pairread.Set) float64 {
 	t.Helper()
 	var s float64
 	for i := range data.Pairs {
@@ -388,7 +388,7 @@ func TestNewChecks(t *testing.T) {
 		t.Errorf("16-pixel faces for a 32-pixel model: %v", err)
 	}
 	// Pairs opened at another scale than 1.
-	x2 := pairdata.Set{Dir: pairs, Scale: 2, Pairs: data.Pairs}
+	x2 := pairread.Set{Dir: pairs, Scale: 2, Pairs: data.Pairs}
 	if _, err := New(tinyConfig(), run, &x2, nil); err == nil || !strings.Contains(err.Error(), "scale 2") {
 		t.Errorf("pairs at scale 2: %v", err)
 	}

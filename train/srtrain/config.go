@@ -1,5 +1,5 @@
 // Package srtrain trains the super-resolution network of package srnet on a
-// paired folder (package pairdata): random LR patches and their HR
+// paired folder (package pairread): random LR patches and their HR
 // counterparts, random flips and 90° rotations, an L1 (or Charbonnier)
 // loss, AdamW with a cosine schedule and an exponential moving average of
 // the weights.

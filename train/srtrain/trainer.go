@@ -22,7 +22,7 @@ import (
 	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/models/srnet"
 	"github.com/degradiff/degradiff/pairset"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/train/runfolder"
@@ -83,7 +83,7 @@ type Loop[M Net] struct {
 	Cfg    Training
 	Folder *runfolder.Run
 	Model  M
-	Data   *pairdata.Set
+	Data   *pairread.Set
 	// Log receives the progress bar and messages (nil: none).
 	Log io.Writer
 
@@ -111,7 +111,7 @@ type Trainer = Loop[*srnet.Model]
 
 // New prepares a trainer with a freshly initialised model. It checks that
 // every LR image of data holds a patch.
-func New(cfg Config, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Trainer, error) {
+func New(cfg Config, run *runfolder.Run, data *pairread.Set, log io.Writer) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func ScaleInit(params []*ag.Var, s float64) {
 
 // CheckData checks that data is opened at the task's scale and that every
 // LR image holds a patch.
-func (task Task) CheckData(cfg Training, data *pairdata.Set) error {
+func (task Task) CheckData(cfg Training, data *pairread.Set) error {
 	if data.Scale != task.Scale {
 		return fmt.Errorf("pairs %s are opened at scale %d but the model is x%d", data.Dir, data.Scale, task.Scale)
 	}
@@ -158,7 +158,7 @@ func (task Task) CheckData(cfg Training, data *pairdata.Set) error {
 
 // NewLoop prepares a loop that trains model, freshly initialised, with the
 // settings cfg. It checks cfg and the data (Task.CheckData).
-func NewLoop[M Net](task Task, cfg Training, model M, run *runfolder.Run, data *pairdata.Set, log io.Writer) (*Loop[M], error) {
+func NewLoop[M Net](task Task, cfg Training, model M, run *runfolder.Run, data *pairread.Set, log io.Writer) (*Loop[M], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

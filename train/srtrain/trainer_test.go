@@ -17,7 +17,7 @@ import (
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/models/srnet"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/rng"
 	"github.com/degradiff/degradiff/samples"
@@ -63,7 +63,7 @@ func tinyConfig() Config {
 
 func newTrainer(t testing.TB, cfg Config, pairs, dir string) *Trainer {
 	t.Helper()
-	data, err := pairdata.Open(pairs, cfg.Model.Scale)
+	data, err := pairread.Open(pairs, cfg.Model.Scale)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestIndependentOfCores(t *testing.T) {
 
 func TestNewChecks(t *testing.T) {
 	pairs := makePairs(t)
-	data, err := pairdata.Open(pairs, 4)
+	data, err := pairread.Open(pairs, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestNewChecks(t *testing.T) {
 		t.Error("a diverged step changed the model")
 	}
 	// A file that breaks after opening stops training with its name.
-	uncached, err := pairdata.OpenWith(pairs, pairdata.Options{Scale: 4, CacheBytes: -1})
+	uncached, err := pairread.OpenWith(pairs, pairread.Options{Scale: 4, CacheBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/degradiff/degradiff/models/bfrnet"
 	"github.com/degradiff/degradiff/models/modeldir"
 	"github.com/degradiff/degradiff/pairset"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/train/bfrtrain"
 	"github.com/degradiff/degradiff/train/runfolder"
 )
@@ -118,7 +118,7 @@ records them). Results do not depend on the number of cores.
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			data, err := pairdata.OpenWith(pairs, pairdata.Options{Scale: 1, Include: inc, Exclude: exc, MaxPixels: maxPixels})
+			data, err := pairread.OpenWith(pairs, pairread.Options{Scale: 1, Include: inc, Exclude: exc, MaxPixels: maxPixels})
 			if err != nil {
 				return err
 			}
@@ -368,7 +368,7 @@ faces.
 			defer stop()
 			var failed []error
 			if pairs != "" {
-				data, err := pairdata.OpenWith(pairs, pairdata.Options{Scale: 1, Include: inc, Exclude: exc, MaxPixels: maxPixels, CacheBytes: -1})
+				data, err := pairread.OpenWith(pairs, pairread.Options{Scale: 1, Include: inc, Exclude: exc, MaxPixels: maxPixels, CacheBytes: -1})
 				if err != nil {
 					return err
 				}

@@ -14,7 +14,7 @@ import (
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/report"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 )
 
 type calibrateFlags struct {
@@ -151,7 +151,7 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 		dst  *[]string
 	}{{"real-lq-include", f.include, &include}, {"real-lq-exclude", f.exclude, &exclude}} {
 		for _, v := range g.vals {
-			gl, err := pairdata.ParseGlobs(v)
+			gl, err := pairread.ParseGlobs(v)
 			if err != nil {
 				return fmt.Errorf("--%s: %w", g.flag, err)
 			}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"path/filepath"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -83,12 +82,8 @@ func runDegrade(cmd *cobra.Command, f degradeFlags) error {
 	if err != nil {
 		return err
 	}
-	info, err := newRunInfo("degrade", cfg, f.seed, f.perImage, f.hq)
-	if err != nil {
-		return err
-	}
 	// run.json first: settings that cannot be recorded leave no folder.
-	if err := checkRun(f.out, info, f.overwrite); err != nil {
+	if err := claimRun(f.out, "degrade", cfg, f.seed, f.perImage, f.hq, f.overwrite); err != nil {
 		return err
 	}
 	w, err := pairset.Create(f.out)
@@ -202,31 +197,13 @@ func finishBatch(stderr interface{ Write([]byte) (int, error) }, sum batch.Summa
 	return nil
 }
 
-// runInfo is what must match for a rerun to resume an output folder.
-type runInfo struct {
-	Command  string `json:"command"`
-	Config   any    `json:"config"`
-	Seed     uint64 `json:"seed"`
-	PerImage int    `json:"per_image"`
-	// Inputs is the input folder (absolute, links resolved): a rerun from
-	// another folder holding the same file names must not take the pairs
-	// of this one as done.
-	Inputs  string `json:"inputs,omitempty"`
-	Version string `json:"version"`
-}
-
-func newRunInfo(command string, cfg any, seed uint64, perImage int, in string) (runInfo, error) {
-	abs, err := realPath(in)
+// claimRun records the settings of a degrade or synth run in OUT/run.json,
+// with the input folder --hq, and refuses to mix pairs made with other
+// settings into an existing folder.
+func claimRun(out, command string, cfg any, seed uint64, perImage int, hq string, overwrite bool) error {
+	abs, err := realPath(hq)
 	if err != nil {
-		return runInfo{}, fmt.Errorf("--hq %s: %w", in, err)
+		return fmt.Errorf("--hq %s: %w", hq, err)
 	}
-	return runInfo{Command: command, Config: cfg, Seed: seed, PerImage: perImage, Inputs: abs}, nil
-}
-
-// checkRun records the run's settings in OUT/run.json, and refuses to mix
-// pairs made with other settings into an existing folder.
-func checkRun(out string, info runInfo, overwrite bool) error {
-	info.Version = version()
-	p := filepath.Join(out, "run.json")
-	return checkRunFile(p, info, overwrite)
+	return pairset.ClaimRun(out, pairset.Run{Command: command, Config: cfg, Seed: seed, PerImage: perImage, Inputs: abs, Version: version()}, overwrite)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/models/faceapi"
+	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/raster"
 )
 
@@ -244,12 +245,12 @@ func runFacesAlign(cmd *cobra.Command, f facesAlignFlags) error {
 		"detector":    "tiny face detector, input sizes 160, 416, 1024 (those up to twice the image's larger side), antialiased, score > 0.5",
 		"face_models": sums,
 	}
-	info := runInfo{Command: "faces align", Config: settings, PerImage: 1, Inputs: abs}
+	info := pairset.Run{Command: "faces align", Config: settings, PerImage: 1, Inputs: abs, Version: version()}
 	if err := checkFacesSettings(f.out, info, f.overwrite); err != nil {
 		return err
 	}
 	// run.json first: settings that cannot be recorded leave no folder.
-	if err := checkRun(f.out, info, f.overwrite); err != nil {
+	if err := pairset.ClaimRun(f.out, info, f.overwrite); err != nil {
 		return err
 	}
 	if _, err := atomicfile.RemoveStale(f.out); err != nil {
@@ -312,15 +313,15 @@ func runFacesAlign(cmd *cobra.Command, f facesAlignFlags) error {
 }
 
 // checkFacesSettings refuses, in the terms of this command, to resume a
-// folder of faces aligned with other settings (checkRun says the same of
-// pairs, and checks the rest).
-func checkFacesSettings(out string, info runInfo, overwrite bool) error {
-	p := filepath.Join(out, "run.json")
+// folder of faces aligned with other settings (pairset.ClaimRun says the
+// same of pairs, and checks the rest).
+func checkFacesSettings(out string, info pairset.Run, overwrite bool) error {
+	p := filepath.Join(out, pairset.RunFile)
 	old, err := os.ReadFile(p)
 	if err != nil || overwrite {
 		return nil
 	}
-	var saved runInfo
+	var saved pairset.Run
 	if json.Unmarshal(old, &saved) != nil || saved.Command != info.Command {
 		return nil
 	}
@@ -329,8 +330,8 @@ func checkFacesSettings(out string, info runInfo, overwrite bool) error {
 	}
 	a, _ := json.Marshal(saved.Config)
 	b, _ := json.Marshal(info.Config)
-	if ca, err1 := canonical(a); err1 == nil {
-		if cb, err2 := canonical(b); err2 == nil && !bytes.Equal(ca, cb) {
+	if ca, err1 := pairset.RunSettings(a); err1 == nil {
+		if cb, err2 := pairset.RunSettings(b); err2 == nil && !bytes.Equal(ca, cb) {
 			return fmt.Errorf("%s: this folder holds faces aligned with other settings (--size, --method, --all-faces, --min-face or other weights): use another --out, or --overwrite to redo every image", p)
 		}
 	}

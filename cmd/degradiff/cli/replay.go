@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -25,59 +24,41 @@ It equals the stored LR image bit for bit. For a synth folder it rebuilds
 the initial degradation (LR_init) of the pair.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(filepath.Join(pairs, "run.json"))
+			raw, err := pairset.ReadRunConfig(pairs)
 			if err != nil {
 				return fmt.Errorf("--pairs: %w", err)
-			}
-			var run struct {
-				Config json.RawMessage `json:"config"`
-			}
-			if err := json.Unmarshal(b, &run); err != nil {
-				return fmt.Errorf("%s: %w", filepath.Join(pairs, "run.json"), err)
 			}
 			// degrade stores the degradation config itself; synth nests it.
 			var nested struct {
 				Degradation *degrade.Config `json:"degradation"`
 			}
 			var cfg degrade.Config
-			if json.Unmarshal(run.Config, &nested) == nil && nested.Degradation != nil {
+			if json.Unmarshal(raw, &nested) == nil && nested.Degradation != nil {
 				cfg = *nested.Degradation
-			} else if err := json.Unmarshal(run.Config, &cfg); err != nil {
-				return fmt.Errorf("%s: config: %w", filepath.Join(pairs, "run.json"), err)
+			} else if err := json.Unmarshal(raw, &cfg); err != nil {
+				return fmt.Errorf("%s: config: %w", filepath.Join(pairs, pairset.RunFile), err)
 			}
 			pipe, err := degrade.New(cfg)
 			if err != nil {
 				return err
 			}
-			lines, err := pairset.ReadManifest(pairs)
+			line, hrFile, err := pairset.FindRecord(pairs, lr)
+			if err != nil {
+				return fmt.Errorf("--lr %w", err)
+			}
+			rec, err := degrade.ParseRecord(line)
 			if err != nil {
 				return err
 			}
-			want := filepath.ToSlash(lr)
-			for _, line := range lines {
-				var head struct {
-					HR string `json:"hr"`
-					LR string `json:"lr"`
-				}
-				json.Unmarshal(line, &head)
-				if head.LR != want {
-					continue
-				}
-				rec, err := degrade.ParseRecord(line)
-				if err != nil {
-					return err
-				}
-				hr, _, err := imageio.Load(filepath.Join(pairs, filepath.FromSlash(head.HR)), imageio.Options{})
-				if err != nil {
-					return err
-				}
-				m, err := degrade.Replay(pipe, hr, rec)
-				if err != nil {
-					return err
-				}
-				return imageio.Save(out, m, imageio.SaveOptions{})
+			hr, _, err := imageio.Load(hrFile, imageio.Options{})
+			if err != nil {
+				return err
 			}
-			return fmt.Errorf("--lr %s: no such pair in %s", lr, filepath.Join(pairs, pairset.Manifest))
+			m, err := degrade.Replay(pipe, hr, rec)
+			if err != nil {
+				return err
+			}
+			return imageio.Save(out, m, imageio.SaveOptions{})
 		},
 	}
 	cmd.Flags().StringVar(&pairs, "pairs", "", "paired folder made by degrade or synth")

@@ -22,7 +22,7 @@ import (
 	"github.com/degradiff/degradiff/measure/fidelity"
 	"github.com/degradiff/degradiff/models/srnet"
 	"github.com/degradiff/degradiff/pairset"
-	"github.com/degradiff/degradiff/pairset/pairdata"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/train/runfolder"
 	"github.com/degradiff/degradiff/train/srtrain"
@@ -56,7 +56,7 @@ pairs are the most realistic.
 func srGlobs(flag string, vals []string) ([]string, error) {
 	var out []string
 	for _, v := range vals {
-		g, err := pairdata.ParseGlobs(v)
+		g, err := pairread.ParseGlobs(v)
 		if err != nil {
 			return nil, fmt.Errorf("--%s: %w", flag, err)
 		}
@@ -134,7 +134,7 @@ bit for bit.
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			data, err := pairdata.OpenWith(pairs, pairdata.Options{Scale: cfg.Model.Scale, Include: inc, Exclude: exc, MaxPixels: maxPixels})
+			data, err := pairread.OpenWith(pairs, pairread.Options{Scale: cfg.Model.Scale, Include: inc, Exclude: exc, MaxPixels: maxPixels})
 			if err != nil {
 				return err
 			}
@@ -289,7 +289,7 @@ For RealSR's test split: --pairs RealSR_V3 --include 'Canon_04[1-9]*,Canon_050*,
 				return err
 			}
 			s := model.Config.Scale
-			data, err := pairdata.OpenWith(pairs, pairdata.Options{Scale: s, Include: inc, Exclude: exc, MaxPixels: maxPixels, CacheBytes: -1})
+			data, err := pairread.OpenWith(pairs, pairread.Options{Scale: s, Include: inc, Exclude: exc, MaxPixels: maxPixels, CacheBytes: -1})
 			if err != nil {
 				return err
 			}

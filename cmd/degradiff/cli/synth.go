@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -97,14 +95,6 @@ overlapping --tile tiles. Writes are atomic and a rerun resumes.`,
 	cmd.MarkFlagRequired("hq")
 	cmd.MarkFlagRequired("out")
 	return cmd
-}
-
-// shardInfo is OUT/shard.json: which part of the dataset a folder holds.
-type shardInfo struct {
-	Index    int      `json:"index"`
-	Count    int      `json:"count"`
-	PerImage int      `json:"per_image"`
-	Items    []string `json:"items"`
 }
 
 // flagError names the flag of an invalid synthesis option: --tile-overlap
@@ -200,20 +190,15 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		"max_strength": f.maxStrength, "crop": f.crop, "step": f.step, "thresh_size": f.thresh,
 		"tile": f.tile, "tile_overlap": f.overlap, "keep_init": f.keepInit,
 	}
-	info, err := newRunInfo("synth", settings, f.seed, f.perImage, f.hq)
-	if err != nil {
-		return err
-	}
 	// run.json first: settings that cannot be recorded leave no folder.
-	if err := checkRun(f.out, info, f.overwrite); err != nil {
+	if err := claimRun(f.out, "synth", settings, f.seed, f.perImage, f.hq, f.overwrite); err != nil {
 		return err
 	}
 	w, err := pairset.Create(f.out)
 	if err != nil {
 		return err
 	}
-	si, _ := json.MarshalIndent(shardInfo{Index: shard.Index, Count: shard.Count, PerImage: f.perImage, Items: expected}, "", " ")
-	if err := pairset.WriteFileAtomic(filepath.Join(f.out, pairset.ShardFile), si); err != nil {
+	if err := pairset.WriteShard(f.out, pairset.Shard{Index: shard.Index, Count: shard.Count, PerImage: f.perImage, Items: expected}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "synth: %d HQ images (shard %d/%d of %d), %d pair source(s), %d variant(s) each; preset %s (x%d); model %s (sha256 %.12s); %s, %d steps, strength <= %g; seed %d\n",

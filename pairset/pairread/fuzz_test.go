@@ -1,4 +1,4 @@
-package pairdata
+package pairread
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-// Package pairdata reads folders of paired HR/LR images for training and
+// Package pairread reads folders of paired HR/LR images for training and
 // testing super-resolution models.
 //
 // Open accepts two layouts:
@@ -34,7 +34,7 @@
 // bit-identical to a fresh load. A training set of a few thousand 512x512
 // pairs fits; beyond the budget, the images that do not fit are read from
 // disk at each use.
-package pairdata
+package pairread
 
 import (
 	"bufio"
@@ -653,7 +653,7 @@ func (s *Set) Load(i int) (hr, lr *raster.Image, err error) {
 func (s *Set) LoadPatch(i, y, x, h, w int) (hr, lr *raster.Image, err error) {
 	p := s.Pairs[i]
 	if y < 0 || x < 0 || h <= 0 || w <= 0 || y+h > p.LRH || x+w > p.LRW {
-		panic(fmt.Sprintf("pairdata.LoadPatch: patch (y %d, x %d, %dx%d) outside the %dx%d LR image of %s", y, x, h, w, p.LRH, p.LRW, p.Name))
+		panic(fmt.Sprintf("pairread.LoadPatch: patch (y %d, x %d, %dx%d) outside the %dx%d LR image of %s", y, x, h, w, p.LRH, p.LRW, p.Name))
 	}
 	hs, ls, err := s.checked(i)
 	if err != nil {
