@@ -3,10 +3,8 @@ package ddpm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,7 +17,6 @@ import (
 	"github.com/degradiff/degradiff/engine/optim"
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/engine/tensor"
-	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/rng"
@@ -28,7 +25,7 @@ import (
 
 // ErrInterrupted is returned by Run when its context is cancelled; the
 // trainer has saved a checkpoint first.
-var ErrInterrupted = errors.New("training interrupted")
+var ErrInterrupted = runfolder.ErrInterrupted
 
 // Trainer trains a UNet on a Dataset in a run folder.
 type Trainer struct {
@@ -295,57 +292,35 @@ type logLine struct {
 // checkpoint after the current step and returns ErrInterrupted.
 func (t *Trainer) Run(ctx context.Context) error {
 	cfg := t.Cfg
-	var bar *progress.Bar
-	if t.Log != nil {
-		bar = progress.New(t.Log, cfg.Steps-t.step, "train", "step")
-	}
-	smooth := math.NaN()
-	for t.step < cfg.Steps {
-		start := time.Now()
-		loss, gn := t.TrainStep()
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return fmt.Errorf("step %d: loss is %v: training diverged (lower learning_rate?)", t.step, loss)
-		}
-		line := logLine{Step: t.step, Loss: loss, LR: t.opt.Config.LR, GradNorm: gn, Seconds: time.Since(start).Seconds()}
-		if t.ema != nil {
-			line.EMADecay = t.ema.LastDecay()
-		}
-		if err := t.Folder.Log(line); err != nil {
-			return err
-		}
-		if math.IsNaN(smooth) {
-			smooth = loss
-		}
-		smooth = 0.98*smooth + 0.02*loss
-		if bar != nil {
-			bar.SetDetail(fmt.Sprintf("loss %.4f", smooth))
-			bar.Add(1)
-		}
-		stop := ctx.Err() != nil
-		if t.step%cfg.CheckpointEvery == 0 || t.step == cfg.Steps || stop {
-			if _, err := t.Checkpoint(); err != nil {
-				return err
+	err := runfolder.Loop(ctx, loopTrainer{t}, runfolder.LoopOptions{
+		Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Log: t.Log, Label: "train",
+		Logged: func(loss, gn float64, took time.Duration) error {
+			line := logLine{Step: t.step, Loss: loss, LR: t.opt.Config.LR, GradNorm: gn, Seconds: took.Seconds()}
+			if t.ema != nil {
+				line.EMADecay = t.ema.LastDecay()
 			}
-			if err := t.LossCurve(); err != nil {
-				return err
+			return t.Folder.Log(line)
+		},
+		After: func() error {
+			if cfg.PreviewEvery > 0 && (t.step%cfg.PreviewEvery == 0 || t.step == cfg.Steps) {
+				return t.Preview()
 			}
-		}
-		if cfg.PreviewEvery > 0 && (t.step%cfg.PreviewEvery == 0 || t.step == cfg.Steps) {
-			if err := t.Preview(); err != nil {
-				return err
-			}
-		}
-		if stop {
-			if bar != nil {
-				bar.Finish()
-			}
-			return ErrInterrupted
-		}
-	}
-	if bar != nil {
-		bar.Finish()
+			return nil
+		},
+	})
+	if err != nil {
+		return err
 	}
 	return t.Export(filepath.Join(t.Folder.Dir, "model"))
+}
+
+// loopTrainer is the Trainer of runfolder.Loop: a DDPM step cannot fail
+// but by a non-finite loss, which Loop checks.
+type loopTrainer struct{ *Trainer }
+
+func (l loopTrainer) TrainStep() (loss, gradNorm float64, err error) {
+	loss, gradNorm = l.Trainer.TrainStep()
+	return loss, gradNorm, nil
 }
 
 // Export writes the model (the EMA weights when EMA is on) as a diffusers

@@ -30,7 +30,7 @@ import (
 
 // ErrInterrupted is returned by Run when its context is cancelled; the
 // trainer has saved a checkpoint first.
-var ErrInterrupted = errors.New("training interrupted")
+var ErrInterrupted = runfolder.ErrInterrupted
 
 // Files of a run folder besides those of package runfolder.
 const (
@@ -429,59 +429,23 @@ func (t *Loop[M]) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	var bar *progress.Bar
-	if t.Log != nil {
-		bar = progress.New(t.Log, max(cfg.Steps-t.step, 0), t.Task.Name, "step")
-	}
-	finish := func() {
-		if bar != nil {
-			bar.Finish()
-		}
-	}
-	smooth := math.NaN()
-	for t.step < cfg.Steps {
-		start := time.Now()
-		loss, gn, err := t.TrainStep()
-		if err != nil {
-			finish()
-			return err
-		}
-		t.interval += time.Since(start)
-		t.timedN++
-		t.lossSum += loss
-		t.normSum += gn
-		t.lossN++
-		if t.step%cfg.LogEvery == 0 || t.step == cfg.Steps {
-			if err := t.logInterval(); err != nil {
-				finish()
-				return err
+	err := runfolder.Loop(ctx, t, runfolder.LoopOptions{
+		Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Log: t.Log, Label: t.Task.Name,
+		Logged: func(loss, gn float64, took time.Duration) error {
+			t.interval += took
+			t.timedN++
+			t.lossSum += loss
+			t.normSum += gn
+			t.lossN++
+			if t.step%cfg.LogEvery == 0 || t.step == cfg.Steps {
+				return t.logInterval()
 			}
-		}
-		if math.IsNaN(smooth) {
-			smooth = loss
-		}
-		smooth = 0.98*smooth + 0.02*loss
-		if bar != nil {
-			bar.SetDetail(fmt.Sprintf("loss %.4f", smooth))
-			bar.Add(1)
-		}
-		stop := ctx.Err() != nil
-		if t.step%cfg.CheckpointEvery == 0 || t.step == cfg.Steps || stop {
-			if _, err := t.Checkpoint(); err != nil {
-				finish()
-				return err
-			}
-			if err := t.LossCurve(); err != nil {
-				finish()
-				return err
-			}
-		}
-		if stop {
-			finish()
-			return ErrInterrupted
-		}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
 	}
-	finish()
 	return t.Export(filepath.Join(t.Folder.Dir, ModelDir))
 }
 
