@@ -5,12 +5,12 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/progress"
-	"github.com/degradiff/degradiff/measure/fidelity"
+	"github.com/degradiff/degradiff/measure/srtest"
 	"github.com/degradiff/degradiff/models/srnet"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/train/srtrain"
 )
@@ -76,7 +76,6 @@ func (r *runner) testSR(run srRun) error {
 			return err
 		}
 	}
-	opt := fidelity.Options{CropBorder: s, TestY: true}
 	res := TestResult{Source: source, Model: desc, CropBorder: s, TestY: true}
 	samples := map[int]bool{}
 	// The sample crops come from the first seed's network.
@@ -90,29 +89,26 @@ func (r *runner) testSR(run srRun) error {
 	}
 	bar := progress.New(r.log, r.test.Len(), "bench test "+source, "img")
 	defer bar.Finish()
-	for i, p := range r.test.Pairs {
-		if r.ctx.Err() != nil {
-			return Interrupted("test/" + source)
-		}
-		hr, lr, err := r.test.Load(i)
-		if err != nil {
-			return err
-		}
-		var sr *raster.Image
-		if model != nil {
-			sr = model.Predict(lr, srnet.PredictOptions{})
-		} else {
-			sr = resize.Interpolate(lr, lr.H*s, lr.W*s, resize.Bicubic).Clamp()
-		}
-		sc := Score{Name: p.Name, PSNR: fidelity.PSNR(sr, hr, opt), SSIM: fidelity.SSIM(sr, hr, opt)}
-		res.Images = append(res.Images, sc)
-		if samples[i] {
-			y, x, d := displayBox(sr.H, sr.W, s)
-			if err := saveImage(filepath.Join(r.sampleDir(source), filepath.FromSlash(p.Name)+".png"), sr.Crop(y, x, d, d)); err != nil {
-				return err
+	sr := func(lr *raster.Image) *raster.Image { return srtest.Bicubic(lr, s) }
+	if model != nil {
+		sr = func(lr *raster.Image) *raster.Image { return model.Predict(lr, srnet.PredictOptions{}) }
+	}
+	scores, err := srtest.Run(r.ctx, r.test, sr, srtest.Options{Scale: s, Done: func() { bar.Add(1) },
+		Each: func(i int, p pairread.Pair, sr *raster.Image) error {
+			if !samples[i] {
+				return nil
 			}
-		}
-		bar.Add(1)
+			y, x, d := displayBox(sr.H, sr.W, s)
+			return saveImage(filepath.Join(r.sampleDir(source), filepath.FromSlash(p.Name)+".png"), sr.Crop(y, x, d, d))
+		}})
+	if r.ctx.Err() != nil {
+		return Interrupted("test/" + source)
+	}
+	if err != nil {
+		return err
+	}
+	for _, sc := range scores {
+		res.Images = append(res.Images, Score{Name: sc.Name, PSNR: sc.PSNR, SSIM: sc.SSIM})
 	}
 	// Means in pair order, so that they do not depend on timing.
 	for _, sc := range res.Images {

@@ -14,12 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/internal/progress"
-	"github.com/degradiff/degradiff/measure/fidelity"
+	"github.com/degradiff/degradiff/measure/srtest"
 	"github.com/degradiff/degradiff/models/srnet"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/pairset/pairread"
@@ -299,38 +298,33 @@ For RealSR's test split: --pairs RealSR_V3 --include 'Canon_04[1-9]*,Canon_050*,
 				}
 			}
 			fmt.Fprintf(stderr, "sr test: model %s, %d pairs from %s\n", src, data.Len(), pairs)
-			opt := fidelity.Options{CropBorder: s, TestY: !rgb}
 			rep := srReport{Model: src, Pairs: pairs, Scale: s, CropBorder: s, TestY: !rgb}
 			ctx, stop := signalContext()
 			defer stop()
 			bar := progress.New(stderr, data.Len(), "sr test", "pair")
-			for i, p := range data.Pairs {
-				if ctx.Err() != nil {
-					bar.Finish()
-					return &exitError{code: interruptCode(), err: errors.New("interrupted")}
-				}
-				hr, lr, err := data.Load(i)
-				if err != nil {
-					bar.Finish()
-					return err
-				}
-				sr := model.Predict(lr, mf.predictOptions())
-				row := srScore{Name: p.Name, PSNR: decibels(fidelity.PSNR(sr, hr, opt)), SSIM: fidelity.SSIM(sr, hr, opt)}
+			scores, err := srtest.Run(ctx, data, func(lr *raster.Image) *raster.Image { return model.Predict(lr, mf.predictOptions()) },
+				srtest.Options{Scale: s, RGB: rgb, Baseline: baseline, Done: func() { bar.Add(1) },
+					Each: func(i int, p pairread.Pair, sr *raster.Image) error {
+						if save == "" {
+							return nil
+						}
+						return srSave(filepath.Join(save, filepath.FromSlash(p.Name)+".png"), sr)
+					}})
+			bar.Finish()
+			if ctx.Err() != nil {
+				return &exitError{code: interruptCode(), err: errors.New("interrupted")}
+			}
+			if err != nil {
+				return err
+			}
+			for _, sc := range scores {
+				row := srScore{Name: sc.Name, PSNR: decibels(sc.PSNR), SSIM: sc.SSIM}
 				if baseline {
-					up := resize.Interpolate(lr, lr.H*s, lr.W*s, resize.Bicubic).Clamp()
-					bp, bs := decibels(fidelity.PSNR(up, hr, opt)), fidelity.SSIM(up, hr, opt)
+					bp, bs := decibels(sc.BicubicPSNR), sc.BicubicSSIM
 					row.BicubicPSNR, row.BicubicSSIM = &bp, &bs
 				}
 				rep.Images = append(rep.Images, row)
-				if save != "" {
-					if err := srSave(filepath.Join(save, filepath.FromSlash(p.Name)+".png"), sr); err != nil {
-						bar.Finish()
-						return err
-					}
-				}
-				bar.Add(1)
 			}
-			bar.Finish()
 			rep.Mean = srMean(rep.Images, baseline)
 			if asJSON {
 				b, err := json.MarshalIndent(rep, "", "  ")
