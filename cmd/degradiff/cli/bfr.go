@@ -22,7 +22,6 @@ import (
 	"github.com/degradiff/degradiff/measure/fidelity"
 	"github.com/degradiff/degradiff/models/bfrnet"
 	"github.com/degradiff/degradiff/models/modeldir"
-	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/train/bfrtrain"
 	"github.com/degradiff/degradiff/train/runfolder"
@@ -54,11 +53,23 @@ faces.
 }
 
 func newBFRTrainCmd() *cobra.Command {
-	var pairs, out, config, resume string
-	var include, exclude []string
-	var steps int
-	var seed uint64
-	var maxPixels int64
+	var f pairTrainFlags
+	spec := pairTraining[bfrtrain.Config]{
+		label: "bfr train", configFile: bfrtrain.ConfigFile, modelDir: bfrtrain.ModelDir,
+		defaults: bfrtrain.Default(), load: bfrtrain.LoadFile,
+		setSteps: func(c *bfrtrain.Config, steps int) int { old := c.Steps; c.Steps = steps; return old },
+		setSeed:  func(c *bfrtrain.Config, seed uint64) { c.Seed = seed },
+		validate: bfrtrain.Config.Validate,
+		keep:     func(c bfrtrain.Config) int { return c.KeepCheckpoints },
+		scale:    func(bfrtrain.Config) int { return 1 },
+		start: func(c bfrtrain.Config, run *runfolder.Run, data *pairread.Set, log io.Writer) (pairTrainer, error) {
+			return bfrtrain.New(c, run, data, log)
+		},
+		describe: func(c bfrtrain.Config, data *pairread.Set, tr pairTrainer) string {
+			return fmt.Sprintf("%d pairs from %s (%s), network with %d parameters, %d steps of %d faces of %dx%d",
+				data.Len(), f.pairs, data.Layout, tr.(*bfrtrain.Trainer).Model.NumParams(), c.Steps, c.BatchSize, c.PatchSize, c.PatchSize)
+		},
+	}
 	cmd := &cobra.Command{
 		Use:   "train --pairs DIR --out RUN [--config FILE] [--steps N] [--seed N] [--resume latest]",
 		Short: "Train the face restoration network on aligned face pairs",
@@ -82,102 +93,10 @@ records them). Results do not depend on the number of cores.
 
 ` + bfrFacesHelp,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			stderr := cmd.ErrOrStderr()
-			if printCfg, _ := cmd.Flags().GetBool("print-config"); printCfg {
-				return printSettings(cmd.OutOrStdout(), config, bfrtrain.Default(), bfrtrain.LoadFile)
-			}
-			if pairs == "" || out == "" {
-				return errors.New("--pairs and --out are required")
-			}
-			if err := checkSeparate("--out", out, [][2]string{{"--pairs", pairs}}); err != nil {
-				return err
-			}
-			inc, err := srGlobs("include", include)
-			if err != nil {
-				return err
-			}
-			exc, err := srGlobs("exclude", exclude)
-			if err != nil {
-				return err
-			}
-			cfg, err := runSettings(filepath.Join(out, bfrtrain.ConfigFile), config, resume != "", bfrtrain.Default(), bfrtrain.LoadFile,
-				func(c *bfrtrain.Config, steps int) int { old := c.Steps; c.Steps = steps; return old })
-			if err != nil {
-				return err
-			}
-			if cmd.Flags().Changed("steps") {
-				cfg.Steps = steps
-			}
-			if cmd.Flags().Changed("seed") {
-				if resume != "" {
-					return errors.New("--seed cannot change on --resume: the run's seed is in its config.yaml")
-				}
-				cfg.Seed = seed
-			}
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
-			data, err := pairread.OpenWith(pairs, pairread.Options{Scale: 1, Include: inc, Exclude: exc, MaxPixels: maxPixels})
-			if err != nil {
-				return err
-			}
-			run, err := runfolder.Create(out, cfg.KeepCheckpoints)
-			if err != nil {
-				return err
-			}
-			defer run.Close()
-			if err := run.RemoveStale(); err != nil {
-				return err
-			}
-			// A resumed run keeps its data, as sr train's and train's do.
-			pairsAbs, err := realPath(pairs)
-			if err != nil {
-				return fmt.Errorf("--pairs %s: %w", pairs, err)
-			}
-			if err := checkRunInputs(out, runInputs{"pairs": {pairsAbs}, "include": inc, "exclude": exc}, resume != ""); err != nil {
-				return err
-			}
-			if err := pairset.WriteFileAtomic(filepath.Join(out, bfrtrain.ConfigFile), cfg.YAML()); err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "bfr train: settings (saved in %s):\n%s", filepath.Join(out, bfrtrain.ConfigFile), cfg.YAML())
-			tr, err := bfrtrain.New(cfg, run, data, stderr)
-			if err != nil {
-				return err
-			}
-			if err := resumeRun(run, resume, tr, stderr, "bfr train"); err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "bfr train: %d pairs from %s (%s), network with %d parameters, %d steps of %d faces of %dx%d\n",
-				data.Len(), pairs, data.Layout, tr.Model.NumParams(), cfg.Steps, cfg.BatchSize, cfg.PatchSize, cfg.PatchSize)
-			ctx, stop := signalContext()
-			defer stop()
-			err = tr.Run(ctx)
-			if errors.Is(err, bfrtrain.ErrInterrupted) {
-				if tr.Step() > 0 {
-					fmt.Fprintf(stderr, "bfr train: stopped at step %d; checkpoint saved. Continue with the same command and --resume latest\n", tr.Step())
-				}
-				return &exitError{code: interruptCode(), err: err}
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "bfr train: done, %d steps; model in %s\n", tr.Step(), filepath.Join(out, bfrtrain.ModelDir))
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return spec.run(cmd, f) },
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&pairs, "pairs", "", "face pairs at scale 1 (meta_info.txt, or HR/ and LR/)")
-	fl.StringVar(&out, "out", "", "run folder")
-	fl.StringVar(&config, "config", "", "YAML file overriding the default settings")
-	fl.StringVar(&resume, "resume", "", `continue a run: "latest", a checkpoint folder, or a run folder`)
-	fl.IntVar(&steps, "steps", 0, "total optimisation steps (overrides the config)")
-	fl.Uint64Var(&seed, "seed", 0, "random seed (overrides the config)")
-	fl.StringArrayVar(&include, "include", nil, "train only on pairs whose HR name matches one of these globs (repeatable, comma-separated)")
-	fl.StringArrayVar(&exclude, "exclude", nil, "leave out pairs whose HR name matches one of these globs (repeatable)")
-	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
-	fl.Bool("print-config", false, "print the settings (defaults, or with --config) and exit")
+	f.register(cmd, "face pairs at scale 1 (meta_info.txt, or HR/ and LR/)",
+		"train only on pairs whose HR name matches one of these globs (repeatable, comma-separated)")
 	return cmd
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/measure/srtest"
 	"github.com/degradiff/degradiff/models/srnet"
-	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/train/runfolder"
@@ -65,11 +64,32 @@ func srGlobs(flag string, vals []string) ([]string, error) {
 }
 
 func newSRTrainCmd() *cobra.Command {
-	var pairs, out, config, resume, budget string
-	var include, exclude []string
-	var steps int
-	var seed uint64
-	var maxPixels int64
+	var f pairTrainFlags
+	var budget string
+	spec := pairTraining[srtrain.Config]{
+		label: "sr train", configFile: srtrain.ConfigFile, modelDir: srtrain.ModelDir,
+		defaults: srtrain.Default(), load: srtrain.LoadFile,
+		setSteps: func(c *srtrain.Config, steps int) int { old := c.Steps; c.Steps = steps; return old },
+		setSeed:  func(c *srtrain.Config, seed uint64) { c.Seed = seed },
+		validate: srtrain.Config.Validate,
+		keep:     func(c srtrain.Config) int { return c.KeepCheckpoints },
+		scale:    func(c srtrain.Config) int { return c.Model.Scale },
+		adjust: func(c *srtrain.Config) (err error) {
+			if budget != "" {
+				if c.Steps, err = srtrain.Budget(budget); err != nil {
+					return fmt.Errorf("--budget: %w", err)
+				}
+			}
+			return nil
+		},
+		start: func(c srtrain.Config, run *runfolder.Run, data *pairread.Set, log io.Writer) (pairTrainer, error) {
+			return srtrain.New(c, run, data, log)
+		},
+		describe: func(c srtrain.Config, data *pairread.Set, tr pairTrainer) string {
+			return fmt.Sprintf("%d pairs from %s (%s), x%d network with %d parameters, %d steps of %d patches of %dx%d",
+				data.Len(), f.pairs, data.Layout, c.Model.Scale, tr.(*srtrain.Trainer).Model.NumParams(), c.Steps, c.BatchSize, c.PatchSize, c.PatchSize)
+		},
+	}
 	cmd := &cobra.Command{
 		Use:   "train --pairs DIR --out RUN [--config FILE] [--budget quick|full] [--resume latest]",
 		Short: "Train the super-resolution network on a paired folder",
@@ -92,107 +112,12 @@ bit for bit.
 
 ` + srPairsHelp,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			stderr := cmd.ErrOrStderr()
-			if printCfg, _ := cmd.Flags().GetBool("print-config"); printCfg {
-				return printSettings(cmd.OutOrStdout(), config, srtrain.Default(), srtrain.LoadFile)
-			}
-			if pairs == "" || out == "" {
-				return errors.New("--pairs and --out are required")
-			}
-			if err := checkSeparate("--out", out, [][2]string{{"--pairs", pairs}}); err != nil {
-				return err
-			}
-			inc, err := srGlobs("include", include)
-			if err != nil {
-				return err
-			}
-			exc, err := srGlobs("exclude", exclude)
-			if err != nil {
-				return err
-			}
-			cfg, err := runSettings(filepath.Join(out, srtrain.ConfigFile), config, resume != "", srtrain.Default(), srtrain.LoadFile,
-				func(c *srtrain.Config, steps int) int { old := c.Steps; c.Steps = steps; return old })
-			if err != nil {
-				return err
-			}
-			if budget != "" {
-				if cfg.Steps, err = srtrain.Budget(budget); err != nil {
-					return fmt.Errorf("--budget: %w", err)
-				}
-			}
-			if cmd.Flags().Changed("steps") {
-				cfg.Steps = steps
-			}
-			if cmd.Flags().Changed("seed") {
-				if resume != "" {
-					return errors.New("--seed cannot change on --resume: the run's seed is in its config.yaml")
-				}
-				cfg.Seed = seed
-			}
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
-			data, err := pairread.OpenWith(pairs, pairread.Options{Scale: cfg.Model.Scale, Include: inc, Exclude: exc, MaxPixels: maxPixels})
-			if err != nil {
-				return err
-			}
-			run, err := runfolder.Create(out, cfg.KeepCheckpoints)
-			if err != nil {
-				return err
-			}
-			defer run.Close()
-			if err := run.RemoveStale(); err != nil {
-				return err
-			}
-			pairsAbs, err := realPath(pairs)
-			if err != nil {
-				return fmt.Errorf("--pairs %s: %w", pairs, err)
-			}
-			if err := checkRunInputs(out, runInputs{"pairs": {pairsAbs}, "include": inc, "exclude": exc}, resume != ""); err != nil {
-				return err
-			}
-			if err := pairset.WriteFileAtomic(filepath.Join(out, srtrain.ConfigFile), cfg.YAML()); err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "sr train: settings (saved in %s):\n%s", filepath.Join(out, srtrain.ConfigFile), cfg.YAML())
-			tr, err := srtrain.New(cfg, run, data, stderr)
-			if err != nil {
-				return err
-			}
-			if err := resumeRun(run, resume, tr, stderr, "sr train"); err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "sr train: %d pairs from %s (%s), x%d network with %d parameters, %d steps of %d patches of %dx%d\n",
-				data.Len(), pairs, data.Layout, cfg.Model.Scale, tr.Model.NumParams(), cfg.Steps, cfg.BatchSize, cfg.PatchSize, cfg.PatchSize)
-			ctx, stop := signalContext()
-			defer stop()
-			err = tr.Run(ctx)
-			if errors.Is(err, srtrain.ErrInterrupted) {
-				if tr.Step() > 0 {
-					fmt.Fprintf(stderr, "sr train: stopped at step %d; checkpoint saved. Continue with the same command and --resume latest\n", tr.Step())
-				}
-				return &exitError{code: interruptCode(), err: err}
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "sr train: done, %d steps; model in %s\n", tr.Step(), filepath.Join(out, srtrain.ModelDir))
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return spec.run(cmd, f) },
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&pairs, "pairs", "", "paired folder (meta_info.txt, or HR/ and LR/)")
-	fl.StringVar(&out, "out", "", "run folder")
-	fl.StringVar(&config, "config", "", "YAML file overriding the default settings")
-	fl.StringVar(&resume, "resume", "", `continue a run: "latest", a checkpoint folder, or a run folder`)
-	fl.StringVar(&budget, "budget", "", "training length: quick (minutes) or full (about an hour) on 2 CPU cores")
-	fl.IntVar(&steps, "steps", 0, "total optimisation steps (overrides the config and --budget)")
-	fl.Uint64Var(&seed, "seed", 0, "random seed (overrides the config)")
-	fl.StringArrayVar(&include, "include", nil, "train only on pairs whose HR name matches one of these globs, e.g. 'Canon_*,Nikon_*' (repeatable)")
-	fl.StringArrayVar(&exclude, "exclude", nil, "leave out pairs whose HR name matches one of these globs (repeatable)")
-	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
-	fl.Bool("print-config", false, "print the settings (defaults, or with --config) and exit")
+	f.register(cmd, "paired folder (meta_info.txt, or HR/ and LR/)",
+		"train only on pairs whose HR name matches one of these globs, e.g. 'Canon_*,Nikon_*' (repeatable)")
+	cmd.Flags().StringVar(&budget, "budget", "", "training length: quick (minutes) or full (about an hour) on 2 CPU cores")
+	cmd.Flags().Lookup("steps").Usage = "total optimisation steps (overrides the config and --budget)"
 	return cmd
 }
 
