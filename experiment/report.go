@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -227,27 +226,7 @@ func (r *runner) document(res *Results) report.Document {
 		},
 		Code: cmd + "\n\n" + strings.Join(lines, "\n"),
 	})
-	var times [][]string
-	total := 0.0
-	for _, t := range res.Stages {
-		note := "this run"
-		if t.Cached {
-			note = "an earlier run"
-		}
-		when := "-"
-		if !t.When.IsZero() {
-			when = t.When.Format(time.RFC3339)
-		}
-		times = append(times, []string{t.Name, fmt.Sprintf("%.1f", t.Seconds), when, note})
-		total += t.Seconds
-	}
-	times = append(times, []string{"total", fmt.Sprintf("%.1f", total), "", ""})
-	d.Sections = append(d.Sections, report.Section{
-		Title: "Compute time",
-		Paras: []string{"Wall-clock seconds of each stage, on the machine that ran it (the report itself is not counted)."},
-		Head:  []string{"stage", "seconds", "finished (UTC)", "run by"},
-		Rows:  times,
-	})
+	d.Sections = append(d.Sections, TimesSection(res.Stages))
 	return d
 }
 

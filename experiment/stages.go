@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/degradiff/degradiff/internal/atomicfile"
+	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"go.yaml.in/yaml/v3"
 )
@@ -133,4 +134,29 @@ func CheckSettings[C any](file, kind, out string, binding bool, cfg C, fingerpri
 			out, kind, strings.Join(yamlconf.DifferingKeys(got, want), ", "), file)
 	}
 	return nil
+}
+
+// TimesSection is the report's table of the compute time of each stage.
+func TimesSection(stages []StageTime) report.Section {
+	var rows [][]string
+	total := 0.0
+	for _, t := range stages {
+		note := "this run"
+		if t.Cached {
+			note = "an earlier run"
+		}
+		when := "-"
+		if !t.When.IsZero() {
+			when = t.When.Format(time.RFC3339)
+		}
+		rows = append(rows, []string{t.Name, fmt.Sprintf("%.1f", t.Seconds), when, note})
+		total += t.Seconds
+	}
+	rows = append(rows, []string{"total", fmt.Sprintf("%.1f", total), "", ""})
+	return report.Section{
+		Title: "Compute time",
+		Paras: []string{"Wall-clock seconds of each stage, on the machine that ran it (the report itself is not counted)."},
+		Head:  []string{"stage", "seconds", "finished (UTC)", "run by"},
+		Rows:  rows,
+	}
 }

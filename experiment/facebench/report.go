@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -225,27 +224,7 @@ func (r *runner) document(res *Results) report.Document {
 		Paras: []string{"This report was made by the command below; rerunning it with the same settings redoes nothing but the report. The pairs are made as degradiff degrade --preset face and degradiff synth --preset face --model M --keep-init do, on the training faces listed in " + SplitFile + " resized to the face size; each network is trained as degradiff bfr train does with the settings in " + BFRDir + "/KEY/config.yaml, and can be tested again with the commands after it."},
 		Code:  cmd + "\n\n" + strings.Join(lines, "\n"),
 	})
-	var times [][]string
-	total := 0.0
-	for _, t := range res.Stages {
-		note := "this run"
-		if t.Cached {
-			note = "an earlier run"
-		}
-		when := "-"
-		if !t.When.IsZero() {
-			when = t.When.Format(time.RFC3339)
-		}
-		times = append(times, []string{t.Name, fmt.Sprintf("%.1f", t.Seconds), when, note})
-		total += t.Seconds
-	}
-	times = append(times, []string{"total", fmt.Sprintf("%.1f", total), "", ""})
-	d.Sections = append(d.Sections, report.Section{
-		Title: "Compute time",
-		Paras: []string{"Wall-clock seconds of each stage, on the machine that ran it (the report itself is not counted)."},
-		Head:  []string{"stage", "seconds", "finished (UTC)", "run by"},
-		Rows:  times,
-	})
+	d.Sections = append(d.Sections, experiment.TimesSection(res.Stages))
 	return d
 }
 
