@@ -178,28 +178,15 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (experiment.Config, error) {
 			a.WarmupSteps = a.Steps / 10
 		}
 	}
-	for _, g := range []struct {
-		flag string
-		vals []string
-		dst  *[]string
-	}{
+	if err := applyGlobs(changed, []globFlag{
 		{"real-lq-include", f.realInclude, &cfg.RealLQInclude}, {"real-lq-exclude", f.realExclude, &cfg.RealLQExclude},
 		{"test-include", f.testInclude, &cfg.TestInclude}, {"test-exclude", f.testExclude, &cfg.TestExclude},
 		{"real-pairs-include", f.pairsInclude, &cfg.RealPairsInclude}, {"real-pairs-exclude", f.pairsExclude, &cfg.RealPairsExclude},
-	} {
-		if changed(g.flag) {
-			if *g.dst, err = srGlobs(g.flag, g.vals); err != nil {
-				return cfg, err
-			}
-		}
+	}); err != nil {
+		return cfg, err
 	}
 	if changed("sources") {
-		cfg.Sources = nil
-		for _, s := range strings.Split(f.sources, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				cfg.Sources = append(cfg.Sources, s)
-			}
-		}
+		cfg.Sources = splitSources(f.sources)
 		if err := experiment.CheckSources(cfg.Sources); err != nil {
 			return cfg, err
 		}
@@ -207,6 +194,37 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (experiment.Config, error) {
 	cfg.Workers = f.workers
 	cfg.Command = benchCommand(cfg, f)
 	return cfg, nil
+}
+
+// globFlag is a repeatable glob flag and the setting it overrides.
+type globFlag struct {
+	flag string
+	vals []string
+	dst  *[]string
+}
+
+// applyGlobs sets the settings of the glob flags given on the command line.
+func applyGlobs(changed func(string) bool, flags []globFlag) error {
+	for _, g := range flags {
+		if changed(g.flag) {
+			var err error
+			if *g.dst, err = srGlobs(g.flag, g.vals); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// splitSources splits the --sources list.
+func splitSources(list string) []string {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // benchCommand returns a command line that redoes the experiment.

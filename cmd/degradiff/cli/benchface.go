@@ -117,24 +117,11 @@ func benchFaceConfig(cmd *cobra.Command, f benchFlags) (facebench.Config, error)
 	if changed("sr-seeds") && f.srSeeds != 0 { // 0: the config's, as for --task sr
 		cfg.Seeds = f.srSeeds
 	}
-	for _, g := range []struct {
-		flag string
-		vals []string
-		dst  *[]string
-	}{{"real-lq-include", f.realInclude, &cfg.RealLQInclude}, {"real-lq-exclude", f.realExclude, &cfg.RealLQExclude}} {
-		if changed(g.flag) {
-			if *g.dst, err = srGlobs(g.flag, g.vals); err != nil {
-				return cfg, err
-			}
-		}
+	if err := applyGlobs(changed, []globFlag{{"real-lq-include", f.realInclude, &cfg.RealLQInclude}, {"real-lq-exclude", f.realExclude, &cfg.RealLQExclude}}); err != nil {
+		return cfg, err
 	}
 	if changed("sources") {
-		cfg.Sources = nil
-		for _, s := range strings.Split(f.sources, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				cfg.Sources = append(cfg.Sources, s)
-			}
-		}
+		cfg.Sources = splitSources(f.sources)
 		if err := facebench.CheckSources(cfg.Sources); err != nil {
 			return cfg, err
 		}
