@@ -22,6 +22,7 @@ import (
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/rng"
+	"github.com/degradiff/degradiff/synth"
 )
 
 type diagnoseFlags struct {
@@ -70,14 +71,15 @@ charts.`,
 	fl.StringVar(&f.preset, "preset", "official", "degradation preset of the initial LQ images")
 	fl.StringVar(&f.config, "config", "", "degradation config file overriding the preset")
 	fl.IntVar(&f.scale, "scale", 0, "scale of the degradation (0: the preset's)")
+	def := synth.DefaultOptions()
 	fl.StringVar(&f.strengths, "strengths", "0.05,0.1,0.15,0.25", "comma-separated img2img strengths")
-	fl.Float64Var(&f.uniform, "uniform", 0.25, "also refine at strengths uniform in [0, this] per image (0: no)")
+	fl.Float64Var(&f.uniform, "uniform", def.MaxStrength, "also refine at strengths uniform in [0, this] per image (0: no)")
 	fl.Float64Var(&f.sigma, "low-pass-sigma", 1.5, "sigma in pixels of the low-pass before the low-pass fidelity")
-	fl.StringVar(&f.samplerName, "sampler", "unipc", "sampler: unipc, ddim, ddpm or dpmpp")
-	fl.StringVar(&f.finalSigmas, "final-sigmas", "zero", "where the last step lands: zero or sigma_min")
-	fl.IntVar(&f.steps, "steps", 50, "inference steps")
+	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "sampler: unipc, ddim, ddpm or dpmpp")
+	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last step lands: zero or sigma_min")
+	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps")
 	fl.IntVar(&f.maxHQ, "max-hq", 0, "use at most this many HQ images (0: all), chosen by a keyed hash of their names")
-	fl.IntVar(&f.tile, "tile", 256, "run the model in tiles above this size")
+	fl.IntVar(&f.tile, "tile", def.Tile, "run the model in tiles above this size")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the halves, the strengths, the noise and the degradation")
 	fl.BoolVar(&f.noC2ST, "no-c2st", false, "skip the classifier test (fast)")
 	fl.BoolVar(&f.noSelf, "no-self-consistency", false, "skip the self-consistency diagnostic")
@@ -220,7 +222,7 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 			return err
 		}
 		img2img, err := pipeline.New(model.Predict, model.SchedulerConfig,
-			pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: pipeline.DefaultOptions().Overlap})
+			pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: synth.DefaultOptions().Overlap})
 		if err != nil {
 			return flagError(err)
 		}
