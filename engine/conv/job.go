@@ -2,8 +2,6 @@ package conv
 
 import (
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/internal/parallel"
@@ -49,9 +47,6 @@ type job struct {
 	ones    []float32
 	// direct says BackwardData is a convolution of dy (stride 1).
 	direct bool
-
-	next atomic.Int64 // next image to take
-	wg   sync.WaitGroup
 }
 
 // jobs recycles jobs without allocating (see parallel.FreeList).
@@ -139,23 +134,15 @@ func (j *job) runImages() {
 		putWorkspace(ws)
 		return
 	}
-	j.next.Store(0)
-	run(j, parts)
+	parallel.ForBody(j.g.N, 1, j)
 }
 
-// work is the body of one goroutine of a parallel job: it takes images (or
-// BackwardWeight's groups of images) until none is left.
-func (j *job) work() {
+// Run is the body of a parallel job (parallel.Body): images (or
+// BackwardWeight's groups of images) lo to hi-1, each on this goroutine
+// alone.
+func (j *job) Run(lo, hi int) {
 	ws := getWorkspace()
-	count := j.g.N
-	if j.op == opBackwardWeight {
-		count = j.g.weightChunks()
-	}
-	for {
-		n := int(j.next.Add(1) - 1)
-		if n >= count {
-			break
-		}
+	for n := lo; n < hi; n++ {
 		if j.op == opBackwardWeight {
 			j.weightChunk(ws, n, true)
 		} else {
@@ -367,9 +354,8 @@ func (j *job) backwardWeight() {
 	grow(&j.partial, chunks*size)
 	grow(&j.dbSum, chunks*g.Cout)
 	workers := runtime.GOMAXPROCS(0)
-	if parts := min(workers, chunks); parts >= 2 {
-		j.next.Store(0)
-		run(j, parts)
+	if min(workers, chunks) >= 2 {
+		parallel.ForBody(chunks, 1, j)
 	} else {
 		ws := getWorkspace()
 		for c := 0; c < chunks; c++ {

@@ -1,54 +1,14 @@
 package conv
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/internal/parallel"
 )
 
-// Persistent worker goroutines take images of a job, so that a call in the
-// steady state starts no goroutine and allocates nothing.
-
-var (
-	poolMu  sync.Mutex
-	poolChs []chan *job // one unbuffered channel per worker
-)
-
-// ensureWorkers starts workers until there are at least n.
-func ensureWorkers(n int) []chan *job {
-	poolMu.Lock()
-	defer poolMu.Unlock()
-	for len(poolChs) < n {
-		ch := make(chan *job)
-		poolChs = append(poolChs, ch)
-		go func() {
-			for j := range ch {
-				j.work()
-				j.wg.Done()
-			}
-		}()
-	}
-	return poolChs
-}
-
-// run calls j.work on the calling goroutine and on up to parts-1 idle
-// workers; busy workers are skipped (the images they would have taken go
-// to the others), so concurrent or nested calls never wait on each other.
-func run(j *job, parts int) {
-	chs := ensureWorkers(parts - 1)
-	for _, ch := range chs[:parts-1] {
-		j.wg.Add(1)
-		select {
-		case ch <- j:
-		default:
-			j.wg.Done()
-		}
-	}
-	j.work()
-	j.wg.Wait()
-}
+// Jobs run on the engine's one worker pool (package parallel), so that a
+// call in the steady state starts no goroutine and allocates nothing.
 
 // A workspace holds one goroutine's buffers and operands. Workspaces are
 // kept on a free list (not a sync.Pool, which the garbage collector
