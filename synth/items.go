@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/batch"
 )
 
 // Crops returns the sub-image boxes [y, x, h, w] of an h x w image cut into
@@ -63,3 +66,59 @@ func ParseShard(s string) (Shard, error) {
 
 // Has reports whether source item i belongs to the shard.
 func (s Shard) Has(i int) bool { return i%s.Count == s.Index }
+
+// SubImages cuts HQ images into sub-images before degradation, as
+// BasicSR's extract_subimages (Crops); Size 0 keeps whole images.
+type SubImages struct {
+	Size, Step, Thresh int
+}
+
+// Items returns the items of an h x w image called name: the whole image,
+// or its sub-images (none when it is smaller than Size).
+func (s SubImages) Items(name string, h, w int) []Item {
+	if s.Size <= 0 {
+		return []Item{{Name: name}}
+	}
+	list := []Item{}
+	for i, b := range Crops(h, w, s.Size, s.Step, s.Thresh) {
+		list = append(list, Item{Name: CropName(name, i+1), Box: &b})
+	}
+	return list
+}
+
+// TooSmall is an image smaller than the sub-image size.
+type TooSmall struct {
+	Path          string
+	Width, Height int
+}
+
+// Plan lists the sources of the files of a dataset (in their sorted
+// order) that belong to shard, with their items read from the image
+// headers. A file whose header cannot be read gets no items: Run lists
+// them from the decoded image (RunOptions.ItemsOf), or reports the file.
+// It returns the sources, every item name, and the files too small for a
+// sub-image.
+func Plan(files []batch.Item, shard Shard, sub SubImages, maxPixels int64) (sources []Source, names []string, tooSmall []TooSmall) {
+	for i, f := range files {
+		if !shard.Has(i) {
+			continue
+		}
+		src := Source{Path: f.Path, Name: f.Name}
+		if sub.Size > 0 {
+			info, err := imageio.ReadInfo(f.Path, imageio.Options{MaxPixels: maxPixels})
+			if err == nil {
+				src.Items = sub.Items(f.Name, info.Height, info.Width)
+				if len(src.Items) == 0 {
+					tooSmall = append(tooSmall, TooSmall{f.Path, info.Width, info.Height})
+				}
+			}
+		} else {
+			src.Items = sub.Items(f.Name, 0, 0)
+		}
+		sources = append(sources, src)
+		for _, it := range src.Items {
+			names = append(names, it.Name)
+		}
+	}
+	return sources, names, tooSmall
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/samples"
 )
@@ -95,5 +96,27 @@ func TestRunWritesResumesAndDegradesOnly(t *testing.T) {
 	stats := syn.Run(context.Background(), w, []Source{{Path: a, Items: []Item{{Name: "far", Box: &far}}}, sources[1]}, RunOptions{PerImage: 1})
 	if len(stats.Failed) != 1 || !strings.Contains(stats.Failed[0].Err.Error(), "does not fit") || stats.Pairs != 1 {
 		t.Fatalf("failures %v, %d pairs", stats.Failed, stats.Pairs)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	in := t.TempDir()
+	files := []batch.Item{
+		{Path: writeHQ(t, in, "a", 64, 96), Name: "a"},
+		{Path: writeHQ(t, in, "b", 40, 40), Name: "b"},
+		{Path: filepath.Join(in, "broken.png"), Name: "broken"},
+	}
+	os.WriteFile(files[2].Path, []byte("not a png"), 0o644)
+	sources, names, small := Plan(files, Shard{0, 1}, SubImages{Size: 48, Step: 48}, 0)
+	if len(sources) != 3 || len(sources[0].Items) != 2 || len(sources[1].Items) != 0 || sources[1].Items == nil || sources[2].Items != nil {
+		t.Fatalf("sources %+v", sources)
+	}
+	if len(names) != 2 || names[0] != "a_s001" || names[1] != "a_s002" || len(small) != 1 || small[0].Width != 40 {
+		t.Fatalf("names %v, too small %v", names, small)
+	}
+	// Shard 1 of 2 takes the second file; whole images have one item.
+	sources, names, _ = Plan(files, Shard{1, 2}, SubImages{}, 0)
+	if len(sources) != 1 || sources[0].Name != "b" || len(names) != 1 || names[0] != "b" {
+		t.Fatalf("shard 1/2: %+v %v", sources, names)
 	}
 }

@@ -293,7 +293,7 @@ type logLine struct {
 func (t *Trainer) Run(ctx context.Context) error {
 	cfg := t.Cfg
 	err := runfolder.Loop(ctx, loopTrainer{t}, runfolder.LoopOptions{
-		Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Log: t.Log, Label: "train",
+		Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Folder: t.Folder, Log: t.Log, Label: "train",
 		Logged: func(loss, gn float64, took time.Duration) error {
 			line := logLine{Step: t.step, Loss: loss, LR: t.opt.Config.LR, GradNorm: gn, Seconds: took.Seconds()}
 			if t.ema != nil {

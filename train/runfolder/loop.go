@@ -42,12 +42,17 @@ type LoopOptions struct {
 	// After, when set, is called after each step's checkpoint, if any
 	// (previews).
 	After func() error
+	// Folder, when set, is the run folder, pruned of surplus checkpoints
+	// at the end (a run killed between saving a checkpoint and pruning
+	// the old ones leaves one too many).
+	Folder *Run
 }
 
 // Loop trains until opt.Steps: one TrainStep after the other, a
 // checkpoint and the loss curve every opt.CheckpointEvery steps and at the
-// last one, and a progress bar showing the smoothed loss. A non-finite
-// loss stops it with an error. When ctx is cancelled it saves a checkpoint
+// last one, and a progress bar showing the smoothed loss; at the end the
+// run folder keeps only its newest checkpoints. A non-finite loss stops it
+// with an error. When ctx is cancelled it saves a checkpoint
 // after the current step and returns ErrInterrupted.
 func Loop(ctx context.Context, t Trainer, opt LoopOptions) error {
 	var bar *progress.Bar
@@ -96,6 +101,9 @@ func Loop(ctx context.Context, t Trainer, opt LoopOptions) error {
 		if stop {
 			return ErrInterrupted
 		}
+	}
+	if opt.Folder != nil {
+		return opt.Folder.Prune()
 	}
 	return nil
 }

@@ -127,7 +127,7 @@ func (r *Run) Save(ck Checkpoint) (string, error) {
 		return "", fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	atomicfile.SyncDir(filepath.Join(r.Dir, ckptDir))
-	return final, r.prune()
+	return final, r.Prune()
 }
 
 // Steps returns the steps of the complete checkpoints, ascending.
@@ -154,7 +154,10 @@ func (r *Run) Steps() ([]int, error) {
 	return steps, nil
 }
 
-func (r *Run) prune() error {
+// Prune removes the oldest checkpoints beyond Keep. Save prunes after
+// each checkpoint; a run killed between the two leaves one too many,
+// which the next Prune removes.
+func (r *Run) Prune() error {
 	if r.Keep <= 0 {
 		return nil
 	}

@@ -430,7 +430,7 @@ func (t *Loop[M]) Run(ctx context.Context) error {
 		}
 	}
 	err := runfolder.Loop(ctx, t, runfolder.LoopOptions{
-		Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Log: t.Log, Label: t.Task.Name,
+		Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Folder: t.Folder, Log: t.Log, Label: t.Task.Name,
 		Logged: func(loss, gn float64, took time.Duration) error {
 			t.interval += took
 			t.timedN++

@@ -63,7 +63,19 @@ func digest(t *testing.T, dir string) map[string]string {
 func sameTree(t *testing.T, a, b map[string]string) {
 	t.Helper()
 	if len(a) != len(b) {
-		t.Fatalf("%d files vs %d", len(a), len(b))
+		var only []string
+		for k := range a {
+			if _, ok := b[k]; !ok {
+				only = append(only, "-"+k)
+			}
+		}
+		for k := range b {
+			if _, ok := a[k]; !ok {
+				only = append(only, "+"+k)
+			}
+		}
+		sort.Strings(only)
+		t.Fatalf("%d files vs %d: %v", len(a), len(b), only)
 	}
 	var keys []string
 	for k := range a {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/imageio"
-	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/synth"
@@ -150,40 +149,10 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 	if err != nil {
 		return err
 	}
-	var items []batch.Item
-	for i, it := range all {
-		if shard.Has(i) {
-			items = append(items, it)
-		}
-	}
-	opt := imageio.Options{MaxPixels: f.maxPixels}
-	crops := func(name string, h, w int) []synth.Item {
-		list := []synth.Item{}
-		for i, b := range synth.Crops(h, w, f.crop, f.step, f.thresh) {
-			list = append(list, synth.Item{Name: synth.CropName(name, i+1), Box: &b})
-		}
-		return list
-	}
-	// The sub-images of each file, from its header alone.
-	sources := make([]synth.Source, len(items))
-	var expected []string
-	for i, it := range items {
-		src := synth.Source{Path: it.Path, Name: it.Name}
-		if f.crop > 0 {
-			info, err := imageio.ReadInfo(it.Path, opt)
-			if err == nil {
-				src.Items = crops(it.Name, info.Height, info.Width)
-				if len(src.Items) == 0 {
-					fmt.Fprintf(stderr, "synth: %s: %dx%d is smaller than --crop %d: skipped\n", it.Path, info.Width, info.Height, f.crop)
-				}
-			} // else: reported when the batch reaches it
-		} else {
-			src.Items = []synth.Item{{Name: it.Name}}
-		}
-		sources[i] = src
-		for _, s := range src.Items {
-			expected = append(expected, s.Name)
-		}
+	sub := synth.SubImages{Size: f.crop, Step: f.step, Thresh: f.thresh}
+	sources, expected, tooSmall := synth.Plan(all, shard, sub, f.maxPixels)
+	for _, im := range tooSmall {
+		fmt.Fprintf(stderr, "synth: %s: %dx%d is smaller than --crop %d: skipped\n", im.Path, im.Width, im.Height, f.crop)
 	}
 	settings := map[string]any{
 		"degradation": cfg, "model": model.ID, "sampler": f.samplerName, "final_sigmas": f.finalSigmas, "steps": f.steps,
@@ -202,7 +171,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "synth: %d HQ images (shard %d/%d of %d), %d pair source(s), %d variant(s) each; preset %s (x%d); model %s (sha256 %.12s); %s, %d steps, strength <= %g; seed %d\n",
-		len(items), shard.Index, shard.Count, len(all), len(expected), f.perImage, cfg.Preset, cfg.Scale, model.ID.Name, model.ID.SHA256, f.samplerName, f.steps, f.maxStrength, f.seed)
+		len(sources), shard.Index, shard.Count, len(all), len(expected), f.perImage, cfg.Preset, cfg.Scale, model.ID.Name, model.ID.SHA256, f.samplerName, f.steps, f.maxStrength, f.seed)
 
 	ctx, stop := signalContext()
 	defer stop()
@@ -212,7 +181,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		MaxPixels: f.maxPixels,
 		// The header could not be read before, yet the image loads: its
 		// sub-images follow from the decoded size.
-		ItemsOf: func(src synth.Source, hq *raster.Image) []synth.Item { return crops(src.Name, hq.H, hq.W) },
+		ItemsOf: func(src synth.Source, hq *raster.Image) []synth.Item { return sub.Items(src.Name, hq.H, hq.W) },
 	})
 	sum := stats.Summary
 	n, err := w.Finish()
