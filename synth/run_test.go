@@ -108,10 +108,12 @@ func TestPlan(t *testing.T) {
 	}
 	os.WriteFile(files[2].Path, []byte("not a png"), 0o644)
 	sources, names, small := Plan(files, Shard{0, 1}, SubImages{Size: 48, Step: 48}, 0)
-	if len(sources) != 3 || len(sources[0].Items) != 2 || len(sources[1].Items) != 0 || sources[1].Items == nil || sources[2].Items != nil {
+	// 64x96 in 48-pixel crops every 48: rows 0 and 16 (flush), columns 0
+	// and 48.
+	if len(sources) != 3 || len(sources[0].Items) != 4 || len(sources[1].Items) != 0 || sources[1].Items == nil || sources[2].Items != nil {
 		t.Fatalf("sources %+v", sources)
 	}
-	if len(names) != 2 || names[0] != "a_s001" || names[1] != "a_s002" || len(small) != 1 || small[0].Width != 40 {
+	if len(names) != 4 || names[0] != "a_s001" || names[3] != "a_s004" || *sources[0].Items[3].Box != [4]int{16, 48, 48, 48} || len(small) != 1 || small[0].Width != 40 {
 		t.Fatalf("names %v, too small %v", names, small)
 	}
 	// Shard 1 of 2 takes the second file; whole images have one item.
