@@ -179,9 +179,9 @@ type job struct {
 	finished      atomic.Int64   // units finished
 	sleepers      atomic.Int32   // goroutines blocked in await
 	mu            sync.Mutex
-	cond          sync.Cond    // signalled on progress while there are sleepers
-	refs          atomic.Int32 // goroutines holding the job
-	helpers       []helper     // workers claimed for the job
+	cond          sync.Cond         // signalled on progress while there are sleepers
+	refs          atomic.Int32      // goroutines holding the job
+	helpers       []parallel.Helper // workers claimed for the job
 }
 
 // jobs recycles jobs without allocating (see parallel.FreeList).
@@ -217,7 +217,7 @@ func mul(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ld
 	// gain from one that first has to wake up.
 	j.helpers = j.helpers[:0]
 	if flops := 2 * float64(m) * float64(n) * float64(k); !serial && flops >= parallelFlops {
-		j.claimHelpers(workers()-1, flops >= wakeFlops)
+		j.helpers = parallel.Claim(j.helpers, workers()-1, flops >= wakeFlops)
 	}
 	w := 1 + len(j.helpers)
 	j.schedule(w)
@@ -236,7 +236,7 @@ func mul(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ld
 	j.finished.Store(0)
 	j.refs.Store(int32(w))
 	for _, h := range j.helpers {
-		h.w.deliver(j, h.parked)
+		h.Deliver(j)
 	}
 	j.work()
 	// Wait for the helpers' last units spinning, so that this goroutine

@@ -5,7 +5,7 @@
 // depend on the worker count sum per-chunk partials over Chunks, whose
 // boundaries depend only on the problem size.
 //
-// Loops run on a pool of long-lived worker goroutines, so a loop allocates
+// Loops run on the engine's pool of long-lived worker goroutines (Claim), so a loop allocates
 // nothing itself: ForBody with a pointer-typed Body, or Loop with a loop
 // body held in a struct, allocates nothing at all, which keeps a training
 // step free of garbage. A closure passed to For is allocated when it
@@ -62,14 +62,12 @@ func ForBody(n, grain int, body Body) {
 	j := jobs.Get()
 	j.body, j.n, j.size = body, n, size
 	j.next.Store(0)
-	ensureWorkers(w - 1)
-	// Offer the job to idle workers; busy ones (a nested loop, or another
-	// goroutine's loop) are skipped and this goroutine does their share.
-	for range min(w, chunks) - 1 {
-		j.wg.Add(1)
-		if !offer(j) {
-			j.wg.Done()
-		}
+	// Claim idle workers (busy ones, in a nested loop or another
+	// goroutine's, are skipped and this goroutine does their share).
+	j.helpers = Claim(j.helpers[:0], min(w, chunks)-1, true)
+	j.wg.Add(len(j.helpers))
+	for _, h := range j.helpers {
+		h.Deliver(j)
 	}
 	j.drain()
 	j.wg.Wait()
@@ -118,6 +116,7 @@ type job struct {
 	n, size int
 	next    atomic.Int64
 	wg      sync.WaitGroup
+	helpers []Helper
 }
 
 func (j *job) drain() {
@@ -130,55 +129,12 @@ func (j *job) drain() {
 	}
 }
 
+// Work and Release make a job a Task of the pool.
+func (j *job) Work()    { j.drain() }
+func (j *job) Release() { j.wg.Done() }
+
 // jobs recycles loop jobs (see FreeList).
 var jobs FreeList[job]
-
-var (
-	// work is unbuffered: a send succeeds only when a worker is idle.
-	work    = make(chan *job)
-	started atomic.Int32
-	busy    atomic.Int32 // workers running a job
-	startMu sync.Mutex
-)
-
-// offer hands j to an idle worker. A worker that has just finished a loop
-// needs a moment to get back to the channel, so while some worker is not
-// busy the send is retried for a few microseconds rather than leaving the
-// whole next loop to one core.
-func offer(j *job) bool {
-	for spin := 0; spin < 4096; spin++ {
-		select {
-		case work <- j:
-			busy.Add(1)
-			return true
-		default:
-		}
-		if busy.Load() >= started.Load() {
-			return false
-		}
-	}
-	return false
-}
-
-// ensureWorkers starts worker goroutines until at least n exist. Workers
-// live for the rest of the process; GOMAXPROCS rarely changes.
-func ensureWorkers(n int) {
-	if int(started.Load()) >= n {
-		return
-	}
-	startMu.Lock()
-	defer startMu.Unlock()
-	for int(started.Load()) < n {
-		started.Add(1)
-		go func() {
-			for j := range work {
-				j.drain()
-				busy.Add(-1)
-				j.wg.Done()
-			}
-		}()
-	}
-}
 
 // Chunks returns the fixed chunk boundaries [lo, hi) of [0, n) in pieces of
 // size grain, for reductions that must sum partial results in a fixed order
