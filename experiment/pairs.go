@@ -88,7 +88,7 @@ func (r *runner) makePairs(source string) error {
 		}
 	}
 	stats := syn.Run(r.ctx, w, sources, synth.RunOptions{PerImage: c.PerImage, KeepInit: true, Workers: c.Workers, Log: r.log, Desc: "bench " + source, Unit: "img"})
-	sum, items := stats.Summary, sources
+	sum := stats.Summary
 	if sum.Interrupted || (r.ctx.Err() != nil && len(sum.Failed) > 0) {
 		return Interrupted("pairs/" + source)
 	}
@@ -97,7 +97,7 @@ func (r *runner) makePairs(source string) error {
 		for _, f := range sum.Failed {
 			errs = append(errs, f.Err)
 		}
-		return fmt.Errorf("%d of %d HQ images failed (every source needs every crop): %w", len(sum.Failed), len(items), errors.Join(errs...))
+		return fmt.Errorf("%d of %d HQ images failed (every source needs every crop): %w", len(sum.Failed), len(sources), errors.Join(errs...))
 	}
 	n, err := w.Finish()
 	if err != nil {
