@@ -31,7 +31,7 @@ func BenchmarkForward(b *testing.B) {
 		preset string
 		size   int
 	}{
-		{"tiny", 64}, {"tiny", 128}, {"cpu", 64}, {"cpu", 128}, {"reference", 64}, {"reference", 128},
+		{"tiny", 64}, {"tiny", 128}, {"small", 64}, {"small", 128}, {"small", 256}, {"cpu", 64}, {"cpu", 128}, {"cpu", 256}, {"reference", 64}, {"reference", 128},
 	} {
 		b.Run(fmt.Sprintf("%s/%dx%d", bc.preset, bc.size, bc.size), func(b *testing.B) {
 			m := benchModel(b, bc.preset)
@@ -47,9 +47,9 @@ func BenchmarkForward(b *testing.B) {
 }
 
 // BenchmarkTrainStep times forward + MSE + backward of a batch of 4 on
-// the tiny and cpu presets.
+// the tiny, small and cpu presets.
 func BenchmarkTrainStep(b *testing.B) {
-	for _, preset := range []string{"tiny", "cpu"} {
+	for _, preset := range []string{"tiny", "small", "cpu"} {
 		b.Run(preset+"/4x64x64", func(b *testing.B) {
 			m := benchModel(b, preset)
 			x := ag.Const(randomTensor(1, 4, 3, 64, 64))

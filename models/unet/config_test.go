@@ -184,7 +184,7 @@ func TestConfigSizeBounds(t *testing.T) {
 		}
 	}
 	// The estimate that bounds memory is close to the real count.
-	for _, name := range []string{"tiny", "cpu", "reference"} {
+	for _, name := range []string{"tiny", "small", "cpu", "reference"} {
 		c, err := Preset(name)
 		if err != nil {
 			t.Fatal(err)

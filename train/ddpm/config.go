@@ -19,7 +19,7 @@ import (
 
 // Config holds every setting of a DDPM training run.
 type Config struct {
-	// Model is a UNet preset (tiny, cpu, reference) or the path of a
+	// Model is a UNet preset (tiny, small, cpu, reference) or the path of a
 	// diffusers config.json.
 	Model string `yaml:"model"`
 	// Resolution is the side of the square training crops.
@@ -114,7 +114,7 @@ func (c Config) Validate() error {
 	bad := func(key string, v any, why string) error { return fmt.Errorf("%s: %v %s", key, v, why) }
 	switch {
 	case c.Model == "":
-		return bad("model", `""`, "is empty (a preset: tiny, cpu, reference, or a config.json path)")
+		return bad("model", `""`, "is empty (a preset: tiny, small, cpu, reference, or a config.json path)")
 	case c.Resolution < 8 || c.Resolution%8 != 0:
 		return bad("resolution", c.Resolution, "must be a positive multiple of 8")
 	case !(c.MinSideFraction > 0 && c.MinSideFraction <= 1):
