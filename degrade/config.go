@@ -103,6 +103,13 @@ type FaceConfig struct {
 	ColorJitterPtProb float64    `yaml:"color_jitter_pt_prob" json:"color_jitter_pt_prob"`
 	GrayProb          float64    `yaml:"gray_prob" json:"gray_prob"`
 	GTGray            bool       `yaml:"gt_gray" json:"gt_gray"`
+	// DegradeSize is the face size, in pixels, the ranges above are meant
+	// for (GFPGAN's 512). A face of another size is resized (bicubic) so
+	// that its shorter side is DegradeSize, degraded and resized back to
+	// that size as GFPGAN does, then resized (area) to the output size, so
+	// that a 128-pixel face loses what a 512-pixel face loses, not four
+	// times more. 0 degrades every face at its own size.
+	DegradeSize int `yaml:"degrade_size" json:"degrade_size,omitempty"`
 }
 
 // Presets returns the names of the shipped presets, sorted.
@@ -332,6 +339,12 @@ func (f FaceConfig) validate(prefix string) error {
 	}
 	k.probs("kernel_prob", f.KernelProb)
 	k.rng("blur_sigma", f.BlurSigma, 1e-6, 100)
+	if k.err == nil {
+		// What Sample draws from must be drawable (BasicSR asserts lo < hi).
+		if err := f.mixed().Validate(); err != nil {
+			k.fail("blur_sigma", "%v", err)
+		}
+	}
 	k.rng("downsample_range", f.DownsampleRange, 0.1, 64)
 	k.rng("noise_range", f.NoiseRange, 0, 255)
 	k.rng("jpeg_range", f.JPEGRange, 1, 100)
@@ -339,5 +352,8 @@ func (f FaceConfig) validate(prefix string) error {
 	k.rng("color_jitter_shift", [2]float64{0, f.ColorJitterShift}, 0, 255)
 	k.prob("color_jitter_pt_prob", f.ColorJitterPtProb)
 	k.prob("gray_prob", f.GrayProb)
+	if f.DegradeSize != 0 && (f.DegradeSize < 16 || f.DegradeSize > 4096) {
+		k.fail("degrade_size", "%d must be 0 (each face at its own size) or in 16..4096", f.DegradeSize)
+	}
 	return k.err
 }

@@ -105,6 +105,8 @@ func TestUserOverrides(t *testing.T) {
 		{"realesrgan:\n  gaussian_noise_prob: 1.5\n", "realesrgan.gaussian_noise_prob"},
 		{"type: blurry\n", "type"},
 		{"face:\n  blur_kernel_size: 40\n", "face.blur_kernel_size"},
+		{"face:\n  degrade_size: 8\n", "face.degrade_size"},
+		{"face:\n  blur_sigma: [3, 3]\n", "face.blur_sigma: blur: sigma_x range [3 3]"},
 		// Issue 12 case 1: an overflowing sigma hung degrade.
 		{"realesrgan:\n  kernels:\n    blur_sigma: [0.2, 1e160]\n", "realesrgan.kernels: blur: sigma_x range"},
 		// Issue 12 case 12: NaN names its key (and Load's error its file).
@@ -172,6 +174,60 @@ func TestPipelines(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFaceDegradeSize checks that the face preset degrades a face of
+// another size as it degrades a 512-pixel face: a 512-pixel face is
+// untouched by the option, and a 128-pixel face loses about what a
+// 512-pixel one loses, far less than when degraded at its own size.
+func TestFaceDegradeSize(t *testing.T) {
+	fixed := func(size int) Pipeline {
+		c, err := LoadPreset("face")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &c.Face
+		f.BlurSigma, f.DownsampleRange, f.NoiseRange, f.JPEGRange = [2]float64{2.9, 3}, [2]float64{6, 6}, [2]float64{0, 0}, [2]float64{100, 100}
+		f.ColorJitterProb, f.ColorJitterPtProb, f.GrayProb = 0, 0, 0
+		f.DegradeSize = size
+		p, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hr512 := testImage(t, 512, 512)
+	_, a, _, err := Degrade(fixed(512), hr512, 1, "face", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, _, _ := Degrade(fixed(0), hr512, 1, "face", 0)
+	if !equal(a, b) {
+		t.Error("degrade_size 512 changes the degradation of a 512-pixel face")
+	}
+	psnr := func(x, y *raster.Image) float64 {
+		var se float64
+		for i := range x.Pix {
+			d := float64(x.Pix[i] - y.Pix[i])
+			se += d * d
+		}
+		return -10 * math.Log10(se/float64(len(x.Pix)))
+	}
+	at512 := psnr(a, hr512)
+	hr128 := testImage(t, 128, 128)
+	_, lq512, _, err := Degrade(fixed(512), hr128, 1, "face", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lqOwn, _, _ := Degrade(fixed(0), hr128, 1, "face", 0)
+	if lq512.H != 128 || lq512.W != 128 {
+		t.Fatalf("LQ face %dx%d, want 128x128", lq512.W, lq512.H)
+	}
+	scaled, own := psnr(lq512, hr128), psnr(lqOwn, hr128)
+	t.Logf("PSNR to HQ: 512 face %.2f dB; 128 face degraded at 512 %.2f dB, at its own size %.2f dB", at512, scaled, own)
+	if scaled < own+3 {
+		t.Errorf("a 128-pixel face degraded at 512 (%.2f dB) is not much closer to its HQ than one degraded at 128 (%.2f dB)", scaled, own)
 	}
 }
 

@@ -40,11 +40,16 @@ func (p *facePipeline) PrepareHR(hr *raster.Image, r *rng.Stream) (*raster.Image
 	return out, hp, nil
 }
 
+// mixed is the blur kernel distribution of GFPGAN's degradation.
+func (f FaceConfig) mixed() blur.Mixed {
+	return blur.Mixed{Kinds: f.KernelList, Probs: f.KernelProb, SigmaX: f.BlurSigma, SigmaY: f.BlurSigma, Rotation: [2]float64{-math.Pi, math.Pi}}
+}
+
 func (p *facePipeline) Sample(r *rng.Stream) Params {
 	c := p.cfg.Face
 	var q FaceParams
-	m := blur.Mixed{Kinds: c.KernelList, Probs: c.KernelProb, SigmaX: c.BlurSigma, SigmaY: c.BlurSigma, Rotation: [2]float64{-math.Pi, math.Pi}}
-	_, q.Kernel, _ = m.Sample(r, c.BlurKernelSize)
+	// The config was validated, so Sample cannot fail.
+	_, q.Kernel, _ = c.mixed().Sample(r, c.BlurKernelSize)
 	q.Downsample = r.Uniform(c.DownsampleRange[0], c.DownsampleRange[1])
 	if c.NoiseRange[1] > 0 {
 		g := noise.SampleGaussian(r, noise.GaussianRange{Sigma: c.NoiseRange, Clip: true})
@@ -74,9 +79,20 @@ func (p *facePipeline) Apply(hr *raster.Image, params Params, ns *rng.Stream) (*
 	if err != nil {
 		return nil, fmt.Errorf("face: kernel: %w", err)
 	}
+	outH, outW := hr.H/p.cfg.Scale, hr.W/p.cfg.Scale
+	if p.cfg.ResizeBack {
+		outH, outW = hr.H, hr.W
+	}
+	src := hr
+	if size := p.cfg.Face.DegradeSize; size > 0 && min(hr.H, hr.W) != size {
+		s := float64(size) / float64(min(hr.H, hr.W))
+		if src, err = cvResize(hr, "cubic", max(int(math.Round(float64(hr.H)*s)), 1), max(int(math.Round(float64(hr.W)*s)), 1)); err != nil {
+			return nil, fmt.Errorf("face: resize to degrade_size: %w", err)
+		}
+	}
 	// cv2.filter2D: correlation with BORDER_REFLECT_101, as Filter2D.
-	img := blur.Filter2D(hr, k)
-	h, w := hr.H, hr.W
+	img := blur.Filter2D(src, k)
+	h, w := src.H, src.W
 	img, err = cvResize(img, "linear", max(int(float64(h)/q.Downsample), 1), max(int(float64(w)/q.Downsample), 1))
 	if err != nil {
 		return nil, fmt.Errorf("face: downsample: %w", err)
@@ -85,12 +101,22 @@ func (p *facePipeline) Apply(hr *raster.Image, params Params, ns *rng.Stream) (*
 		img = noise.AddGaussian(img, *q.Noise, ns.Derive("noise"))
 	}
 	img = realJPEG(img, q.Quality)
-	outH, outW := h/p.cfg.Scale, w/p.cfg.Scale
-	if p.cfg.ResizeBack {
-		outH, outW = h, w
-	}
-	if img, err = cvResize(img, "linear", outH, outW); err != nil {
-		return nil, fmt.Errorf("face: resize back: %w", err)
+	if src == hr {
+		if img, err = cvResize(img, "linear", outH, outW); err != nil {
+			return nil, fmt.Errorf("face: resize back: %w", err)
+		}
+	} else {
+		// Back to the degrade size as GFPGAN, then to the output size.
+		if img, err = cvResize(img, "linear", h, w); err != nil {
+			return nil, fmt.Errorf("face: resize back: %w", err)
+		}
+		interp := "area"
+		if outH > h {
+			interp = "cubic"
+		}
+		if img, err = cvResize(img, interp, outH, outW); err != nil {
+			return nil, fmt.Errorf("face: resize to the output size: %w", err)
+		}
 	}
 	if q.Shift != nil {
 		img = color.ApplyShift(img, *q.Shift)
