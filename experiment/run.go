@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/degradiff/degradiff/models/defaultmodel"
+
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/pairset"
@@ -189,7 +191,7 @@ func resolvePaths(c Config) (Config, error) {
 			return c, err
 		}
 	}
-	if c.Model != "" {
+	if _, builtin := defaultmodel.Lookup(c.Model); c.Model != "" && !builtin {
 		if c.Model, err = abs("--model", c.Model); err != nil {
 			return c, err
 		}

@@ -92,11 +92,7 @@ func cmdKernel(args []string) error {
 func loadModel(spec string) (*unet.Model, []byte, error) {
 	switch {
 	case spec == "default":
-		m, err := pipeline.Builtin()
-		if err != nil {
-			return nil, nil, err
-		}
-		return m.UNet, m.SchedulerConfig, nil
+		spec = "builtin"
 	case strings.HasPrefix(spec, "preset:"):
 		cfg, err := unet.Preset(strings.TrimPrefix(spec, "preset:"))
 		if err != nil {

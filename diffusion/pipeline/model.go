@@ -43,28 +43,33 @@ type Model struct {
 // Predict is the model's Denoiser.
 func (m *Model) Predict(x *tensor.Tensor, t []float32) *tensor.Tensor { return m.UNet.Predict(x, t) }
 
-// Builtin loads the model built into the binary.
-func Builtin() (*Model, error) {
-	net, sched, sum, info, err := defaultmodel.Load()
+// Builtin loads a model built into the binary.
+func Builtin(b defaultmodel.Model) (*Model, error) {
+	net, sched, sum, info, err := b.Load()
 	if err != nil {
 		return nil, err
 	}
-	return &Model{UNet: net, ID: ID{Name: defaultmodel.Name, SHA256: sum}, SchedulerConfig: sched, Untrained: info.Step == 0}, nil
+	return &Model{UNet: net, ID: ID{Name: b.Name, SHA256: sum}, SchedulerConfig: sched, Untrained: info.Step == 0}, nil
 }
 
-// Load loads the model of the --model flag: "" is the built-in model,
-// otherwise a diffusers pipeline folder (unet/ and scheduler/; with ema,
-// its unet_ema/ weights) or a bare UNet folder (config.json and weights),
-// which gets the default DDPM schedule. Errors name the flag.
-func Load(dir string, ema bool) (*Model, error) {
-	if dir == "" {
-		return Builtin()
+// Load loads the model of the --model flag: "" or "builtin" is the
+// built-in model for natural images, "builtin-face" the built-in face
+// model, anything else a diffusers pipeline folder (unet/ and scheduler/;
+// with ema, its unet_ema/ weights) or a bare UNet folder (config.json and
+// weights), which gets the default DDPM schedule. A folder named like a
+// built-in model is given as ./builtin. Errors name the flag.
+func Load(spec string, ema bool) (*Model, error) {
+	if spec == "" {
+		spec = defaultmodel.Natural.Spec
+	}
+	if b, ok := defaultmodel.Lookup(spec); ok {
+		return Builtin(b)
 	}
 	sub := ""
 	if ema {
 		sub = unet.EMAFolder
 	}
-	net, err := unet.LoadSubfolder(dir, sub)
+	net, err := unet.LoadSubfolder(spec, sub)
 	if err != nil {
 		return nil, fmt.Errorf("--model: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/degradiff/degradiff/models/defaultmodel"
+
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/engine/tensor"
@@ -19,12 +21,18 @@ func TestDiffusersVersionAgrees(t *testing.T) {
 }
 
 func TestLoad(t *testing.T) {
-	b, err := Load("", false)
-	if err != nil {
-		t.Fatal(err)
+	// "" and each built-in model's spec load that model.
+	for spec, want := range map[string]defaultmodel.Model{"": defaultmodel.Natural, "builtin": defaultmodel.Natural, "builtin-face": defaultmodel.Face} {
+		b, err := Load(spec, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.ID.Name != want.Name || b.ID.SHA256 != want.SHA256() || len(b.SchedulerConfig) == 0 || b.Untrained {
+			t.Fatalf("--model %q: %+v, want %s", spec, b.ID, want.Name)
+		}
 	}
-	if b.ID.Name == "" || len(b.ID.SHA256) != 64 || len(b.SchedulerConfig) == 0 {
-		t.Fatalf("built-in model: %+v", b.ID)
+	if defaultmodel.Natural.SHA256() == defaultmodel.Face.SHA256() {
+		t.Fatal("the built-in models have the same weights")
 	}
 	// A bare UNet folder gets the default DDPM schedule.
 	cfg, err := unet.Preset("tiny")

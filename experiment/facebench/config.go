@@ -98,8 +98,11 @@ type Config struct {
 	RealLQ        string   `yaml:"real_lq" json:"real_lq"`
 	RealLQInclude []string `yaml:"real_lq_include,omitempty" json:"real_lq_include,omitempty"`
 	RealLQExclude []string `yaml:"real_lq_exclude,omitempty" json:"real_lq_exclude,omitempty"`
-	// Model is the face diffusion model of face+ddpm (a diffusers pipeline
-	// or UNet folder); ModelEMA uses a pipeline's unet_ema/ weights.
+	// Model is the face diffusion model of face+ddpm: "builtin-face" or a
+	// diffusers pipeline or UNet folder; ModelEMA uses a pipeline's
+	// unet_ema/ weights. The built-in face model learnt from the shared real
+	// LQ faces less those that split seed 0 with held_out 0.2 holds out, so
+	// only that split keeps its held-out faces unseen.
 	Model    string `yaml:"model" json:"model"`
 	ModelEMA bool   `yaml:"model_ema" json:"model_ema"`
 	// FaceModels is the model/ folder of @vladmandic/face-api 1.7.15, for
@@ -246,7 +249,7 @@ func (c Config) Validate() error {
 	}
 	for _, s := range c.Sources {
 		if s == FaceMethod && c.Model == "" {
-			return fmt.Errorf("--model: the source %s needs the face diffusion model (a pipeline or UNet folder, as degradiff synth --preset face --model takes)", FaceMethod)
+			return fmt.Errorf("--model: the source %s needs the face diffusion model (builtin-face, or a pipeline or UNet folder, as degradiff synth --preset face --model takes)", FaceMethod)
 		}
 	}
 	for key, globs := range map[string][]string{"real_lq_include": c.RealLQInclude, "real_lq_exclude": c.RealLQExclude} {

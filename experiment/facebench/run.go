@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/degradiff/degradiff/models/defaultmodel"
+
 	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/atomicfile"
@@ -179,7 +181,7 @@ func resolvePaths(c Config) (Config, error) {
 		flag string
 		v    *string
 	}{{"--hq", &c.HQ}, {"--real-lq", &c.RealLQ}, {"--model", &c.Model}, {"--face-models", &c.FaceModels}} {
-		if *p.v == "" {
+		if _, builtin := defaultmodel.Lookup(*p.v); *p.v == "" || (p.flag == "--model" && builtin) {
 			continue
 		}
 		a, err := filepath.Abs(*p.v)

@@ -1,7 +1,9 @@
-// Package defaultmodel embeds degradiff's default DDPM: a UNet of the "cpu"
-// preset trained by the project on real-world low-quality natural images
-// (see docs/MODEL_CARD.md). degradiff synth uses it when no --model is
-// given. The weights are stored in float16 and widened to float32 on load.
+// Package defaultmodel embeds degradiff's built-in DDPMs, trained by the
+// project on real-world low-quality images (see docs/MODEL_CARD.md):
+// Natural, a UNet of the "cpu" preset trained on natural images, which
+// degradiff synth uses when no --model is given, and Face, a UNet of the
+// "small" preset trained on aligned faces, which synth uses with the face
+// preset. The weights are stored in float16 and widened to float32 on load.
 package defaultmodel
 
 import (
@@ -20,10 +22,38 @@ import (
 )
 
 //go:embed weights/config.json weights/diffusion_pytorch_model.safetensors weights/scheduler_config.json weights/info.json
+//go:embed weights-face/config.json weights-face/diffusion_pytorch_model.safetensors weights-face/scheduler_config.json weights-face/info.json
 var files embed.FS
 
-// Name is the model's name in manifests.
-const Name = "degradiff-default"
+// Model is one built-in model.
+type Model struct {
+	// Name is the model's name in manifests.
+	Name string
+	// Spec is the value of --model (and --init-from) that selects it.
+	Spec string
+	dir  string
+}
+
+var (
+	// Natural is the default model for natural images.
+	Natural = Model{Name: "degradiff-default", Spec: "builtin", dir: "weights"}
+	// Face is the default model for aligned faces (synth --preset face).
+	Face = Model{Name: "degradiff-face", Spec: "builtin-face", dir: "weights-face"}
+)
+
+// All lists the built-in models.
+var All = []Model{Natural, Face}
+
+// Lookup returns the built-in model that spec ("builtin", "builtin-face")
+// names.
+func Lookup(spec string) (Model, bool) {
+	for _, m := range All {
+		if m.Spec == spec {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
 
 // Info describes how the embedded weights were made.
 type Info struct {
@@ -32,48 +62,60 @@ type Info struct {
 	Notes string `json:"notes"`
 }
 
+// fileNames are the files of each model, in diffusers' UNet layout plus
+// the scheduler configuration and info.json.
+var fileNames = []string{"config.json", "diffusion_pytorch_model.safetensors", "scheduler_config.json", "info.json"}
+
 // Files returns the embedded file names and contents (for export).
-func Files() map[string][]byte {
+func (m Model) Files() map[string][]byte {
 	out := map[string][]byte{}
-	for _, n := range []string{"config.json", "diffusion_pytorch_model.safetensors", "scheduler_config.json", "info.json"} {
-		b, _ := files.ReadFile("weights/" + n)
+	for _, n := range fileNames {
+		b, _ := files.ReadFile(m.dir + "/" + n)
 		out[n] = b
 	}
 	return out
 }
 
-// Load builds the default model. It also returns the scheduler config, the
+// SHA256 returns the hex SHA-256 of the weights file, as manifests record it.
+func (m Model) SHA256() string {
+	sum := sha256.Sum256(m.Files()["diffusion_pytorch_model.safetensors"])
+	return hex.EncodeToString(sum[:])
+}
+
+// Load builds the model. It also returns the scheduler config, the
 // SHA-256 of the weights file and the training info.
-func Load() (*unet.Model, []byte, string, Info, error) {
-	fs := Files()
+func (m Model) Load() (*unet.Model, []byte, string, Info, error) {
+	fs := m.Files()
 	var info Info
+	fail := func(err error) (*unet.Model, []byte, string, Info, error) {
+		return nil, nil, "", info, fmt.Errorf("built-in model %s: %w", m.Name, err)
+	}
 	if err := json.Unmarshal(fs["info.json"], &info); err != nil {
-		return nil, nil, "", info, fmt.Errorf("default model: info.json: %w", err)
+		return fail(fmt.Errorf("info.json: %w", err))
 	}
 	cfg, err := unet.ParseConfig(fs["config.json"])
 	if err != nil {
-		return nil, nil, "", info, fmt.Errorf("default model: %w", err)
+		return fail(err)
 	}
-	m, err := unet.New(cfg, rng.New(0, "default-model"))
+	net, err := unet.New(cfg, rng.New(0, "default-model"))
 	if err != nil {
-		return nil, nil, "", info, fmt.Errorf("default model: %w", err)
+		return fail(err)
 	}
 	w := fs["diffusion_pytorch_model.safetensors"]
-	f, err := safetensors.NewReader("default model weights", bytes.NewReader(w), int64(len(w)))
+	f, err := safetensors.NewReader("weights", bytes.NewReader(w), int64(len(w)))
 	if err != nil {
-		return nil, nil, "", info, err
+		return fail(err)
 	}
 	sd := map[string]*tensor.Tensor{}
 	for _, name := range f.Names() {
 		data, shape, err := f.Float32(name)
 		if err != nil {
-			return nil, nil, "", info, err
+			return fail(err)
 		}
 		sd[name] = tensor.FromData(data, shape...)
 	}
-	if err := nn.LoadStateDict(m.Params(), sd); err != nil {
-		return nil, nil, "", info, fmt.Errorf("default model: %w", err)
+	if err := nn.LoadStateDict(net.Params(), sd); err != nil {
+		return fail(err)
 	}
-	sum := sha256.Sum256(w)
-	return m, fs["scheduler_config.json"], hex.EncodeToString(sum[:]), info, nil
+	return net, fs["scheduler_config.json"], m.SHA256(), info, nil
 }

@@ -57,8 +57,8 @@ func newDiagnoseCmd() *cobra.Command {
     toward "closer and faithful".
 
 Use real LQ images that none of the models was trained on. --model takes
-"builtin" (the model built into the binary) or a diffusers pipeline or UNet
-folder, and can be repeated. OUT gets diagnose.json, report.md and PNG
+"builtin" or "builtin-face" (the models built into the binary) or a
+diffusers pipeline or UNet folder, and can be repeated. OUT gets diagnose.json, report.md and PNG
 charts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runDiagnose(cmd, f) },
@@ -67,7 +67,7 @@ charts.`,
 	fl.StringVar(&f.realLQ, "real-lq", "", "folder of held-out real LQ images (required)")
 	fl.StringVar(&f.hq, "hq", "", "folder of HQ images for the realism-fidelity curve (optional)")
 	fl.StringVar(&f.out, "out", "", "output folder (required)")
-	fl.StringArrayVar(&f.models, "model", nil, `model: "builtin" or a folder (repeatable; default builtin, none with --include: a report of earlier results)`)
+	fl.StringArrayVar(&f.models, "model", nil, `model: "builtin", "builtin-face" or a folder (repeatable; default builtin, none with --include: a report of earlier results)`)
 	fl.StringVar(&f.preset, "preset", "official", "degradation preset of the initial LQ images")
 	fl.StringVar(&f.config, "config", "", "degradation config file overriding the preset")
 	fl.IntVar(&f.scale, "scale", 0, "scale of the degradation (0: the preset's)")
@@ -213,11 +213,7 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 	}
 	var results []diagnose.Model
 	for _, spec := range f.models {
-		dir := spec
-		if spec == "builtin" {
-			dir = ""
-		}
-		model, err := pipeline.Load(dir, false)
+		model, err := pipeline.Load(spec, false)
 		if err != nil {
 			return err
 		}

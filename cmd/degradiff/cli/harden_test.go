@@ -302,9 +302,10 @@ func TestFlagAndConfigChecks(t *testing.T) {
 	if code != 1 || !strings.Contains(msg, "--checkpoint") || strings.Contains(msg, "--resume") {
 		t.Errorf("export --checkpoint BAD: exit %d: %s", code, msg)
 	}
-	// --version names the built-in model's SHA-256.
+	// --version names the built-in models' SHA-256.
 	code, msg = run(t, "--version")
-	if code != 0 || !strings.Contains(msg, "built-in model: degradiff-default, sha256 ") || strings.Contains(msg, "(devel)") {
+	if code != 0 || !strings.Contains(msg, "built-in model degradiff-default (--model builtin): sha256 ") ||
+		!strings.Contains(msg, "built-in model degradiff-face (--model builtin-face): sha256 ") || strings.Contains(msg, "(devel)") {
 		t.Errorf("--version: exit %d: %s", code, msg)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/models/defaultmodel"
 	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/synth"
@@ -49,7 +50,9 @@ builtin --config configs/ddpm-adapt.yaml") makes LQ images closer to them
 than the general-purpose built-in model.
 
 Without --model it uses the default model built into the binary, trained by
-the project on real-world low-quality images (docs/MODEL_CARD.md). --model
+the project on real-world low-quality images (docs/MODEL_CARD.md), or with
+--preset face the built-in face model, trained on aligned real LQ faces
+(--model builtin and --model builtin-face select either). --model also
 takes a diffusers pipeline folder (unet/ + scheduler/, e.g. from
 "degradiff export" or the reference implementation's release) or a UNet
 folder. Colours are RGB end to end.
@@ -68,7 +71,7 @@ overlapping --tile tiles. Writes are atomic and a rerun resumes.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.hq, "hq", "", "folder of HQ images (searched recursively)")
 	fl.StringVar(&f.out, "out", "", "output folder")
-	fl.StringVar(&f.model, "model", "", "diffusers pipeline or UNet folder (default: the built-in model)")
+	fl.StringVar(&f.model, "model", "", "builtin, builtin-face, or a diffusers pipeline or UNet folder (default: builtin, or builtin-face with --preset face)")
 	def := synth.DefaultOptions()
 	fl.BoolVar(&f.ema, "ema", false, "use the unet_ema/ weights of a pipeline folder that has both")
 	fl.StringVar(&f.preset, "preset", "", "degradation preset for the initial LQ (default official)")
@@ -134,6 +137,9 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 	shard, err := synth.ParseShard(f.shard)
 	if err != nil {
 		return err
+	}
+	if f.model == "" && f.preset == "face" {
+		f.model = defaultmodel.Face.Spec
 	}
 	model, err := pipeline.Load(f.model, f.ema)
 	if err != nil {

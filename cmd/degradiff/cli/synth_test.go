@@ -115,6 +115,25 @@ func TestSynthCropsAndDefaultModel(t *testing.T) {
 	if !strings.Contains(string(man), `"name":"degradiff-default"`) || !strings.Contains(string(man), `"crop":[32,0,64,64]`) {
 		t.Fatalf("manifest: %s", man)
 	}
+	// With the face preset the default is the built-in face model; --model
+	// builtin still selects the natural one.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, `"name":"degradiff-face"`},
+		{[]string{"--model", "builtin"}, `"name":"degradiff-default"`},
+	} {
+		out := t.TempDir()
+		args := append([]string{"synth", "--hq", hq, "--out", out, "--preset", "face", "--steps", "10", "--max-strength", "0.1"}, tc.args...)
+		if code, msg := run(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, msg)
+		}
+		man, _ := os.ReadFile(filepath.Join(out, "manifest.jsonl"))
+		if !strings.Contains(string(man), tc.want) {
+			t.Errorf("%v: manifest names another model than %s: %s", tc.args, tc.want, man)
+		}
+	}
 }
 
 func TestSynthBadInputsAndResume(t *testing.T) {
@@ -169,30 +188,33 @@ func TestTrainInitFromAndExport(t *testing.T) {
 	}
 }
 
-// TestTrainInitFromBuiltin adapts the built-in model with the shipped
-// configs/ddpm-adapt.yaml, cut to one step of one small crop.
+// TestTrainInitFromBuiltin adapts each built-in model with its shipped
+// config (configs/ddpm-adapt.yaml, configs/ddpm-face-small.yaml), cut to
+// one step of one small crop.
 func TestTrainInitFromBuiltin(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains the built-in model for a step")
+		t.Skip("trains the built-in models for a step")
 	}
-	base, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", "ddpm-adapt.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	small := map[string]string{"resolution": "32", "batch_size": "1", "steps": "1", "warmup_steps": "0", "checkpoint_every": "1"}
-	var lines []string
-	for _, l := range strings.Split(string(base), "\n") {
-		if key, _, ok := strings.Cut(l, ":"); ok && small[key] != "" {
-			l = key + ": " + small[key]
+	for _, tc := range []struct{ config, spec string }{{"ddpm-adapt.yaml", "builtin"}, {"ddpm-face-small.yaml", "builtin-face"}} {
+		base, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", tc.config))
+		if err != nil {
+			t.Fatal(err)
 		}
-		lines = append(lines, l)
-	}
-	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(cfgFile, []byte(strings.Join(lines, "\n")), 0o644)
-	lq := makeHQ(t, 2, 48, 48)
-	out := filepath.Join(t.TempDir(), "run")
-	code, msg := run(t, "train", "--lq", lq, "--out", out, "--config", cfgFile, "--init-from", "builtin")
-	if code != 0 || !strings.Contains(msg, "initialised from builtin") {
-		t.Fatalf("exit %d: %s", code, msg)
+		small := map[string]string{"resolution": "32", "batch_size": "1", "steps": "1", "warmup_steps": "0", "checkpoint_every": "1", "preview_images": "0"}
+		var lines []string
+		for _, l := range strings.Split(string(base), "\n") {
+			if key, _, ok := strings.Cut(l, ":"); ok && small[key] != "" {
+				l = key + ": " + small[key]
+			}
+			lines = append(lines, l)
+		}
+		cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+		os.WriteFile(cfgFile, []byte(strings.Join(lines, "\n")), 0o644)
+		lq := makeHQ(t, 2, 48, 48)
+		out := filepath.Join(t.TempDir(), "run")
+		code, msg := run(t, "train", "--lq", lq, "--out", out, "--config", cfgFile, "--init-from", tc.spec)
+		if code != 0 || !strings.Contains(msg, "initialised from "+tc.spec) {
+			t.Fatalf("%s: exit %d: %s", tc.spec, code, msg)
+		}
 	}
 }

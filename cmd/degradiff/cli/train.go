@@ -123,8 +123,8 @@ reported and skipped.`,
 					return errors.New("--init-from and --resume exclude each other: a resumed run has its weights")
 				}
 				var src *unet.Model
-				if initFrom == builtinModel {
-					src, _, _, _, err = defaultmodel.Load()
+				if b, ok := defaultmodel.Lookup(initFrom); ok {
+					src, _, _, _, err = b.Load()
 				} else {
 					src, err = unet.Load(initFrom)
 				}
@@ -161,7 +161,7 @@ reported and skipped.`,
 	fl.StringVar(&out, "out", "", "run folder")
 	fl.StringVar(&config, "config", "", "YAML file overriding the default settings")
 	fl.StringVar(&resume, "resume", "", `continue a run: "latest", a checkpoint folder, or a run folder`)
-	fl.StringVar(&initFrom, "init-from", "", `start a new run from the weights of a diffusers model folder (same configuration), or "builtin" for the built-in model`)
+	fl.StringVar(&initFrom, "init-from", "", `start a new run from the weights of a diffusers model folder (same configuration), or "builtin" / "builtin-face" for a built-in model`)
 	fl.IntVar(&steps, "steps", 0, "total optimisation steps (overrides the config)")
 	fl.Uint64Var(&seed, "seed", 0, "random seed (overrides the config)")
 	fl.Int64Var(&maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this")
@@ -227,7 +227,3 @@ subfolder="unet"), and by degradiff synth --model DIR.`,
 	cmd.MarkFlagRequired("out")
 	return cmd
 }
-
-// builtinModel is the --init-from value that names the model built into the
-// binary (a folder of that name is ./builtin).
-const builtinModel = "builtin"

@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,18 +11,20 @@ import (
 )
 
 // versionTemplate is what "degradiff --version" prints: the program version
-// and the identity of the built-in model (the SHA-256 that synth's manifests
+// and the identity of the built-in models (the SHA-256 that synth's manifests
 // record), which reproductions and bug reports need.
 const versionTemplate = `degradiff {{.Version}}
-built-in model: {{builtinModel}}
+{{builtinModels}}
 {{goVersion}}
 `
 
 func init() {
-	cobra.AddTemplateFunc("builtinModel", func() string {
-		w := defaultmodel.Files()["diffusion_pytorch_model.safetensors"]
-		sum := sha256.Sum256(w)
-		return defaultmodel.Name + ", sha256 " + hex.EncodeToString(sum[:])
+	cobra.AddTemplateFunc("builtinModels", func() string {
+		var lines []string
+		for _, m := range defaultmodel.All {
+			lines = append(lines, fmt.Sprintf("built-in model %s (--model %s): sha256 %s", m.Name, m.Spec, m.SHA256()))
+		}
+		return strings.Join(lines, "\n")
 	})
 	cobra.AddTemplateFunc("goVersion", func() string {
 		return runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
