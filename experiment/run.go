@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/degradiff/degradiff/models/defaultmodel"
-
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/pairset"
@@ -191,10 +189,8 @@ func resolvePaths(c Config) (Config, error) {
 			return c, err
 		}
 	}
-	if _, builtin := defaultmodel.Lookup(c.Model); c.Model != "" && !builtin {
-		if c.Model, err = abs("--model", c.Model); err != nil {
-			return c, err
-		}
+	if c.Model, err = pipeline.AbsSpec(c.Model); err != nil {
+		return c, err
 	}
 	if c.Calibration.Config != "" {
 		if c.Calibration.Config, err = abs("--calibration", c.Calibration.Config); err != nil {

@@ -11,6 +11,7 @@ package pipeline
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/tensor"
@@ -50,6 +51,20 @@ func Builtin(b defaultmodel.Model) (*Model, error) {
 		return nil, err
 	}
 	return &Model{UNet: net, ID: ID{Name: b.Name, SHA256: sum}, SchedulerConfig: sched, Untrained: info.Step == 0}, nil
+}
+
+// AbsSpec returns the --model value spec with a folder made absolute, so
+// that settings that record it compare equal whatever the working
+// directory; "" and the built-in models' names are returned as they are.
+func AbsSpec(spec string) (string, error) {
+	if _, builtin := defaultmodel.Lookup(spec); spec == "" || builtin {
+		return spec, nil
+	}
+	a, err := filepath.Abs(spec)
+	if err != nil {
+		return "", fmt.Errorf("--model %s: %w", spec, err)
+	}
+	return a, nil
 }
 
 // Load loads the model of the --model flag: "" or "builtin" is the

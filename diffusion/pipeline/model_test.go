@@ -3,13 +3,14 @@ package pipeline
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
-
-	"github.com/degradiff/degradiff/models/defaultmodel"
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/safetensors"
 	"github.com/degradiff/degradiff/engine/tensor"
+	"github.com/degradiff/degradiff/models/defaultmodel"
 	"github.com/degradiff/degradiff/models/unet"
 	"github.com/degradiff/degradiff/rng"
 )
@@ -93,5 +94,16 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 	if _, err := New(zero, []byte("{"), Options{}); err == nil {
 		t.Error("a broken scheduler config was accepted")
+	}
+}
+
+func TestAbsSpec(t *testing.T) {
+	for _, spec := range []string{"", "builtin", "builtin-face"} {
+		if got, err := AbsSpec(spec); err != nil || got != spec {
+			t.Errorf("AbsSpec(%q) = %q, %v: want it unchanged", spec, got, err)
+		}
+	}
+	if got, err := AbsSpec("some/model"); err != nil || !filepath.IsAbs(got) || !strings.HasSuffix(got, filepath.Join("some", "model")) {
+		t.Errorf("AbsSpec(some/model) = %q, %v: want an absolute path", got, err)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/degradiff/degradiff/models/defaultmodel"
-
 	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/atomicfile"
@@ -180,8 +178,8 @@ func resolvePaths(c Config) (Config, error) {
 	for _, p := range []struct {
 		flag string
 		v    *string
-	}{{"--hq", &c.HQ}, {"--real-lq", &c.RealLQ}, {"--model", &c.Model}, {"--face-models", &c.FaceModels}} {
-		if _, builtin := defaultmodel.Lookup(*p.v); *p.v == "" || (p.flag == "--model" && builtin) {
+	}{{"--hq", &c.HQ}, {"--real-lq", &c.RealLQ}, {"--face-models", &c.FaceModels}} {
+		if *p.v == "" {
 			continue
 		}
 		a, err := filepath.Abs(*p.v)
@@ -190,7 +188,9 @@ func resolvePaths(c Config) (Config, error) {
 		}
 		*p.v = a
 	}
-	return c, nil
+	var err error
+	c.Model, err = pipeline.AbsSpec(c.Model)
+	return c, err
 }
 
 // prepare creates the output folder, checks that it holds no bench with

@@ -58,8 +58,8 @@ func newDiagnoseCmd() *cobra.Command {
 
 Use real LQ images that none of the models was trained on. --model takes
 "builtin" or "builtin-face" (the models built into the binary) or a
-diffusers pipeline or UNet folder, and can be repeated. OUT gets diagnose.json, report.md and PNG
-charts.`,
+diffusers pipeline or UNet folder, and can be repeated. OUT gets
+diagnose.json, report.md and PNG charts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runDiagnose(cmd, f) },
 	}
