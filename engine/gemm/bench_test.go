@@ -54,8 +54,30 @@ func BenchmarkSgemmConv(b *testing.B) {
 		{false, true, 128, 1152, 1024},
 	} {
 		t := map[bool]string{false: "N", true: "T"}
-		b.Run(fmt.Sprintf("%s%s_%dx%dx%d", t[s.transA], t[s.transB], s.m, s.n, s.k), func(b *testing.B) {
-			benchSgemm(b, s.transA, s.transB, s.m, s.n, s.k)
+		for _, prec := range benchPrecisions() {
+			b.Run(fmt.Sprintf("%s%s_%dx%dx%d/%s", t[s.transA], t[s.transB], s.m, s.n, s.k, prec), func(b *testing.B) {
+				defer SetPrecision(prec)()
+				benchSgemm(b, s.transA, s.transB, s.m, s.n, s.k)
+			})
+		}
+	}
+}
+
+// benchPrecisions returns FP32 and, where it runs natively, BF16 (the Go
+// BF16 kernel is a reference, not worth timing).
+func benchPrecisions() []Precision {
+	if BF16Native() {
+		return []Precision{FP32, BF16}
+	}
+	return []Precision{FP32}
+}
+
+// BenchmarkSgemmPrecision runs 1024^3 in each precision.
+func BenchmarkSgemmPrecision(b *testing.B) {
+	for _, prec := range benchPrecisions() {
+		b.Run(prec.String(), func(b *testing.B) {
+			defer SetPrecision(prec)()
+			benchSgemm(b, false, false, 1024, 1024, 1024)
 		})
 	}
 }

@@ -209,7 +209,7 @@ func mul(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ld
 		return
 	}
 	j := jobs.Get()
-	p := active.Load()
+	p := active.Load().forPrecision(CurrentPrecision())
 	j.p, j.m, j.n, j.k = p, m, n, k
 	j.alpha, j.beta = alpha, beta
 	j.a, j.b, j.c, j.ldc = a, b, c, ldc
@@ -456,6 +456,7 @@ func (j *job) unit(ws *workspace, q, u int) {
 	p := j.p
 	nr := p.nr
 	pc, kc := j.depth(q)
+	kd := p.kernelDepth(kc)
 	beta := j.beta
 	if pc > 0 {
 		beta = 1
@@ -484,9 +485,9 @@ func (j *job) unit(ws *workspace, q, u int) {
 			ap := ws.a[(row-r0)*kc:][:mr*kc]
 			off := row*ldc + col
 			if mh := min(mr, j.m-row); mh < mr || nw < nr {
-				ws.edge(tk, kc, ap, bp, cc[off:], ldc, mh, nw, j.alpha, beta)
+				ws.edge(tk, kd, nr, ap, bp, cc[off:], ldc, mh, nw, j.alpha, beta)
 			} else {
-				tk.micro(kc, ap, bp, cc[off:], ldc, j.alpha, beta)
+				tk.micro(kd, ap, bp, cc[off:], ldc, j.alpha, beta)
 			}
 			row += mr
 		}
@@ -499,8 +500,7 @@ func (j *job) unit(ws *workspace, q, u int) {
 // c*1 + alpha*acc is a single rounded sum, which Go's c + t is too; other
 // betas go through the kernel with C copied in. The rows are short, so
 // they are moved by loops rather than copy.
-func (ws *workspace) edge(tk *tileKernel, kc int, ap, bp, c []float32, ldc, mh, nw int, alpha, beta float32) {
-	nr := len(bp) / kc
+func (ws *workspace) edge(tk *tileKernel, kd, nr int, ap, bp, c []float32, ldc, mh, nw int, alpha, beta float32) {
 	t := ws.t[:tk.mr*nr]
 	if beta != 0 && beta != 1 {
 		// The rest of t holds what earlier tiles left: finite or not,
@@ -511,9 +511,9 @@ func (ws *workspace) edge(tk *tileKernel, kc int, ap, bp, c []float32, ldc, mh, 
 				dst[x] = src[x]
 			}
 		}
-		tk.micro(kc, ap, bp, t, nr, alpha, beta)
+		tk.micro(kd, ap, bp, t, nr, alpha, beta)
 	} else {
-		tk.micro(kc, ap, bp, t, nr, alpha, 0)
+		tk.micro(kd, ap, bp, t, nr, alpha, 0)
 	}
 	for i := 0; i < mh; i++ {
 		dst, src := c[i*ldc:i*ldc+nw], t[i*nr:i*nr+nw]

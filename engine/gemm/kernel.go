@@ -45,6 +45,12 @@ type path struct {
 	// not through function values, so that their arguments stay on the
 	// stack.
 	asmPack bool
+
+	// pairs says that the tiles multiply bf16 pairs: the packed panels
+	// are converted by pairPanel, and the kernels take the number of
+	// pairs for k. bf16 is the path of the BF16 precision for this one.
+	pairs bool
+	bf16  *path
 }
 
 // A rowPlan is the sequence of tiles that covers the rows of C: nMain of

@@ -28,3 +28,23 @@ func kernavx512_4x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
 //
 //go:noescape
 func kernavx2_6x16(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// kernavx512bf16_14x32 computes a 14x32 tile of C with avx512bf16: see microKernel, with packed bf16 pairs (pairPanel).
+//
+//go:noescape
+func kernavx512bf16_14x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// kernavx512bf16_12x32 computes a 12x32 tile of C with avx512bf16: see microKernel, with packed bf16 pairs (pairPanel).
+//
+//go:noescape
+func kernavx512bf16_12x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// kernavx512bf16_8x32 computes a 8x32 tile of C with avx512bf16: see microKernel, with packed bf16 pairs (pairPanel).
+//
+//go:noescape
+func kernavx512bf16_8x32(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// kernavx512bf16_4x32 computes a 4x32 tile of C with avx512bf16: see microKernel, with packed bf16 pairs (pairPanel).
+//
+//go:noescape
+func kernavx512bf16_4x32(k int, a, b, c []float32, ldc int, alpha, beta float32)

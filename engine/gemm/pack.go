@@ -76,13 +76,17 @@ func packPMajor(p *path, dst []float32, ld int, d []float32, dld, x0, nx, p0, kc
 
 // packPanel packs rows [x0, x0+nx) x depth [p0, p0+kc) of o into the
 // panel dst of width w >= nx: dst[p*w+x] = v(x0+x, p0+p), the missing
-// entries of a short panel set to zero.
+// entries of a short panel set to zero; on a pairs path, then converted
+// to bf16 pairs (pairPanel).
 func packPanel(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
 	o.pack(p, dst, w, x0, nx, p0, kc)
 	if nx < w {
 		for p := 0; p < kc; p++ {
 			clear(dst[p*w+nx : (p+1)*w])
 		}
+	}
+	if p.pairs {
+		pairPanel(p, dst[:w*kc], w, kc)
 	}
 }
 

@@ -32,3 +32,6 @@ func gatherRows32(dst []float32, ld int, src []float32, offs []int) {
 		copy(dst[r*ld:r*ld+32], src[o:o+32])
 	}
 }
+
+// pairPanel is pairPanelGo: this build has no assembly.
+func pairPanel(_ *path, dst []float32, w, kc int) { pairPanelGo(dst, w, kc) }

@@ -62,6 +62,11 @@ func Supported(p Path) bool {
 	return false
 }
 
+// BF16 reports whether the bf16 kernels (AVX512_BF16: vdpbf16ps and
+// vcvtne2ps2bf16) run here: the CPU has them and the chosen path is
+// AVX512, so that DEGRADIFF_KERNEL=avx2 or generic turns them off as well.
+func BF16() bool { return hasBF16 && Chosen() == AVX512 }
+
 var (
 	once   sync.Once
 	chosen Path

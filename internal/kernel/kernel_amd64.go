@@ -8,4 +8,6 @@ import "golang.org/x/sys/cpu"
 var (
 	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	// The bf16 kernels also need AVX512BW for their word permutes.
+	hasBF16 = hasAVX512 && cpu.X86.HasAVX512BF16 && cpu.X86.HasAVX512BW
 )

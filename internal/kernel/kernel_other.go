@@ -6,4 +6,5 @@ package kernel
 const (
 	hasAVX512 = false
 	hasAVX2   = false
+	hasBF16   = false
 )

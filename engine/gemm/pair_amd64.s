@@ -1,0 +1,87 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// Word indices that interleave the two halves of a zmm register of 32
+// bf16: word 2x takes word x, word 2x+1 takes word 16+x.
+DATA pairIndex<>+0(SB)/8, $0x0011000100100000
+DATA pairIndex<>+8(SB)/8, $0x0013000300120002
+DATA pairIndex<>+16(SB)/8, $0x0015000500140004
+DATA pairIndex<>+24(SB)/8, $0x0017000700160006
+DATA pairIndex<>+32(SB)/8, $0x0019000900180008
+DATA pairIndex<>+40(SB)/8, $0x001b000b001a000a
+DATA pairIndex<>+48(SB)/8, $0x001d000d001c000c
+DATA pairIndex<>+56(SB)/8, $0x001f000f001e000e
+GLOBL pairIndex<>(SB), RODATA|NOPTR, $64
+
+// tailMask[r] has the low r bits set, r <= 16.
+DATA tailMask<>+0(SB)/8, $0x0007000300010000
+DATA tailMask<>+8(SB)/8, $0x007f003f001f000f
+DATA tailMask<>+16(SB)/8, $0x07ff03ff01ff00ff
+DATA tailMask<>+24(SB)/8, $0x7fff3fff1fff0fff
+DATA tailMask<>+32(SB)/8, $0xffffffffffffffff
+GLOBL tailMask<>(SB), RODATA|NOPTR, $40
+
+// func pairPanelAVX512(p []float32, w, kc int)
+//
+// pairPanelGo with vcvtne2ps2bf16: for each pair of rows 2q, 2q+1 of the
+// panel (the second zero for odd kc), 16 columns at a time (masked at the
+// end of a row), both rows are converted into one register of 32 bf16,
+// interleaved by vpermw and stored over row q. Both rows of a group are
+// loaded before it is stored, which keeps the conversion in place.
+TEXT ·pairPanelAVX512(SB), NOSPLIT, $0-40
+	MOVQ p_base+0(FP), SI
+	MOVQ w+24(FP), R8
+	MOVQ kc+32(FP), R9
+	VMOVDQU16 pairIndex<>(SB), Z31
+	LEAQ tailMask<>(SB), R12
+	XORQ R10, R10 // q
+
+rows:
+	MOVQ R10, AX
+	SHLQ $1, AX // 2q
+	CMPQ AX, R9
+	JGE done
+	MOVQ AX, BX
+	IMULQ R8, BX
+	LEAQ (SI)(BX*4), DI // row 2q
+	LEAQ (DI)(R8*4), DX // row 2q+1
+	INCQ AX
+	XORQ R13, R13 // R13 = 1: row 2q+1 exists
+	CMPQ AX, R9
+	SETLT R13
+	MOVQ R10, BX
+	IMULQ R8, BX
+	LEAQ (SI)(BX*4), R11 // row q of the result
+	XORQ CX, CX // x
+
+cols:
+	MOVQ R8, AX
+	SUBQ CX, AX
+	CMPQ AX, $16
+	JLE masked
+	MOVQ $16, AX
+
+masked:
+	MOVWLZX (R12)(AX*2), BX
+	KMOVW BX, K1
+	VMOVUPS.Z (DI)(CX*4), K1, Z0
+	VPXORD Z1, Z1, Z1
+	TESTQ R13, R13
+	JZ convert
+	VMOVUPS.Z (DX)(CX*4), K1, Z1
+
+convert:
+	// VCVTNE2PS2BF16 Z0, Z1, Z2: words 0-15 from Z0, 16-31 from Z1.
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0
+	VPERMW Z2, Z31, Z2
+	VMOVUPS Z2, K1, (R11)(CX*4)
+	ADDQ $16, CX
+	CMPQ CX, R8
+	JLT cols
+	INCQ R10
+	JMP rows
+
+done:
+	VZEROUPPER
+	RET
