@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/batch"
 	"github.com/degradiff/degradiff/pairset"
@@ -87,6 +88,7 @@ type degradeRecord struct {
 // Failures of single sources are in the summary; write errors are marked
 // batch.Output. w.Finish is the caller's.
 func (s *Synthesizer) Run(ctx context.Context, w *pairset.Writer, sources []Source, opt RunOptions) RunStats {
+	defer gemm.SetPrecision(s.opt.Precision)()
 	load := opt.Load
 	if load == nil {
 		load = func(p string) (*raster.Image, error) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/degradiff/degradiff/engine/ag"
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/rng"
 )
 
@@ -44,6 +45,38 @@ func BenchmarkForward(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkForwardPrecision times the inference forward pass of the cpu
+// preset (the built-in model's size) at 128x128 and 512x512 in each
+// precision of the products (gemm.Precision).
+func BenchmarkForwardPrecision(b *testing.B) {
+	for _, size := range []int{128, 512} {
+		for _, prec := range precisions() {
+			b.Run(fmt.Sprintf("cpu/%dx%d/%s", size, size, prec), func(b *testing.B) {
+				defer gemm.SetPrecision(prec)()
+				m := benchModel(b, "cpu")
+				x := ag.Const(randomTensor(1, 1, 3, size, size))
+				g := ag.NewGraph(false)
+				m.Forward(g, x, []float32{500})
+				g.Reset()
+				b.ResetTimer()
+				for range b.N {
+					m.Forward(g, x, []float32{500})
+					g.Reset()
+				}
+			})
+		}
+	}
+}
+
+// precisions returns the precisions worth timing here: FP32 and, where it
+// runs natively, BF16.
+func precisions() []gemm.Precision {
+	if gemm.BF16Native() {
+		return []gemm.Precision{gemm.FP32, gemm.BF16}
+	}
+	return []gemm.Precision{gemm.FP32}
 }
 
 // BenchmarkTrainStep times forward + MSE + backward of a batch of 4 on

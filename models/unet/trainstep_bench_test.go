@@ -5,6 +5,7 @@ import (
 
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/ag/agtest"
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/engine/optim"
 	"github.com/degradiff/degradiff/rng"
 )
@@ -15,7 +16,19 @@ import (
 // trainer's hyperparameters), gradients zeroed for the next step. Gradient
 // clipping, EMA and data loading are left out. It reports samples/s. After
 // the first step it allocates nothing (see TestTrainStepAllocatesNothing).
+// It runs in each precision of the products: BF16 is the mixed-precision
+// step (float32 weights, gradients and optimizer; bf16 factors in the
+// convolutions' and linear layers' products).
 func BenchmarkTrainStepCPU64(b *testing.B) {
+	for _, prec := range precisions() {
+		b.Run(prec.String(), func(b *testing.B) {
+			defer gemm.SetPrecision(prec)()
+			benchTrainStepCPU64(b)
+		})
+	}
+}
+
+func benchTrainStepCPU64(b *testing.B) {
 	const batch, size = 8, 64
 	// A model of its own: the optimizer changes its weights.
 	m := MustNew(CPUConfig(), rng.New(1, "bench", "trainstep"))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/ag"
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/engine/nn"
 	"github.com/degradiff/degradiff/engine/optim"
 	"github.com/degradiff/degradiff/engine/safetensors"
@@ -292,7 +293,12 @@ type logLine struct {
 // checkpoint after the current step and returns ErrInterrupted.
 func (t *Trainer) Run(ctx context.Context) error {
 	cfg := t.Cfg
-	err := runfolder.Loop(ctx, loopTrainer{t}, runfolder.LoopOptions{
+	prec, err := gemm.ParsePrecision(cfg.Precision)
+	if err != nil {
+		return fmt.Errorf("precision: %w", err)
+	}
+	defer gemm.SetPrecision(prec)()
+	err = runfolder.Loop(ctx, loopTrainer{t}, runfolder.LoopOptions{
 		Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Folder: t.Folder, Log: t.Log, Label: "train",
 		Logged: func(loss, gn float64, took time.Duration) error {
 			line := logLine{Step: t.step, Loss: loss, LR: t.opt.Config.LR, GradNorm: gn, Seconds: took.Seconds()}

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/degradiff/degradiff/diffusion/schedule"
 	"github.com/degradiff/degradiff/engine/ag/agtest"
+	"github.com/degradiff/degradiff/engine/gemm"
 
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/samples"
@@ -233,5 +236,53 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 func TestDefaultSchedulerIsTheBareUNetOne(t *testing.T) {
 	if got, want := SchedulerConfig(Default()), schedule.DefaultDDPMFile(); !bytes.Equal(got, want) {
 		t.Fatalf("training scheduler\n%s\ndiffers from the default\n%s", got, want)
+	}
+}
+
+// TestMixedPrecision checks precision: bf16: the run is reproducible bit
+// for bit, differs from the float32 run only slightly, restores float32
+// products when it ends, and an unknown precision is refused by name.
+func TestMixedPrecision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny model")
+	}
+	lq := makeLQ(t)
+	train := func(prec string) map[string][]float32 {
+		cfg := tinyConfig()
+		cfg.PreviewEvery = 0
+		cfg.Precision = prec
+		tr := newTrainer(t, cfg, lq, t.TempDir())
+		if err := tr.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if gemm.CurrentPrecision() != gemm.FP32 {
+			t.Fatalf("after a %s run the products stay in %v", prec, gemm.CurrentPrecision())
+		}
+		w := map[string][]float32{}
+		for name, v := range tr.Model.StateDict() {
+			w[name] = v.Data
+		}
+		return w
+	}
+	fp32, bf1, bf2 := train("fp32"), train("bf16"), train("bf16")
+	var diff, norm float64
+	for name, a := range bf1 {
+		for i, v := range a {
+			if v != bf2[name][i] {
+				t.Fatalf("%s[%d]: two bf16 runs differ", name, i)
+			}
+			d := float64(v - fp32[name][i])
+			diff += d * d
+			norm += float64(fp32[name][i]) * float64(fp32[name][i])
+		}
+	}
+	if diff == 0 {
+		t.Error("bf16 weights equal the fp32 ones: precision not in effect")
+	}
+	if rel := math.Sqrt(diff / norm); rel > 1e-2 {
+		t.Errorf("bf16 weights differ from fp32 ones by %.3g (relative RMS)", rel)
+	}
+	if _, err := Default().ParseYAML([]byte("precision: fp16\n")); err == nil || !strings.Contains(err.Error(), "precision") {
+		t.Errorf("precision: fp16 accepted or not named: %v", err)
 	}
 }

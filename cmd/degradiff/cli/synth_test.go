@@ -218,3 +218,69 @@ func TestTrainInitFromBuiltin(t *testing.T) {
 		}
 	}
 }
+
+// TestSynthPrecision checks --precision bf16: the same pairs for any
+// --workers, LQ images within a grey level of the float32 ones, recorded in
+// run.json and the manifest; a resumed run keeps its precision, and an
+// unknown one is refused naming the flag.
+func TestSynthPrecision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the diffusion model")
+	}
+	hq := makeHQ(t, 2, 64, 64)
+	model := tinyModel(t)
+	common := []string{"synth", "--hq", hq, "--model", model, "--seed", "5", "--max-strength", "0.3", "--steps", "20"}
+	fp32, bf1, bf2 := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, r := range []struct {
+		out  string
+		args []string
+	}{
+		{fp32, []string{"--workers", "2"}},
+		{bf1, []string{"--precision", "bf16", "--workers", "1"}},
+		{bf2, []string{"--precision", "bf16", "--workers", "2"}},
+	} {
+		if code, out := run(t, append(append(common, "--out", r.out), r.args...)...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", r.args, code, out)
+		}
+	}
+	sameTree(t, digest(t, bf1), digest(t, bf2))
+	man, _ := os.ReadFile(filepath.Join(bf1, "manifest.jsonl"))
+	runJSON, _ := os.ReadFile(filepath.Join(bf1, "run.json"))
+	if !strings.Contains(string(man), `"precision":"bf16"`) || !strings.Contains(string(runJSON), `"precision": "bf16"`) {
+		t.Fatalf("precision not recorded:\n%s\n%s", man, runJSON)
+	}
+	if man32, _ := os.ReadFile(filepath.Join(fp32, "manifest.jsonl")); strings.Contains(string(man32), "precision") {
+		t.Fatalf("float32 manifest names a precision: %s", man32)
+	}
+	lrs, _ := filepath.Glob(filepath.Join(fp32, "LR", "*.png"))
+	if len(lrs) != 2 {
+		t.Fatalf("%d LR images", len(lrs))
+	}
+	differ := false
+	for _, f := range lrs {
+		a, _, err := imageio.Load(f, imageio.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := imageio.Load(filepath.Join(bf1, "LR", filepath.Base(f)), imageio.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range a.Pix {
+			d := a.Pix[i] - b.Pix[i]
+			differ = differ || d != 0
+			if d > 1.5/255 || d < -1.5/255 {
+				t.Fatalf("%s: bf16 differs from fp32 by %g at %d", filepath.Base(f), d, i)
+			}
+		}
+	}
+	if !differ {
+		t.Error("bf16 LQ images are identical to the fp32 ones: --precision not in effect")
+	}
+	if code, out := run(t, append(common, "--out", bf1)...); code == 0 || !strings.Contains(out, "other settings") {
+		t.Fatalf("resuming a bf16 run in fp32: exit %d: %s", code, out)
+	}
+	if code, out := run(t, append(common, "--out", t.TempDir(), "--precision", "fp16")...); code == 0 || !strings.Contains(out, "--precision") {
+		t.Fatalf("--precision fp16: exit %d: %s", code, out)
+	}
+}
