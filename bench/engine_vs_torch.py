@@ -10,6 +10,9 @@ and engine/ag) and the same workloads in PyTorch, in one run:
   GroupNorm(32)+SiLU [8,64,64,64]   Go BenchmarkGroupNormSiLU/{forward,forward+backward}
   attention, 32x32 tokens, 128 ch,  Go BenchmarkAttention32x32/d{8,32}/{forward,forward+backward}
     heads of 8 (16) and of 32 (4)
+  and, where the CPU has AVX512_BF16, ours with bf16 products (gemm.BF16)
+  against PyTorch's float32: Go BenchmarkSgemmPrecision/bf16 and
+  BenchmarkConvPrecision/W{1,2}/bf16 (forward+backward)
 
 W1: N=8, Cin=Cout=64, 64x64, pad 1. W2: N=4, Cin=Cout=128, 32x32, pad 1.
 Figures are GFLOP/s computed from the median time per call with one FLOP
@@ -34,8 +37,8 @@ import torch.nn.functional as F  # noqa: E402
 import benchlib as bl  # noqa: E402
 
 PKGS = ["./engine/gemm", "./engine/conv", "./engine/ag"]
-PATTERN = "^(BenchmarkSgemm1024|BenchmarkConvW[12]Forward|BenchmarkConvW[12]ForwardBackward|" \
-          "BenchmarkGroupNormSiLU|BenchmarkAttention32x32)$"
+PATTERN = "^(BenchmarkSgemm1024|BenchmarkSgemmPrecision|BenchmarkConvW[12]Forward|BenchmarkConvW[12]ForwardBackward|" \
+          "BenchmarkConvPrecision|BenchmarkGroupNormSiLU|BenchmarkAttention32x32)$"
 
 CONVS = {"W1": (8, 64, 64, 64, 64), "W2": (4, 128, 128, 32, 32)}  # N, Cin, Cout, H, W
 
@@ -160,6 +163,12 @@ def main():
     ours = gflops(f, go_sec("BenchmarkSgemm1024"))
     rows.append(bl.row("SGEMM 1024^3", "GFLOP/s", ours, gflops(f, med(mm)), "higher", "torch.mm (system BLAS)"))
     rows.append(bl.row("SGEMM 1024^3", "GFLOP/s", ours, gflops(f, med(dnn)), "higher", "oneDNN (mkldnn_linear)"))
+    # bf16 products (gemm.BF16) run only where the CPU has AVX512_BF16;
+    # PyTorch stays in float32, the precision it trains in on CPU here.
+    bf16 = "BenchmarkSgemmPrecision/bf16" in go
+    if bf16:
+        rows.append(bl.row("GEMM 1024^3 bf16 (ours)", "GFLOP/s", gflops(f, go_sec("BenchmarkSgemmPrecision/bf16")),
+                           gflops(f, med(mm)), "higher", "vs torch.mm float32"))
 
     for name, shape in CONVS.items():
         f = conv_flops(*shape)
@@ -170,6 +179,10 @@ def main():
             n, cin, cout, h, w = shape
             rows.append(bl.row(f"conv3x3 {name} {label}", "GFLOP/s", gflops(mult * f, go_sec(f"BenchmarkConv{name}{suffix}")),
                                gflops(mult * f, med(t)), "higher", f"N={n} C={cin}->{cout} {h}x{w}"))
+            if backward and bf16:
+                rows.append(bl.row(f"conv3x3 {name} {label} bf16 (ours)", "GFLOP/s",
+                                   gflops(mult * f, go_sec(f"BenchmarkConvPrecision/{name}/bf16")),
+                                   gflops(mult * f, med(t)), "higher", "vs PyTorch float32"))
 
     for backward, sub, label in [(False, "forward", "fwd"), (True, "forward+backward", "fwd+bwd")]:
         bl.log(f"torch: groupnorm+silu {label}")

@@ -13,12 +13,14 @@
      own output on the tiny fixture UNet (a check of the yardstick itself).
 2. Training throughput of the cpu preset at 64x64, batch 8: forward, MSE,
    backward and an AdamW step (lr 1e-4, betas 0.95/0.999, wd 1e-6), in
-   samples/s. Ours: go test -bench BenchmarkTrainStepCPU64 ./models/unet.
+   samples/s. Ours: go test -bench BenchmarkTrainStepCPU64 ./models/unet,
+   in float32 and, where the CPU has AVX512_BF16, mixed precision (bf16).
 3. Inference (batch 1, t=500, no_grad in PyTorch) of the cpu preset at
    128x128 and 512x512 and of the reference preset (101M parameters) at
    256x256, each side in a fresh process, reporting the median time and the
    process's peak RSS (whole process: runtime, weights and activations).
-   Ours: unet.Predict via "unetio infer". PyTorch slices attention per
+   Ours: unet.Predict via "unetio infer" (with --bf16 also in bf16
+   precision). PyTorch slices attention per
    (batch x head), as diffusers' set_attention_slice(1), wherever the score
    matrices of one attention call would exceed --attn-slice-mib; ours never
    holds a score matrix (memory-bounded attention).
@@ -88,9 +90,10 @@ def torch_train(args):
     return bl.time_torch(step, 1, args.reps, args.iters)
 
 
-def go_infer(unetio, spec, size, warmup, reps, threads):
+def go_infer(unetio, spec, size, warmup, reps, threads, precision="fp32"):
     out, wall, rss, _ = bl.run_measured([unetio, "infer", "--model", spec, "--size", str(size),
-                                         "--warmup", str(warmup), "--reps", str(reps)], env=bl.go_env(threads))
+                                         "--warmup", str(warmup), "--reps", str(reps), "--precision", precision],
+                                        env=bl.go_env(threads))
     return json.loads(out)["seconds"], rss
 
 
@@ -113,6 +116,8 @@ def main():
                     help="PyTorch slices attention when one call's scores would exceed this")
     ap.add_argument("--model", help="a Go-exported model folder for the cross-check (default: unetio init)")
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--bf16", action="store_true",
+                    help="also time our inference with bf16 products (needs AVX512_BF16 to be fast)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads and GOMAXPROCS")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = ap.parse_args()
@@ -140,11 +145,18 @@ def main():
         if not args.skip_train:
             go = bl.go_bench(["./models/unet"], "^BenchmarkTrainStepCPU64$", f"{args.iters}x", args.reps,
                              args.threads)
-            ours = 8 / (bl.median_metric(go["BenchmarkTrainStepCPU64"], "ns/op") * 1e-9)
             bl.log("torch: training")
             theirs = 8 / statistics.median(torch_train(args))
-            rows.append(bl.row("train step cpu preset 64x64 b8", "samples/s", ours, theirs, "higher",
-                               "fwd+MSE+bwd+AdamW"))
+            # One sub-benchmark per precision of the products (bf16 only
+            # where the CPU has AVX512_BF16); PyTorch runs float32.
+            for prec in ("fp32", "bf16"):
+                name = f"BenchmarkTrainStepCPU64/{prec}"
+                if name not in go:
+                    continue
+                ours = 8 / (bl.median_metric(go[name], "ns/op") * 1e-9)
+                note = "fwd+MSE+bwd+AdamW" if prec == "fp32" else \
+                    "ours mixed precision (bf16 products), PyTorch float32"
+                rows.append(bl.row(f"train step cpu preset 64x64 b8 {prec}", "samples/s", ours, theirs, "higher", note))
 
         jobs = [("cpu", int(s)) for s in args.sizes.split(",") if s] + (
             [("reference", args.ref_size)] if args.ref_size else [])
@@ -162,6 +174,11 @@ def main():
             label = f"UNet {preset} {size}x{size} b1"
             rows.append(bl.row(label + " inference", "s", statistics.median(gs), statistics.median(ts), "lower",
                                note))
+            if args.bf16:
+                bl.log(f"go: infer {preset} {size} bf16")
+                bs, _ = go_infer(unetio, f"preset:{preset}", size, warmup, reps, args.threads, "bf16")
+                rows.append(bl.row(label + " inference bf16", "s", statistics.median(bs), statistics.median(ts),
+                                   "lower", "ours bf16 products, PyTorch float32"))
             rows.append(bl.row(label + " peak RSS", "MiB", grss / 1024, trss / 1024, "lower", "whole process"))
 
     extra = {"numerical cross-checks": checks}

@@ -193,7 +193,13 @@ func cmdInfer(args []string) error {
 	batch := fs.Int("batch", 1, "batch size")
 	warmup := fs.Int("warmup", 1, "untimed runs first")
 	reps := fs.Int("reps", 3, "timed runs")
+	precision := fs.String("precision", "fp32", "arithmetic of the products: fp32 or bf16")
 	fs.Parse(args)
+	prec, err := gemm.ParsePrecision(*precision)
+	if err != nil {
+		return fmt.Errorf("--precision: %w", err)
+	}
+	defer gemm.SetPrecision(prec)()
 	m, _, err := loadModel(*spec)
 	if err != nil {
 		return err

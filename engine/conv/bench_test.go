@@ -3,6 +3,7 @@ package conv
 import (
 	"testing"
 
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/rng"
 )
 
@@ -49,6 +50,26 @@ func benchConv(b *testing.B, s Shape, backward bool) {
 		f *= 3
 	}
 	b.ReportMetric(f*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkConvPrecision runs W1 and W2 forward+backward in each precision
+// of the products (gemm.Precision; bf16 only where it runs natively).
+func BenchmarkConvPrecision(b *testing.B) {
+	precs := []gemm.Precision{gemm.FP32}
+	if gemm.BF16Native() {
+		precs = append(precs, gemm.BF16)
+	}
+	for _, w := range []struct {
+		name  string
+		shape Shape
+	}{{"W1", w1}, {"W2", w2}} {
+		for _, prec := range precs {
+			b.Run(w.name+"/"+prec.String(), func(b *testing.B) {
+				defer gemm.SetPrecision(prec)()
+				benchConv(b, w.shape, true)
+			})
+		}
+	}
 }
 
 func BenchmarkConvW1Forward(b *testing.B)         { benchConv(b, w1, false) }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/ag/agtest"
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/engine/optim"
 	"github.com/degradiff/degradiff/rng"
 )
@@ -40,9 +41,13 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 		ag.ZeroGrad(params)
 		ema.Step()
 	}
-	for _, procs := range []int{1, 2} {
-		if n := agtest.StepAllocs(procs, step); n != 0 {
-			t.Errorf("GOMAXPROCS %d: %v heap allocations per training step, want 0", procs, n)
+	for _, prec := range []gemm.Precision{gemm.FP32, gemm.BF16} {
+		restore := gemm.SetPrecision(prec)
+		for _, procs := range []int{1, 2} {
+			if n := agtest.StepAllocs(procs, step); n != 0 {
+				t.Errorf("%v, GOMAXPROCS %d: %v heap allocations per training step, want 0", prec, procs, n)
+			}
 		}
+		restore()
 	}
 }
