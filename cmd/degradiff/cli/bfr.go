@@ -103,6 +103,7 @@ records them). Results do not depend on the number of cores.
 // bfrModelFlags choose a face restoration model.
 type bfrModelFlags struct {
 	model, weights string
+	precisionFlag
 }
 
 func (f *bfrModelFlags) register(fl interface {
@@ -110,6 +111,7 @@ func (f *bfrModelFlags) register(fl interface {
 }) {
 	fl.StringVar(&f.model, "model", "", "a model folder, a run folder (its model/, or its latest checkpoint), or a checkpoint folder")
 	fl.StringVar(&f.weights, "weights", "auto", "auto (averaged weights when the model has them), ema or raw")
+	f.precisionFlag.register(fl)
 }
 
 func (f *bfrModelFlags) load() (*bfrnet.Model, string, error) {
@@ -119,6 +121,9 @@ func (f *bfrModelFlags) load() (*bfrnet.Model, string, error) {
 	w, err := modeldir.ParseWeights(f.weights)
 	if err != nil {
 		return nil, "", fmt.Errorf("--weights: %w", err)
+	}
+	if err := f.precisionFlag.parse(); err != nil {
+		return nil, "", err
 	}
 	// LoadModel's errors already name --model or the file they concern.
 	return bfrtrain.LoadModel(f.model, w)
@@ -263,6 +268,7 @@ faces.
 			if err != nil {
 				return err
 			}
+			defer mf.usePrecision()()
 			var fm *facemeasure.Measurer
 			if faceModels != "" {
 				if fm, err = loadFaceMeasurer(faceModels); err != nil {
@@ -548,6 +554,7 @@ not depend on --workers.
 			if err != nil {
 				return err
 			}
+			defer mf.usePrecision()()
 			items, problems := findItems(in)
 			if len(items) == 0 && len(problems) > 0 {
 				return problems[0]

@@ -365,6 +365,8 @@ func TestBFRErrors(t *testing.T) {
 		{[]string{"bfr", "apply", "--in", pairs, "--out", out()}, "--model is required"},
 		{[]string{"bfr", "apply", "--model", run, "--in", pairs, "--out", filepath.Join(pairs, "x")}, "is inside --in"},
 		{[]string{"bfr", "apply", "--model", run, "--in", pairs, "--out", out(), "--workers", "0"}, "--workers: 0"},
+		{[]string{"bfr", "apply", "--model", run, "--in", pairs, "--out", out(), "--precision", "fp16"}, "--precision: unknown precision \"fp16\""},
+		{[]string{"bfr", "test", "--model", run, "--pairs", pairs, "--precision", "BF16"}, "--precision"},
 	} {
 		code, text := bfrMain(t, tc.args...)
 		if code != exitFailure || !strings.Contains(text, tc.want) {

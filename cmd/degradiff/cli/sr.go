@@ -125,6 +125,7 @@ bit for bit.
 type srModelFlags struct {
 	model, weights string
 	tile, overlap  int
+	precisionFlag
 }
 
 func (f *srModelFlags) register(fl interface {
@@ -135,6 +136,7 @@ func (f *srModelFlags) register(fl interface {
 	fl.StringVar(&f.weights, "weights", "auto", "auto (averaged weights when the model has them), ema or raw")
 	fl.IntVar(&f.tile, "tile", srnet.DefaultTile, "process images larger than this many LR pixels a side in tiles (negative: never)")
 	fl.IntVar(&f.overlap, "overlap", 0, "context around each tile in LR pixels (0: the network's receptive field, seamless)")
+	f.precisionFlag.register(fl)
 }
 
 func (f *srModelFlags) load() (*srnet.Model, string, error) {
@@ -147,6 +149,9 @@ func (f *srModelFlags) load() (*srnet.Model, string, error) {
 	}
 	if f.overlap < 0 {
 		return nil, "", fmt.Errorf("--overlap: %d must not be negative", f.overlap)
+	}
+	if err := f.precisionFlag.parse(); err != nil {
+		return nil, "", err
 	}
 	return srtrain.LoadModel(f.model, w)
 }
@@ -212,6 +217,7 @@ For RealSR's test split: --pairs RealSR_V3 --include 'Canon_04[1-9]*,Canon_050*,
 			if err != nil {
 				return err
 			}
+			defer mf.usePrecision()()
 			s := model.Config.Scale
 			data, err := pairread.OpenWith(pairs, pairread.Options{Scale: s, Include: inc, Exclude: exc, MaxPixels: maxPixels, CacheBytes: -1})
 			if err != nil {
@@ -370,6 +376,7 @@ at the end and make the exit status 2 unless --skip-bad is given.`,
 			if err != nil {
 				return err
 			}
+			defer mf.usePrecision()()
 			items, problems := findItems(in)
 			if len(items) == 0 && len(problems) > 0 {
 				return problems[0]

@@ -159,6 +159,30 @@ func TestSREndToEnd(t *testing.T) {
 	if code, out := srMain(t, "sr", "apply", "--model", run, "--in", in, "--out", outDir, "--skip-bad"); code != 0 || !strings.Contains(out, "2 skipped") {
 		t.Errorf("rerun: exit %d\n%s", code, out)
 	}
+	// bf16 products: within a grey level or two of float32, not identical.
+	bf := filepath.Join(t.TempDir(), "bf16")
+	if code, out := srMain(t, "sr", "apply", "--model", run, "--in", in, "--out", bf, "--skip-bad", "--precision", "bf16"); code != 0 {
+		t.Fatalf("sr apply --precision bf16: exit %d\n%s", code, out)
+	}
+	want, _, _ := imageio.Load(filepath.Join(whole, "big.png"), imageio.Options{})
+	got, _, err := imageio.Load(filepath.Join(bf, "big.png"), imageio.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	differ := false
+	for i := range want.Pix {
+		d := math.Abs(float64(got.Pix[i] - want.Pix[i]))
+		differ = differ || d != 0
+		if d > 2.5/255 {
+			t.Fatalf("bf16 output differs from fp32 by %g at %d", d, i)
+		}
+	}
+	if !differ {
+		t.Error("bf16 output identical to fp32: --precision not in effect")
+	}
+	if code, out := srMain(t, "sr", "apply", "--model", run, "--in", in, "--out", t.TempDir(), "--precision", "half"); code == 0 || !strings.Contains(out, "--precision") {
+		t.Errorf("--precision half: exit %d\n%s", code, out)
+	}
 }
 
 func TestSRErrors(t *testing.T) {

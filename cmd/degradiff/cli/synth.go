@@ -19,13 +19,13 @@ import (
 
 type synthFlags struct {
 	hq, out, model, preset, config, samplerName, finalSigmas, shard string
-	precision                                                       string
 	maxStrength                                                     float64
 	steps, perImage, workers, tile, overlap                         int
 	crop, step, thresh, scale                                       int
 	seed                                                            uint64
 	keepInit, ema, overwrite, skipBad                               bool
 	maxPixels                                                       int64
+	precisionFlag
 }
 
 func newSynthCmd() *cobra.Command {
@@ -89,7 +89,7 @@ same bits, computed in Go). Its LQ images differ slightly from float32 ones
 	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "unipc, ddim, ddpm or dpmpp")
 	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps N of the full schedule (about s*N run)")
 	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last unipc/dpmpp step lands: zero (clean) or sigma_min (as diffusers 0.21)")
-	fl.StringVar(&f.precision, "precision", "fp32", "arithmetic of the model's products: fp32, or bf16 (bfloat16 factors, float32 sums: faster on CPUs with AVX512_BF16, slower elsewhere)")
+	f.precisionFlag.register(fl)
 	fl.IntVar(&f.perImage, "per-image", 1, "LQ variants per HQ image")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "images processed at once")
@@ -150,10 +150,10 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 	if f.model == "" && f.preset == "face" {
 		f.model = defaultmodel.Face.Spec
 	}
-	precision, err := gemm.ParsePrecision(f.precision)
-	if err != nil {
-		return fmt.Errorf("--precision: %w", err)
+	if err := f.precisionFlag.parse(); err != nil {
+		return err
 	}
+	precision := f.precisionFlag.precision
 	model, err := pipeline.Load(f.model, f.ema)
 	if err != nil {
 		return err

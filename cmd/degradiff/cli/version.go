@@ -7,14 +7,18 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/degradiff/degradiff/engine/gemm"
+	"github.com/degradiff/degradiff/internal/kernel"
 	"github.com/degradiff/degradiff/models/defaultmodel"
 )
 
 // versionTemplate is what "degradiff --version" prints: the program version
 // and the identity of the built-in models (the SHA-256 that synth's manifests
-// record), which reproductions and bug reports need.
+// record), and the kernels this CPU gets, which reproductions, bug reports
+// and the choice of --precision need.
 const versionTemplate = `degradiff {{.Version}}
 {{builtinModels}}
+{{kernels}}
 {{goVersion}}
 `
 
@@ -25,6 +29,13 @@ func init() {
 			lines = append(lines, fmt.Sprintf("built-in model %s (--model %s): sha256 %s", m.Name, m.Spec, m.SHA256()))
 		}
 		return strings.Join(lines, "\n")
+	})
+	cobra.AddTemplateFunc("kernels", func() string {
+		bf16 := "in Go, slower than fp32 here"
+		if gemm.BF16Native() {
+			bf16 = "AVX512_BF16"
+		}
+		return fmt.Sprintf("kernels: %s; bf16 products (--precision bf16): %s", kernel.Chosen(), bf16)
 	})
 	cobra.AddTemplateFunc("goVersion", func() string {
 		return runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
