@@ -85,6 +85,7 @@ func Default() Config {
 				EMAInvGamma: 1,
 				EMAPower:    0.75,
 			},
+			Precision:       "fp32",
 			CheckpointEvery: 500,
 			KeepCheckpoints: 3,
 			LogEvery:        10,

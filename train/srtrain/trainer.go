@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/degradiff/degradiff/engine/ag"
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/engine/nn"
 	"github.com/degradiff/degradiff/engine/optim"
 	"github.com/degradiff/degradiff/engine/tensor"
@@ -404,6 +405,11 @@ type logLine struct {
 // checkpoint after the current step and returns ErrInterrupted.
 func (t *Loop[M]) Run(ctx context.Context) error {
 	cfg := t.Cfg
+	prec, err := gemm.ParsePrecision(cfg.Precision)
+	if err != nil {
+		return fmt.Errorf("precision: %w", err)
+	}
+	defer gemm.SetPrecision(prec)()
 	if err := pairset.WriteFileAtomic(filepath.Join(t.Folder.Dir, ConfigFile), t.Task.Settings); err != nil {
 		return err
 	}
@@ -429,7 +435,7 @@ func (t *Loop[M]) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	err := runfolder.Loop(ctx, t, runfolder.LoopOptions{
+	err = runfolder.Loop(ctx, t, runfolder.LoopOptions{
 		Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Folder: t.Folder, Log: t.Log, Label: t.Task.Name,
 		Logged: func(loss, gn float64, took time.Duration) error {
 			t.interval += took

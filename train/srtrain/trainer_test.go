@@ -14,6 +14,7 @@ import (
 
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/engine/ag"
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/engine/tensor"
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/models/srnet"
@@ -325,23 +326,50 @@ func l1(a, b *tensor.Tensor) float64 {
 	return s / float64(len(a.Data))
 }
 
+// TestIndependentOfCores also covers mixed precision: bf16 runs are as
+// reproducible as float32 ones, differ from them (the setting is in
+// effect) only slightly, and leave the engine in float32 afterwards.
 func TestIndependentOfCores(t *testing.T) {
 	pairs := makePairs(t)
-	cfg := tinyConfig()
-	cfg.Steps = 3
-	var states []map[string][]float32
-	for _, procs := range []int{1, 2, 3} {
-		old := runtime.GOMAXPROCS(procs)
-		tr := newTrainer(t, cfg, pairs, t.TempDir())
-		err := tr.Run(context.Background())
-		runtime.GOMAXPROCS(old)
-		if err != nil {
-			t.Fatal(err)
+	final := map[string]map[string][]float32{}
+	for _, prec := range []string{"fp32", "bf16"} {
+		cfg := tinyConfig()
+		cfg.Steps = 3
+		cfg.Precision = prec
+		var states []map[string][]float32
+		for _, procs := range []int{1, 2, 3} {
+			old := runtime.GOMAXPROCS(procs)
+			tr := newTrainer(t, cfg, pairs, t.TempDir())
+			err := tr.Run(context.Background())
+			runtime.GOMAXPROCS(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gemm.CurrentPrecision() != gemm.FP32 {
+				t.Fatalf("%s run left the engine in %v", prec, gemm.CurrentPrecision())
+			}
+			states = append(states, state(t, tr))
 		}
-		states = append(states, state(t, tr))
+		sameState(t, prec+": 1 vs 2 cores", states[0], states[1])
+		sameState(t, prec+": 1 vs 3 cores", states[0], states[2])
+		final[prec] = states[0]
 	}
-	sameState(t, "1 vs 2 cores", states[0], states[1])
-	sameState(t, "1 vs 3 cores", states[0], states[2])
+	differ := false
+	for name, a := range final["fp32"] {
+		b := final["bf16"][name]
+		var d, n float64
+		for i := range a {
+			d += float64(a[i]-b[i]) * float64(a[i]-b[i])
+			n += float64(a[i]) * float64(a[i])
+		}
+		differ = differ || d > 0
+		if n > 0 && math.Sqrt(d/n) > 0.05 {
+			t.Errorf("%s: bf16 state differs from fp32 by %.3g (relative RMS)", name, math.Sqrt(d/n))
+		}
+	}
+	if !differ {
+		t.Error("bf16 run identical to the fp32 one: precision not in effect")
+	}
 }
 
 func TestNewChecks(t *testing.T) {
@@ -456,6 +484,7 @@ func TestConfig(t *testing.T) {
 		"ema_max_decay":          func(c *Config) { c.EMAMaxDecay = 1 },
 		"checkpoint_every":       func(c *Config) { c.CheckpointEvery = 0 },
 		"log_every":              func(c *Config) { c.LogEvery = 0 },
+		"precision":              func(c *Config) { c.Precision = "fp16" },
 		"model: srnet: num_feat": func(c *Config) { c.Model.NumFeat = 0 },
 	} {
 		c := Default()
@@ -475,20 +504,26 @@ func TestConfig(t *testing.T) {
 }
 
 // BenchmarkTrainStep times whole training steps of the default settings
-// (default network, 16 patches of 48x48, AdamW, EMA) and reports samples/s.
+// (default network, 16 patches of 48x48, AdamW, EMA) in each precision and
+// reports samples/s.
 func BenchmarkTrainStep(b *testing.B) {
-	pairs := makePairsSized(b, 256)
-	cfg := Default()
-	cfg.Steps = 1 << 30
-	tr := newTrainer(b, cfg, pairs, b.TempDir())
-	if _, _, err := tr.TrainStep(); err != nil { // loads the pairs
-		b.Fatal(err)
+	for _, prec := range []gemm.Precision{gemm.FP32, gemm.BF16} {
+		b.Run(prec.String(), func(b *testing.B) {
+			pairs := makePairsSized(b, 256)
+			cfg := Default()
+			cfg.Steps = 1 << 30
+			tr := newTrainer(b, cfg, pairs, b.TempDir())
+			defer gemm.SetPrecision(prec)()
+			if _, _, err := tr.TrainStep(); err != nil { // loads the pairs
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := tr.TrainStep(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cfg.BatchSize*b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, _, err := tr.TrainStep(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(cfg.BatchSize*b.N)/b.Elapsed().Seconds(), "samples/s")
 }
