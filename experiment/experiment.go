@@ -253,7 +253,7 @@ type Config struct {
 //
 // All budgets draw one LQ variant per crop, adapt the diffusion model with
 // the peak learning rate 1e-4, run the diffusion step as degradiff synth
-// does by default (UniPC, strength up to 0.25 of 50 steps) and use seed 0.
+// does by default (DDIM, strength up to 0.25 of 50 steps) and use seed 0.
 func Default(budget string) (Config, error) {
 	sr := srtrain.Default()
 	c := Config{

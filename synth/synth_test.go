@@ -112,7 +112,7 @@ func TestPairDeterministicWithProvenance(t *testing.T) {
 	if lq.H != hr.H/4 || lq.W != hr.W/4 || init.H != lq.H {
 		t.Fatalf("sizes: hr %dx%d init %dx%d lq %dx%d", hr.W, hr.H, init.W, init.H, lq.W, lq.H)
 	}
-	if rec.Strength < 1.0/50 || rec.Strength > 0.25 || rec.RunSteps < 1 || rec.Model.Name != "zero" || rec.Sampler != "unipc" {
+	if rec.Strength < 1.0/50 || rec.Strength > 0.25 || rec.RunSteps < 1 || rec.Model.Name != "zero" || rec.Sampler != "ddim" || rec.FinalSigmas != "" {
 		t.Fatalf("record %+v", rec)
 	}
 	_, _, lq2, rec2, _ := s.Pair(hq, "bricks", 1)
@@ -195,7 +195,7 @@ func TestMaxStrengthZeroKeepsInitialLQ(t *testing.T) {
 
 func TestDefaultOptions(t *testing.T) {
 	o := DefaultOptions()
-	if o.MaxStrength != 0.25 || o.Sampler != "unipc" || o.Steps != 50 || o.FinalSigmas != "zero" || o.Tile != 256 || o.Overlap != 32 {
+	if o.MaxStrength != 0.25 || o.Sampler != "ddim" || o.Steps != 50 || o.FinalSigmas != "zero" || o.Tile != 256 || o.Overlap != 32 {
 		t.Fatalf("defaults %+v", o)
 	}
 }

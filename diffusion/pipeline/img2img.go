@@ -12,7 +12,7 @@ import (
 
 // Options configures img2img runs.
 type Options struct {
-	// Sampler is unipc, ddim, ddpm or dpmpp ("": unipc).
+	// Sampler is ddim, unipc, ddpm or dpmpp ("": DefaultSampler).
 	Sampler string
 	// FinalSigmas is where the last step of unipc and dpmpp lands: "zero"
 	// (the clean sample) or "sigma_min" (timestep 0's noise level, as
@@ -42,10 +42,18 @@ func optionError(option, format string, args ...any) error {
 	return &OptionError{option, fmt.Errorf(format, args...)}
 }
 
-// DefaultOptions are degradiff synth's defaults: UniPC, 50 steps, the last
-// step on the clean sample, tiles of 256 pixels overlapping by 32.
+// DefaultSampler is the sampler of synth, diagnose and the benches: at
+// img2img strengths (a few of its 50 steps), the second-order multistep
+// samplers (unipc, dpmpp) add colour noise that real LQ images lack and
+// keep less content than DDIM (docs/MODEL_CARD.md, "Experiments: sampler,
+// step count and adaptation length").
+const DefaultSampler = "ddim"
+
+// DefaultOptions are degradiff synth's defaults: DDIM, 50 steps (for unipc
+// and dpmpp, the last step on the clean sample), tiles of 256 pixels
+// overlapping by 32.
 func DefaultOptions() Options {
-	return Options{Sampler: "unipc", FinalSigmas: schedule.FinalZero, Steps: 50, Tile: 256, Overlap: 32}
+	return Options{Sampler: DefaultSampler, FinalSigmas: schedule.FinalZero, Steps: 50, Tile: 256, Overlap: 32}
 }
 
 // Img2Img runs img2img with one model and one set of options. It is safe
@@ -63,7 +71,7 @@ type Img2Img struct {
 // scheduler_config.json). An invalid option gives an *OptionError.
 func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error) {
 	if opt.Sampler == "" {
-		opt.Sampler = "unipc"
+		opt.Sampler = DefaultSampler
 	}
 	if opt.Steps == 0 {
 		opt.Steps = 50

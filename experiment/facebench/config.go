@@ -170,7 +170,7 @@ type Config struct {
 //
 // All budgets hold out a fifth of the faces (keyed by split seed 0), draw
 // one LQ variant per training face, run the diffusion step as degradiff
-// synth does by default (UniPC, strength up to 0.25 of 50 steps), degrade
+// synth does by default (DDIM, strength up to 0.25 of 50 steps), degrade
 // the held-out HQ faces with BSRGAN's degradation at scale 4 (seed 1000),
 // and use seed 0.
 func Default(budget string) (Config, error) {

@@ -79,9 +79,9 @@ func (t *Trainer) Preview() error {
 }
 
 // previewImg2Img noises x (in [-1, 1]) to strength and denoises it with
-// UniPC in steps steps, drawing the noise from r.
+// the default sampler in steps steps, drawing the noise from r.
 func previewImg2Img(predict pipeline.Denoiser, schedulerJSON []byte, x *tensor.Tensor, strength float64, steps int, r *rng.Stream) (*tensor.Tensor, error) {
-	p, err := pipeline.New(predict, schedulerJSON, pipeline.Options{Sampler: "unipc", Steps: steps})
+	p, err := pipeline.New(predict, schedulerJSON, pipeline.Options{Sampler: pipeline.DefaultSampler, Steps: steps})
 	if err != nil {
 		return nil, err
 	}

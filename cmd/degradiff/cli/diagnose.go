@@ -75,7 +75,7 @@ diagnose.json, report.md and PNG charts.`,
 	fl.StringVar(&f.strengths, "strengths", "0.05,0.1,0.15,0.25", "comma-separated img2img strengths")
 	fl.Float64Var(&f.uniform, "uniform", def.MaxStrength, "also refine at strengths uniform in [0, this] per image (0: no)")
 	fl.Float64Var(&f.sigma, "low-pass-sigma", 1.5, "sigma in pixels of the low-pass before the low-pass fidelity")
-	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "sampler: unipc, ddim, ddpm or dpmpp")
+	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "sampler: ddim, unipc, ddpm or dpmpp")
 	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last step lands: zero or sigma_min")
 	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps")
 	fl.IntVar(&f.maxHQ, "max-hq", 0, "use at most this many HQ images (0: all), chosen by a keyed hash of their names")
@@ -152,6 +152,9 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 	}
 	strengths, err := parseStrengths(f.strengths)
 	if err != nil {
+		return err
+	}
+	if err := checkFinalSigmas(cmd, f.samplerName); err != nil {
 		return err
 	}
 	if !(f.uniform >= 0 && f.uniform <= 1) {

@@ -279,7 +279,10 @@ func TestFlagAndConfigChecks(t *testing.T) {
 		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--max-strength", "nan"}, "--max-strength"},
 		// The library names the option (tile_overlap); the CLI its flag.
 		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--tile-overlap", "200"}, "--tile-overlap: 200"},
-		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--final-sigmas", "one"}, "--final-sigmas"},
+		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--sampler", "unipc", "--final-sigmas", "one"}, `--final-sigmas: "one" is not`},
+		// DDIM, the default, has no final sigmas: the flag is refused, not ignored.
+		{[]string{"synth", "--hq", hq, "--out", t.TempDir(), "--final-sigmas", "sigma_min"}, "--final-sigmas applies to --sampler unipc or dpmpp, not ddim"},
+		{[]string{"diagnose", "--real-lq", hq, "--out", t.TempDir(), "--sampler", "ddpm", "--final-sigmas", "zero"}, "not ddpm"},
 		{[]string{"train", "--lq", hq, "--out", t.TempDir(), "--config", tiny, "--seed", "18446744073709551616"}, "--seed"},
 		// Seeds are unsigned everywhere: -1 is refused, not wrapped.
 		{[]string{"train", "--lq", hq, "--out", t.TempDir(), "--config", tiny, "--seed", "-1"}, "--seed"},

@@ -41,8 +41,9 @@ into --crop sub-images first) and each of --per-image variants it:
   2. draws a strength s uniformly in [0, --max-strength], at least 1/--steps
      (--max-strength 0: no diffusion step, the LQ image is the initial one);
   3. noises the initial LQ to the img2img start timestep of s and denoises it
-     with the DDPM (default UniPC, 50 steps, so about s*50 steps run; the
-     last step lands on the clean image, --final-sigmas zero, where
+     with the DDPM (default DDIM, 50 steps, so about s*50 steps run; unipc
+     and dpmpp add colour noise at these few steps, docs/MODEL_CARD.md;
+     their last step lands on the clean image, --final-sigmas zero, where
      diffusers 0.21 and the reference implementation stop at timestep 0's
      noise level, sigma_min);
   4. writes the pair.
@@ -86,7 +87,7 @@ same bits, computed in Go). Its LQ images differ slightly from float32 ones
 	fl.StringVar(&f.config, "config", "", "YAML file overriding degradation preset keys")
 	fl.IntVar(&f.scale, "scale", 0, "scale factor (overrides the preset's)")
 	fl.Float64Var(&f.maxStrength, "max-strength", def.MaxStrength, "strengths are drawn uniformly in [0, max]")
-	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "unipc, ddim, ddpm or dpmpp")
+	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "ddim, unipc, ddpm or dpmpp")
 	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps N of the full schedule (about s*N run)")
 	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last unipc/dpmpp step lands: zero (clean) or sigma_min (as diffusers 0.21)")
 	f.precisionFlag.register(fl)
@@ -118,12 +119,25 @@ func flagError(err error) error {
 	return err
 }
 
+// checkFinalSigmas refuses --final-sigmas with a sampler that has no such
+// setting, which would otherwise be ignored without a word (DDIM, the
+// default, always ends on the clean image).
+func checkFinalSigmas(cmd *cobra.Command, sampler string) error {
+	if cmd.Flags().Changed("final-sigmas") && sampler != "unipc" && sampler != "dpmpp" {
+		return fmt.Errorf("--final-sigmas applies to --sampler unipc or dpmpp, not %s (the reference implementation samples with --sampler unipc --final-sigmas sigma_min)", sampler)
+	}
+	return nil
+}
+
 func runSynth(cmd *cobra.Command, f synthFlags) error {
 	stderr := cmd.ErrOrStderr()
 	if err := checkScaleFlag(cmd, f.scale); err != nil {
 		return err
 	}
 	if err := checkWorkers(f.workers); err != nil {
+		return err
+	}
+	if err := checkFinalSigmas(cmd, f.samplerName); err != nil {
 		return err
 	}
 	// 0 used to mean the default of 50 while run.json recorded 0.

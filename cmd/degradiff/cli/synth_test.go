@@ -58,7 +58,7 @@ func TestSynthWorkersShardsMerge(t *testing.T) {
 		}
 	}
 	man, _ := os.ReadFile(filepath.Join(whole, "manifest.jsonl"))
-	for _, key := range []string{`"strength":`, `"start_timestep":`, `"sampler":"unipc"`, `"model":{"name":`, `"sha256":"`, `"source":`, `"kernel1":`} {
+	for _, key := range []string{`"strength":`, `"start_timestep":`, `"sampler":"ddim"`, `"model":{"name":`, `"sha256":"`, `"source":`, `"kernel1":`} {
 		if !strings.Contains(string(man), key) {
 			t.Fatalf("manifest lacks %s", key)
 		}
