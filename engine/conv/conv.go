@@ -12,6 +12,11 @@
 // into dx; other strides compute the column gradient and scatter it
 // (col2im).
 //
+// Stride-1 3x3 convolutions of 64 channels or more, in float32 and on
+// several images, run Winograd's F(2x2, 3x3) instead (winograd.go): 2.25
+// times fewer multiply-adds, in 16 products per image, where measurement
+// showed it faster.
+//
 // Images are spread over the cores (a single image has its products split
 // over them instead). The weight and bias gradients are summed per group of
 // images, the groups fixed by the batch size alone, and the groups added in

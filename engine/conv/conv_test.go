@@ -210,7 +210,7 @@ func TestKernelPaths(t *testing.T) {
 		t.Skip("already running under a forced kernel")
 	}
 	for _, k := range []string{"generic", "avx2", "avx512"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestConv$|^TestDeterministic$", "-test.v")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestConv$|^TestDeterministic$|^TestWinograd$|^TestWinogradDeterministic$|^TestWinogradTiles$", "-test.v")
 		cmd.Env = append(os.Environ(), "DEGRADIFF_KERNEL="+k)
 		out, err := cmd.CombinedOutput()
 		if strings.Contains(string(out), "not supported on this machine") {

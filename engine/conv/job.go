@@ -47,6 +47,13 @@ type job struct {
 	ones    []float32
 	// direct says BackwardData is a convolution of dy (stride 1).
 	direct bool
+	// wino says the job runs Winograd's F(2x2, 3x3) (winograd.go) on the
+	// source of geometry wg; u holds the transformed filters (Forward and
+	// BackwardData) and winoSum the sum of the weight gradient's groups.
+	wino    bool
+	wg      winoGeom
+	u       []float32
+	winoSum []float32
 }
 
 // jobs recycles jobs without allocating (see parallel.FreeList).
@@ -66,8 +73,16 @@ func putJob(j *job) {
 // prepare fills the shared tables of j.
 func (j *job) prepare() {
 	g := &j.g
+	j.wino = false
 	switch j.op {
 	case opForward, opBackwardWeight:
+		if winograd(g.K, g.Stride, g.Pad, g.N, g.Cin, g.Cout) {
+			j.wino, j.wg = true, newWinoGeom(g.Cin, g.H, g.W, g.Pad)
+			if j.op == opForward {
+				grow(&j.u, 16*g.Cout*g.Cin)
+				transformFilters(j.w, g.Cout, g.Cin, j.u)
+			}
+		}
 		j.setSource(g.Cin, g.H, g.W, g.Pad, g.Stride)
 		if j.op == opBackwardWeight && j.db != nil {
 			grow(&j.ones, g.how)
@@ -93,6 +108,11 @@ func (j *job) prepare() {
 					dst[t] = src[kk-1-t]
 				}
 			}
+		}
+		if winograd(g.K, 1, g.K-1-g.Pad, g.N, g.Cout, g.Cin) {
+			j.wino, j.wg = true, newWinoGeom(g.Cout, g.ho, g.wo, g.K-1-g.Pad)
+			grow(&j.u, 16*g.Cin*g.Cout)
+			transformFilters(j.wt, g.Cin, g.Cout, j.u)
 		}
 	}
 }
@@ -165,6 +185,10 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 	case opForward:
 		x := j.in[n*g.Cin*hw:][:g.Cin*hw]
 		y := j.out[n*g.Cout*g.how:][:g.Cout*g.how]
+		if j.wino {
+			winoForward(ws, j.wg, x, j.u, g.Cout, j.bias, y, false, serial)
+			return
+		}
 		if !g.plain() {
 			// With a bias, the product gets one more summation index:
 			// a column of biases in the weights and a row of ones in the
@@ -202,6 +226,8 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 			ws.a = gemm.Dense{Data: j.w, Stride: g.Cin}
 			ws.b = gemm.Dense{Data: dy, Stride: g.how}
 			mul(g.Cin, hw, g.Cout, 1, &ws.a, &ws.b, 1, dx, hw)
+		case j.wino:
+			winoForward(ws, j.wg, dy, j.u, g.Cin, nil, dx, true, serial)
 		case j.direct:
 			// dx += conv(pad(dy), flipped W^T), a stride-1 convolution
 			// whose output is exactly H x W.
@@ -350,7 +376,7 @@ func (g *geom) weightChunks() int { return min(g.N, maxWeightChunks) }
 func (j *job) backwardWeight() {
 	g := &j.g
 	chunks := g.weightChunks()
-	size := g.Cout * g.ckk
+	size := j.partialSize()
 	grow(&j.partial, chunks*size)
 	grow(&j.dbSum, chunks*g.Cout)
 	workers := runtime.GOMAXPROCS(0)
@@ -363,12 +389,23 @@ func (j *job) backwardWeight() {
 		}
 		putWorkspace(ws)
 	}
-	for i := range j.out[:size] {
+	var sum []float32
+	if j.wino {
+		grow(&j.winoSum, size)
+		sum = j.winoSum
+		clear(sum)
+	} else {
+		sum = j.out[:size]
+	}
+	for i := range sum {
 		s := j.partial[i]
 		for c := 1; c < chunks; c++ {
 			s += j.partial[c*size+i]
 		}
-		j.out[i] += s
+		sum[i] += s
+	}
+	if j.wino {
+		addFilterGrad(sum, g.Cout, g.Cin, j.out)
 	}
 	if j.db != nil {
 		for co := range j.db[:g.Cout] {
@@ -381,6 +418,15 @@ func (j *job) backwardWeight() {
 	}
 }
 
+// partialSize is the size of one group's weight gradient: Cout x Cin*K*K,
+// or with Winograd the 16 Cout x Cin matrices of the transformed filters'.
+func (j *job) partialSize() int {
+	if j.wino {
+		return 16 * j.g.Cout * j.g.Cin
+	}
+	return j.g.Cout * j.g.ckk
+}
+
 // weightChunk computes the gradient of image group c into its partial
 // buffers: the sum over its images, in order, of dy * col^T (the summation
 // runs over the output pixels) and of each channel's dy.
@@ -391,7 +437,8 @@ func (j *job) weightChunk(ws *workspace, c int, serial bool) {
 		mul = gemm.MulOperandsSerial
 	}
 	chunks := g.weightChunks()
-	dw := j.partial[c*g.Cout*g.ckk:][:g.Cout*g.ckk]
+	size := j.partialSize()
+	dw := j.partial[c*size:][:size]
 	dbSum := j.dbSum[c*g.Cout:][:g.Cout]
 	clear(dbSum)
 	if g.Cin == 0 {
@@ -407,7 +454,9 @@ func (j *job) weightChunk(ws *workspace, c int, serial bool) {
 		}
 		if g.Cin > 0 {
 			ws.a = gemm.Dense{Data: dy, Stride: g.how, XMajor: true}
-			if g.plain() {
+			if j.wino {
+				winoWeightGrad(ws, j.wg, x, dy, g.Cout, dw, beta, serial)
+			} else if g.plain() {
 				ws.b = gemm.Dense{Data: x, Stride: hw, XMajor: true}
 				mul(g.Cout, g.Cin, hw, 1, &ws.a, &ws.b, beta, dw, g.ckk)
 			} else {

@@ -16,10 +16,15 @@ import (
 type workspace struct {
 	pad    []float32 // the padded source image
 	colBuf []float32 // the column gradient of BackwardData with stride > 1
-	a, b   gemm.Dense
-	wb     weightsBias
-	col    colOperand
-	colT   colTOperand
+	// Winograd's buffers (winograd.go): the channel-last padded source,
+	// its transformed tiles, the products (or the transformed output
+	// gradient), the channel-last output blocks (or output gradient), the
+	// result to add, and zeros for a missing bias.
+	winoP, winoV, winoM, winoQ, winoT, zeros []float32
+	a, b                                     gemm.Dense
+	wb                                       weightsBias
+	col                                      colOperand
+	colT                                     colTOperand
 }
 
 // workspaces recycles workspaces without allocating (see parallel.FreeList).
@@ -32,11 +37,16 @@ func getWorkspace() *workspace {
 	// this way none grows again once every shape has run.
 	reserve(&ws.pad, &most.pad)
 	reserve(&ws.colBuf, &most.col)
+	reserve(&ws.winoP, &most.winoP)
+	reserve(&ws.winoV, &most.winoV)
+	reserve(&ws.winoM, &most.winoM)
+	reserve(&ws.winoQ, &most.winoQ)
+	reserve(&ws.winoT, &most.winoT)
 	return ws
 }
 
 // most records the largest buffers a workspace has needed.
-var most struct{ pad, col atomic.Int64 }
+var most struct{ pad, col, winoP, winoV, winoM, winoQ, winoT atomic.Int64 }
 
 // growShared is grow for a workspace buffer whose largest size is
 // recorded in m.

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/degradiff/degradiff/engine/conv"
+
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/rng"
@@ -53,19 +55,26 @@ func BenchmarkForward(b *testing.B) {
 func BenchmarkForwardPrecision(b *testing.B) {
 	for _, size := range []int{128, 512} {
 		for _, prec := range precisions() {
-			b.Run(fmt.Sprintf("cpu/%dx%d/%s", size, size, prec), func(b *testing.B) {
-				defer gemm.SetPrecision(prec)()
-				m := benchModel(b, "cpu")
-				x := ag.Const(randomTensor(1, 1, 3, size, size))
-				g := ag.NewGraph(false)
-				m.Forward(g, x, []float32{500})
-				g.Reset()
-				b.ResetTimer()
-				for range b.N {
+			for _, wino := range []bool{false, true} {
+				name := fmt.Sprintf("cpu/%dx%d/%s", size, size, prec)
+				if wino {
+					name += "/winograd"
+				}
+				b.Run(name, func(b *testing.B) {
+					defer gemm.SetPrecision(prec)()
+					defer conv.SetWinograd(wino)()
+					m := benchModel(b, "cpu")
+					x := ag.Const(randomTensor(1, 1, 3, size, size))
+					g := ag.NewGraph(false)
 					m.Forward(g, x, []float32{500})
 					g.Reset()
-				}
-			})
+					b.ResetTimer()
+					for range b.N {
+						m.Forward(g, x, []float32{500})
+						g.Reset()
+					}
+				})
+			}
 		}
 	}
 }

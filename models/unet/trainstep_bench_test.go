@@ -3,6 +3,8 @@ package unet
 import (
 	"testing"
 
+	"github.com/degradiff/degradiff/engine/conv"
+
 	"github.com/degradiff/degradiff/engine/ag"
 	"github.com/degradiff/degradiff/engine/ag/agtest"
 	"github.com/degradiff/degradiff/engine/gemm"
@@ -21,10 +23,17 @@ import (
 // convolutions' and linear layers' products).
 func BenchmarkTrainStepCPU64(b *testing.B) {
 	for _, prec := range precisions() {
-		b.Run(prec.String(), func(b *testing.B) {
-			defer gemm.SetPrecision(prec)()
-			benchTrainStepCPU64(b)
-		})
+		for _, wino := range []bool{false, true} {
+			name := prec.String()
+			if wino {
+				name += "/winograd"
+			}
+			b.Run(name, func(b *testing.B) {
+				defer gemm.SetPrecision(prec)()
+				defer conv.SetWinograd(wino)()
+				benchTrainStepCPU64(b)
+			})
+		}
 	}
 }
 
