@@ -5,7 +5,8 @@ Runs degradiff's Go benchmarks (go test -bench in engine/gemm, engine/conv
 and engine/ag) and the same workloads in PyTorch, in one run:
 
   SGEMM 1024^3                      Go BenchmarkSgemm1024
-  conv 3x3 W1 / W2, forward and     Go BenchmarkConvW{1,2}Forward{,Backward}
+  conv 3x3 W1 / W2, forward and     Go BenchmarkConvW{1,2}Forward{,Backward} (Winograd
+                                    where it applies) and BenchmarkConvIm2col
     forward+backward (dx, dw, db)
   GroupNorm(32)+SiLU [8,64,64,64]   Go BenchmarkGroupNormSiLU/{forward,forward+backward}
   attention, 32x32 tokens, 128 ch,  Go BenchmarkAttention32x32/d{8,32}/{forward,forward+backward}
@@ -38,7 +39,7 @@ import benchlib as bl  # noqa: E402
 
 PKGS = ["./engine/gemm", "./engine/conv", "./engine/ag"]
 PATTERN = "^(BenchmarkSgemm1024|BenchmarkSgemmPrecision|BenchmarkConvW[12]Forward|BenchmarkConvW[12]ForwardBackward|" \
-          "BenchmarkConvPrecision|BenchmarkGroupNormSiLU|BenchmarkAttention32x32)$"
+          "BenchmarkConvPrecision|BenchmarkConvIm2col|BenchmarkGroupNormSiLU|BenchmarkAttention32x32)$"
 
 CONVS = {"W1": (8, 64, 64, 64, 64), "W2": (4, 128, 128, 32, 32)}  # N, Cin, Cout, H, W
 
@@ -179,6 +180,12 @@ def main():
             n, cin, cout, h, w = shape
             rows.append(bl.row(f"conv3x3 {name} {label}", "GFLOP/s", gflops(mult * f, go_sec(f"BenchmarkConv{name}{suffix}")),
                                gflops(mult * f, med(t)), "higher", f"N={n} C={cin}->{cout} {h}x{w}"))
+            # The default float32 path runs Winograd's F(2x2,3x3) on these
+            # shapes; the im2col row is the same convolution without it.
+            sub = "forward+backward" if backward else "forward"
+            rows.append(bl.row(f"conv3x3 {name} {label} im2col (ours)", "GFLOP/s",
+                               gflops(mult * f, go_sec(f"BenchmarkConvIm2col/{name}/{sub}")),
+                               gflops(mult * f, med(t)), "higher", "Winograd off"))
             if backward and bf16:
                 rows.append(bl.row(f"conv3x3 {name} {label} bf16 (ours)", "GFLOP/s",
                                    gflops(mult * f, go_sec(f"BenchmarkConvPrecision/{name}/bf16")),

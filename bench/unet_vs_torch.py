@@ -149,13 +149,15 @@ def main():
             theirs = 8 / statistics.median(torch_train(args))
             # One sub-benchmark per precision of the products (bf16 only
             # where the CPU has AVX512_BF16); PyTorch runs float32.
-            for prec in ("fp32", "bf16"):
+            # "/im2col": the same step with Winograd's convolutions off.
+            for prec in ("fp32", "fp32/im2col", "bf16", "bf16/im2col"):
                 name = f"BenchmarkTrainStepCPU64/{prec}"
                 if name not in go:
                     continue
                 ours = 8 / (bl.median_metric(go[name], "ns/op") * 1e-9)
-                note = "fwd+MSE+bwd+AdamW" if prec == "fp32" else \
-                    "ours mixed precision (bf16 products), PyTorch float32"
+                note = {"fp32": "fwd+MSE+bwd+AdamW", "fp32/im2col": "ours with Winograd off",
+                        "bf16": "ours mixed precision (bf16 products), PyTorch float32",
+                        "bf16/im2col": "ours bf16, Winograd off"}[prec]
                 rows.append(bl.row(f"train step cpu preset 64x64 b8 {prec}", "samples/s", ours, theirs, "higher", note))
 
         jobs = [("cpu", int(s)) for s in args.sizes.split(",") if s] + (

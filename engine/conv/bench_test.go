@@ -72,6 +72,26 @@ func BenchmarkConvPrecision(b *testing.B) {
 	}
 }
 
+// BenchmarkConvIm2col runs W1 and W2 with Winograd turned off (package
+// doc), for comparison with the default path of BenchmarkConvW*.
+func BenchmarkConvIm2col(b *testing.B) {
+	for _, w := range []struct {
+		name  string
+		shape Shape
+	}{{"W1", w1}, {"W2", w2}} {
+		for _, backward := range []bool{false, true} {
+			name := w.name + "/forward"
+			if backward {
+				name += "+backward"
+			}
+			b.Run(name, func(b *testing.B) {
+				defer SetWinograd(false)()
+				benchConv(b, w.shape, backward)
+			})
+		}
+	}
+}
+
 func BenchmarkConvW1Forward(b *testing.B)         { benchConv(b, w1, false) }
 func BenchmarkConvW1ForwardBackward(b *testing.B) { benchConv(b, w1, true) }
 func BenchmarkConvW2Forward(b *testing.B)         { benchConv(b, w2, false) }

@@ -12,7 +12,7 @@
 // into dx; other strides compute the column gradient and scatter it
 // (col2im).
 //
-// Stride-1 3x3 convolutions of 64 channels or more, in float32 and on
+// Stride-1 3x3 convolutions of 128 channels or more, in float32 and on
 // several images, run Winograd's F(2x2, 3x3) instead (winograd.go): 2.25
 // times fewer multiply-adds, in 16 products per image, where measurement
 // showed it faster.

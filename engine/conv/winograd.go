@@ -18,10 +18,11 @@ import (
 // done by package gemm (in the current precision, like every product);
 // the output block is Y = Aᵀ M A. The weight gradient runs the same way
 // backwards: dU[k] = dM[k] · V[k]ᵀ with dM = A dY Aᵀ, then dW = Gᵀ dU G.
-// The products have 2.25 times fewer multiply-adds than im2col's; the
-// transforms cost a few additions per pixel and channel, so the method
-// pays from a few dozen channels on (winogradMinChannels, measured with
-// BenchmarkWinograd).
+// The products have 2.25 times fewer multiply-adds than im2col's, but
+// they are 16 smaller products, and the transforms, the channel-last
+// copies and the packing of the transformed tiles cost about as much as
+// the multiply-adds saved at 64 channels: the method pays a little from
+// 128 channels on (see winograd).
 //
 // The matrices, with the rows of Bᵀ, G and Aᵀ:
 //
@@ -32,11 +33,11 @@ import (
 // Every value is still summed in a fixed order whatever the number of
 // goroutines, so results stay reproducible bit for bit; they differ from
 // the im2col path's in the last bits, and which path runs depends on the
-// shape alone.
+// shape, the batch size and the precision, never on the goroutines.
 
 // winogradMinChannels is the fewest input and output channels for which
 // a 3x3 convolution chooses F(2x2, 3x3) by itself.
-var winogradMinChannels = 64
+var winogradMinChannels = 128
 
 // winogradMode forces the choice in tests and benchmarks: 0 chooses by
 // shape, 1 always uses Winograd where it applies, -1 never. It is read
@@ -61,13 +62,15 @@ func SetWinograd(on bool) (restore func()) {
 // srcC channels to outC channels, padding pad, uses F(2x2, 3x3).
 //
 // By itself it does so only where it was measured to be faster
-// (BenchmarkWinograd and the UNet and SR training steps, 2 cores): with
-// the assembly tile routines, float32 products (bf16 products are already
-// twice as fast, and the transforms then cost what the products save), at
-// least two images (a single image's transforms are not worth spreading
-// over the cores) and 64 channels or more, multiples of 16. The choice
-// depends on the shape, the batch and the precision, never on the number
-// of goroutines.
+// (BenchmarkWinograd, 2 cores, six interleaved rounds, time of im2col over
+// Winograd's: 128 channels at 32x32, forward 1.23, forward and backward
+// 1.08; 192 channels at 16x16, 1.10 and 1.07; 64 channels at 64x64 0.86
+// and 1.07): with the assembly tile routines, float32 products (bf16
+// products are already about twice as fast, and the transforms then cost
+// what the products save), at least two images (a single image's
+// transforms cost more than its split products save) and 128 channels or
+// more, multiples of 16. The choice depends on the shape, the batch and
+// the precision, never on the number of goroutines.
 func winograd(k, stride, pad, n, srcC, outC int) bool {
 	if k != 3 || stride != 1 || pad > 2 || winogradMode < 0 {
 		return false
