@@ -52,13 +52,19 @@ func benchConv(b *testing.B, s Shape, backward bool) {
 	b.ReportMetric(f*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
+// benchPrecisions returns the precisions of the products worth timing
+// here: FP32 and, where it runs natively, BF16.
+func benchPrecisions() []gemm.Precision {
+	if gemm.BF16Native() {
+		return []gemm.Precision{gemm.FP32, gemm.BF16}
+	}
+	return []gemm.Precision{gemm.FP32}
+}
+
 // BenchmarkConvPrecision runs W1 and W2 forward+backward in each precision
 // of the products (gemm.Precision; bf16 only where it runs natively).
 func BenchmarkConvPrecision(b *testing.B) {
-	precs := []gemm.Precision{gemm.FP32}
-	if gemm.BF16Native() {
-		precs = append(precs, gemm.BF16)
-	}
+	precs := benchPrecisions()
 	for _, w := range []struct {
 		name  string
 		shape Shape

@@ -233,12 +233,20 @@ func TestKernelPaths(t *testing.T) {
 
 // TestDeterministic checks that results do not depend on GOMAXPROCS.
 func TestDeterministic(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	for _, s := range []Shape{
+	checkDeterministic(t, []Shape{
 		{N: 3, Cin: 24, Cout: 40, H: 30, W: 34, K: 3, Stride: 1, Pad: 1},
 		{N: 1, Cin: 24, Cout: 40, H: 40, W: 33, K: 3, Stride: 2, Pad: 1},
 		{N: 4, Cin: 64, Cout: 32, H: 16, W: 16, K: 1, Stride: 1, Pad: 0},
-	} {
+	})
+	t.Logf("kernel %s: deterministic", gemm.Kernel())
+}
+
+// checkDeterministic runs the three operations on each shape with
+// GOMAXPROCS 1 to 4 and fails unless every result is the same bits.
+func checkDeterministic(t *testing.T, shapes []Shape) {
+	t.Helper()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, s := range shapes {
 		x, w, bias, dy, dx0, dw0, db0 := operands(s)
 		var first [][]float32
 		for _, procs := range []int{1, 2, 3, 4} {
@@ -265,15 +273,21 @@ func TestDeterministic(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("kernel %s: deterministic", gemm.Kernel())
 }
 
 func TestNoAllocs(t *testing.T) {
-	for _, s := range []Shape{
+	checkNoAllocs(t, []Shape{
 		{N: 4, Cin: 16, Cout: 16, H: 20, W: 20, K: 3, Stride: 1, Pad: 1},
 		{N: 1, Cin: 16, Cout: 16, H: 20, W: 20, K: 3, Stride: 2, Pad: 1},
 		{N: 2, Cin: 16, Cout: 16, H: 20, W: 20, K: 1, Stride: 1, Pad: 0},
-	} {
+	})
+}
+
+// checkNoAllocs fails unless the three operations on each shape allocate
+// nothing once they have run twice.
+func checkNoAllocs(t *testing.T, shapes []Shape) {
+	t.Helper()
+	for _, s := range shapes {
 		x, w, bias, dy, dx, dw, db := operands(s)
 		ho, wo := s.Out()
 		y := make([]float32, s.N*s.Cout*ho*wo)

@@ -2,7 +2,6 @@ package conv
 
 import (
 	"math"
-	"runtime"
 	"testing"
 
 	"github.com/degradiff/degradiff/engine/gemm"
@@ -149,74 +148,30 @@ func TestWinogradChosenByShape(t *testing.T) {
 }
 
 func TestWinogradDeterministic(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	defer func(old int) { winogradMode = old }(winogradMode)
-	winogradMode = 1
-	for _, s := range []Shape{
-		{N: 3, Cin: 32, Cout: 40, H: 13, W: 18, K: 3, Stride: 1, Pad: 1},
-		{N: 1, Cin: 40, Cout: 32, H: 20, W: 17, K: 3, Stride: 1, Pad: 1},
-		{N: 9, Cin: 32, Cout: 32, H: 6, W: 6, K: 3, Stride: 1, Pad: 0},   // more images than weight groups
-		{N: 1, Cin: 64, Cout: 48, H: 19, W: 10, K: 3, Stride: 1, Pad: 1}, // one image, spread over the cores
-	} {
-		x, w, bias, dy, dx0, dw0, db0 := operands(s)
-		var first [][]float32
-		for _, procs := range []int{1, 2, 3, 4} {
-			runtime.GOMAXPROCS(procs)
-			ho, wo := s.Out()
-			y := make([]float32, s.N*s.Cout*ho*wo)
-			dx := append([]float32(nil), dx0...)
-			dw := append([]float32(nil), dw0...)
-			db := append([]float32(nil), db0...)
-			Forward(s, x, w, bias, y)
-			BackwardData(s, dy, w, dx)
-			BackwardWeight(s, x, dy, dw, db)
-			got := [][]float32{y, dx, dw, db}
-			if first == nil {
-				first = got
-				continue
-			}
-			for k, name := range []string{"y", "dx", "dw", "db"} {
-				for i := range got[k] {
-					if math.Float32bits(got[k][i]) != math.Float32bits(first[k][i]) {
-						t.Fatalf("%+v: %s[%d] with GOMAXPROCS=%d differs from GOMAXPROCS=1: %g vs %g", s, name, i, procs, got[k][i], first[k][i])
-					}
-				}
-			}
-		}
-	}
+	withWinograd(1, func() {
+		checkDeterministic(t, []Shape{
+			{N: 3, Cin: 32, Cout: 40, H: 13, W: 18, K: 3, Stride: 1, Pad: 1},
+			{N: 1, Cin: 40, Cout: 32, H: 20, W: 17, K: 3, Stride: 1, Pad: 1},
+			{N: 9, Cin: 32, Cout: 32, H: 6, W: 6, K: 3, Stride: 1, Pad: 0},   // more images than weight groups
+			{N: 1, Cin: 64, Cout: 48, H: 19, W: 10, K: 3, Stride: 1, Pad: 1}, // one image, spread over the cores
+		})
+	})
 }
 
 func TestWinogradNoAllocs(t *testing.T) {
-	defer func(old int) { winogradMode = old }(winogradMode)
-	winogradMode = 1
-	for _, s := range []Shape{
-		{N: 3, Cin: 32, Cout: 32, H: 12, W: 12, K: 3, Stride: 1, Pad: 1},
-		{N: 1, Cin: 32, Cout: 48, H: 12, W: 12, K: 3, Stride: 1, Pad: 1},
-	} {
-		x, w, bias, dy, dx, dw, db := operands(s)
-		y := make([]float32, s.N*s.Cout*s.H*s.W)
-		for name, f := range map[string]func(){
-			"Forward":        func() { Forward(s, x, w, bias, y) },
-			"BackwardData":   func() { BackwardData(s, dy, w, dx) },
-			"BackwardWeight": func() { BackwardWeight(s, x, dy, dw, db) },
-		} {
-			f()
-			f()
-			if a := testing.AllocsPerRun(10, f); a != 0 {
-				t.Errorf("%s %+v: %v allocations per call", name, s, a)
-			}
-		}
-	}
+	withWinograd(1, func() {
+		checkNoAllocs(t, []Shape{
+			{N: 3, Cin: 32, Cout: 32, H: 12, W: 12, K: 3, Stride: 1, Pad: 1},
+			{N: 1, Cin: 32, Cout: 48, H: 12, W: 12, K: 3, Stride: 1, Pad: 1},
+		})
+	})
 }
 
 // BenchmarkWinograd compares F(2x2, 3x3) with im2col on 3x3 convolutions
 // of the UNet's and the SR network's sizes, forward and forward+backward,
 // in each precision of the products.
 func BenchmarkWinograd(b *testing.B) {
-	precs := []gemm.Precision{gemm.FP32}
-	if gemm.BF16Native() {
-		precs = append(precs, gemm.BF16)
-	}
+	precs := benchPrecisions()
 	for _, w := range []struct {
 		name  string
 		shape Shape
