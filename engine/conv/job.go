@@ -397,13 +397,14 @@ func (j *job) backwardWeight() {
 	} else {
 		sum = j.out[:size]
 	}
-	for i := range sum {
-		s := j.partial[i]
-		for c := 1; c < chunks; c++ {
-			s += j.partial[c*size+i]
-		}
-		sum[i] += s
+	// The groups in order, into the first one's buffer, then into sum:
+	// each element is summed in the same order as a scalar loop would.
+	// (Axpy with alpha 1 adds exactly x + y.)
+	first := j.partial[:size]
+	for c := 1; c < chunks; c++ {
+		gemm.Axpy(1, j.partial[c*size:(c+1)*size], first)
 	}
+	gemm.Axpy(1, first, sum)
 	if j.wino {
 		addFilterGrad(sum, g.Cout, g.Cin, j.out)
 	}
