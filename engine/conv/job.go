@@ -76,7 +76,7 @@ func (j *job) prepare() {
 	j.wino = false
 	switch j.op {
 	case opForward, opBackwardWeight:
-		if winograd(g.K, g.Stride, g.Pad, g.N, g.Cin, g.Cout) {
+		if winograd(g.K, g.Stride, g.Pad, g.N, g.Cin, g.Cout, g.ho, g.wo) {
 			j.wino, j.wg = true, newWinoGeom(g.Cin, g.H, g.W, g.Pad)
 			if j.op == opForward {
 				grow(&j.u, 16*g.Cout*g.Cin)
@@ -109,7 +109,7 @@ func (j *job) prepare() {
 				}
 			}
 		}
-		if winograd(g.K, 1, g.K-1-g.Pad, g.N, g.Cout, g.Cin) {
+		if winograd(g.K, 1, g.K-1-g.Pad, g.N, g.Cout, g.Cin, g.H, g.W) {
 			j.wino, j.wg = true, newWinoGeom(g.Cout, g.ho, g.wo, g.K-1-g.Pad)
 			grow(&j.u, 16*g.Cin*g.Cout)
 			transformFilters(j.wt, g.Cin, g.Cout, j.u)

@@ -58,8 +58,15 @@ func SetWinograd(on bool) (restore func()) {
 	return func() { winogradMode = old }
 }
 
+// winogradMaxValues bounds the transformed tiles of one image (16 values
+// per tile and channel, in each of V and M): larger images take im2col,
+// which needs no such buffers, so that a workspace stays below about 64
+// MB a buffer (at 128 channels, images up to about 180x180 pixels).
+const winogradMaxValues = 16 << 20
+
 // winograd reports whether the stride-1 3x3 convolution of n images of
-// srcC channels to outC channels, padding pad, uses F(2x2, 3x3).
+// srcC channels to outC channels, padding pad, with ho x wo outputs, uses
+// F(2x2, 3x3).
 //
 // By itself it does so only where it was measured to be faster
 // (BenchmarkWinograd, 2 cores, six interleaved rounds, time of im2col over
@@ -71,8 +78,11 @@ func SetWinograd(on bool) (restore func()) {
 // transforms cost more than its split products save) and 128 channels or
 // more, multiples of 16. The choice depends on the shape, the batch and
 // the precision, never on the number of goroutines.
-func winograd(k, stride, pad, n, srcC, outC int) bool {
+func winograd(k, stride, pad, n, srcC, outC, ho, wo int) bool {
 	if k != 3 || stride != 1 || pad > 2 || winogradMode < 0 {
+		return false
+	}
+	if tiles := ((ho + 1) / 2) * ((wo + 1) / 2); 16*tiles*max(srcC, outC) > winogradMaxValues {
 		return false
 	}
 	if winogradMode > 0 {

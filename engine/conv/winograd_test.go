@@ -119,29 +119,36 @@ func TestWinogradChosenByShape(t *testing.T) {
 		k, stride, pad, n, cin, cout int
 		prec                         gemm.Precision
 		want                         bool
+		size                         int // output size; 0: 32
 	}{
-		{3, 1, 1, 2, c, c, gemm.FP32, true},
-		{3, 1, 0, 8, 2 * c, c, gemm.FP32, true},
-		{3, 1, 2, 2, c, 3 * c, gemm.FP32, true},
-		{3, 1, 1, 1, c, c, gemm.FP32, false}, // one image
-		{3, 1, 1, 2, c, c, gemm.BF16, false},
-		{3, 1, 1, 2, c - 16, 2 * c, gemm.FP32, false},
-		{3, 1, 1, 2, 2 * c, c + 8, gemm.FP32, false}, // not a multiple of 16
-		{3, 2, 1, 2, c, c, gemm.FP32, false},
-		{3, 1, 3, 2, c, c, gemm.FP32, false},
-		{1, 1, 0, 2, c, c, gemm.FP32, false},
-		{5, 1, 2, 2, c, c, gemm.FP32, false},
+		{3, 1, 1, 2, c, c, gemm.FP32, true, 0},
+		{3, 1, 0, 8, 2 * c, c, gemm.FP32, true, 0},
+		{3, 1, 2, 2, c, 3 * c, gemm.FP32, true, 0},
+		{3, 1, 1, 1, c, c, gemm.FP32, false, 0}, // one image
+		{3, 1, 1, 2, c, c, gemm.BF16, false, 0},
+		{3, 1, 1, 2, c - 16, 2 * c, gemm.FP32, false, 0},
+		{3, 1, 1, 2, 2 * c, c + 8, gemm.FP32, false, 0}, // not a multiple of 16
+		{3, 2, 1, 2, c, c, gemm.FP32, false, 0},
+		{3, 1, 3, 2, c, c, gemm.FP32, false, 0},
+		{1, 1, 0, 2, c, c, gemm.FP32, false, 0},
+		{5, 1, 2, 2, c, c, gemm.FP32, false, 0},
+		{3, 1, 1, 2, c, c, gemm.FP32, true, 128},
+		{3, 1, 1, 2, c, c, gemm.FP32, false, 512}, // too large an image
 	} {
+		size := tc.size
+		if size == 0 {
+			size = 32
+		}
 		restore := gemm.SetPrecision(tc.prec)
-		got := winograd(tc.k, tc.stride, tc.pad, tc.n, tc.cin, tc.cout)
+		got := winograd(tc.k, tc.stride, tc.pad, tc.n, tc.cin, tc.cout, size, size)
 		restore()
 		want := tc.want && winoTilesFast
 		if got != want {
-			t.Errorf("winograd(k=%d, stride=%d, pad=%d, %d images, %d -> %d channels, %s) = %v, want %v", tc.k, tc.stride, tc.pad, tc.n, tc.cin, tc.cout, tc.prec, got, want)
+			t.Errorf("winograd(k=%d, stride=%d, pad=%d, %d images, %d -> %d channels, %dx%d, %s) = %v, want %v", tc.k, tc.stride, tc.pad, tc.n, tc.cin, tc.cout, size, size, tc.prec, got, want)
 		}
 	}
 	withWinograd(-1, func() {
-		if winograd(3, 1, 1, 2, c, c) {
+		if winograd(3, 1, 1, 2, c, c, 32, 32) {
 			t.Error("SetWinograd(false) does not turn it off")
 		}
 	})
