@@ -291,7 +291,7 @@ func winoForward(ws *workspace, g winoGeom, src, u []float32, cout int, bias, ds
 	growShared(&ws.winoQ, 2*g.th*wq*cout, &most.winoQ)
 	q := ws.winoQ[:2*g.th*wq*cout]
 	if bias == nil {
-		grow(&ws.zeros, cout)
+		growShared(&ws.zeros, cout, &most.zeros)
 		clear(ws.zeros)
 		bias = ws.zeros
 	}

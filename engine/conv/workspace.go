@@ -42,11 +42,12 @@ func getWorkspace() *workspace {
 	reserve(&ws.winoM, &most.winoM)
 	reserve(&ws.winoQ, &most.winoQ)
 	reserve(&ws.winoT, &most.winoT)
+	reserve(&ws.zeros, &most.zeros)
 	return ws
 }
 
 // most records the largest buffers a workspace has needed.
-var most struct{ pad, col, winoP, winoV, winoM, winoQ, winoT atomic.Int64 }
+var most struct{ pad, col, winoP, winoV, winoM, winoQ, winoT, zeros atomic.Int64 }
 
 // growShared is grow for a workspace buffer whose largest size is
 // recorded in m.
