@@ -13,11 +13,11 @@ import (
 // and for each of the 16 positions k of the 4x4 transformed tiles the sum
 // over input channels is one matrix product,
 //
-//	M[k] (Cout x tiles) = U[k] (Cout x Cin) · V[k] (Cin x tiles),
+//	M[k] (tiles x Cout) = V[k] (tiles x Cin) · U[k]ᵀ (Cin x Cout),
 //
-// done by package gemm (in the current precision, like every product);
+// (tiles and channels laid out channel last), done by package gemm (in the current precision, like every product);
 // the output block is Y = Aᵀ M A. The weight gradient runs the same way
-// backwards: dU[k] = dM[k] · V[k]ᵀ with dM = A dY Aᵀ, then dW = Gᵀ dU G.
+// backwards: dU[k] = dM[k]ᵀ · V[k] with dM = A dY Aᵀ, then dW = Gᵀ dU G.
 // The products have 2.25 times fewer multiply-adds than im2col's, but
 // they are 16 smaller products, and the transforms, the channel-last
 // copies and the packing of the transformed tiles cost about as much as
