@@ -49,11 +49,10 @@ type job struct {
 	direct bool
 	// wino says the job runs Winograd's F(2x2, 3x3) (winograd.go) on the
 	// source of geometry wg; u holds the transformed filters (Forward and
-	// BackwardData) and winoSum the sum of the weight gradient's groups.
-	wino    bool
-	wg      winoGeom
-	u       []float32
-	winoSum []float32
+	// BackwardData).
+	wino bool
+	wg   winoGeom
+	u    []float32
 }
 
 // jobs recycles jobs without allocating (see parallel.FreeList).
@@ -389,24 +388,17 @@ func (j *job) backwardWeight() {
 		}
 		putWorkspace(ws)
 	}
-	var sum []float32
-	if j.wino {
-		grow(&j.winoSum, size)
-		sum = j.winoSum
-		clear(sum)
-	} else {
-		sum = j.out[:size]
-	}
-	// The groups in order, into the first one's buffer, then into sum:
-	// each element is summed in the same order as a scalar loop would.
-	// (Axpy with alpha 1 adds exactly x + y.)
+	// The groups in order, into the first one's buffer: each element is
+	// summed in the same order as a scalar loop would (Axpy with alpha 1
+	// adds exactly x + y). Then into dw, through Gᵀ · G with Winograd.
 	first := j.partial[:size]
 	for c := 1; c < chunks; c++ {
 		gemm.Axpy(1, j.partial[c*size:(c+1)*size], first)
 	}
-	gemm.Axpy(1, first, sum)
 	if j.wino {
-		addFilterGrad(sum, g.Cout, g.Cin, j.out)
+		addFilterGrad(first, g.Cout, g.Cin, j.out)
+	} else {
+		gemm.Axpy(1, first, j.out[:size])
 	}
 	if j.db != nil {
 		for co := range j.db[:g.Cout] {
