@@ -570,12 +570,24 @@ func TestRealSourceAndSeeds(t *testing.T) {
 	cfg := tinyConfig(t, in)
 	cfg.Sources = []string{Real, Official}
 	cfg.RealPairs, cfg.RealPairsInclude = in.test, []string{"Canon_001"}
-	cfg.SRSeeds = 2
 	cfg.Gap.SkipC2ST = true
 	out := filepath.Join(t.TempDir(), "bench")
-	res, err := Run(context.Background(), cfg, out, nil)
+	// One seed first, then a second in the same folder: the finished
+	// networks of seed 0 are kept, not trained again.
+	cfg.SRSeeds = 1
+	if _, err := Run(context.Background(), cfg, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.SRSeeds = 2
+	log := &strings.Builder{}
+	res, err := Run(context.Background(), cfg, out, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, stage := range []string{"sr/real", "sr/official"} {
+		if !strings.Contains(log.String(), "bench: "+stage+": done earlier") {
+			t.Errorf("more seeds trained %s again:\n%s", stage, log)
+		}
 	}
 	if len(res.Rows) != 3 || res.Rows[0].Source != Official || res.Rows[1].Source != Real || res.Rows[2].Source != Upscale {
 		t.Fatalf("rows %+v, want official, real, upscale", res.Rows)

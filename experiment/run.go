@@ -260,9 +260,12 @@ func (r *runner) prepare() error {
 }
 
 // fingerprint is the settings that the outputs depend on: all but the
-// list of sources, whose stages are independent of each other.
+// list of sources, whose stages are independent of each other, and the
+// number of SR seeds: seed k's networks are the same whatever the count,
+// so a finished run can be rerun with more seeds.
 func fingerprint(c Config) []byte {
 	c.Sources = nil
+	c.SRSeeds = 0
 	return c.YAML()
 }
 

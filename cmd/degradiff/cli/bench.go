@@ -66,8 +66,8 @@ uses the model as given.
 cores, for checks) or full (hours, the measurement). --config FILE sets any
 setting on top of the budget ("--print-config" shows them all). Every stage
 keeps its output in OUT, so Ctrl-C or a failure loses little: rerun the same
-command to resume. A rerun may change --sources (the other stages are kept)
-but no other setting.
+command to resume. A rerun may change --sources and --sr-seeds (what is
+done is kept: more seeds add networks) but no other setting.
 
 Without --model, official+ddpm starts from the built-in diffusion model.
 Decide nothing by looking at the test pairs: the real LQ images must not
