@@ -13,6 +13,64 @@ import (
 // the heap, for every operation, with the loops run inline (GOMAXPROCS 1)
 // or on the worker pool (2).
 func TestStepAllocatesNothing(t *testing.T) {
+	params, steps := opSteps()
+	for _, s := range steps {
+		g := ag.NewGraph(true)
+		step := func() {
+			g.Backward(s.loss(g))
+			g.Reset()
+			ag.ZeroGrad(params)
+		}
+		for _, procs := range []int{1, 2} {
+			if n := agtest.StepAllocs(procs, step); n != 0 {
+				t.Errorf("%s, GOMAXPROCS %d: %v heap allocations per step, want 0", s.name, procs, n)
+			}
+		}
+	}
+}
+
+// TestGradientsIgnorePoolContents checks that no backward pass reads an
+// activation gradient it did not write: after a Reset that leaves NaN in
+// every pooled buffer, the same step gives the same parameter gradients.
+func TestGradientsIgnorePoolContents(t *testing.T) {
+	params, steps := opSteps()
+	for _, s := range steps {
+		g := ag.NewGraph(true)
+		g.Backward(s.loss(g))
+		want := make([][]float32, len(params))
+		for i, p := range params {
+			if p.Grad != nil {
+				want[i] = append([]float32(nil), p.Grad.Data...)
+			}
+		}
+		g.Reset()
+		ag.ZeroGrad(params)
+		ag.PoisonPool(g)
+		g.Backward(s.loss(g))
+		for i, p := range params {
+			if p.Grad == nil {
+				continue
+			}
+			for j, v := range p.Grad.Data {
+				if v != want[i][j] {
+					t.Fatalf("%s: gradient of %s[%d] = %g after a poisoned Reset, %g before", s.name, p.Name, j, v, want[i][j])
+				}
+			}
+		}
+		g.Reset()
+		ag.ZeroGrad(params)
+	}
+}
+
+// opStep is a training step's loss using every kind of operation.
+type opStep struct {
+	name string
+	loss func(g *ag.Graph) *ag.Var
+}
+
+// opSteps returns parameters and losses that together use every operation
+// of the package.
+func opSteps() ([]*ag.Var, []opStep) {
 	var params []*ag.Var
 	p := func(seed uint64, shape ...int) *ag.Var {
 		v := ag.Param(fmt.Sprint("p", seed), agtest.Random(seed, shape...))
@@ -27,10 +85,7 @@ func TestStepAllocatesNothing(t *testing.T) {
 	target := ag.Const(agtest.Random(11, 2, 32, 12, 12))
 	weights := []float32{1, 0.5}
 
-	steps := []struct {
-		name string
-		loss func(g *ag.Graph) *ag.Var
-	}{
+	steps := []opStep{
 		{"conv, norm, attention", func(g *ag.Graph) *ag.Var {
 			h := g.GroupNormSiLU(g.Conv2d(x, w, b, 1, 1), gamma, beta, 4, 1e-5)
 			n := g.GroupNorm(h, gamma, beta, 4, 1e-5)
@@ -58,17 +113,5 @@ func TestStepAllocatesNothing(t *testing.T) {
 			return g.Charbonnier(mm, g.Scale(mm, 0.5), 1e-3)
 		}},
 	}
-	for _, s := range steps {
-		g := ag.NewGraph(true)
-		step := func() {
-			g.Backward(s.loss(g))
-			g.Reset()
-			ag.ZeroGrad(params)
-		}
-		for _, procs := range []int{1, 2} {
-			if n := agtest.StepAllocs(procs, step); n != 0 {
-				t.Errorf("%s, GOMAXPROCS %d: %v heap allocations per step, want 0", s.name, procs, n)
-			}
-		}
-	}
+	return params, steps
 }

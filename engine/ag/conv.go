@@ -42,7 +42,9 @@ type convNode struct {
 
 func (n *convNode) Backward(g *Graph) {
 	s, dy := n.s, n.y.Grad.Data
-	if dx := g.GradOf(n.x); dx != nil {
+	if dx, fresh := g.gradOrFresh(n.x); fresh {
+		conv.BackwardDataSet(s, dy, n.w.Value.Data, dx.Data)
+	} else if dx != nil {
 		conv.BackwardData(s, dy, n.w.Value.Data, dx.Data)
 	}
 	var db []float32

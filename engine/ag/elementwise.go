@@ -76,28 +76,39 @@ func (n *ewNode) Backward(g *Graph) {
 	if n.kind == ewMul {
 		fa, fb = n.b.Value.Data, n.a.Value.Data
 	}
-	if ga := g.GradOf(n.a); ga != nil {
-		ewGradInto(g, ga.Data, gy, fa, &n.p, n.p.sa, n.p.sb, 1)
+	if ga, fresh := ewGradOf(g, n.a, len(gy)); ga != nil {
+		ewGradInto(g, ga.Data, gy, fa, &n.p, n.p.sa, n.p.sb, 1, fresh)
 	}
-	if gb := g.GradOf(n.b); gb != nil {
-		ewGradInto(g, gb.Data, gy, fb, &n.p, n.p.sb, n.p.sa, sign)
+	if gb, fresh := ewGradOf(g, n.b, len(gy)); gb != nil {
+		ewGradInto(g, gb.Data, gy, fb, &n.p, n.p.sb, n.p.sa, sign, fresh)
 	}
 }
 
+// ewGradOf returns the gradient of operand x of an elementwise operation
+// with n output elements: written fresh when x is not broadcast (the
+// gradient then covers every element), else zeroed for the reduction.
+func ewGradOf(g *Graph, x *Var, n int) (*tensor.Tensor, bool) {
+	if x.Value.Numel() == n {
+		return g.gradOrFresh(x)
+	}
+	return g.GradOf(x), false
+}
+
 // ewGradInto adds sign * gy * f (f nil meaning 1), reduced over the dims
-// where the operand is broadcast, into gx. sx and sf are the strides of the
-// operand and of f in plan p.
-func ewGradInto(g *Graph, gx, gy, f []float32, p *ewPlan, sx, sf [reduceMaxRank]int, sign float32) {
+// where the operand is broadcast, into gx, or writes it there when fresh
+// (gx not broadcast). sx and sf are the strides of the operand and of f in
+// plan p.
+func ewGradInto(g *Graph, gx, gy, f []float32, p *ewPlan, sx, sf [reduceMaxRank]int, sign float32, fresh bool) {
 	if len(gx) == len(gy) {
 		// Not broadcast: gx has the output's layout.
 		if f == nil {
-			g.axpy(gx, gy, sign)
+			parallel.Loop(len(gy), ewGrain, axpyLoop{y: gx, x: gy, s: sign, fresh: fresh})
 			return
 		}
 		// Walk the plan with f in b's place.
 		q := *p
 		q.sb = sf
-		parallel.Loop(len(gy), ewGrain, ewMulGradLoop{p: q, gx: gx, gy: gy, f: f, sign: sign})
+		parallel.Loop(len(gy), ewGrain, ewMulGradLoop{p: q, gx: gx, gy: gy, f: f, sign: sign, fresh: fresh})
 		return
 	}
 	rp := reducePlan{rank: p.rank, dims: p.dims}
@@ -112,14 +123,18 @@ func ewGradInto(g *Graph, gx, gy, f []float32, p *ewPlan, sx, sf [reduceMaxRank]
 }
 
 // ewMulGradLoop adds sign * gy * f into gx, which has gy's layout, with f
-// walked as operand b of plan p.
+// walked as operand b of plan p; fresh: gx is zeroed first, chunk by chunk.
 type ewMulGradLoop struct {
 	p         ewPlan
 	gx, gy, f []float32
 	sign      float32
+	fresh     bool
 }
 
 func (l *ewMulGradLoop) Run(lo, hi int) {
+	if l.fresh {
+		clear(l.gx[lo:hi])
+	}
 	sfi := l.p.sb[l.p.rank-1]
 	l.p.rows(lo, hi, func(o, _, i, n int) {
 		ewAccMulRow(l.gx[o:o+n], l.gy[o:o+n], l.f[i:], sfi, l.sign)
@@ -131,13 +146,26 @@ func (g *Graph) axpy(y, x []float32, s float32) {
 	parallel.Loop(len(x), ewGrain, axpyLoop{y: y, x: x, s: s})
 }
 
-// axpyLoop adds s*x into y.
+// axpyLoop adds s*x into y, or writes it there when fresh.
 type axpyLoop struct {
-	y, x []float32
-	s    float32
+	y, x  []float32
+	s     float32
+	fresh bool
 }
 
-func (l *axpyLoop) Run(lo, hi int) { ewAxpy(l.y[lo:hi], l.x[lo:hi], l.s) }
+func (l *axpyLoop) Run(lo, hi int) {
+	y, x := l.y[lo:hi], l.x[lo:hi]
+	switch {
+	case !l.fresh:
+		ewAxpy(y, x, l.s)
+	case l.s == 1:
+		copy(y, x)
+	default:
+		for i, v := range x {
+			y[i] = l.s * v
+		}
+	}
+}
 
 // AddScalar returns x+s.
 func (g *Graph) AddScalar(x *Var, s float32) *Var { return g.unary(unaryAddScalar, x, s) }

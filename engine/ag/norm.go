@@ -76,6 +76,8 @@ type normLoop struct {
 	part   []float64
 	chunk  int
 	dz     []float32
+	// fresh: dx holds no gradient yet and is written, not added into.
+	fresh bool
 }
 
 // units returns the number of (sample, group) pairs; each is contiguous in
@@ -121,8 +123,8 @@ type normNode struct {
 
 func (nd *normNode) Backward(g *Graph) {
 	l := nd.l
-	if gx := g.GradOf(nd.x); gx != nil {
-		l.dx = gx.Data
+	if gx, fresh := g.gradOrFresh(nd.x); gx != nil {
+		l.dx, l.fresh = gx.Data, fresh
 	}
 	var ggm, gbt *tensor.Tensor
 	if nd.gamma != nil {
@@ -230,7 +232,11 @@ func (l *normGrad) Run(c0, c1 int) {
 				gm = float64(gd[gi*cg+ci])
 			}
 			k := [5]float32{st[0], st[1], float32(rstd * gm), bb, cc}
-			normDx(l.dx[u*ln+ci*s:u*ln+(ci+1)*s], dz[ci*s:(ci+1)*s], xb[ci*s:(ci+1)*s], &k)
+			dx := l.dx[u*ln+ci*s : u*ln+(ci+1)*s]
+			if l.fresh {
+				clear(dx)
+			}
+			normDx(dx, dz[ci*s:(ci+1)*s], xb[ci*s:(ci+1)*s], &k)
 		}
 	}
 }

@@ -323,11 +323,11 @@ func (n *concatNode) Backward(g *Graph) {
 	l := n.l
 	l.gy = n.y.Grad.Data
 	for i, x := range l.xs {
-		gx := g.GradOf(x)
+		gx, fresh := g.gradOrFresh(x)
 		if gx == nil {
 			continue
 		}
-		l.gx, l.i = gx.Data, i
+		l.gx, l.i, l.fresh = gx.Data, i, fresh
 		blk := l.offs[i+1] - l.offs[i]
 		parallel.Loop(l.outer, max(1, ewGrain/max(1, blk)), l)
 	}
@@ -344,13 +344,18 @@ type concatLoop struct {
 
 	gy, gx []float32
 	i      int
+	fresh  bool // gx holds no gradient yet: copy, not add
 }
 
 func (l *concatLoop) Run(lo, hi int) {
 	if l.gy != nil {
 		blk, off := l.offs[l.i+1]-l.offs[l.i], l.offs[l.i]
 		for o := lo; o < hi; o++ {
-			ewAxpy(l.gx[o*blk:(o+1)*blk], l.gy[o*l.row+off:], 1)
+			if l.fresh {
+				copy(l.gx[o*blk:(o+1)*blk], l.gy[o*l.row+off:])
+			} else {
+				ewAxpy(l.gx[o*blk:(o+1)*blk], l.gy[o*l.row+off:], 1)
+			}
 		}
 		return
 	}

@@ -51,27 +51,32 @@ func (k unaryKind) grain() int {
 }
 
 func (n *unaryNode) Backward(g *Graph) {
-	gx := g.GradOf(n.x)
+	gx, fresh := g.gradOrFresh(n.x)
 	if gx == nil {
 		return
 	}
 	parallel.Loop(len(gx.Data), n.kind.grain(), unaryLoop{
 		kind: n.kind, s: n.s, x: n.x.Value.Data, y: n.y.Value.Data,
-		gx: gx.Data, gy: n.y.Grad.Data,
+		gx: gx.Data, gy: n.y.Grad.Data, fresh: fresh,
 	})
 }
 
 // unaryLoop computes y = f(x), or, when gx is set, adds the gradient
-// gy·f'(x) into gx.
+// gy·f'(x) into gx (zeroed first, chunk by chunk while in cache, when
+// fresh).
 type unaryLoop struct {
 	kind         unaryKind
 	s            float32
 	x, y, gx, gy []float32
+	fresh        bool
 }
 
 func (l *unaryLoop) Run(lo, hi int) {
 	x, y := l.x[lo:hi], l.y[lo:hi]
 	if l.gx != nil {
+		if l.fresh {
+			clear(l.gx[lo:hi])
+		}
 		unaryGrad(l.kind, l.s, l.gx[lo:hi], l.gy[lo:hi], x, y)
 		return
 	}

@@ -68,15 +68,29 @@ func Forward(s Shape, x, w, bias, y []float32) {
 
 // BackwardData adds the gradient with respect to x, given dy, into dx.
 func BackwardData(s Shape, dy, w, dx []float32) {
-	g := s.check("conv.BackwardData")
-	g.need("conv.BackwardData", "dy", dy, s.N*s.Cout*g.ho*g.wo)
-	g.need("conv.BackwardData", "w", w, s.Cout*g.ckk)
-	g.need("conv.BackwardData", "dx", dx, s.N*s.Cin*s.H*s.W)
+	backwardData("conv.BackwardData", s, dy, w, dx, false)
+}
+
+// BackwardDataSet writes the gradient with respect to x, given dy, into dx,
+// whatever dx held: for a gradient's first contribution, which then needs
+// neither zeroing nor reading.
+func BackwardDataSet(s Shape, dy, w, dx []float32) {
+	backwardData("conv.BackwardDataSet", s, dy, w, dx, true)
+}
+
+func backwardData(op string, s Shape, dy, w, dx []float32, set bool) {
+	g := s.check(op)
+	g.need(op, "dy", dy, s.N*s.Cout*g.ho*g.wo)
+	g.need(op, "w", w, s.Cout*g.ckk)
+	g.need(op, "dx", dx, s.N*s.Cin*s.H*s.W)
 	if g.empty() {
+		if set && s.N > 0 {
+			clear(dx[:s.N*s.Cin*s.H*s.W]) // no output channel contributes
+		}
 		return
 	}
 	j := getJob(opBackwardData, g)
-	j.in, j.w, j.out = dy, w, dx
+	j.in, j.w, j.out, j.set = dy, w, dx, set
 	j.prepare()
 	j.runImages()
 	putJob(j)

@@ -182,6 +182,7 @@ func TestConv(t *testing.T) {
 		BackwardData(s, dy, w, dx)
 		naiveBackwardData(s, dy, w, ndx)
 		worst["BackwardData"] = max(worst["BackwardData"], check(t, "BackwardData", s, dx, rdx, ndx))
+		checkBackwardDataSet(t, s, dy, w)
 
 		dw := append([]float32(nil), dw0...)
 		db := append([]float32(nil), db0...)
@@ -349,5 +350,23 @@ func TestEmptyAndPanics(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+// checkBackwardDataSet checks that BackwardDataSet overwrites whatever dx
+// held (NaN here) with what BackwardData adds into zeros, exactly.
+func checkBackwardDataSet(t *testing.T, s Shape, dy, w []float32) {
+	t.Helper()
+	want := make([]float32, s.N*s.Cin*s.H*s.W)
+	BackwardData(s, dy, w, want)
+	got := make([]float32, len(want))
+	for i := range got {
+		got[i] = float32(math.NaN())
+	}
+	BackwardDataSet(s, dy, w, got)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("BackwardDataSet %+v: element %d = %g, BackwardData into zeros %g", s, i, got[i], want[i])
+		}
 	}
 }

@@ -47,6 +47,8 @@ type job struct {
 	ones    []float32
 	// direct says BackwardData is a convolution of dy (stride 1).
 	direct bool
+	// set says BackwardData overwrites dx rather than adding into it.
+	set bool
 	// wino says the job runs Winograd's F(2x2, 3x3) (winograd.go) on the
 	// source of geometry wg; u holds the transformed filters (Forward and
 	// BackwardData).
@@ -66,6 +68,7 @@ func getJob(op opKind, g geom) *job {
 
 func putJob(j *job) {
 	j.in, j.w, j.bias, j.out, j.dy, j.db = nil, nil, nil, nil, nil, nil
+	j.set = false
 	jobs.Put(j)
 }
 
@@ -219,23 +222,30 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 	case opBackwardData:
 		dy := j.in[n*g.Cout*g.how:][:g.Cout*g.how]
 		dx := j.out[n*g.Cin*hw:][:g.Cin*hw]
+		beta := float32(1) // dx += ..., or dx = ... when set
+		if j.set {
+			beta = 0
+		}
 		switch {
 		case g.plain():
 			// dx += W^T dy.
 			ws.a = gemm.Dense{Data: j.w, Stride: g.Cin}
 			ws.b = gemm.Dense{Data: dy, Stride: g.how}
-			mul(g.Cin, hw, g.Cout, 1, &ws.a, &ws.b, 1, dx, hw)
+			mul(g.Cin, hw, g.Cout, 1, &ws.a, &ws.b, beta, dx, hw)
 		case j.wino:
-			winoForward(ws, j.wg, dy, j.u, g.Cin, nil, dx, true, serial)
+			winoForward(ws, j.wg, dy, j.u, g.Cin, nil, dx, !j.set, serial)
 		case j.direct:
 			// dx += conv(pad(dy), flipped W^T), a stride-1 convolution
 			// whose output is exactly H x W.
 			ws.a = gemm.Dense{Data: j.wt, Stride: g.Cout * g.K * g.K, XMajor: true}
 			ws.col = j.colOperand(ws, dy)
 			ws.col.wo = g.W
-			mul(g.Cin, hw, g.Cout*g.K*g.K, 1, &ws.a, &ws.col, 1, dx, hw)
+			mul(g.Cin, hw, g.Cout*g.K*g.K, 1, &ws.a, &ws.col, beta, dx, hw)
 		default:
 			// col = W^T dy, then scatter-add col into dx.
+			if j.set {
+				clear(dx)
+			}
 			growShared(&ws.colBuf, g.ckk*g.how, &most.col)
 			ws.a = gemm.Dense{Data: j.w, Stride: g.ckk}
 			ws.b = gemm.Dense{Data: dy, Stride: g.how}

@@ -57,6 +57,7 @@ func TestWinograd(t *testing.T) {
 			Forward(s, x, w, bias, y)
 			BackwardData(s, dy, w, dx)
 			BackwardWeight(s, x, dy, dw, db)
+			checkBackwardDataSet(t, s, dy, w)
 		})
 		for _, c := range []struct {
 			name string

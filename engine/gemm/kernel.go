@@ -41,7 +41,7 @@ type path struct {
 	dot   func(x, y []float32) float32
 
 	// asmPack says that the AVX-512 packing routines (transposeOffs,
-	// copyRows32, gatherRows32) may be used; they are called directly,
+	// copyRows32, gatherRows) may be used; they are called directly,
 	// not through function values, so that their arguments stay on the
 	// stack.
 	asmPack bool

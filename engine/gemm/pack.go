@@ -166,8 +166,10 @@ func GatherRows(dst []float32, ldd int, src []float32, offs []int, cols int) {
 	if ldd < cols || len(dst) < (rows-1)*ldd+cols {
 		panic(fmt.Sprintf("gemm.GatherRows: %dx%d into %d elements (ldd %d)", rows, cols, len(dst), ldd))
 	}
-	if p := active.Load(); cols == 32 && p.asmPack {
-		gatherRows32(dst, ldd, src, offs)
+	if p := active.Load(); cols <= 32 && p.asmPack {
+		// Panels are 32 columns wide, so im2col's row segments are at
+		// most 32; masked moves beat a copy call per short row.
+		gatherRows(dst, ldd, src, offs, cols)
 		return
 	}
 	for r, off := range offs {

@@ -191,23 +191,29 @@ done:
 	VZEROUPPER
 	RET
 
-// func gatherRows32AVX512(dst []float32, ld int, src []float32, offs []int)
-// Sets dst[r*ld+c] = src[offs[r]+c] for r < len(offs), c < 32.
-TEXT ·gatherRows32AVX512(SB), NOSPLIT, $0-80
+// func gatherRowsAVX512(dst []float32, ld int, src []float32, offs []int, mask int)
+// The low 16 bits of mask select the columns of the first 16, the next 16
+// bits those of the second: masked loads do not touch the memory of the
+// columns left out, so rows may end at the end of src.
+TEXT ·gatherRowsAVX512(SB), NOSPLIT, $0-88
 	MOVQ dst_base+0(FP), DI
 	MOVQ ld+24(FP), DX
 	SHLQ $2, DX
 	MOVQ src_base+32(FP), SI
 	MOVQ offs_base+56(FP), BX
 	MOVQ offs_len+64(FP), CX
+	MOVQ mask+80(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
 	TESTQ CX, CX
 	JZ   done
 loop:
 	MOVQ (BX), AX
-	VMOVUPS (SI)(AX*4), Z0
-	VMOVUPS 64(SI)(AX*4), Z1
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
+	VMOVUPS (SI)(AX*4), K1, Z0
+	VMOVUPS 64(SI)(AX*4), K2, Z1
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K2, 64(DI)
 	ADDQ $8, BX
 	ADDQ DX, DI
 	DECQ CX

@@ -48,6 +48,7 @@ func TestRowsHelpers(t *testing.T) {
 				for r := range offs {
 					offs[r] = s.Intn(len(src) - cols + 1)
 				}
+				offs[0] = len(src) - cols // a row ending at the end of src
 				ldd := rows + 2
 				dst := make([]float32, cols*ldd)
 				TransposeRows(dst, ldd, src, offs, cols)

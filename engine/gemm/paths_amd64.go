@@ -136,8 +136,8 @@ func transposeOffs(dst []float32, ld int, src []float32, offs *[16]int, mask int
 
 func copyRows32(dst []float32, src []float32, lds, rows int) { copyRows32AVX512(dst, src, lds, rows) }
 
-func gatherRows32(dst []float32, ld int, src []float32, offs []int) {
-	gatherRows32AVX512(dst, ld, src, offs)
+func gatherRows(dst []float32, ld int, src []float32, offs []int, cols int) {
+	gatherRowsAVX512(dst, ld, src, offs, 1<<cols-1)
 }
 
 // transposeOffsAVX512 sets dst[c*ld+r] = src[offs[r]+c] for the rows r
@@ -151,11 +151,11 @@ func transposeOffsAVX512(dst []float32, ld int, src []float32, offs *[16]int, ma
 //go:noescape
 func copyRows32AVX512(dst []float32, src []float32, lds int, rows int)
 
-// gatherRows32AVX512 sets dst[r*ld+c] = src[offs[r]+c] for r < len(offs),
-// c < 32.
+// gatherRowsAVX512 sets dst[r*ld+c] = src[offs[r]+c] for r < len(offs)
+// and the columns c < 32 whose bit is set in mask (the low cols bits).
 //
 //go:noescape
-func gatherRows32AVX512(dst []float32, ld int, src []float32, offs []int)
+func gatherRowsAVX512(dst []float32, ld int, src []float32, offs []int, mask int)
 
 // pairPanel is pairPanelGo, in assembly on the bf16 path.
 func pairPanel(p *path, dst []float32, w, kc int) {

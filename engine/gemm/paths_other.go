@@ -27,9 +27,9 @@ func copyRows32(dst []float32, src []float32, lds, rows int) {
 	}
 }
 
-func gatherRows32(dst []float32, ld int, src []float32, offs []int) {
+func gatherRows(dst []float32, ld int, src []float32, offs []int, cols int) {
 	for r, o := range offs {
-		copy(dst[r*ld:r*ld+32], src[o:o+32])
+		copy(dst[r*ld:r*ld+cols], src[o:o+cols])
 	}
 }
 

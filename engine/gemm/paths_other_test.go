@@ -37,11 +37,11 @@ func TestPackingFallbacks(t *testing.T) {
 		}
 	}
 	gathered := make([]float32, 3*36)
-	gatherRows32(gathered, 36, src, offs[:3])
+	gatherRows(gathered, 36, src, offs[:3], 32)
 	for r := range 3 {
 		for c := range 32 {
 			if gathered[r*36+c] != src[offs[r]+c] {
-				t.Fatalf("gatherRows32: row %d col %d", r, c)
+				t.Fatalf("gatherRows: row %d col %d", r, c)
 			}
 		}
 	}
