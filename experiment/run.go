@@ -132,24 +132,24 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 			return nil, err
 		}
 	}
+	// Each network is tested as soon as it is trained, so that a long run
+	// stopped part way keeps the scores of the networks it finished.
+	test := func(run srRun) error {
+		return r.stages.Run("test/"+run.key(), func() bool { return exists(r.testFile(run)) }, func() error { return r.testSR(run) })
+	}
 	for k := 0; k < cfg.seeds(); k++ {
 		for _, s := range cfg.Sources {
 			run := srRun{s, k}
 			if err := r.stages.Run("sr/"+run.key(), func() bool { return r.trainDone(run) }, func() error { return r.train(run) }); err != nil {
 				return nil, err
 			}
-		}
-	}
-	for k := 0; k < cfg.seeds(); k++ {
-		for _, s := range append(append([]string(nil), cfg.Sources...), Upscale) {
-			if s == Upscale && k > 0 {
-				continue // bicubic interpolation has no seed
-			}
-			run := srRun{s, k}
-			if err := r.stages.Run("test/"+run.key(), func() bool { return exists(r.testFile(run)) }, func() error { return r.testSR(run) }); err != nil {
+			if err := test(run); err != nil {
 				return nil, err
 			}
 		}
+	}
+	if err := test(srRun{Upscale, 0}); err != nil { // bicubic interpolation has no seed
+		return nil, err
 	}
 	var res *Results
 	err = r.stages.Run("report", func() bool { return false }, func() error {

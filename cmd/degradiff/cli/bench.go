@@ -47,9 +47,9 @@ diffusion model, i.e. the method) it:
      degradiff gap;
   4. trains the same super-resolution network with the same settings on
      the source's pairs, as degradiff sr train;
-  5. tests it on the real test pairs (--test, a folder with HR/ and LR/):
-     PSNR and SSIM on the Y channel, as degradiff sr test, with bicubic
-     upsampling as the reference row;
+  5. tests it, as soon as it is trained, on the real test pairs (--test, a
+     folder with HR/ and LR/): PSNR and SSIM on the Y channel, as degradiff
+     sr test, with bicubic upsampling as the reference row;
   6. writes OUT/report.md and OUT/report.html (the table, the training
      curves and sample crops), results.json, curves.png and samples.png,
      and prints the table.
