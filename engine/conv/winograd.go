@@ -15,8 +15,9 @@ import (
 //
 //	M[k] (tiles x Cout) = V[k] (tiles x Cin) · U[k]ᵀ (Cin x Cout),
 //
-// (tiles and channels laid out channel last), done by package gemm (in the current precision, like every product);
-// the output block is Y = Aᵀ M A. The weight gradient runs the same way
+// (tiles and channels laid out channel last), done by package gemm (in
+// the current precision, like every product); the output block is
+// Y = Aᵀ M A. The weight gradient runs the same way
 // backwards: dU[k] = dM[k]ᵀ · V[k] with dM = A dY Aᵀ, then dW = Gᵀ dU G.
 // The products have 2.25 times fewer multiply-adds than im2col's, but
 // they are 16 smaller products, and the transforms, the channel-last
