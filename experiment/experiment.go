@@ -96,6 +96,9 @@ type SynthConfig struct {
 	MaxStrength float64 `yaml:"max_strength" json:"max_strength"`
 	Tile        int     `yaml:"tile" json:"tile"`
 	TileOverlap int     `yaml:"tile_overlap" json:"tile_overlap"`
+	// Refine is what the step may change: rgb (""), or luma, keeping the
+	// initial image's colour (pipeline.Options.Refine).
+	Refine string `yaml:"refine,omitempty" json:"refine,omitempty"`
 }
 
 // DefaultSynthConfig is degradiff synth's defaults (synth.DefaultOptions).
@@ -104,12 +107,35 @@ func DefaultSynthConfig() SynthConfig {
 	return SynthConfig{Sampler: o.Sampler, FinalSigmas: o.FinalSigmas, Steps: o.Steps, MaxStrength: o.MaxStrength, Tile: o.Tile, TileOverlap: o.Overlap}
 }
 
+// Validate checks the settings that need no model; errors name the key
+// under synth:.
+func (s SynthConfig) Validate() error {
+	switch {
+	case s.Steps < 1 || s.Steps > 1000:
+		return fmt.Errorf("synth.steps: %d is outside 1..1000", s.Steps)
+	case !(s.MaxStrength >= 0 && s.MaxStrength <= 1):
+		return fmt.Errorf("synth.max_strength: %v is outside [0, 1]", s.MaxStrength)
+	case s.Refine != "" && s.Refine != pipeline.RefineRGB && s.Refine != pipeline.RefineLuma:
+		return fmt.Errorf("synth.refine: %q is not %s or %s", s.Refine, pipeline.RefineRGB, pipeline.RefineLuma)
+	}
+	return nil
+}
+
+// String describes the diffusion step for the reports.
+func (s SynthConfig) String() string {
+	d := fmt.Sprintf("%s sampler (final sigmas %s), %d steps, strength uniform in [0, %g]", s.Sampler, s.FinalSigmas, s.Steps, s.MaxStrength)
+	if s.Refine == pipeline.RefineLuma {
+		d += "; only the luma change kept (refine: luma)"
+	}
+	return d
+}
+
 // Options returns the synthesis options of a degradation, a model and a
 // seed with these settings.
 func (s SynthConfig) Options(degradation degrade.Pipeline, m *pipeline.Model, seed uint64) synth.Options {
 	return synth.Options{
 		Degradation: degradation, Model: m.Predict, ModelID: m.ID, SchedulerConfig: m.SchedulerConfig,
-		Options:     pipeline.Options{Sampler: s.Sampler, FinalSigmas: s.FinalSigmas, Steps: s.Steps, Tile: s.Tile, Overlap: s.TileOverlap},
+		Options:     pipeline.Options{Sampler: s.Sampler, FinalSigmas: s.FinalSigmas, Steps: s.Steps, Tile: s.Tile, Overlap: s.TileOverlap, Refine: s.Refine},
 		MaxStrength: s.MaxStrength, Seed: seed,
 	}
 }
@@ -371,6 +397,9 @@ func (c Config) Validate() error {
 		return bad("sr.model.in_channels", c.SR.Model.InChannels, "must be 3 (RGB images)")
 	case c.SR.PatchSize > c.Crop/c.Scale:
 		return bad("sr.patch_size", c.SR.PatchSize, fmt.Sprintf("is larger than the LR crops (%d = crop / scale)", c.Crop/c.Scale))
+	}
+	if err := c.Synth.Validate(); err != nil {
+		return err
 	}
 	if err := c.Adapt.validate(); err != nil {
 		return err

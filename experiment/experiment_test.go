@@ -470,6 +470,8 @@ func TestErrors(t *testing.T) {
 		{"real without pairs", func(c *Config) { c.Sources = []string{Official, Real} }, "", "--real-pairs: the source real needs"},
 		{"real pairs are test pairs", func(c *Config) { c.Sources, c.RealPairs = []string{Real}, in.test }, "", "is an image of test pair Canon_041"},
 		{"seeds", func(c *Config) { c.SRSeeds = 21 }, "", "sr_seeds: 21 is outside 0..20"},
+		{"refine", func(c *Config) { c.Synth.Refine = "chroma" }, "", `synth.refine: "chroma" is not rgb or luma`},
+		{"synth steps", func(c *Config) { c.Synth.Steps = 0 }, "", "synth.steps: 0 is outside 1..1000"},
 		{"adapt batch", func(c *Config) { c.Adapt.BatchSize = 0 }, "", "adapt.batch_size: 0 must be at least 1"},
 		{"adapt on small images", func(c *Config) { c.Adapt.Resolution = 128 }, "",
 			"--real-lq " + in.realLQ + ": none of the 6 images is at least 64 pixels on a side, too small to adapt the diffusion model on crops of 128 (adapt.resolution)"},

@@ -199,7 +199,7 @@ func (r *runner) document(res *Results) report.Document {
 			{"diffusion model (" + Method + ")", model},
 			{"model adaptation", r.adaptText(res.Adapt)},
 			{"calibrated degradation (" + Calibrated + ")", r.calibrationText()},
-			{"diffusion step", fmt.Sprintf("%s sampler (final sigmas %s), %d steps, strength uniform in [0, %g]", c.Synth.Sampler, c.Synth.FinalSigmas, c.Synth.Steps, c.Synth.MaxStrength)},
+			{"diffusion step", c.Synth.String()},
 			{"SR network", fmt.Sprintf("srnet x%d, %d features, %d blocks, %s base", c.SR.Model.Scale, c.SR.Model.NumFeat, c.SR.Model.NumBlock, c.SR.Model.Base)},
 			{"SR training", fmt.Sprintf("%d steps, batch %d, LR patches %d, %s loss, learning rate %g (%s), EMA %v; settings in %s/SOURCE/%s", c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.Loss, c.SR.LR, c.SR.LRSchedule, c.SR.UseEMA, SRDir, "config.yaml")},
 			{"gap", fmt.Sprintf("%d feature crops of %d pixels per image; classifier test: %s; seed %d", fo.Patches, fo.PatchSize, c2stText, gap.Seed)},

@@ -100,6 +100,9 @@ type Record struct {
 	FinalSigmas string      `json:"final_sigmas,omitempty"`
 	Steps       int         `json:"steps"`
 	Model       pipeline.ID `json:"model"`
+	// Refine is "luma" when only the luma change of the diffusion step
+	// was kept (pipeline.Options.Refine; absent: rgb).
+	Refine string `json:"refine,omitempty"`
 	// Precision is "bf16" when the model ran in BF16 (absent: float32).
 	Precision string `json:"precision,omitempty"`
 	// DiffusionKey is the key of the stream that drew the initial noise.
@@ -144,6 +147,9 @@ func (s *Synthesizer) Variant(it *degrade.Item, name string, k int) (init, lq *r
 	rec.Strength = strength
 	rec.Sampler, rec.Steps, rec.Model = s.opt.Sampler, s.opt.Steps, s.opt.ModelID
 	rec.FinalSigmas = s.img2img.FinalSigmas()
+	if s.opt.Refine == pipeline.RefineLuma {
+		rec.Refine = s.opt.Refine
+	}
 	if s.opt.Precision != gemm.FP32 {
 		rec.Precision = s.opt.Precision.String()
 	}

@@ -25,7 +25,18 @@ type Options struct {
 	// Tile, when positive, runs the model over overlapping Tile x Tile
 	// tiles of inputs larger than that, Overlap pixels apart (Tiled).
 	Tile, Overlap int
+	// Refine is what Image keeps of the model's result: "rgb" (all of it;
+	// "" means rgb) or "luma" (only its luma change: the colour, Cb and
+	// Cr, stays the input's). Luma suits targets whose colour noise the
+	// model does not reproduce (docs/MODEL_CARD.md).
+	Refine string
 }
+
+// The values of Options.Refine.
+const (
+	RefineRGB  = "rgb"
+	RefineLuma = "luma"
+)
 
 // OptionError is an invalid option. Option is its settings key (steps,
 // tile_overlap, ...), which degradiff synth's flags spell with dashes
@@ -78,6 +89,13 @@ func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error
 	}
 	if opt.Steps < 1 || opt.Steps > 1000 {
 		return nil, optionError("steps", "%d is outside 1..1000", opt.Steps)
+	}
+	switch opt.Refine {
+	case "":
+		opt.Refine = RefineRGB
+	case RefineRGB, RefineLuma:
+	default:
+		return nil, optionError("refine", "%q is not %s or %s", opt.Refine, RefineRGB, RefineLuma)
 	}
 	if opt.Tile != 0 && opt.Tile < 32 {
 		return nil, optionError("tile", "%d is below 32", opt.Tile)
@@ -153,7 +171,8 @@ func (p *Img2Img) Tensor(x, noise *tensor.Tensor, strength float64, rnd sampler.
 }
 
 // Image runs img2img on an image in [0, 1] at strength: the initial noise
-// comes from r, the sampler's noise from r.Derive("sampler"). The result is
+// comes from r, the sampler's noise from r.Derive("sampler"). With Refine
+// "luma" only the change of luma is kept (see keepLuma). The result is
 // clamped to [0, 1]; with no step to run (strength 0) it is a copy of
 // init.
 func (p *Img2Img) Image(init *raster.Image, strength float64, r *rng.Stream) (*raster.Image, Run, error) {
@@ -174,5 +193,24 @@ func (p *Img2Img) Image(init *raster.Image, strength float64, r *rng.Stream) (*r
 	for i := range lq.Pix {
 		lq.Pix[i] = out.Data[i]*0.5 + 0.5
 	}
+	if p.opt.Refine == RefineLuma {
+		keepLuma(lq, init)
+	}
 	return lq.Clamp(), run, nil
+}
+
+// BT.601 luma weights, as BasicSR's Y channel and the gap's features.
+const lumaR, lumaG, lumaB = 0.299, 0.587, 0.114
+
+// keepLuma replaces out by init plus the change of luma from init to out,
+// added to all three channels. The weights sum to 1, so the result has
+// out's luma and init's Cb and Cr (each a multiple of B-Y or R-Y).
+func keepLuma(out, init *raster.Image) {
+	n := out.H * out.W
+	r0, g0, b0 := init.Pix[:n], init.Pix[n:2*n], init.Pix[2*n:3*n]
+	r1, g1, b1 := out.Pix[:n], out.Pix[n:2*n], out.Pix[2*n:3*n]
+	for i := range n {
+		d := lumaR*(r1[i]-r0[i]) + lumaG*(g1[i]-g0[i]) + lumaB*(b1[i]-b0[i])
+		r1[i], g1[i], b1[i] = r0[i]+d, g0[i]+d, b0[i]+d
+	}
 }

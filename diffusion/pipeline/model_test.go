@@ -85,6 +85,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{Options{Tile: 64, Overlap: 32}, "tile_overlap"},
 		{Options{FinalSigmas: "one"}, "final_sigmas"},
 		{Options{Sampler: "euler"}, "sampler"},
+		{Options{Refine: "chroma"}, "refine"},
 	} {
 		_, err := New(zero, sched, tc.opt)
 		var oe *OptionError

@@ -271,10 +271,9 @@ func (c Config) Validate() error {
 		return bad("max_held_out", c.MaxHeldOut, "must not be negative (0 keeps every held-out face)")
 	case c.PerImage < 1 || c.PerImage > 100:
 		return bad("per_image", c.PerImage, "is outside 1..100")
-	case c.Synth.Steps < 1 || c.Synth.Steps > 1000:
-		return bad("synth.steps", c.Synth.Steps, "is outside 1..1000")
-	case !(c.Synth.MaxStrength >= 0 && c.Synth.MaxStrength <= 1):
-		return bad("synth.max_strength", c.Synth.MaxStrength, "is outside [0, 1]")
+	}
+	if err := c.Synth.Validate(); err != nil {
+		return err
 	}
 	if err := c.HeldOutDegradation.validate(); err != nil {
 		return err

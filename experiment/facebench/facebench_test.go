@@ -401,6 +401,7 @@ func TestValidate(t *testing.T) {
 		{"per_image", func(c *Config) { c.PerImage = 0 }},
 		{"synth.steps", func(c *Config) { c.Synth.Steps = 0 }},
 		{"synth.max_strength", func(c *Config) { c.Synth.MaxStrength = 2 }},
+		{"synth.refine", func(c *Config) { c.Synth.Refine = "chroma" }},
 		{"held_out_degradation.preset", func(c *Config) { c.HeldOutDegradation.Preset = "face" }},
 		{"held_out_degradation.preset", func(c *Config) { c.HeldOutDegradation.Preset = "nope" }},
 		{"held_out_degradation.scale", func(c *Config) { c.HeldOutDegradation.Scale = 0 }},

@@ -200,7 +200,7 @@ func (r *runner) document(res *Results) report.Document {
 			{"face size", fmt.Sprintf("every face resized to %dx%d (area interpolation when shrinking, bicubic when enlarging)", c.faceSize(), c.faceSize())},
 			{"training pairs", fmt.Sprintf("degrade preset face at scale 1 (LQ resized back), %d variant(s) per face, seed %d", c.PerImage, c.Seed)},
 			{"face diffusion model (" + FaceMethod + ")", model},
-			{"diffusion step", fmt.Sprintf("%s sampler (final sigmas %s), %d steps, strength uniform in [0, %g]", c.Synth.Sampler, c.Synth.FinalSigmas, c.Synth.Steps, c.Synth.MaxStrength)},
+			{"diffusion step", c.Synth.String()},
 			{"held-out degradation", res.HeldOutDegradation},
 			{"network", fmt.Sprintf("bfrnet: %d features, channel multipliers %v, %d blocks per level, %d at the bottom", b.Model.NumFeat, b.Model.ChannelMult, b.Model.LevelBlocks, b.Model.NumBlock)},
 			{"training", fmt.Sprintf("%d steps, batch %d, patches %d, %s loss, learning rate %g (%s), EMA %v; %d seed(s); settings in %s/KEY/config.yaml", b.Steps, b.BatchSize, b.PatchSize, b.Loss, b.LR, b.LRSchedule, b.UseEMA, c.Seeds, BFRDir)},

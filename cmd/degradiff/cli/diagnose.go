@@ -26,12 +26,12 @@ import (
 )
 
 type diagnoseFlags struct {
-	realLQ, hq, out, preset, config, strengths, samplerName, finalSigmas string
-	models, includes                                                     []string
-	scale, steps, maxHQ, tile                                            int
-	uniform, sigma                                                       float64
-	seed                                                                 uint64
-	noC2ST, noSelf                                                       bool
+	realLQ, hq, out, preset, config, strengths, samplerName, finalSigmas, refine string
+	models, includes                                                             []string
+	scale, steps, maxHQ, tile                                                    int
+	uniform, sigma                                                               float64
+	seed                                                                         uint64
+	noC2ST, noSelf                                                               bool
 }
 
 func newDiagnoseCmd() *cobra.Command {
@@ -78,6 +78,7 @@ diagnose.json, report.md and PNG charts.`,
 	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "sampler: ddim, unipc, ddpm or dpmpp")
 	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last step lands: zero or sigma_min")
 	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps")
+	fl.StringVar(&f.refine, "refine", pipeline.RefineRGB, "what the diffusion step may change: rgb, or luma (the colour stays the input's)")
 	fl.IntVar(&f.maxHQ, "max-hq", 0, "use at most this many HQ images (0: all), chosen by a keyed hash of their names")
 	fl.IntVar(&f.tile, "tile", def.Tile, "run the model in tiles above this size")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the halves, the strengths, the noise and the degradation")
@@ -209,7 +210,7 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 		Gap: measure.Options{SkipC2ST: f.noC2ST}}
 	// Earlier results are checked before any work.
 	rec := diagnoseRecord{Settings: diagnoseSettings{RealLQ: f.realLQ, HQ: f.hq, MaxHQ: f.maxHQ, Preset: f.preset, Config: f.config,
-		Scale: f.scale, Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Seed: f.seed, Options: opt}}
+		Scale: f.scale, Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Refine: refineSetting(f.refine), Tile: f.tile, Seed: f.seed, Options: opt}}
 	earlier, err := includeDiagnoses(f.includes, rec.Settings)
 	if err != nil {
 		return err
@@ -221,7 +222,7 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 			return err
 		}
 		img2img, err := pipeline.New(model.Predict, model.SchedulerConfig,
-			pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: synth.DefaultOptions().Overlap})
+			pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: synth.DefaultOptions().Overlap, Refine: f.refine})
 		if err != nil {
 			return flagError(err)
 		}
@@ -285,18 +286,21 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 // diagnoseSettings is what a diagnose run's figures depend on; runs with
 // equal settings can share a report (--include).
 type diagnoseSettings struct {
-	RealLQ      string           `json:"real_lq"`
-	HQ          string           `json:"hq"`
-	MaxHQ       int              `json:"max_hq"`
-	Preset      string           `json:"preset"`
-	Config      string           `json:"config"`
-	Scale       int              `json:"scale"`
-	Sampler     string           `json:"sampler"`
-	FinalSigmas string           `json:"final_sigmas"`
-	Steps       int              `json:"steps"`
-	Tile        int              `json:"tile"`
-	Seed        uint64           `json:"seed"`
-	Options     diagnose.Options `json:"options"`
+	RealLQ      string `json:"real_lq"`
+	HQ          string `json:"hq"`
+	MaxHQ       int    `json:"max_hq"`
+	Preset      string `json:"preset"`
+	Config      string `json:"config"`
+	Scale       int    `json:"scale"`
+	Sampler     string `json:"sampler"`
+	FinalSigmas string `json:"final_sigmas"`
+	Steps       int    `json:"steps"`
+	// Refine is "luma" for --refine luma, absent for rgb, so that earlier
+	// records (before the flag) still match.
+	Refine  string           `json:"refine,omitempty"`
+	Tile    int              `json:"tile"`
+	Seed    uint64           `json:"seed"`
+	Options diagnose.Options `json:"options"`
 }
 
 // diagnoseRecord is OUT/diagnose.json.
@@ -342,4 +346,12 @@ func includeDiagnoses(files []string, want diagnoseSettings) ([]diagnose.Model, 
 		out = append(dropMeasured(out, rec.Models), rec.Models...)
 	}
 	return out, nil
+}
+
+// refineSetting is --refine as diagnoseSettings records it: empty for rgb.
+func refineSetting(refine string) string {
+	if refine == pipeline.RefineRGB {
+		return ""
+	}
+	return refine
 }

@@ -18,13 +18,13 @@ import (
 )
 
 type synthFlags struct {
-	hq, out, model, preset, config, samplerName, finalSigmas, shard string
-	maxStrength                                                     float64
-	steps, perImage, workers, tile, overlap                         int
-	crop, step, thresh, scale                                       int
-	seed                                                            uint64
-	keepInit, ema, overwrite, skipBad                               bool
-	maxPixels                                                       int64
+	hq, out, model, preset, config, samplerName, finalSigmas, shard, refine string
+	maxStrength                                                             float64
+	steps, perImage, workers, tile, overlap                                 int
+	crop, step, thresh, scale                                               int
+	seed                                                                    uint64
+	keepInit, ema, overwrite, skipBad                                       bool
+	maxPixels                                                               int64
 	precisionFlag
 }
 
@@ -90,6 +90,7 @@ same bits, computed in Go). Its LQ images differ slightly from float32 ones
 	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "ddim, unipc, ddpm or dpmpp")
 	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps N of the full schedule (about s*N run)")
 	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last unipc/dpmpp step lands: zero (clean) or sigma_min (as diffusers 0.21)")
+	fl.StringVar(&f.refine, "refine", pipeline.RefineRGB, "what the diffusion step may change: rgb, or luma (the colour stays the initial LQ image's)")
 	f.precisionFlag.register(fl)
 	fl.IntVar(&f.perImage, "per-image", 1, "LQ variants per HQ image")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed")
@@ -173,7 +174,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		return err
 	}
 	syn, err := synth.New(synth.Options{Degradation: pipe, Model: model.Predict, ModelID: model.ID, SchedulerConfig: model.SchedulerConfig,
-		Options:     pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: f.overlap},
+		Options:     pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: f.overlap, Refine: f.refine},
 		MaxStrength: f.maxStrength, Seed: f.seed, Precision: precision})
 	if err != nil {
 		return flagError(err)
@@ -196,6 +197,9 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		// Recorded only when not the default, so that runs made before
 		// the flag existed resume.
 		settings["precision"] = precision.String()
+	}
+	if f.refine != pipeline.RefineRGB {
+		settings["refine"] = f.refine // likewise
 	}
 	// run.json first: settings that cannot be recorded leave no folder.
 	if err := claimRun(f.out, "synth", settings, f.seed, f.perImage, f.hq, f.overwrite); err != nil {

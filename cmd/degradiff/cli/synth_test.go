@@ -284,3 +284,48 @@ func TestSynthPrecision(t *testing.T) {
 		t.Fatalf("--precision fp16: exit %d: %s", code, out)
 	}
 }
+
+// TestSynthRefine checks --refine luma: recorded in run.json and the
+// manifest, other LQ images than the rgb run's, kept on resume, and an
+// unknown value refused naming the flag.
+func TestSynthRefine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the diffusion model")
+	}
+	hq := makeHQ(t, 1, 64, 64)
+	common := []string{"synth", "--hq", hq, "--model", tinyModel(t), "--seed", "5", "--max-strength", "0.3", "--steps", "20"}
+	rgb, luma := t.TempDir(), t.TempDir()
+	if code, out := run(t, append(common, "--out", rgb)...); code != 0 {
+		t.Fatalf("rgb: exit %d: %s", code, out)
+	}
+	if code, out := run(t, append(common, "--out", luma, "--refine", "luma")...); code != 0 {
+		t.Fatalf("luma: exit %d: %s", code, out)
+	}
+	man, _ := os.ReadFile(filepath.Join(luma, "manifest.jsonl"))
+	runJSON, _ := os.ReadFile(filepath.Join(luma, "run.json"))
+	if !strings.Contains(string(man), `"refine":"luma"`) || !strings.Contains(string(runJSON), `"refine": "luma"`) {
+		t.Fatalf("refine not recorded:\n%s\n%s", man, runJSON)
+	}
+	if manRGB, _ := os.ReadFile(filepath.Join(rgb, "manifest.jsonl")); strings.Contains(string(manRGB), "refine") {
+		t.Fatalf("rgb manifest names a refinement: %s", manRGB)
+	}
+	a, b := digest(t, rgb), digest(t, luma)
+	lrs := 0
+	for name, h := range a {
+		if strings.HasPrefix(name, "LR") {
+			lrs++
+			if b[name] == h {
+				t.Errorf("%s: the same with --refine luma as with rgb", name)
+			}
+		}
+	}
+	if lrs == 0 {
+		t.Fatalf("no LR image in %v", a)
+	}
+	if code, out := run(t, append(common, "--out", luma)...); code == 0 || !strings.Contains(out, "other settings") {
+		t.Fatalf("resuming a luma run as rgb: exit %d: %s", code, out)
+	}
+	if code, out := run(t, append(common, "--out", t.TempDir(), "--refine", "chroma")...); code == 0 || !strings.Contains(out, "--refine") {
+		t.Fatalf("--refine chroma: exit %d: %s", code, out)
+	}
+}
