@@ -60,8 +60,12 @@ func (n *linearNode) Backward(g *Graph) {
 	ws := n.w.Value.Shape
 	m, in, out := n.m, ws[1], ws[0]
 	xd, wd, dy := n.x.Value.Data, n.w.Value.Data, n.y.Grad.Data
-	if dx := g.GradOf(n.x); dx != nil {
-		gemm.Sgemm(false, false, m, in, out, 1, dy, out, wd, in, 1, dx.Data, in)
+	if dx, fresh := g.gradOrFresh(n.x); dx != nil {
+		beta := float32(1)
+		if fresh {
+			beta = 0 // Sgemm then writes every element without reading
+		}
+		gemm.Sgemm(false, false, m, in, out, 1, dy, out, wd, in, beta, dx.Data, in)
 	}
 	if dw := g.GradOf(n.w); dw != nil {
 		gemm.Sgemm(true, false, out, in, m, 1, dy, out, xd, in, 1, dw.Data, in)

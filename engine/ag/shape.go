@@ -28,8 +28,8 @@ func (g *Graph) Reshape(x *Var, shape ...int) *Var {
 type reshapeNode struct{ x, y *Var }
 
 func (n *reshapeNode) Backward(g *Graph) {
-	if gx := g.GradOf(n.x); gx != nil {
-		g.axpy(gx.Data, n.y.Grad.Data, 1)
+	if gx, fresh := g.gradOrFresh(n.x); gx != nil {
+		shapeCopy(g, gx.Data, n.y.Grad.Data, !fresh)
 	}
 }
 
@@ -93,9 +93,9 @@ type permuteNode struct {
 }
 
 func (n *permuteNode) Backward(g *Graph) {
-	if gx := g.GradOf(n.x); gx != nil {
+	if gx, fresh := g.gradOrFresh(n.x); gx != nil {
 		ys := n.y.Value.Shape
-		shapePermute(g, gx.Data, n.y.Grad.Data, ys, n.inv[:len(ys)], true)
+		shapePermute(g, gx.Data, n.y.Grad.Data, ys, n.inv[:len(ys)], !fresh)
 	}
 }
 
