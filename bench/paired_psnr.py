@@ -1,0 +1,38 @@
+#!/usr/bin/python3
+# paired_psnr.py A.json B.json: PSNR of B minus A over the test images of two
+# `degradiff sr test --json` (or bench OUT/test/SOURCE.json) files, with a
+# 95% paired t interval, the count of images B restores better and the SSIM
+# difference. Used for the paired intervals of docs/RESULTS.md.
+import json
+import math
+import sys
+
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def scores(path):
+    return {s['name']: s for s in json.load(open(path))['images']}
+
+
+def main(pa, pb):
+    a, b = scores(pa), scores(pb)
+    if set(a) != set(b) or len(a) < 2:
+        sys.exit(f"{pa} and {pb} do not score the same test images (at least 2)")
+    names = sorted(a)
+    d = [b[n]['psnr'] - a[n]['psnr'] for n in names]
+    ds = [b[n]['ssim'] - a[n]['ssim'] for n in names]
+    n = len(d)
+    m = sum(d) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in d) / (n - 1))
+    t = T975[n - 2] if n - 1 <= len(T975) else 1.96
+    h = t * sd / math.sqrt(n)
+    print(f"n={n} PSNR {m:+.3f} dB [{m-h:+.3f}, {m+h:+.3f}], better on {sum(x > 0 for x in d)} of {n}; SSIM {sum(ds)/n:+.4f}")
+
+
+if __name__ == '__main__':
+    if len(sys.argv) != 3:
+        sys.exit("usage: paired_psnr.py A.json B.json")
+    main(sys.argv[1], sys.argv[2])
