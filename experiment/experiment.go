@@ -115,8 +115,9 @@ func (s SynthConfig) Validate() error {
 		return fmt.Errorf("synth.steps: %d is outside 1..1000", s.Steps)
 	case !(s.MaxStrength >= 0 && s.MaxStrength <= 1):
 		return fmt.Errorf("synth.max_strength: %v is outside [0, 1]", s.MaxStrength)
-	case s.Refine != "" && s.Refine != pipeline.RefineRGB && s.Refine != pipeline.RefineLuma:
-		return fmt.Errorf("synth.refine: %q is not %s or %s", s.Refine, pipeline.RefineRGB, pipeline.RefineLuma)
+	}
+	if err := pipeline.CheckRefine(s.Refine); err != nil {
+		return fmt.Errorf("synth.refine: %w", err)
 	}
 	return nil
 }

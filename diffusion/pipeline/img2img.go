@@ -38,6 +38,16 @@ const (
 	RefineLuma = "luma"
 )
 
+// CheckRefine reports whether refine is a value of Options.Refine ("" is
+// rgb), for callers that check settings before they have a model.
+func CheckRefine(refine string) error {
+	switch refine {
+	case "", RefineRGB, RefineLuma:
+		return nil
+	}
+	return fmt.Errorf("%q is not %s or %s", refine, RefineRGB, RefineLuma)
+}
+
 // OptionError is an invalid option. Option is its settings key (steps,
 // tile_overlap, ...), which degradiff synth's flags spell with dashes
 // (--tile-overlap) and the bench's settings under synth:.
@@ -90,12 +100,11 @@ func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error
 	if opt.Steps < 1 || opt.Steps > 1000 {
 		return nil, optionError("steps", "%d is outside 1..1000", opt.Steps)
 	}
-	switch opt.Refine {
-	case "":
+	if err := CheckRefine(opt.Refine); err != nil {
+		return nil, &OptionError{"refine", err}
+	}
+	if opt.Refine == "" {
 		opt.Refine = RefineRGB
-	case RefineRGB, RefineLuma:
-	default:
-		return nil, optionError("refine", "%q is not %s or %s", opt.Refine, RefineRGB, RefineLuma)
 	}
 	if opt.Tile != 0 && opt.Tile < 32 {
 		return nil, optionError("tile", "%d is below 32", opt.Tile)

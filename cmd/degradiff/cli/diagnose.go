@@ -348,7 +348,8 @@ func includeDiagnoses(files []string, want diagnoseSettings) ([]diagnose.Model, 
 	return out, nil
 }
 
-// refineSetting is --refine as diagnoseSettings records it: empty for rgb.
+// refineSetting is --refine as run records keep it: empty for rgb, so
+// that runs made before the flag existed still match.
 func refineSetting(refine string) string {
 	if refine == pipeline.RefineRGB {
 		return ""

@@ -198,8 +198,8 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		// the flag existed resume.
 		settings["precision"] = precision.String()
 	}
-	if f.refine != pipeline.RefineRGB {
-		settings["refine"] = f.refine // likewise
+	if r := refineSetting(f.refine); r != "" {
+		settings["refine"] = r // likewise
 	}
 	// run.json first: settings that cannot be recorded leave no folder.
 	if err := claimRun(f.out, "synth", settings, f.seed, f.perImage, f.hq, f.overwrite); err != nil {
