@@ -99,6 +99,9 @@ type SynthConfig struct {
 	// Refine is what the step may change: rgb (""), or luma, keeping the
 	// initial image's colour (pipeline.Options.Refine).
 	Refine string `yaml:"refine,omitempty" json:"refine,omitempty"`
+	// TailSteps splits ddim's last step in this many (0 or 1: not;
+	// pipeline.Options.TailSteps).
+	TailSteps int `yaml:"tail_steps,omitempty" json:"tail_steps,omitempty"`
 }
 
 // DefaultSynthConfig is degradiff synth's defaults (synth.DefaultOptions).
@@ -119,12 +122,18 @@ func (s SynthConfig) Validate() error {
 	if err := pipeline.CheckRefine(s.Refine); err != nil {
 		return fmt.Errorf("synth.refine: %w", err)
 	}
+	if err := pipeline.CheckTailSteps(s.TailSteps, s.Sampler); err != nil {
+		return fmt.Errorf("synth.tail_steps: %w", err)
+	}
 	return nil
 }
 
 // String describes the diffusion step for the reports.
 func (s SynthConfig) String() string {
 	d := fmt.Sprintf("%s sampler (final sigmas %s), %d steps, strength uniform in [0, %g]", s.Sampler, s.FinalSigmas, s.Steps, s.MaxStrength)
+	if s.TailSteps > 1 {
+		d += fmt.Sprintf("; last step split in %d (tail_steps: %d)", s.TailSteps, s.TailSteps)
+	}
 	if s.Refine == pipeline.RefineLuma {
 		d += "; only the luma change kept (refine: luma)"
 	}
@@ -136,7 +145,7 @@ func (s SynthConfig) String() string {
 func (s SynthConfig) Options(degradation degrade.Pipeline, m *pipeline.Model, seed uint64) synth.Options {
 	return synth.Options{
 		Degradation: degradation, Model: m.Predict, ModelID: m.ID, SchedulerConfig: m.SchedulerConfig,
-		Options:     pipeline.Options{Sampler: s.Sampler, FinalSigmas: s.FinalSigmas, Steps: s.Steps, Tile: s.Tile, Overlap: s.TileOverlap, Refine: s.Refine},
+		Options:     pipeline.Options{Sampler: s.Sampler, FinalSigmas: s.FinalSigmas, Steps: s.Steps, Tile: s.Tile, Overlap: s.TileOverlap, Refine: s.Refine, TailSteps: s.TailSteps},
 		MaxStrength: s.MaxStrength, Seed: seed,
 	}
 }

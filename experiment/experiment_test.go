@@ -471,6 +471,8 @@ func TestErrors(t *testing.T) {
 		{"real pairs are test pairs", func(c *Config) { c.Sources, c.RealPairs = []string{Real}, in.test }, "", "is an image of test pair Canon_041"},
 		{"seeds", func(c *Config) { c.SRSeeds = 21 }, "", "sr_seeds: 21 is outside 0..20"},
 		{"refine", func(c *Config) { c.Synth.Refine = "chroma" }, "", `synth.refine: "chroma" is not rgb or luma`},
+		{"tail steps", func(c *Config) { c.Synth.TailSteps = -2 }, "", "synth.tail_steps: -2 is outside 0..1000"},
+		{"tail steps, sampler", func(c *Config) { c.Synth.Sampler, c.Synth.TailSteps = "unipc", 4 }, "", "synth.tail_steps: 4 needs the ddim sampler, not unipc"},
 		{"synth steps", func(c *Config) { c.Synth.Steps = 0 }, "", "synth.steps: 0 is outside 1..1000"},
 		{"adapt batch", func(c *Config) { c.Adapt.BatchSize = 0 }, "", "adapt.batch_size: 0 must be at least 1"},
 		{"adapt on small images", func(c *Config) { c.Adapt.Resolution = 128 }, "",

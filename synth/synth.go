@@ -103,6 +103,9 @@ type Record struct {
 	// Refine is "luma" when only the luma change of the diffusion step
 	// was kept (pipeline.Options.Refine; absent: rgb).
 	Refine string `json:"refine,omitempty"`
+	// TailSteps is ddim's last step split in this many when above 1
+	// (pipeline.Options.TailSteps; absent: 1).
+	TailSteps int `json:"tail_steps,omitempty"`
 	// Precision is "bf16" when the model ran in BF16 (absent: float32).
 	Precision string `json:"precision,omitempty"`
 	// DiffusionKey is the key of the stream that drew the initial noise.
@@ -149,6 +152,9 @@ func (s *Synthesizer) Variant(it *degrade.Item, name string, k int) (init, lq *r
 	rec.FinalSigmas = s.img2img.FinalSigmas()
 	if s.opt.Refine == pipeline.RefineLuma {
 		rec.Refine = s.opt.Refine
+	}
+	if s.opt.TailSteps > 1 {
+		rec.TailSteps = s.opt.TailSteps
 	}
 	if s.opt.Precision != gemm.FP32 {
 		rec.Precision = s.opt.Precision.String()

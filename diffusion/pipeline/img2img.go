@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/degradiff/degradiff/diffusion/sampler"
 	"github.com/degradiff/degradiff/diffusion/schedule"
@@ -25,6 +26,11 @@ type Options struct {
 	// Tile, when positive, runs the model over overlapping Tile x Tile
 	// tiles of inputs larger than that, Overlap pixels apart (Tiled).
 	Tile, Overlap int
+	// TailSteps, above 1, splits the ddim sampler's last step (from
+	// timestep T/Steps to 0) into this many (sampler.DDIM.TailSteps): a
+	// few more model evaluations that keep fine noise and detail the
+	// last large step smooths away. 0 means 1, the plain schedule.
+	TailSteps int
 	// Refine is what Image keeps of the model's result: "rgb" (all of it;
 	// "" means rgb) or "luma" (only its luma change: the colour, Cb and
 	// Cr, stays the input's). Luma suits targets whose colour noise the
@@ -46,6 +52,22 @@ func CheckRefine(refine string) error {
 		return nil
 	}
 	return fmt.Errorf("%q is not %s or %s", refine, RefineRGB, RefineLuma)
+}
+
+// CheckTailSteps reports whether tail is a valid Options.TailSteps for
+// the named sampler ("" is the default): 0 or 1 for any, up to 1000 for
+// ddim. Whether it fits the schedule's last step is checked by New.
+func CheckTailSteps(tail int, samplerName string) error {
+	if samplerName == "" {
+		samplerName = DefaultSampler
+	}
+	switch {
+	case tail < 0 || tail > 1000:
+		return fmt.Errorf("%d is outside 0..1000", tail)
+	case tail > 1 && !strings.EqualFold(samplerName, "ddim") && samplerName != schedule.DDIMClass:
+		return fmt.Errorf("%d needs the ddim sampler, not %s", tail, samplerName)
+	}
+	return nil
 }
 
 // OptionError is an invalid option. Option is its settings key (steps,
@@ -123,9 +145,21 @@ func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error
 	default:
 		return nil, optionError("final_sigmas", "%q is not %s or %s", opt.FinalSigmas, schedule.FinalZero, schedule.FinalSigmaMin)
 	}
+	if err := CheckTailSteps(opt.TailSteps, opt.Sampler); err != nil {
+		return nil, &OptionError{"tail_steps", err}
+	}
+	if opt.TailSteps == 0 {
+		opt.TailSteps = 1
+	}
 	sch, err := sampler.New(opt.Sampler, sc)
 	if err != nil {
 		return nil, &OptionError{"sampler", err}
+	}
+	if d, ok := sch.(*sampler.DDIM); ok && opt.TailSteps > 1 {
+		d.TailSteps = opt.TailSteps
+		if err := d.SetTimesteps(opt.Steps); err != nil {
+			return nil, &OptionError{"tail_steps", err}
+		}
 	}
 	p := &Img2Img{predict: predict, sched: sc, opt: opt}
 	switch sch.(type) {
@@ -156,6 +190,9 @@ func (p *Img2Img) Tensor(x, noise *tensor.Tensor, strength float64, rnd sampler.
 	sch, err := sampler.New(p.opt.Sampler, p.sched)
 	if err != nil {
 		return nil, Run{}, err
+	}
+	if d, ok := sch.(*sampler.DDIM); ok {
+		d.TailSteps = p.opt.TailSteps
 	}
 	predict := p.predict
 	if h, w := x.Shape[2], x.Shape[3]; p.opt.Tile > 0 && (h > p.opt.Tile || w > p.opt.Tile) {

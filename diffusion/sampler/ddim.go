@@ -17,11 +17,21 @@ type DDIM struct {
 	// UseClippedModelOutput recomputes the noise from the clipped x0, as
 	// diffusers' use_clipped_model_output step argument.
 	UseClippedModelOutput bool
+	// TailSteps, when above 1, splits the step between the last two
+	// timesteps of the schedule into this many equal steps (set it before
+	// SetTimesteps). With 50 steps the step from timestep 20 to 0 is
+	// mostly the model's estimate of the clean image, a conditional mean
+	// smoother than the images it learnt; smaller steps there keep their
+	// fine noise and detail (docs/MODEL_CARD.md, "A finer last step").
+	// Not a diffusers option: 0 or 1 is diffusers' schedule.
+	TailSteps int
 
 	cfg       schedule.Config
 	sched     *schedule.Schedule
 	timesteps []int
 	numSteps  int
+	tailFrom  int     // the timestep the tail starts from
+	tail      []int   // the tail's timesteps after tailFrom, the last one last
 	finalAcp  float32 // alpha-bar after the last step
 }
 
@@ -46,14 +56,49 @@ func NewDDIM(cfg schedule.Config) (*DDIM, error) {
 	return d, nil
 }
 
-// SetTimesteps sets n inference steps spaced by timestep_spacing.
+// SetTimesteps sets n inference steps spaced by timestep_spacing, and the
+// TailSteps-1 extra timesteps of the tail before the last one.
 func (d *DDIM) SetTimesteps(n int) error {
 	ts, err := schedule.Timesteps(d.cfg.TimestepSpacing, d.cfg.NumTrainTimesteps, n, d.cfg.StepsOffset)
 	if err != nil {
 		return err
 	}
+	d.tail = nil
+	if k := d.TailSteps; k > 1 {
+		if len(ts) < 2 {
+			return fmt.Errorf("sampler: DDIM tail_steps %d needs at least 2 inference steps, not %d", k, len(ts))
+		}
+		hi, lo := ts[len(ts)-2], ts[len(ts)-1]
+		if hi-lo < k {
+			return fmt.Errorf("sampler: DDIM tail_steps %d is more than the %d timesteps between the last two (%d and %d)", k, hi-lo, hi, lo)
+		}
+		tail := make([]int, 0, len(ts)+k-1)
+		tail = append(tail, ts[:len(ts)-1]...)
+		for j := 1; j <= k; j++ {
+			tail = append(tail, hi-(hi-lo)*j/k)
+		}
+		ts, d.tailFrom, d.tail = tail, hi, tail[len(tail)-k:]
+	} else if k < 0 {
+		return fmt.Errorf("sampler: DDIM tail_steps %d is negative", k)
+	}
 	d.timesteps, d.numSteps = ts, n
 	return nil
+}
+
+// prevTimestep returns the timestep after t: t - T/n as diffusers has it
+// (below 0 after the last), or from the tail's first timestep on the next
+// timestep of the tail.
+func (d *DDIM) prevTimestep(t int) int {
+	switch {
+	case d.tail == nil || t > d.tailFrom:
+		return t - d.cfg.NumTrainTimesteps/d.numSteps
+	case t == d.tailFrom:
+		return d.tail[0]
+	}
+	if i := slices.Index(d.tail, t); i >= 0 && i+1 < len(d.tail) {
+		return d.tail[i+1]
+	}
+	return -1
 }
 
 // Timesteps returns the timesteps (nil before SetTimesteps).
@@ -90,7 +135,7 @@ func (d *DDIM) StepX0(modelOutput, sample *tensor.Tensor, t int, noise NoiseSour
 		return nil, nil, fmt.Errorf("sampler: DDIM.Step: eta %g needs a noise source", d.Eta)
 	}
 	// Scalars in float32, in diffusers' order of operations.
-	p := t - d.cfg.NumTrainTimesteps/d.numSteps
+	p := d.prevTimestep(t)
 	acpT, acpPrev := d.sched.AlphasCumprod[t], d.finalAcp
 	if p >= 0 {
 		acpPrev = d.sched.AlphasCumprod[p]

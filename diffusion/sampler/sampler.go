@@ -152,9 +152,16 @@ func Img2Img(s Scheduler, model Model, lq, noise *tensor.Tensor, numSteps int, s
 		return nil, nil, err
 	}
 	all := s.Timesteps()
+	n := numSteps * s.Order()
 	start := Img2ImgStart(numSteps, strength) * s.Order()
-	if start >= len(all) {
+	if start >= n || start >= len(all) {
 		return lq.Clone(), nil, nil
+	}
+	// A DDIM tail (TailSteps) adds timesteps before the last one: a run
+	// that starts at the last one of the plain schedule starts at the last
+	// one of the list.
+	if start == n-1 && len(all) > n {
+		start = len(all) - 1
 	}
 	ts := all[start:]
 	x := s.Schedule().AddNoise(lq, noise, ts[:1])

@@ -27,6 +27,7 @@ import (
 
 type diagnoseFlags struct {
 	realLQ, hq, out, preset, config, strengths, samplerName, finalSigmas, refine string
+	tailSteps                                                                    int
 	models, includes                                                             []string
 	scale, steps, maxHQ, tile                                                    int
 	uniform, sigma                                                               float64
@@ -79,6 +80,7 @@ diagnose.json, report.md and PNG charts.`,
 	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last step lands: zero or sigma_min")
 	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps")
 	fl.StringVar(&f.refine, "refine", pipeline.RefineRGB, "what the diffusion step may change: rgb, or luma (the colour stays the input's)")
+	fl.IntVar(&f.tailSteps, "tail-steps", 1, "split ddim's last step (timestep 1000/steps to 0) in this many")
 	fl.IntVar(&f.maxHQ, "max-hq", 0, "use at most this many HQ images (0: all), chosen by a keyed hash of their names")
 	fl.IntVar(&f.tile, "tile", def.Tile, "run the model in tiles above this size")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the halves, the strengths, the noise and the degradation")
@@ -210,7 +212,7 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 		Gap: measure.Options{SkipC2ST: f.noC2ST}}
 	// Earlier results are checked before any work.
 	rec := diagnoseRecord{Settings: diagnoseSettings{RealLQ: f.realLQ, HQ: f.hq, MaxHQ: f.maxHQ, Preset: f.preset, Config: f.config,
-		Scale: f.scale, Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Refine: refineSetting(f.refine), Tile: f.tile, Seed: f.seed, Options: opt}}
+		Scale: f.scale, Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Refine: refineSetting(f.refine), TailSteps: tailSetting(f.tailSteps), Tile: f.tile, Seed: f.seed, Options: opt}}
 	earlier, err := includeDiagnoses(f.includes, rec.Settings)
 	if err != nil {
 		return err
@@ -222,7 +224,7 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 			return err
 		}
 		img2img, err := pipeline.New(model.Predict, model.SchedulerConfig,
-			pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: synth.DefaultOptions().Overlap, Refine: f.refine})
+			pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: synth.DefaultOptions().Overlap, Refine: f.refine, TailSteps: f.tailSteps})
 		if err != nil {
 			return flagError(err)
 		}
@@ -265,8 +267,15 @@ func runDiagnose(cmd *cobra.Command, f diagnoseFlags) error {
 		return err
 	}
 	var md bytes.Buffer
-	fmt.Fprintf(&md, "# Diffusion model diagnostics\n\nReal LQ images: `%s` (%d). HQ images: `%s` (%d initial LQ images, preset %s). Sampler %s, %d steps, final sigmas %s, seed %d.\n\n",
-		f.realLQ, len(real), f.hq, len(inits), f.preset, f.samplerName, f.steps, f.finalSigmas, f.seed)
+	steps := fmt.Sprintf("%d steps", f.steps)
+	if f.tailSteps > 1 {
+		steps += fmt.Sprintf(" (the last split in %d)", f.tailSteps)
+	}
+	if f.refine == pipeline.RefineLuma {
+		steps += ", luma change only"
+	}
+	fmt.Fprintf(&md, "# Diffusion model diagnostics\n\nReal LQ images: `%s` (%d). HQ images: `%s` (%d initial LQ images, preset %s). Sampler %s, %s, final sigmas %s, seed %d.\n\n",
+		f.realLQ, len(real), f.hq, len(inits), f.preset, f.samplerName, steps, f.finalSigmas, f.seed)
 	if err := diagnose.WriteMarkdown(&md, results); err != nil {
 		return err
 	}
@@ -297,10 +306,12 @@ type diagnoseSettings struct {
 	Steps       int    `json:"steps"`
 	// Refine is "luma" for --refine luma, absent for rgb, so that earlier
 	// records (before the flag) still match.
-	Refine  string           `json:"refine,omitempty"`
-	Tile    int              `json:"tile"`
-	Seed    uint64           `json:"seed"`
-	Options diagnose.Options `json:"options"`
+	Refine string `json:"refine,omitempty"`
+	// TailSteps is --tail-steps above 1, absent otherwise (likewise).
+	TailSteps int              `json:"tail_steps,omitempty"`
+	Tile      int              `json:"tile"`
+	Seed      uint64           `json:"seed"`
+	Options   diagnose.Options `json:"options"`
 }
 
 // diagnoseRecord is OUT/diagnose.json.
@@ -346,6 +357,15 @@ func includeDiagnoses(files []string, want diagnoseSettings) ([]diagnose.Model, 
 		out = append(dropMeasured(out, rec.Models), rec.Models...)
 	}
 	return out, nil
+}
+
+// tailSetting is --tail-steps as run records keep it: 0 for the plain
+// schedule (1), so that records made before the flag still match.
+func tailSetting(tail int) int {
+	if tail == 1 {
+		return 0
+	}
+	return tail
 }
 
 // refineSetting is --refine as run records keep it: empty for rgb, so

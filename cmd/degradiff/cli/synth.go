@@ -19,6 +19,7 @@ import (
 
 type synthFlags struct {
 	hq, out, model, preset, config, samplerName, finalSigmas, shard, refine string
+	tailSteps                                                               int
 	maxStrength                                                             float64
 	steps, perImage, workers, tile, overlap                                 int
 	crop, step, thresh, scale                                               int
@@ -91,6 +92,7 @@ same bits, computed in Go). Its LQ images differ slightly from float32 ones
 	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps N of the full schedule (about s*N run)")
 	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last unipc/dpmpp step lands: zero (clean) or sigma_min (as diffusers 0.21)")
 	fl.StringVar(&f.refine, "refine", pipeline.RefineRGB, "what the diffusion step may change: rgb, or luma (the colour stays the initial LQ image's)")
+	fl.IntVar(&f.tailSteps, "tail-steps", 1, "split ddim's last step (timestep 1000/steps to 0) in this many: keeps fine noise and detail")
 	f.precisionFlag.register(fl)
 	fl.IntVar(&f.perImage, "per-image", 1, "LQ variants per HQ image")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed")
@@ -174,7 +176,7 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 		return err
 	}
 	syn, err := synth.New(synth.Options{Degradation: pipe, Model: model.Predict, ModelID: model.ID, SchedulerConfig: model.SchedulerConfig,
-		Options:     pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: f.overlap, Refine: f.refine},
+		Options:     pipeline.Options{Sampler: f.samplerName, FinalSigmas: f.finalSigmas, Steps: f.steps, Tile: f.tile, Overlap: f.overlap, Refine: f.refine, TailSteps: f.tailSteps},
 		MaxStrength: f.maxStrength, Seed: f.seed, Precision: precision})
 	if err != nil {
 		return flagError(err)
@@ -200,6 +202,9 @@ func runSynth(cmd *cobra.Command, f synthFlags) error {
 	}
 	if r := refineSetting(f.refine); r != "" {
 		settings["refine"] = r // likewise
+	}
+	if f.tailSteps > 1 {
+		settings["tail_steps"] = f.tailSteps // likewise
 	}
 	// run.json first: settings that cannot be recorded leave no folder.
 	if err := claimRun(f.out, "synth", settings, f.seed, f.perImage, f.hq, f.overwrite); err != nil {

@@ -244,14 +244,7 @@ func TestSynthPrecision(t *testing.T) {
 		}
 	}
 	sameTree(t, digest(t, bf1), digest(t, bf2))
-	man, _ := os.ReadFile(filepath.Join(bf1, "manifest.jsonl"))
-	runJSON, _ := os.ReadFile(filepath.Join(bf1, "run.json"))
-	if !strings.Contains(string(man), `"precision":"bf16"`) || !strings.Contains(string(runJSON), `"precision": "bf16"`) {
-		t.Fatalf("precision not recorded:\n%s\n%s", man, runJSON)
-	}
-	if man32, _ := os.ReadFile(filepath.Join(fp32, "manifest.jsonl")); strings.Contains(string(man32), "precision") {
-		t.Fatalf("float32 manifest names a precision: %s", man32)
-	}
+	checkRecorded(t, fp32, bf1, "precision", `"bf16"`)
 	lrs, _ := filepath.Glob(filepath.Join(fp32, "LR", "*.png"))
 	if len(lrs) != 2 {
 		t.Fatalf("%d LR images", len(lrs))
@@ -301,31 +294,72 @@ func TestSynthRefine(t *testing.T) {
 	if code, out := run(t, append(common, "--out", luma, "--refine", "luma")...); code != 0 {
 		t.Fatalf("luma: exit %d: %s", code, out)
 	}
-	man, _ := os.ReadFile(filepath.Join(luma, "manifest.jsonl"))
-	runJSON, _ := os.ReadFile(filepath.Join(luma, "run.json"))
-	if !strings.Contains(string(man), `"refine":"luma"`) || !strings.Contains(string(runJSON), `"refine": "luma"`) {
-		t.Fatalf("refine not recorded:\n%s\n%s", man, runJSON)
-	}
-	if manRGB, _ := os.ReadFile(filepath.Join(rgb, "manifest.jsonl")); strings.Contains(string(manRGB), "refine") {
-		t.Fatalf("rgb manifest names a refinement: %s", manRGB)
-	}
-	a, b := digest(t, rgb), digest(t, luma)
-	lrs := 0
-	for name, h := range a {
-		if strings.HasPrefix(name, "LR") {
-			lrs++
-			if b[name] == h {
-				t.Errorf("%s: the same with --refine luma as with rgb", name)
-			}
-		}
-	}
-	if lrs == 0 {
-		t.Fatalf("no LR image in %v", a)
-	}
+	checkRecorded(t, rgb, luma, "refine", `"luma"`)
+	lrDiffer(t, rgb, luma)
 	if code, out := run(t, append(common, "--out", luma)...); code == 0 || !strings.Contains(out, "other settings") {
 		t.Fatalf("resuming a luma run as rgb: exit %d: %s", code, out)
 	}
 	if code, out := run(t, append(common, "--out", t.TempDir(), "--refine", "chroma")...); code == 0 || !strings.Contains(out, "--refine") {
 		t.Fatalf("--refine chroma: exit %d: %s", code, out)
+	}
+}
+
+// TestSynthTailSteps checks --tail-steps: recorded, changing the LR
+// images, refused on resume with another value and with another sampler.
+// (A strength below 2/steps runs the last timestep only, without a tail:
+// hence the high maximum.)
+func TestSynthTailSteps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the diffusion model")
+	}
+	hq := makeHQ(t, 1, 64, 64)
+	common := []string{"synth", "--hq", hq, "--model", tinyModel(t), "--seed", "2", "--max-strength", "0.9", "--steps", "20"}
+	plain, tail := t.TempDir(), t.TempDir()
+	if code, out := run(t, append(common, "--out", plain)...); code != 0 {
+		t.Fatalf("plain: exit %d: %s", code, out)
+	}
+	if code, out := run(t, append(common, "--out", tail, "--tail-steps", "4")...); code != 0 {
+		t.Fatalf("tail: exit %d: %s", code, out)
+	}
+	checkRecorded(t, plain, tail, "tail_steps", "4")
+	lrDiffer(t, plain, tail)
+	if code, out := run(t, append(common, "--out", tail)...); code == 0 || !strings.Contains(out, "other settings") {
+		t.Fatalf("resuming a tail run without it: exit %d: %s", code, out)
+	}
+	if code, out := run(t, append(common, "--out", t.TempDir(), "--tail-steps", "4", "--sampler", "unipc")...); code == 0 || !strings.Contains(out, "--tail-steps") {
+		t.Fatalf("--tail-steps with unipc: exit %d: %s", code, out)
+	}
+}
+
+// checkRecorded checks that the synth run in set records key with the
+// JSON value in its manifest and run.json, and the run in plain, made
+// without the setting, does not name it.
+func checkRecorded(t *testing.T, plain, set, key, value string) {
+	t.Helper()
+	man, _ := os.ReadFile(filepath.Join(set, "manifest.jsonl"))
+	runJSON, _ := os.ReadFile(filepath.Join(set, "run.json"))
+	if !strings.Contains(string(man), `"`+key+`":`+value) || !strings.Contains(string(runJSON), `"`+key+`": `+value) {
+		t.Fatalf("%s not recorded:\n%s\n%s", key, man, runJSON)
+	}
+	if manPlain, _ := os.ReadFile(filepath.Join(plain, "manifest.jsonl")); strings.Contains(string(manPlain), key) {
+		t.Fatalf("the manifest made without the setting names %s: %s", key, manPlain)
+	}
+}
+
+// lrDiffer checks that every LR image of two synth runs differs.
+func lrDiffer(t *testing.T, a, b string) {
+	t.Helper()
+	da, db := digest(t, a), digest(t, b)
+	lrs := 0
+	for name, h := range da {
+		if strings.HasPrefix(name, "LR") {
+			lrs++
+			if db[name] == h {
+				t.Errorf("%s: the same in %s and %s", name, a, b)
+			}
+		}
+	}
+	if lrs == 0 {
+		t.Fatalf("no LR image in %v", da)
 	}
 }
