@@ -278,56 +278,41 @@ func TestSynthPrecision(t *testing.T) {
 	}
 }
 
-// TestSynthRefine checks --refine luma: recorded in run.json and the
-// manifest, other LQ images than the rgb run's, kept on resume, and an
-// unknown value refused naming the flag.
-func TestSynthRefine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the diffusion model")
-	}
-	hq := makeHQ(t, 1, 64, 64)
-	common := []string{"synth", "--hq", hq, "--model", tinyModel(t), "--seed", "5", "--max-strength", "0.3", "--steps", "20"}
-	rgb, luma := t.TempDir(), t.TempDir()
-	if code, out := run(t, append(common, "--out", rgb)...); code != 0 {
-		t.Fatalf("rgb: exit %d: %s", code, out)
-	}
-	if code, out := run(t, append(common, "--out", luma, "--refine", "luma")...); code != 0 {
-		t.Fatalf("luma: exit %d: %s", code, out)
-	}
-	checkRecorded(t, rgb, luma, "refine", `"luma"`)
-	lrDiffer(t, rgb, luma)
-	if code, out := run(t, append(common, "--out", luma)...); code == 0 || !strings.Contains(out, "other settings") {
-		t.Fatalf("resuming a luma run as rgb: exit %d: %s", code, out)
-	}
-	if code, out := run(t, append(common, "--out", t.TempDir(), "--refine", "chroma")...); code == 0 || !strings.Contains(out, "--refine") {
-		t.Fatalf("--refine chroma: exit %d: %s", code, out)
-	}
-}
-
-// TestSynthTailSteps checks --tail-steps: recorded, changing the LR
-// images, refused on resume with another value and with another sampler.
-// (A strength below 2/steps runs the last timestep only, without a tail:
-// hence the high maximum.)
-func TestSynthTailSteps(t *testing.T) {
+// TestSynthSettings checks the diffusion step's settings that runs record
+// only when they are not the default (--refine luma, --tail-steps): each
+// recorded in run.json and the manifest, giving other LQ images than the
+// default run's, refused on resume without it, and a bad value refused
+// naming the flag. (A strength below 2/steps runs the last timestep only,
+// without a tail: hence the high maximum.)
+func TestSynthSettings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the diffusion model")
 	}
 	hq := makeHQ(t, 1, 64, 64)
 	common := []string{"synth", "--hq", hq, "--model", tinyModel(t), "--seed", "2", "--max-strength", "0.9", "--steps", "20"}
-	plain, tail := t.TempDir(), t.TempDir()
+	plain := t.TempDir()
 	if code, out := run(t, append(common, "--out", plain)...); code != 0 {
-		t.Fatalf("plain: exit %d: %s", code, out)
+		t.Fatalf("default settings: exit %d: %s", code, out)
 	}
-	if code, out := run(t, append(common, "--out", tail, "--tail-steps", "4")...); code != 0 {
-		t.Fatalf("tail: exit %d: %s", code, out)
-	}
-	checkRecorded(t, plain, tail, "tail_steps", "4")
-	lrDiffer(t, plain, tail)
-	if code, out := run(t, append(common, "--out", tail)...); code == 0 || !strings.Contains(out, "other settings") {
-		t.Fatalf("resuming a tail run without it: exit %d: %s", code, out)
-	}
-	if code, out := run(t, append(common, "--out", t.TempDir(), "--tail-steps", "4", "--sampler", "unipc")...); code == 0 || !strings.Contains(out, "--tail-steps") {
-		t.Fatalf("--tail-steps with unipc: exit %d: %s", code, out)
+	for _, tc := range []struct {
+		flag, value, key, recorded string
+		bad                        []string
+	}{
+		{"--refine", "luma", "refine", `"luma"`, []string{"--refine", "chroma"}},
+		{"--tail-steps", "4", "tail_steps", "4", []string{"--tail-steps", "4", "--sampler", "unipc"}},
+	} {
+		set := t.TempDir()
+		if code, out := run(t, append(common, "--out", set, tc.flag, tc.value)...); code != 0 {
+			t.Fatalf("%s %s: exit %d: %s", tc.flag, tc.value, code, out)
+		}
+		checkRecorded(t, plain, set, tc.key, tc.recorded)
+		lrDiffer(t, plain, set)
+		if code, out := run(t, append(common, "--out", set)...); code == 0 || !strings.Contains(out, "other settings") {
+			t.Fatalf("resuming a %s %s run without it: exit %d: %s", tc.flag, tc.value, code, out)
+		}
+		if code, out := run(t, append(append(common, "--out", t.TempDir()), tc.bad...)...); code == 0 || !strings.Contains(out, tc.flag) {
+			t.Fatalf("%v: exit %d: %s", tc.bad, code, out)
+		}
 	}
 }
 
