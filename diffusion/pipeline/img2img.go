@@ -145,15 +145,15 @@ func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error
 	default:
 		return nil, optionError("final_sigmas", "%q is not %s or %s", opt.FinalSigmas, schedule.FinalZero, schedule.FinalSigmaMin)
 	}
+	sch, err := sampler.New(opt.Sampler, sc)
+	if err != nil {
+		return nil, &OptionError{"sampler", err}
+	}
 	if err := CheckTailSteps(opt.TailSteps, opt.Sampler); err != nil {
 		return nil, &OptionError{"tail_steps", err}
 	}
 	if opt.TailSteps == 0 {
 		opt.TailSteps = 1
-	}
-	sch, err := sampler.New(opt.Sampler, sc)
-	if err != nil {
-		return nil, &OptionError{"sampler", err}
 	}
 	if d, ok := sch.(*sampler.DDIM); ok && opt.TailSteps > 1 {
 		d.TailSteps = opt.TailSteps

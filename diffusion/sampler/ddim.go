@@ -72,12 +72,12 @@ func (d *DDIM) SetTimesteps(n int) error {
 		if hi-lo < k {
 			return fmt.Errorf("sampler: DDIM tail_steps %d is more than the %d timesteps between the last two (%d and %d)", k, hi-lo, hi, lo)
 		}
-		tail := make([]int, 0, len(ts)+k-1)
-		tail = append(tail, ts[:len(ts)-1]...)
+		list := make([]int, 0, len(ts)+k-1)
+		list = append(list, ts[:len(ts)-1]...)
 		for j := 1; j <= k; j++ {
-			tail = append(tail, hi-(hi-lo)*j/k)
+			list = append(list, hi-(hi-lo)*j/k)
 		}
-		ts, d.tailFrom, d.tail = tail, hi, tail[len(tail)-k:]
+		ts, d.tailFrom, d.tail = list, hi, list[len(list)-k:]
 	} else if k < 0 {
 		return fmt.Errorf("sampler: DDIM tail_steps %d is negative", k)
 	}
