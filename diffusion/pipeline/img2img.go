@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/degradiff/degradiff/diffusion/sampler"
 	"github.com/degradiff/degradiff/diffusion/schedule"
@@ -61,10 +60,10 @@ func CheckTailSteps(tail int, samplerName string) error {
 	if samplerName == "" {
 		samplerName = DefaultSampler
 	}
-	switch {
-	case tail < 0 || tail > 1000:
+	if tail < 0 || tail > 1000 {
 		return fmt.Errorf("%d is outside 0..1000", tail)
-	case tail > 1 && !strings.EqualFold(samplerName, "ddim") && samplerName != schedule.DDIMClass:
+	}
+	if class, err := sampler.ClassOf(samplerName); tail > 1 && (err != nil || class != schedule.DDIMClass) {
 		return fmt.Errorf("%d needs the ddim sampler, not %s", tail, samplerName)
 	}
 	return nil
@@ -145,8 +144,7 @@ func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error
 	default:
 		return nil, optionError("final_sigmas", "%q is not %s or %s", opt.FinalSigmas, schedule.FinalZero, schedule.FinalSigmaMin)
 	}
-	sch, err := sampler.New(opt.Sampler, sc)
-	if err != nil {
+	if _, err := sampler.ClassOf(opt.Sampler); err != nil {
 		return nil, &OptionError{"sampler", err}
 	}
 	if err := CheckTailSteps(opt.TailSteps, opt.Sampler); err != nil {
@@ -155,18 +153,31 @@ func New(predict Denoiser, schedulerConfig []byte, opt Options) (*Img2Img, error
 	if opt.TailSteps == 0 {
 		opt.TailSteps = 1
 	}
-	if d, ok := sch.(*sampler.DDIM); ok && opt.TailSteps > 1 {
-		d.TailSteps = opt.TailSteps
-		if err := d.SetTimesteps(opt.Steps); err != nil {
+	p := &Img2Img{predict: predict, sched: sc, opt: opt}
+	sch, err := p.scheduler()
+	if err != nil {
+		return nil, &OptionError{"sampler", err}
+	}
+	if opt.TailSteps > 1 {
+		// The tail must fit the schedule's last step.
+		if err := sch.SetTimesteps(opt.Steps); err != nil {
 			return nil, &OptionError{"tail_steps", err}
 		}
 	}
-	p := &Img2Img{predict: predict, sched: sc, opt: opt}
 	switch sch.(type) {
 	case *sampler.UniPC, *sampler.DPMSolver:
 		p.finalSigmas = sch.Config().FinalSigmasType
 	}
 	return p, nil
+}
+
+// scheduler returns a new scheduler of the options, with the DDIM tail.
+func (p *Img2Img) scheduler() (sampler.Scheduler, error) {
+	sch, err := sampler.New(p.opt.Sampler, p.sched)
+	if d, ok := sch.(*sampler.DDIM); ok {
+		d.TailSteps = p.opt.TailSteps
+	}
+	return sch, err
 }
 
 // Options returns the options, with their defaults filled in.
@@ -187,12 +198,9 @@ type Run struct {
 // given initial noise (the shape of x); rnd feeds stochastic samplers and
 // may be nil for deterministic ones. Strength 0 returns a copy of x.
 func (p *Img2Img) Tensor(x, noise *tensor.Tensor, strength float64, rnd sampler.NoiseSource) (*tensor.Tensor, Run, error) {
-	sch, err := sampler.New(p.opt.Sampler, p.sched)
+	sch, err := p.scheduler()
 	if err != nil {
 		return nil, Run{}, err
-	}
-	if d, ok := sch.(*sampler.DDIM); ok {
-		d.TailSteps = p.opt.TailSteps
 	}
 	predict := p.predict
 	if h, w := x.Shape[2], x.Shape[3]; p.opt.Tile > 0 && (h > p.opt.Tile || w > p.opt.Tile) {

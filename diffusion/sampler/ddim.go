@@ -30,8 +30,7 @@ type DDIM struct {
 	sched     *schedule.Schedule
 	timesteps []int
 	numSteps  int
-	tailFrom  int     // the timestep the tail starts from
-	tail      []int   // the tail's timesteps after tailFrom, the last one last
+	tail      []int   // the end of timesteps after the timestep the tail starts from
 	finalAcp  float32 // alpha-bar after the last step
 }
 
@@ -77,7 +76,7 @@ func (d *DDIM) SetTimesteps(n int) error {
 		for j := 1; j <= k; j++ {
 			list = append(list, hi-(hi-lo)*j/k)
 		}
-		ts, d.tailFrom, d.tail = list, hi, list[len(list)-k:]
+		ts, d.tail = list, list[len(list)-k:]
 	} else if k < 0 {
 		return fmt.Errorf("sampler: DDIM tail_steps %d is negative", k)
 	}
@@ -89,14 +88,15 @@ func (d *DDIM) SetTimesteps(n int) error {
 // (below 0 after the last), or from the tail's first timestep on the next
 // timestep of the tail.
 func (d *DDIM) prevTimestep(t int) int {
-	switch {
-	case d.tail == nil || t > d.tailFrom:
+	if d.tail == nil {
 		return t - d.cfg.NumTrainTimesteps/d.numSteps
-	case t == d.tailFrom:
-		return d.tail[0]
 	}
-	if i := slices.Index(d.tail, t); i >= 0 && i+1 < len(d.tail) {
-		return d.tail[i+1]
+	from := d.timesteps[len(d.timesteps)-len(d.tail)-1:] // the tail's start, then the tail
+	if t > from[0] {
+		return t - d.cfg.NumTrainTimesteps/d.numSteps
+	}
+	if i := slices.Index(from, t); i >= 0 && i+1 < len(from) {
+		return from[i+1]
 	}
 	return -1
 }

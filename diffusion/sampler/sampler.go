@@ -95,16 +95,9 @@ func Names() []string {
 // "dpmpp"), configured by cfg resolved for its diffusers class (see
 // schedule.Config.Resolve). A diffusers class name is accepted as well.
 func New(name string, cfg schedule.Config) (Scheduler, error) {
-	class, ok := classes[strings.ToLower(name)]
-	if !ok {
-		for _, c := range classes {
-			if c == name {
-				class, ok = c, true
-			}
-		}
-	}
-	if !ok {
-		return nil, fmt.Errorf("sampler: unknown scheduler %q (valid: %s)", name, strings.Join(Names(), ", "))
+	class, err := ClassOf(name)
+	if err != nil {
+		return nil, err
 	}
 	switch class {
 	case schedule.DDPMClass:
@@ -116,6 +109,20 @@ func New(name string, cfg schedule.Config) (Scheduler, error) {
 	default:
 		return NewDPMSolver(cfg)
 	}
+}
+
+// ClassOf returns the diffusers class of the scheduler New would make for
+// name, for callers that check settings before they have a configuration.
+func ClassOf(name string) (string, error) {
+	if class, ok := classes[strings.ToLower(name)]; ok {
+		return class, nil
+	}
+	for _, c := range classes {
+		if c == name {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("sampler: unknown scheduler %q (valid: %s)", name, strings.Join(Names(), ", "))
 }
 
 // Img2ImgStart returns the index of the first timestep an img2img run with
