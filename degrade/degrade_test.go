@@ -128,6 +128,52 @@ func TestUserOverrides(t *testing.T) {
 	}
 }
 
+// TestJPEGQuality100 checks that jpeg_range may reach 100, which
+// DiffJPEG's quantisation factor 200-2q turns into a division by zero:
+// quality 100 compresses almost losslessly instead of panicking or
+// overflowing.
+func TestJPEGQuality100(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	text := "preset: official\nrealesrgan:\n  jpeg_range: [100, 100]\n  jpeg_range2: [100, 100]\n"
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load("", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 3; k++ {
+		_, lr, rec, err := Degrade(pipe, testImage(t, 96, 80), 7, "img", k)
+		if err != nil {
+			t.Fatalf("variant %d: %v", k, err)
+		}
+		if q := rec.Params.RealESRGAN; q.JPEG1 != 100 || q.JPEG2 != 100 {
+			t.Fatalf("variant %d: qualities %v and %v drawn, want 100", k, q.JPEG1, q.JPEG2)
+		}
+		// Nearly lossless: the LR image of quality 99 differs from it by
+		// about a grey level at most, where a broken quantisation gives
+		// noise.
+		rec.Params.RealESRGAN.JPEG1, rec.Params.RealESRGAN.JPEG2 = 99, 99
+		hr, _, _, _ := Degrade(pipe, testImage(t, 96, 80), 7, "img", k)
+		lr99, err := Replay(pipe, hr, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var worst float64
+		for i, v := range lr.Pix {
+			worst = math.Max(worst, math.Abs(float64(v-lr99.Pix[i])))
+		}
+		if worst > 4.0/255 {
+			t.Fatalf("variant %d: quality 100 differs from quality 99 by %.1f grey levels", k, worst*255)
+		}
+	}
+}
+
 // TestPipelines runs every preset on a generated image: sizes, range,
 // 8-bit quantisation, determinism and replay from the JSON record.
 func TestPipelines(t *testing.T) {

@@ -84,9 +84,17 @@ func matlabResize(m *raster.Image, scale float64) (*raster.Image, error) {
 	return resize.Imresize(m, scale, true), nil
 }
 
+// maxDiffJPEGQuality is the highest quality diffJPEG compresses at.
+// Configs allow quality 100 (jpeg_range [95, 100]), where DiffJPEG's
+// quantisation factor 200-2q is 0 and the reference divides by zero; just
+// below 100 the steps are so fine (a thousandth of a grey level) that the
+// compression is lossless but for the chroma subsampling, which is what
+// quality 100 means, while the quantised coefficients still fit in int32.
+const maxDiffJPEGQuality = 99.9999
+
 // diffJPEG applies BasicSR's DiffJPEG at a (float) quality.
 func diffJPEG(m *raster.Image, quality float64) *raster.Image {
-	return jpeg.DiffJPEG(m, quality)
+	return jpeg.DiffJPEG(m, min(quality, maxDiffJPEGQuality))
 }
 
 // realJPEG encodes and decodes m as a JPEG at an integer quality, on the

@@ -40,14 +40,22 @@ func (r *runner) report() (*Results, error) {
 	for _, s := range append(append([]string(nil), c.Sources...), Upscale) {
 		var tests []TestResult
 		var seeds []uint64
+		var files []string
 		for k := 0; k < c.seeds() && (k == 0 || s != Upscale); k++ {
 			var t TestResult
-			if err := atomicfile.ReadJSON(r.testFile(srRun{s, k}), &t); err != nil {
+			f := r.testFile(srRun{s, k})
+			if err := atomicfile.ReadJSON(f, &t); err != nil {
 				return nil, err
 			}
-			tests, seeds = append(tests, t), append(seeds, c.Seed+uint64(k))
+			tests, seeds, files = append(tests, t), append(seeds, c.Seed+uint64(k)), append(files, f)
 		}
-		row := aggregate(s, tests, seeds)
+		row, err := aggregate(s, tests, seeds, files)
+		if err != nil {
+			return nil, err
+		}
+		if len(res.Rows) > 0 && !sameImages(row.Images, res.Rows[0].Images) {
+			return nil, fmt.Errorf("%s: its test pairs differ from those of %s (a result of an earlier run on other test pairs? delete it to test again)", files[0], r.testFile(srRun{res.Rows[0].Source, 0}))
+		}
 		if s != Upscale && s != Real {
 			var g measure.Report
 			if err := atomicfile.ReadJSON(r.gapFile(s), &g); err != nil {
@@ -133,6 +141,11 @@ func (r *runner) document(res *Results) report.Document {
 		Head: res.head(),
 		Rows: rows,
 	})
+	if n := c.seeds(); n > 1 {
+		d.Sections[0].Paras = append(d.Sections[0].Paras, fmt.Sprintf(
+			"Each source's network was trained %d times, with SR training seeds %d to %d (the pairs, made once with seed %d, are the same for every seed): PSNR and SSIM are the means over these seeds, ± their standard deviation over seeds, and the per-pair table gives each pair's mean over seeds. The loss curves and the sample crops show the first seed's networks.",
+			n, c.Seed, c.Seed+uint64(n-1), c.Seed))
+	}
 	if a := res.Adapt; a != nil {
 		d.Sections[0].Paras = append(d.Sections[0].Paras, fmt.Sprintf(
 			"The diffusion model of %s was first adapted to the real LQ images: %s, fine-tuned for %d steps on the %d real LQ images, became %s (see Setup). Its KID, FD and classifier accuracy therefore compare with images its model learnt from; PSNR and SSIM are measured on the test pairs, which it never saw.",
@@ -188,6 +201,10 @@ func (r *runner) document(res *Results) report.Document {
 		c2stText = fmt.Sprintf("%d splits of %d steps, %d patches of %d pixels per image", o.Splits, o.Steps, o.Patches, o.PatchSize)
 	}
 	fo := gap.Features.WithDefaults()
+	seedText := fmt.Sprint(c.Seed)
+	if n := c.seeds(); n > 1 {
+		seedText += fmt.Sprintf("; SR training seeds %d to %d (sr_seeds %d)", c.Seed, c.Seed+uint64(n-1), n)
+	}
 	d.Sections = append(d.Sections, report.Section{
 		Title: "Setup",
 		Head:  []string{"setting", "value"},
@@ -201,9 +218,9 @@ func (r *runner) document(res *Results) report.Document {
 			{"calibrated degradation (" + Calibrated + ")", r.calibrationText()},
 			{"diffusion step", c.Synth.String()},
 			{"SR network", fmt.Sprintf("srnet x%d, %d features, %d blocks, %s base", c.SR.Model.Scale, c.SR.Model.NumFeat, c.SR.Model.NumBlock, c.SR.Model.Base)},
-			{"SR training", fmt.Sprintf("%d steps, batch %d, LR patches %d, %s loss, learning rate %g (%s), EMA %v; settings in %s/SOURCE/%s", c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.Loss, c.SR.LR, c.SR.LRSchedule, c.SR.UseEMA, SRDir, "config.yaml")},
+			{"SR training", fmt.Sprintf("%d steps, batch %d, LR patches %d, %s loss, learning rate %g (%s), EMA %v, precision %s; settings in %s/SOURCE/%s", c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.Loss, c.SR.LR, c.SR.LRSchedule, c.SR.UseEMA, precisionName(c.SR.Precision), SRDir, "config.yaml")},
 			{"gap", fmt.Sprintf("%d feature crops of %d pixels per image; classifier test: %s; seed %d", fo.Patches, fo.PatchSize, c2stText, gap.Seed)},
-			{"seed", fmt.Sprint(c.Seed)},
+			{"seed", seedText},
 		},
 	})
 	cmd := c.Command
@@ -278,4 +295,13 @@ func (r *runner) drawCurves() error {
 		ch.Series = append(ch.Series, ser)
 	}
 	return plot.SavePNG(filepath.Join(r.out, CurvesPNG), ch.Draw(900, 450))
+}
+
+// precisionName is the SR training precision as configs name it ("" is
+// the default, fp32).
+func precisionName(p string) string {
+	if p == "" {
+		return "fp32"
+	}
+	return p
 }

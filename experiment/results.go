@@ -83,11 +83,12 @@ func label(source string) string {
 // cells returns a row's columns as text: source, PSNR, SSIM, KID, FD,
 // C2ST accuracy with its interval.
 func (row Row) cells() []string {
-	psnr := dB(row.PSNR)
+	psnr, ssim := dB(row.PSNR), fmt.Sprintf("%.4f", row.SSIM)
 	if len(row.Seeds) > 1 {
 		psnr = fmt.Sprintf("%s ± %.2f", psnr, row.PSNRStd)
+		ssim = fmt.Sprintf("%s ± %.4f", ssim, row.SSIMStd)
 	}
-	out := []string{label(row.Source), psnr, fmt.Sprintf("%.4f", row.SSIM), "-", "-", "-"}
+	out := []string{label(row.Source), psnr, ssim, "-", "-", "-"}
 	if g := row.Gap; g != nil {
 		out[3] = fmt.Sprintf("%.4f ± %.4f", g.KID.Mean, g.KID.Std)
 		out[4] = fmt.Sprintf("%.3f", g.FD)

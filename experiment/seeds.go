@@ -21,7 +21,8 @@ type Comparison struct {
 	// Delta is the difference of the mean PSNR (dB).
 	Delta float64 `json:"delta_psnr"`
 	// SeedCI is the 95% interval of Delta over SR training seeds (Welch's
-	// t on the per-seed PSNR); absent with one seed.
+	// t on the per-seed PSNR); absent with one seed, or when no seed's
+	// PSNR differs from another's.
 	SeedCI *[2]float64 `json:"seed_ci,omitempty"`
 	// ImageCI is the paired 95% interval over test images of the
 	// per-image PSNR (each the mean over seeds).
@@ -29,7 +30,7 @@ type Comparison struct {
 	// Better counts the test images where this source is ahead.
 	Better int `json:"better_images"`
 	Images int `json:"images"`
-	// Significant: the interval over seeds (or, with one seed, over
+	// Significant: the interval over seeds (or, without one, over
 	// images) excludes 0.
 	Significant bool `json:"significant"`
 }
@@ -51,7 +52,7 @@ func meanStd(v []float64) (mean, std float64) {
 // compare returns row against base (both aggregated over seeds, with
 // Images in the same test-pair order).
 func compare(row, base Row) *Comparison {
-	if len(row.Images) != len(base.Images) || len(row.Images) < 2 {
+	if len(row.Images) < 2 || !sameImages(row.Images, base.Images) {
 		return nil
 	}
 	c := &Comparison{Delta: row.PSNR - base.PSNR, Images: len(row.Images)}
@@ -67,9 +68,10 @@ func compare(row, base Row) *Comparison {
 	c.ImageCI = [2]float64{m - h, m + h}
 	c.Significant = c.ImageCI[0] > 0 || c.ImageCI[1] < 0
 	if len(row.Seeds) >= 2 && len(base.Seeds) >= 2 {
-		_, ci := WelchCI(seedPSNR(row), seedPSNR(base))
-		c.SeedCI = &ci
-		c.Significant = c.SeedCI[0] > 0 || c.SeedCI[1] < 0
+		if _, ci, ok := WelchCI(seedPSNR(row), seedPSNR(base)); ok {
+			c.SeedCI = &ci
+			c.Significant = c.SeedCI[0] > 0 || c.SeedCI[1] < 0
+		}
 	}
 	return c
 }
@@ -80,8 +82,11 @@ func MeanStd(v []float64) (mean, std float64) { return meanStd(v) }
 
 // WelchCI returns the difference of the means of a and b and its 95%
 // interval by Welch's t (unequal variances, Welch–Satterthwaite degrees
-// of freedom); a and b need at least 2 values each.
-func WelchCI(a, b []float64) (delta float64, ci [2]float64) {
+// of freedom); a and b need at least 2 values each. When neither varies
+// the interval is a point (ok is false): seeds that agree to the last
+// digit say nothing about the spread, so callers must not call such a
+// difference significant on it.
+func WelchCI(a, b []float64) (delta float64, ci [2]float64, ok bool) {
 	ma, sa := meanStd(a)
 	mb, sb := meanStd(b)
 	delta = ma - mb
@@ -93,7 +98,7 @@ func WelchCI(a, b []float64) (delta float64, ci [2]float64) {
 		df = (va + vb) * (va + vb) / (va*va/float64(len(a)-1) + vb*vb/float64(len(b)-1))
 	}
 	h := c2st.StudentQuantile(0.975, df) * se
-	return delta, [2]float64{delta - h, delta + h}
+	return delta, [2]float64{delta - h, delta + h}, va+vb > 0
 }
 
 func seedPSNR(r Row) []float64 {
@@ -105,10 +110,13 @@ func seedPSNR(r Row) []float64 {
 }
 
 // gapClosed returns the fraction of the Official -> Real PSNR gap that
-// row closes: 0 at Official, 1 at Real.
+// row closes: 0 at Official, 1 at Real. It is nil unless Real is
+// significantly better than Official (real.VsOfficial): a gap inside the
+// noise, or a negative one, would give a share that is huge or of the
+// wrong sign.
 func gapClosed(row, official, real Row) *float64 {
 	den := real.PSNR - official.PSNR
-	if den == 0 {
+	if c := real.VsOfficial; c == nil || !c.Significant || den <= 0 {
 		return nil
 	}
 	f := (row.PSNR - official.PSNR) / den
@@ -117,8 +125,20 @@ func gapClosed(row, official, real Row) *float64 {
 
 // aggregate folds the test results of a source's seeds into one row: the
 // means over seeds, their standard deviations, and per image the mean
-// over seeds.
-func aggregate(source string, tests []TestResult, seeds []uint64) Row {
+// over seeds. files names each seed's test result for errors: every seed
+// must have been tested on the same pairs, in the same order (a test
+// result left from a run on another test folder would otherwise be
+// averaged with the wrong images).
+func aggregate(source string, tests []TestResult, seeds []uint64, files []string) (Row, error) {
+	for k := 1; k < len(tests); k++ {
+		if !sameImages(tests[k].Images, tests[0].Images) {
+			return Row{}, fmt.Errorf("%s: its test pairs differ from those of %s (a result of an earlier run on other test pairs? delete it to test again)", files[k], files[0])
+		}
+	}
+	if len(tests) == 1 {
+		// One seed: the row is that run's, bit for bit, as before seeds.
+		return Row{Source: source, PSNR: tests[0].PSNR, SSIM: tests[0].SSIM, Images: tests[0].Images}, nil
+	}
 	row := Row{Source: source}
 	var psnr, ssim []float64
 	for k, t := range tests {
@@ -127,10 +147,6 @@ func aggregate(source string, tests []TestResult, seeds []uint64) Row {
 	}
 	row.PSNR, row.PSNRStd = meanStd(psnr)
 	row.SSIM, row.SSIMStd = meanStd(ssim)
-	if len(tests) == 1 {
-		// One seed: the row is that run's, bit for bit, as before seeds.
-		return Row{Source: source, PSNR: tests[0].PSNR, SSIM: tests[0].SSIM, Images: tests[0].Images}
-	}
 	row.Images = make([]Score, len(tests[0].Images))
 	for i := range row.Images {
 		row.Images[i].Name = tests[0].Images[i].Name
@@ -139,7 +155,21 @@ func aggregate(source string, tests []TestResult, seeds []uint64) Row {
 			row.Images[i].SSIM += t.Images[i].SSIM / float64(len(tests))
 		}
 	}
-	return row
+	return row, nil
+}
+
+// sameImages reports whether a and b score the same test pairs in the
+// same order.
+func sameImages(a, b []Score) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			return false
+		}
+	}
+	return true
 }
 
 // compareRows fills VsOfficial (with several seeds, or against a Real
@@ -161,11 +191,14 @@ func (res *Results) compareRows() {
 	}
 	for i := range res.Rows {
 		row := &res.Rows[i]
-		if row.Source == Official || row.Source == Upscale {
-			continue
+		if row.Source != Official && row.Source != Upscale {
+			row.VsOfficial = compare(*row, *official)
 		}
-		row.VsOfficial = compare(*row, *official)
-		if real != nil && row.Source != Real {
+	}
+	// After every comparison: the share needs Real's.
+	for i := range res.Rows {
+		row := &res.Rows[i]
+		if real != nil && row.Source != Official && row.Source != Upscale && row.Source != Real {
 			row.GapClosed = gapClosed(*row, *official, *real)
 		}
 	}
@@ -201,6 +234,6 @@ func (res *Results) comparisonSection() (report.Section, bool) {
 	if len(sec.Rows) == 0 {
 		return sec, false
 	}
-	sec.Paras = []string{fmt.Sprintf("Each source's network against the one trained on %s's pairs, its starting point. With several SR training seeds, PSNR is the mean over seeds and a difference is significant when its interval over seeds (Welch's t, 95%%) excludes 0; with one seed, when the paired interval over test images does. \"Gap to real closed\" is the share of the difference between %s and %s that the source makes up (100%%: as good as training on real pairs).", Official, Official, Real)}
+	sec.Paras = []string{fmt.Sprintf("Each source's network against the one trained on %s's pairs, its starting point. With several SR training seeds, PSNR is the mean over seeds and a difference is significant when its interval over seeds (Welch's t, 95%%) excludes 0; with one seed, when the paired interval over test images does. \"Gap to real closed\" is the share of the difference between %s and %s that the source makes up (100%%: as good as training on real pairs), given only when %s is significantly ahead of %s.", Official, Official, Real, Real, Official)}
 	return sec, true
 }

@@ -170,9 +170,10 @@ func compareRows(method, base Row) []Difference {
 		}
 		d := Difference{Measure: m.Key, Delta: a.Mean - b.Mean}
 		if len(a.Seeds) >= 2 && len(b.Seeds) >= 2 {
-			_, ci := experiment.WelchCI(a.Seeds, b.Seeds)
-			d.CI = &ci
-			d.Significant = ci[0] > 0 || ci[1] < 0
+			if _, ci, ok := experiment.WelchCI(a.Seeds, b.Seeds); ok {
+				d.CI = &ci
+				d.Significant = ci[0] > 0 || ci[1] < 0
+			}
 		}
 		d.Better = d.Delta > 0 == m.Higher && d.Delta != 0
 		out = append(out, d)

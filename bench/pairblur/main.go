@@ -1,0 +1,180 @@
+// Command pairblur measures which isotropic Gaussian blur, applied to the HR
+// image before MATLAB's antialiased bicubic downscaling, best explains the
+// LR images of a folder of real pairs (RealSR's cameras, for example).
+//
+// It is a check of degradiff calibrate, which fits the blur from unpaired
+// LR images alone: the blur sigmas it fits should fall where the real pairs
+// put them. For each sigma it prints the mean Y-channel PSNR between the
+// degraded HR image and the real LR image (border of the scale cropped,
+// BasicSR's convention), then the quartiles of the best sigma per pair.
+//
+// With --degrade it also degrades each HR image with degradation presets or
+// config files (draws variants each, as degradiff degrade would) and prints
+// the mean Y-PSNR of their LR images against the real ones, plain and after
+// a Gaussian low-pass of sigma 1.5 LR pixels that ignores noise and
+// compression: how well each degradation's blur and resizing match the
+// cameras'.
+//
+//	go run ./bench/pairblur --pairs ../shared/data/real_pairs/RealSR_V3 \
+//	    --exclude 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*' \
+//	    --degrade bicubic,official,CAL/config.yaml
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/degrade/blur"
+	"github.com/degradiff/degradiff/degrade/resize"
+	"github.com/degradiff/degradiff/measure/fidelity"
+	"github.com/degradiff/degradiff/pairset/pairread"
+	"github.com/degradiff/degradiff/raster"
+)
+
+func main() {
+	pairs := flag.String("pairs", "", "paired folder (HR/ and LR/, or meta_info.txt)")
+	include := flag.String("include", "", "comma-separated globs of HR names to keep")
+	exclude := flag.String("exclude", "", "comma-separated globs of HR names to leave out")
+	scale := flag.Int("scale", 4, "HR size over LR size")
+	sigmaList := flag.String("sigmas", "0,0.4,0.6,0.8,1,1.2,1.5,1.75,2,2.5,3", "Gaussian sigmas to try, in HR pixels (0: no blur)")
+	degradeList := flag.String("degrade", "", "comma-separated degradation presets or config files to compare with the real LR images")
+	draws := flag.Int("draws", 4, "LR variants per HR image and degradation (1..64)")
+	seed := flag.Uint64("seed", 1, "seed of the degradations")
+	flag.Parse()
+	if err := run(*pairs, *include, *exclude, *scale, *sigmaList, *degradeList, *draws, *seed); err != nil {
+		fmt.Fprintln(os.Stderr, "pairblur:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir, include, exclude string, scale int, sigmaList, degradeList string, draws int, seed uint64) error {
+	if dir == "" {
+		return fmt.Errorf("--pairs is required")
+	}
+	if draws < 1 || draws > 64 {
+		return fmt.Errorf("--draws %d is outside 1..64", draws)
+	}
+	var pipes []degrade.Pipeline
+	var pipeNames []string
+	for _, d := range strings.Split(degradeList, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		var c degrade.Config
+		var err error
+		if _, statErr := os.Stat(d); statErr == nil {
+			c, err = degrade.Load("", d)
+		} else {
+			c, err = degrade.LoadPreset(d)
+		}
+		if err != nil {
+			return fmt.Errorf("--degrade %s: %w", d, err)
+		}
+		if c.Scale != scale || c.ResizeBack {
+			return fmt.Errorf("--degrade %s: scale %d (resize back %v), want %d without resizing back", d, c.Scale, c.ResizeBack, scale)
+		}
+		p, err := degrade.New(c)
+		if err != nil {
+			return fmt.Errorf("--degrade %s: %w", d, err)
+		}
+		pipes, pipeNames = append(pipes, p), append(pipeNames, d)
+	}
+	sigmas, err := parseSigmas(sigmaList)
+	if err != nil {
+		return err
+	}
+	opt := pairread.Options{Scale: scale}
+	if opt.Include, err = pairread.ParseGlobs(include); err != nil {
+		return fmt.Errorf("--include: %w", err)
+	}
+	if opt.Exclude, err = pairread.ParseGlobs(exclude); err != nil {
+		return fmt.Errorf("--exclude: %w", err)
+	}
+	set, err := pairread.OpenWith(dir, opt)
+	if err != nil {
+		return err
+	}
+	if set.Len() == 0 {
+		return fmt.Errorf("--pairs %s: no pair selected", dir)
+	}
+	fo := fidelity.Options{CropBorder: scale, TestY: true}
+	lowPass := blur.Gaussian(2*int(3*1.5+0.5)+1, 1.5, 1.5, 0, true)
+	plainSum := make([]float64, len(pipes))
+	lowSum := make([]float64, len(pipes))
+	mean := make([]float64, len(sigmas))
+	meanLow := make([]float64, len(sigmas))
+	best := make([]float64, 0, set.Len())
+	for i := 0; i < set.Len(); i++ {
+		hr, lr, err := set.Load(i)
+		if err != nil {
+			return err
+		}
+		lrLow := blur.Filter2D(lr, lowPass)
+		bestSigma, bestPSNR := 0.0, -1.0
+		for j, s := range sigmas {
+			x := hr
+			if s > 0 {
+				// A kernel of about 4 sigma on each side keeps the tails.
+				size := 2*int(4*s+0.5) + 1
+				x = blur.Filter2D(hr, blur.FspecialGaussian(size, s))
+			}
+			lq := resize.Imresize(x, 1/float64(scale), true).Round()
+			p := fidelity.PSNR(lq, lr, fo)
+			mean[j] += p / float64(set.Len())
+			meanLow[j] += fidelity.PSNR(blur.Filter2D(lq, lowPass), lrLow, fo) / float64(set.Len())
+			if p > bestPSNR {
+				bestSigma, bestPSNR = s, p
+			}
+		}
+		best = append(best, bestSigma)
+		for j, p := range pipes {
+			it, err := degrade.Prepare(p, hr, seed, set.Pairs[i].Name)
+			if err != nil {
+				return fmt.Errorf("%s: %w", set.Pairs[i].HRPath, err)
+			}
+			for k := 0; k < draws; k++ {
+				lq, _, err := it.Variant(k)
+				if err != nil {
+					return fmt.Errorf("%s: %s: %w", set.Pairs[i].HRPath, pipeNames[j], err)
+				}
+				if !raster.SameSize(lq, lr) {
+					return fmt.Errorf("%s: %s made a %dx%d LR image, the real one is %dx%d", set.Pairs[i].HRPath, pipeNames[j], lq.W, lq.H, lr.W, lr.H)
+				}
+				n := float64(set.Len() * draws)
+				plainSum[j] += fidelity.PSNR(lq, lr, fo) / n
+				lowSum[j] += fidelity.PSNR(blur.Filter2D(lq, lowPass), lrLow, fo) / n
+			}
+		}
+	}
+	fmt.Printf("%d pairs of %s, x%d\n\nsigma (HR px)  mean Y-PSNR of blur+bicubic against the real LR (dB), plain and after a low-pass of sigma 1.5 LR px\n", set.Len(), dir, scale)
+	for j, s := range sigmas {
+		fmt.Printf("%13.2f  %.2f  %.2f\n", s, mean[j], meanLow[j])
+	}
+	sort.Float64s(best)
+	q := func(f float64) float64 { return best[int(f*float64(len(best)-1)+0.5)] }
+	fmt.Printf("\nbest sigma per pair: min %.2f, quartiles %.2f / %.2f / %.2f, max %.2f\n", best[0], q(0.25), q(0.5), q(0.75), best[len(best)-1])
+	if len(pipes) > 0 {
+		fmt.Printf("\n%d LR variants per HR image, seed %d; mean Y-PSNR against the real LR (dB), plain and after a low-pass of sigma 1.5 LR px\n", draws, seed)
+		for j := range pipes {
+			fmt.Printf("%-40s  %.2f  %.2f\n", pipeNames[j], plainSum[j], lowSum[j])
+		}
+	}
+	return nil
+}
+
+func parseSigmas(list string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(list, ",") {
+		s, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || s < 0 || s > 20 || s != s {
+			return nil, fmt.Errorf("--sigmas: %q is not a sigma in [0, 20]", f)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
