@@ -215,6 +215,15 @@ type Config struct {
 	RealPairs        string   `yaml:"real_pairs,omitempty" json:"real_pairs,omitempty"`
 	RealPairsInclude []string `yaml:"real_pairs_include,omitempty" json:"real_pairs_include,omitempty"`
 	RealPairsExclude []string `yaml:"real_pairs_exclude,omitempty" json:"real_pairs_exclude,omitempty"`
+	// Val is a paired folder (as Test) of real pairs to validate on,
+	// selected by HR name with ValInclude and ValExclude: every network
+	// is also tested on them (OUT/val/), so that settings can be compared
+	// downstream without looking at the test pairs (on RealSR: the
+	// training split's pairs). It must not share pairs with Test. The Real
+	// source is not validated on pairs it trained on.
+	Val        string   `yaml:"val,omitempty" json:"val,omitempty"`
+	ValInclude []string `yaml:"val_include,omitempty" json:"val_include,omitempty"`
+	ValExclude []string `yaml:"val_exclude,omitempty" json:"val_exclude,omitempty"`
 	// SRSeeds is the number of SR networks trained per source, with
 	// seeds Seed, Seed+1, ...: the report gives their mean, standard
 	// deviation and intervals over seeds (0 means 1).
@@ -371,6 +380,9 @@ func (c Config) Validate() error {
 			return errors.New("--real-pairs: the source real needs a folder of real training pairs (HR/ and LR/)")
 		}
 	}
+	if c.Val == "" && len(c.ValInclude)+len(c.ValExclude) > 0 {
+		return errors.New("--val-include, --val-exclude: they select pairs of --val, which is not given")
+	}
 	if c.SRSeeds < 0 || c.SRSeeds > 20 {
 		return fmt.Errorf("sr_seeds: %d is outside 0..20", c.SRSeeds)
 	}
@@ -378,6 +390,7 @@ func (c Config) Validate() error {
 		"real_lq_include": c.RealLQInclude, "real_lq_exclude": c.RealLQExclude,
 		"test_include": c.TestInclude, "test_exclude": c.TestExclude,
 		"real_pairs_include": c.RealPairsInclude, "real_pairs_exclude": c.RealPairsExclude,
+		"val_include": c.ValInclude, "val_exclude": c.ValExclude,
 	} {
 		for _, g := range globs {
 			if _, err := path.Match(g, ""); err != nil {

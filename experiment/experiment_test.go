@@ -617,7 +617,7 @@ func TestRealSourceAndSeeds(t *testing.T) {
 	if real.GapClosed != nil {
 		t.Errorf("real closes %v of its own gap: the fraction is only for synthetic sources", *real.GapClosed)
 	}
-	if f := gapClosed(Row{PSNR: 26.5}, off, Row{PSNR: off.PSNR + 2}); f == nil || math.Abs(*f-(26.5-off.PSNR)/2) > 1e-12 {
+	if f := gapClosed(Row{PSNR: 26.5}, off, Row{PSNR: off.PSNR + 2, VsOfficial: &Comparison{Significant: true}}); f == nil || math.Abs(*f-(26.5-off.PSNR)/2) > 1e-12 {
 		t.Errorf("gapClosed %v", f)
 	}
 	for _, f := range []string{"sr/real/model", "sr/real.seed1/model", "sr/official.seed1/model", "test/official.seed1.json"} {
@@ -628,6 +628,58 @@ func TestRealSourceAndSeeds(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(out, ReportMD))
 	if err != nil || !strings.Contains(string(md), "## Against official") || !strings.Contains(string(md), "95% CI over seeds") {
 		t.Errorf("report lacks the comparison with official (%v)", err)
+	}
+
+	// Validation pairs added to the finished run: only their stages run,
+	// and Real is not validated on Canon_001, which it trained on.
+	cfg.Val, cfg.ValInclude = in.test, []string{"Canon_001"}
+	log.Reset()
+	if res, err = Run(context.Background(), cfg, out, log); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "bench: sr/") && !strings.Contains(log.String(), "done earlier") {
+		t.Errorf("validation trained networks again:\n%s", log)
+	}
+	off, real = res.Rows[0], res.Rows[1]
+	if res.ValPairs != 1 || off.Val == nil || len(off.Val.Seeds) != 2 || res.Rows[2].Val == nil || real.Val != nil || exists(filepath.Join(out, ValDir, Real+".json")) {
+		t.Fatalf("validation on the real pairs: %d pairs, official %+v, real %+v, upscale %+v", res.ValPairs, off.Val, real.Val, res.Rows[2].Val)
+	}
+	// Other validation pairs are refused until the old results go.
+	cfg.Val, cfg.ValInclude = filepath.Join(t.TempDir(), "val"), nil
+	for i, n := range []string{"Sony_001", "Sony_002"} {
+		hr := scene(t, 40+i, 128, 128)
+		save(t, filepath.Join(cfg.Val, "HR", n+".png"), hr)
+		save(t, filepath.Join(cfg.Val, "LR", n+".png"), resize.Interpolate(hr, 32, 32, resize.Bicubic).Clamp())
+	}
+	if _, err := Run(context.Background(), cfg, out, nil); err == nil || !strings.Contains(err.Error(), "other validation pairs") {
+		t.Fatalf("changed validation pairs: error %v", err)
+	}
+	if err := os.RemoveAll(filepath.Join(out, ValDir)); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = Run(context.Background(), cfg, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	off, real = res.Rows[0], res.Rows[1]
+	if res.ValPairs != 2 || off.Val == nil || real.Val == nil || len(real.Val.Images) != 2 {
+		t.Fatalf("validation: %d pairs, official %+v, real %+v", res.ValPairs, off.Val, real.Val)
+	}
+	if c := real.Val.VsOfficial; c == nil || c.Images != 2 || math.Abs(c.Delta-(real.Val.PSNR-off.Val.PSNR)) > 1e-12 {
+		t.Errorf("real against official on the validation pairs: %+v", c)
+	}
+	for _, f := range []string{"val/official.json", "val/official.seed1.json", "val/real.seed1.json", "val/" + Upscale + ".json"} {
+		if !exists(filepath.Join(out, filepath.FromSlash(f))) {
+			t.Errorf("%s missing", f)
+		}
+	}
+	if md, err := os.ReadFile(filepath.Join(out, ReportMD)); err != nil || !strings.Contains(string(md), "## Validation pairs") {
+		t.Errorf("report lacks the validation section (%v)", err)
+	}
+	// Test pairs are no validation pairs.
+	bad := cfg
+	bad.Val = in.test
+	if _, err := Run(context.Background(), bad, out, nil); err == nil || !strings.Contains(err.Error(), "--val-exclude") {
+		t.Errorf("test pairs as validation pairs: error %v", err)
 	}
 }
 

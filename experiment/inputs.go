@@ -1,12 +1,16 @@
 package experiment
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/pairset"
 	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/train/ddpm"
@@ -31,16 +35,53 @@ func openRealPairs(c Config) (*pairread.Set, error) {
 	return s, nil
 }
 
-// checkRealPairs refuses real training pairs that are test pairs.
-func checkRealPairs(train, test *pairread.Set) error {
+// openVal opens the validation pairs.
+func openVal(c Config) (*pairread.Set, error) {
+	s, err := pairread.OpenWith(c.Val, pairread.Options{Scale: c.Scale, Include: c.ValInclude, Exclude: c.ValExclude})
+	if err != nil {
+		return nil, fmt.Errorf("--val: %w", err)
+	}
+	return s, nil
+}
+
+// valPairsFile lists the validation pairs that OUT/val's results are of.
+const valPairsFile = "pairs.txt"
+
+// checkValPairs records the validation pairs in OUT/val/pairs.txt, or,
+// when an earlier run recorded others, refuses them: the results in
+// OUT/val would be of other pairs.
+func (r *runner) checkValPairs() error {
+	var b strings.Builder
+	for _, p := range r.val.Pairs {
+		fmt.Fprintf(&b, "%s, %s\n", canonical(p.HRPath), canonical(p.LRPath))
+	}
+	f := filepath.Join(r.out, ValDir, valPairsFile)
+	old, err := os.ReadFile(f)
+	switch {
+	case err == nil && string(old) == b.String():
+		return nil
+	case err == nil:
+		return fmt.Errorf("--val: %s holds results on other validation pairs (listed in %s): delete that folder to validate on these", filepath.Join(r.out, ValDir), f)
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+		return err
+	}
+	return pairset.WriteFileAtomic(f, []byte(b.String()))
+}
+
+// checkShared refuses pairs of set that share an image with a pair of
+// other (the test pairs), naming flag and its exclude option.
+func checkShared(flag string, set, other *pairread.Set) error {
 	hr := map[string]string{}
-	for _, p := range test.Pairs {
+	for _, p := range other.Pairs {
 		hr[canonical(p.HRPath)], hr[canonical(p.LRPath)] = p.Name, p.Name
 	}
-	for _, p := range train.Pairs {
+	for _, p := range set.Pairs {
 		for _, f := range []string{p.HRPath, p.LRPath} {
 			if t, ok := hr[canonical(f)]; ok {
-				return fmt.Errorf("--real-pairs: %s is an image of test pair %s: leave the test pairs out (--real-pairs-exclude)", f, t)
+				return fmt.Errorf("%s: %s is an image of test pair %s: leave the test pairs out (%s-exclude)", flag, f, t, flag)
 			}
 		}
 	}

@@ -34,27 +34,29 @@ func (r *runner) report() (*Results, error) {
 		RealLQ: c.RealLQ, RealLQImages: len(r.real.files),
 		Test: c.Test, TestPairs: r.test.Len(),
 	}
+	if r.val != nil {
+		res.Val, res.ValPairs = c.Val, r.val.Len()
+	}
 	if err := yaml.Unmarshal(c.YAML(), &res.Config); err != nil {
 		return nil, err
 	}
 	for _, s := range append(append([]string(nil), c.Sources...), Upscale) {
-		var tests []TestResult
-		var seeds []uint64
-		var files []string
-		for k := 0; k < c.seeds() && (k == 0 || s != Upscale); k++ {
-			var t TestResult
-			f := r.testFile(srRun{s, k})
-			if err := atomicfile.ReadJSON(f, &t); err != nil {
-				return nil, err
-			}
-			tests, seeds, files = append(tests, t), append(seeds, c.Seed+uint64(k)), append(files, f)
-		}
-		row, err := aggregate(s, tests, seeds, files)
+		row, err := r.readScores(s, r.testFile)
 		if err != nil {
 			return nil, err
 		}
 		if len(res.Rows) > 0 && !sameImages(row.Images, res.Rows[0].Images) {
-			return nil, fmt.Errorf("%s: its test pairs differ from those of %s (a result of an earlier run on other test pairs? delete it to test again)", files[0], r.testFile(srRun{res.Rows[0].Source, 0}))
+			return nil, fmt.Errorf("%s: its test pairs differ from those of %s (a result of an earlier run on other test pairs? delete it to test again)", r.testFile(srRun{s, 0}), r.testFile(srRun{res.Rows[0].Source, 0}))
+		}
+		if r.validated(s) {
+			val, err := r.readScores(s, r.valFile)
+			if err != nil {
+				return nil, err
+			}
+			if len(res.Rows) > 0 && res.Rows[0].Val != nil && !sameImages(val.Images, res.Rows[0].Val.Images) {
+				return nil, fmt.Errorf("%s: its validation pairs differ from those of %s (a result of an earlier run on other pairs? delete it to validate again)", r.valFile(srRun{s, 0}), r.valFile(srRun{res.Rows[0].Source, 0}))
+			}
+			row.Val = &val
 		}
 		if s != Upscale && s != Real {
 			var g measure.Report
@@ -122,6 +124,24 @@ func (r *runner) report() (*Results, error) {
 	return res, nil
 }
 
+// readScores reads the scores of every seed of the source's networks
+// (one for Upscale) from the files file names, and aggregates them.
+func (r *runner) readScores(source string, file func(srRun) string) (Row, error) {
+	c := r.cfg
+	var tests []TestResult
+	var seeds []uint64
+	var files []string
+	for k := 0; k < c.seeds() && (k == 0 || source != Upscale); k++ {
+		var t TestResult
+		f := file(srRun{source, k})
+		if err := atomicfile.ReadJSON(f, &t); err != nil {
+			return Row{}, err
+		}
+		tests, seeds, files = append(tests, t), append(seeds, c.Seed+uint64(k)), append(files, f)
+	}
+	return aggregate(source, tests, seeds, files)
+}
+
 // document writes the report's content.
 func (r *runner) document(res *Results) report.Document {
 	c := r.cfg
@@ -152,6 +172,9 @@ func (r *runner) document(res *Results) report.Document {
 			Method, a.Base.Name, a.Steps, a.Images, a.Model.Name))
 	}
 	if sec, ok := res.comparisonSection(); ok {
+		d.Sections = append(d.Sections, sec)
+	}
+	if sec, ok := res.validationSection(); ok {
 		d.Sections = append(d.Sections, sec)
 	}
 	d.Sections = append(d.Sections, report.Section{
@@ -205,6 +228,7 @@ func (r *runner) document(res *Results) report.Document {
 	if n := c.seeds(); n > 1 {
 		seedText += fmt.Sprintf("; SR training seeds %d to %d (sr_seeds %d)", c.Seed, c.Seed+uint64(n-1), n)
 	}
+	setup := len(d.Sections)
 	d.Sections = append(d.Sections, report.Section{
 		Title: "Setup",
 		Head:  []string{"setting", "value"},
@@ -223,6 +247,9 @@ func (r *runner) document(res *Results) report.Document {
 			{"seed", seedText},
 		},
 	})
+	if r.val != nil {
+		d.Sections[setup].Rows = append(d.Sections[setup].Rows, []string{"validation pairs", fmt.Sprintf("%s: %d pairs (%s; include %q, exclude %q)", c.Val, res.ValPairs, r.val.Layout, strings.Join(c.ValInclude, ","), strings.Join(c.ValExclude, ","))})
+	}
 	cmd := c.Command
 	if cmd == "" {
 		cmd = "(run through the library: experiment.Run)"

@@ -24,6 +24,9 @@ type Results struct {
 	RealLQImages int      `json:"real_lq_images"`
 	Test         string   `json:"test"`
 	TestPairs    int      `json:"test_pairs"`
+	// Val and ValPairs are the validation pairs, when there are some.
+	Val      string `json:"val,omitempty"`
+	ValPairs int    `json:"val_pairs,omitempty"`
 	// Model is the diffusion model of the Method source, when it ran.
 	Model *pipeline.ID `json:"ddpm_model,omitempty"`
 	// Adapt records how that model was fine-tuned on the real LQ images,
@@ -57,6 +60,11 @@ type Row struct {
 	// GapClosed is the fraction of the Official -> Real PSNR gap the
 	// source closes, when both ran.
 	GapClosed *float64 `json:"gap_closed,omitempty"`
+	// Val is the row's results on the validation pairs (Config.Val),
+	// aggregated over seeds as the test results are, with VsOfficial on
+	// them; nil without validation pairs, and for Real when it trained on
+	// them. Its Gap, GapClosed and FinalLoss are unset.
+	Val *Row `json:"val,omitempty"`
 	// Gap compares the source's LQ images with the real ones; nil for the
 	// Upscale row.
 	Gap *GapSummary `json:"gap,omitempty"`

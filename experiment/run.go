@@ -33,6 +33,7 @@ const (
 	GapDir      = "gap"
 	SRDir       = "sr"
 	TestDir     = "test"
+	ValDir      = "val"
 )
 
 // Upscale names the reference row of the results: the test LR images
@@ -62,7 +63,11 @@ type runner struct {
 	test  *pairread.Set
 	// realPairs is the Real source's training pairs, when configured.
 	realPairs *pairread.Set
-	method    *pipeline.Model // loaded on first use
+	// val is the validation pairs, when configured; valReal is whether
+	// the Real source is validated on them (it shares no pair with them).
+	val     *pairread.Set
+	valReal bool
+	method  *pipeline.Model // loaded on first use
 }
 
 // Run performs the experiment with the settings cfg in the folder outDir
@@ -137,6 +142,12 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 	test := func(run srRun) error {
 		return r.stages.Run("test/"+run.key(), func() bool { return exists(r.testFile(run)) }, func() error { return r.testSR(run) })
 	}
+	validate := func(run srRun) error {
+		if !r.validated(run.source) {
+			return nil
+		}
+		return r.stages.Run("val/"+run.key(), func() bool { return exists(r.valFile(run)) }, func() error { return r.validateSR(run) })
+	}
 	for k := 0; k < cfg.seeds(); k++ {
 		for _, s := range cfg.Sources {
 			run := srRun{s, k}
@@ -146,10 +157,15 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 			if err := test(run); err != nil {
 				return nil, err
 			}
+			if err := validate(run); err != nil {
+				return nil, err
+			}
 		}
 	}
-	if err := test(srRun{Upscale, 0}); err != nil { // bicubic interpolation has no seed
-		return nil, err
+	for _, stage := range []func(srRun) error{test, validate} {
+		if err := stage(srRun{Upscale, 0}); err != nil { // bicubic interpolation has no seed
+			return nil, err
+		}
 	}
 	var res *Results
 	err = r.stages.Run("report", func() bool { return false }, func() error {
@@ -189,6 +205,11 @@ func resolvePaths(c Config) (Config, error) {
 			return c, err
 		}
 	}
+	if c.Val != "" {
+		if c.Val, err = abs("--val", c.Val); err != nil {
+			return c, err
+		}
+	}
 	if c.Model, err = pipeline.AbsSpec(c.Model); err != nil {
 		return c, err
 	}
@@ -208,7 +229,7 @@ func (r *runner) prepare() error {
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", r.out, err)
 	}
-	for flag, dirs := range map[string][]string{"--hq": r.cfg.HQ, "--real-lq": {r.cfg.RealLQ}, "--test": {r.cfg.Test}, "--real-pairs": {r.cfg.RealPairs}} {
+	for flag, dirs := range map[string][]string{"--hq": r.cfg.HQ, "--real-lq": {r.cfg.RealLQ}, "--test": {r.cfg.Test}, "--real-pairs": {r.cfg.RealPairs}, "--val": {r.cfg.Val}} {
 		for _, d := range dirs {
 			if d == "" {
 				continue
@@ -240,7 +261,19 @@ func (r *runner) prepare() error {
 		if r.realPairs, err = openRealPairs(r.cfg); err != nil {
 			return err
 		}
-		if err := checkRealPairs(r.realPairs, r.test); err != nil {
+		if err := checkShared("--real-pairs", r.realPairs, r.test); err != nil {
+			return err
+		}
+	}
+	if r.cfg.Val != "" {
+		if r.val, err = openVal(r.cfg); err != nil {
+			return err
+		}
+		if err := checkShared("--val", r.val, r.test); err != nil {
+			return err
+		}
+		r.valReal = r.realPairs == nil || checkShared("", r.val, r.realPairs) == nil
+		if err := r.checkValPairs(); err != nil {
 			return err
 		}
 	}
@@ -260,12 +293,15 @@ func (r *runner) prepare() error {
 }
 
 // fingerprint is the settings that the outputs depend on: all but the
-// list of sources, whose stages are independent of each other, and the
-// number of SR seeds: seed k's networks are the same whatever the count,
-// so a finished run can be rerun with more seeds.
+// list of sources, whose stages are independent of each other, the
+// number of SR seeds (seed k's networks are the same whatever the count,
+// so a finished run can be rerun with more seeds) and the validation
+// pairs, which only the val/ results depend on (a finished run can be
+// validated afterwards).
 func fingerprint(c Config) []byte {
 	c.Sources = nil
 	c.SRSeeds = 0
+	c.Val, c.ValInclude, c.ValExclude = "", nil, nil
 	return c.YAML()
 }
 

@@ -173,8 +173,9 @@ func sameImages(a, b []Score) bool {
 }
 
 // compareRows fills VsOfficial (with several seeds, or against a Real
-// row) and GapClosed of every source row when Official (and Real) ran.
-// With one seed and no Real row nothing is added, so that such results
+// row) and GapClosed of every source row when Official (and Real) ran,
+// and the VsOfficial of their validation results. With one seed and no
+// Real row the test results get no comparison, so that such results
 // read as before.
 func (res *Results) compareRows() {
 	var official, real *Row
@@ -186,13 +187,21 @@ func (res *Results) compareRows() {
 			real = &res.Rows[i]
 		}
 	}
-	if official == nil || (len(official.Seeds) < 2 && real == nil) {
+	if official == nil {
 		return
 	}
+	// Validation results are for comparing, so they always get theirs.
+	test := len(official.Seeds) >= 2 || real != nil
 	for i := range res.Rows {
 		row := &res.Rows[i]
-		if row.Source != Official && row.Source != Upscale {
+		if row.Source == Official || row.Source == Upscale {
+			continue
+		}
+		if test {
 			row.VsOfficial = compare(*row, *official)
+		}
+		if row.Val != nil && official.Val != nil {
+			row.Val.VsOfficial = compare(*row.Val, *official.Val)
 		}
 	}
 	// After every comparison: the share needs Real's.
@@ -202,6 +211,37 @@ func (res *Results) compareRows() {
 			row.GapClosed = gapClosed(*row, *official, *real)
 		}
 	}
+}
+
+// validationSection tabulates the results on the validation pairs, each
+// source against Official on them.
+func (res *Results) validationSection() (report.Section, bool) {
+	sec := report.Section{
+		Title: "Validation pairs",
+		Head:  []string{"LQ source", "PSNR (Y, dB)", "SSIM (Y)", "PSNR - " + Official + " (dB)", "95% CI over seeds", "95% CI over pairs", "better on"},
+	}
+	for _, row := range res.Rows {
+		v := row.Val
+		if v == nil {
+			continue
+		}
+		cells := v.cells()
+		line := []string{label(row.Source), cells[1], cells[2], "-", "-", "-", "-"}
+		if c := v.VsOfficial; c != nil {
+			line[3] = fmt.Sprintf("%+.3f", c.Delta)
+			if c.SeedCI != nil {
+				line[4] = fmt.Sprintf("[%+.3f, %+.3f]", c.SeedCI[0], c.SeedCI[1])
+			}
+			line[5] = fmt.Sprintf("[%+.3f, %+.3f]", c.ImageCI[0], c.ImageCI[1])
+			line[6] = fmt.Sprintf("%d of %d", c.Better, c.Images)
+		}
+		sec.Rows = append(sec.Rows, line)
+	}
+	if len(sec.Rows) == 0 {
+		return sec, false
+	}
+	sec.Paras = []string{fmt.Sprintf("Every network was also tested on the %d validation pairs of %s, in the same way as on the test pairs. Compare settings here, not on the test pairs, which must decide nothing. %s is left out when it trained on these pairs.", res.ValPairs, res.Val, Real)}
+	return sec, true
 }
 
 // comparisonSection tabulates every source against Official: the PSNR

@@ -40,6 +40,17 @@ func (r *runner) testFile(run srRun) string {
 	return filepath.Join(r.out, TestDir, run.key()+".json")
 }
 
+func (r *runner) valFile(run srRun) string {
+	return filepath.Join(r.out, ValDir, run.key()+".json")
+}
+
+// validated reports whether the source's networks are tested on the
+// validation pairs: when there are some, and for Real only if it did not
+// train on them.
+func (r *runner) validated(source string) bool {
+	return r.val != nil && (source != Real || r.valReal)
+}
+
 // sampleDir holds the crops of the super-resolved sample images.
 func (r *runner) sampleDir(source string) string { return filepath.Join(r.out, TestDir, source) }
 
@@ -66,6 +77,20 @@ func displayBox(h, w, scale int) (y, x, size int) {
 // writes OUT/test/SOURCE.json, keeping the displayed crops of the sample
 // images.
 func (r *runner) testSR(run srRun) error {
+	return r.scoreSR(run, r.test, "test", r.testFile(run), true)
+}
+
+// validateSR scores the network on the validation pairs, as testSR does
+// on the test pairs, in OUT/val/SOURCE.json.
+func (r *runner) validateSR(run srRun) error {
+	return r.scoreSR(run, r.val, "val", r.valFile(run), false)
+}
+
+// scoreSR scores the run's network on the pairs of set (stage names the
+// stage for progress and interruptions) and writes the result to file;
+// with samples, the first seed keeps the displayed crops of the sample
+// images.
+func (r *runner) scoreSR(run srRun, set *pairread.Set, stage, file string, samples bool) error {
 	s := r.cfg.Scale
 	source := run.key()
 	var model *srnet.Model
@@ -77,32 +102,32 @@ func (r *runner) testSR(run srRun) error {
 		}
 	}
 	res := TestResult{Source: source, Model: desc, CropBorder: s, TestY: true}
-	samples := map[int]bool{}
+	shown := map[int]bool{}
 	// The sample crops come from the first seed's network.
-	if run.seed == 0 {
-		for _, i := range sampleIndices(r.test.Len(), r.cfg.SampleImages) {
-			samples[i] = true
+	if samples && run.seed == 0 {
+		for _, i := range sampleIndices(set.Len(), r.cfg.SampleImages) {
+			shown[i] = true
+		}
+		if err := os.MkdirAll(r.sampleDir(source), 0o755); err != nil {
+			return err
 		}
 	}
-	if err := os.MkdirAll(r.sampleDir(source), 0o755); err != nil {
-		return err
-	}
-	bar := progress.New(r.log, r.test.Len(), "bench test "+source, "img")
+	bar := progress.New(r.log, set.Len(), "bench "+stage+" "+source, "img")
 	defer bar.Finish()
 	sr := func(lr *raster.Image) *raster.Image { return srtest.Bicubic(lr, s) }
 	if model != nil {
 		sr = func(lr *raster.Image) *raster.Image { return model.Predict(lr, srnet.PredictOptions{}) }
 	}
-	scores, err := srtest.Run(r.ctx, r.test, sr, srtest.Options{Scale: s, Done: func() { bar.Add(1) },
+	scores, err := srtest.Run(r.ctx, set, sr, srtest.Options{Scale: s, Done: func() { bar.Add(1) },
 		Each: func(i int, p pairread.Pair, sr *raster.Image) error {
-			if !samples[i] {
+			if !shown[i] {
 				return nil
 			}
 			y, x, d := displayBox(sr.H, sr.W, s)
 			return saveImage(filepath.Join(r.sampleDir(source), filepath.FromSlash(p.Name)+".png"), sr.Crop(y, x, d, d))
 		}})
 	if r.ctx.Err() != nil {
-		return Interrupted("test/" + source)
+		return Interrupted(stage + "/" + source)
 	}
 	if err != nil {
 		return err
@@ -115,7 +140,7 @@ func (r *runner) testSR(run srRun) error {
 		res.PSNR += sc.PSNR / float64(len(res.Images))
 		res.SSIM += sc.SSIM / float64(len(res.Images))
 	}
-	return atomicfile.WriteJSON(r.testFile(run), res)
+	return atomicfile.WriteJSON(file, res)
 }
 
 // saveImage writes a PNG atomically, creating its folder.

@@ -22,6 +22,8 @@ type benchFlags struct {
 	testInclude, testExclude         []string
 	realPairs, calibration           string
 	pairsInclude, pairsExclude       []string
+	val                              string
+	valInclude, valExclude           []string
 	srSeeds                          int
 	seed                             uint64
 	workers, adaptSteps              int
@@ -91,6 +93,15 @@ real gap each source closes. --sr-seeds N trains N networks per source
 intervals over seeds, and which differences from official are
 significant.
 
+--val DIR (with --val-include/--val-exclude) tests every network on real
+pairs of the training split too, say RealSR Canon and Nikon 001-040
+(--val RealSR_V3 --val-exclude 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*'):
+the report's "Validation pairs" section compares the sources on them, so
+that settings (a calibrated config, the strength, the sampler) are chosen
+downstream without looking at the test pairs. It may be added to a
+finished run: only the validation stages run. Validation pairs must not
+be test pairs; real is not validated on pairs it trained on.
+
 The sources calibrated and calibrated+ddpm start from the official
 degradation with its ranges fitted to the real LQ images, as degradiff
 calibrate fits them: the stage "calibrate" fits them on the selected real
@@ -115,6 +126,9 @@ official+ddpm refines official's.
 	fl.StringVar(&f.realPairs, "real-pairs", "", "paired folder of real training pairs (HR/ and LR/) for the source real, the ceiling")
 	fl.StringArrayVar(&f.pairsInclude, "real-pairs-include", nil, "use only the real training pairs whose HR name matches one of these globs (repeatable, comma-separated)")
 	fl.StringArrayVar(&f.pairsExclude, "real-pairs-exclude", nil, "leave out the real training pairs whose HR name matches one of these globs (repeatable, comma-separated)")
+	fl.StringVar(&f.val, "val", "", "paired folder of real validation pairs (HR/ and LR/): every network is also tested on them, to compare settings without the test pairs")
+	fl.StringArrayVar(&f.valInclude, "val-include", nil, "validate only on pairs whose HR name matches one of these globs (repeatable, comma-separated)")
+	fl.StringArrayVar(&f.valExclude, "val-exclude", nil, "leave out the validation pairs whose HR name matches one of these globs (repeatable, comma-separated)")
 	fl.StringVar(&f.calibration, "calibration", "", "degradation config of the sources calibrated and calibrated+ddpm, such as CAL/config.yaml of degradiff calibrate (default: fitted in the stage calibrate; overrides calibration.config)")
 	fl.IntVar(&f.srSeeds, "sr-seeds", 0, "SR networks trained per source, with seeds SEED, SEED+1, ... (overrides sr_seeds; 0: the config's, else 1)")
 	fl.StringVar(&f.out, "out", "", "output folder (a rerun with the same settings resumes)")
@@ -168,6 +182,9 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (experiment.Config, error) {
 	if changed("sr-seeds") {
 		cfg.SRSeeds = f.srSeeds
 	}
+	if changed("val") {
+		cfg.Val = f.val
+	}
 	if changed("calibration") {
 		cfg.Calibration.Config = f.calibration
 	}
@@ -182,6 +199,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (experiment.Config, error) {
 		{"real-lq-include", f.realInclude, &cfg.RealLQInclude}, {"real-lq-exclude", f.realExclude, &cfg.RealLQExclude},
 		{"test-include", f.testInclude, &cfg.TestInclude}, {"test-exclude", f.testExclude, &cfg.TestExclude},
 		{"real-pairs-include", f.pairsInclude, &cfg.RealPairsInclude}, {"real-pairs-exclude", f.pairsExclude, &cfg.RealPairsExclude},
+		{"val-include", f.valInclude, &cfg.ValInclude}, {"val-exclude", f.valExclude, &cfg.ValExclude},
 	}); err != nil {
 		return cfg, err
 	}
@@ -251,6 +269,11 @@ func benchCommand(c experiment.Config, f benchFlags) string {
 		globs("real-pairs-include", c.RealPairsInclude)
 		globs("real-pairs-exclude", c.RealPairsExclude)
 	}
+	if c.Val != "" {
+		arg("val", c.Val)
+		globs("val-include", c.ValInclude)
+		globs("val-exclude", c.ValExclude)
+	}
 	if c.SRSeeds > 1 {
 		arg("sr-seeds", fmt.Sprint(c.SRSeeds))
 	}
@@ -297,7 +320,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	for _, d := range cfg.HQ {
 		ins = append(ins, [2]string{"--hq", d})
 	}
-	for _, in := range [][2]string{{"--real-lq", cfg.RealLQ}, {"--test", cfg.Test}, {"--real-pairs", cfg.RealPairs}} {
+	for _, in := range [][2]string{{"--real-lq", cfg.RealLQ}, {"--test", cfg.Test}, {"--real-pairs", cfg.RealPairs}, {"--val", cfg.Val}} {
 		if in[1] != "" {
 			ins = append(ins, in)
 		}

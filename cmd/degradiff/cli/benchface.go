@@ -56,7 +56,7 @@ func addBenchFaceFlags(fl *pflag.FlagSet, f *benchFlags) {
 }
 
 // benchSROnly are the flags of --task sr alone.
-var benchSROnly = []string{"test", "test-include", "test-exclude", "real-pairs", "real-pairs-include", "real-pairs-exclude", "calibration", "adapt-steps"}
+var benchSROnly = []string{"test", "test-include", "test-exclude", "real-pairs", "real-pairs-include", "real-pairs-exclude", "val", "val-include", "val-exclude", "calibration", "adapt-steps"}
 
 // benchTask dispatches --task: it runs the face bench for face, and for
 // sr only refuses the face flags, leaving the work to runBench (handled
