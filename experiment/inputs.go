@@ -71,6 +71,21 @@ func (r *runner) checkValPairs() error {
 	return pairset.WriteFileAtomic(f, []byte(b.String()))
 }
 
+// seenLR counts the LR images of set that are among the real LQ images.
+func seenLR(set *pairread.Set, real *lqSet) int {
+	files := map[string]bool{}
+	for _, f := range real.files {
+		files[canonical(f)] = true
+	}
+	n := 0
+	for _, p := range set.Pairs {
+		if files[canonical(p.LRPath)] {
+			n++
+		}
+	}
+	return n
+}
+
 // checkShared refuses pairs of set that share an image with a pair of
 // other (the test pairs), naming flag and its exclude option.
 func checkShared(flag string, set, other *pairread.Set) error {

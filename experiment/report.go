@@ -35,7 +35,7 @@ func (r *runner) report() (*Results, error) {
 		Test: c.Test, TestPairs: r.test.Len(),
 	}
 	if r.val != nil {
-		res.Val, res.ValPairs = c.Val, r.val.Len()
+		res.Val, res.ValPairs, res.ValSeenLQ = c.Val, r.val.Len(), r.valSeen
 	}
 	if err := yaml.Unmarshal(c.YAML(), &res.Config); err != nil {
 		return nil, err

@@ -24,9 +24,11 @@ type Results struct {
 	RealLQImages int      `json:"real_lq_images"`
 	Test         string   `json:"test"`
 	TestPairs    int      `json:"test_pairs"`
-	// Val and ValPairs are the validation pairs, when there are some.
-	Val      string `json:"val,omitempty"`
-	ValPairs int    `json:"val_pairs,omitempty"`
+	// Val and ValPairs are the validation pairs, when there are some;
+	// ValSeenLQ counts their LR images among the real LQ images.
+	Val       string `json:"val,omitempty"`
+	ValPairs  int    `json:"val_pairs,omitempty"`
+	ValSeenLQ int    `json:"val_seen_lq,omitempty"`
 	// Model is the diffusion model of the Method source, when it ran.
 	Model *pipeline.ID `json:"ddpm_model,omitempty"`
 	// Adapt records how that model was fine-tuned on the real LQ images,

@@ -67,6 +67,8 @@ type runner struct {
 	// the Real source is validated on them (it shares no pair with them).
 	val     *pairread.Set
 	valReal bool
+	// valSeen counts the validation LR images among the real LQ images.
+	valSeen int
 	method  *pipeline.Model // loaded on first use
 }
 
@@ -273,6 +275,7 @@ func (r *runner) prepare() error {
 			return err
 		}
 		r.valReal = r.realPairs == nil || checkShared("", r.val, r.realPairs) == nil
+		r.valSeen = seenLR(r.val, r.real)
 		if err := r.checkValPairs(); err != nil {
 			return err
 		}

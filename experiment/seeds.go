@@ -241,6 +241,9 @@ func (res *Results) validationSection() (report.Section, bool) {
 		return sec, false
 	}
 	sec.Paras = []string{fmt.Sprintf("Every network was also tested on the %d validation pairs of %s, in the same way as on the test pairs. Compare settings here, not on the test pairs, which must decide nothing. %s is left out when it trained on these pairs.", res.ValPairs, res.Val, Real)}
+	if res.ValSeenLQ > 0 {
+		sec.Paras = append(sec.Paras, fmt.Sprintf("%d of the validation LR images are among the real LQ images, which the calibration and the diffusion model's adaptation learn from (unpaired): these pairs favour the sources that use them, so compare variants of one source here rather than different sources.", res.ValSeenLQ))
+	}
 	return sec, true
 }
 

@@ -2,8 +2,11 @@ package experiment
 
 import (
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/degradiff/degradiff/pairset/pairread"
 
 	"github.com/degradiff/degradiff/measure/c2st"
 )
@@ -117,5 +120,14 @@ func TestCompareRows(t *testing.T) {
 	res.compareRows()
 	if g := res.Rows[2].GapClosed; g != nil {
 		t.Errorf("gap share %v against a Real row inside the noise", *g)
+	}
+}
+
+func TestSeenLR(t *testing.T) {
+	dir := t.TempDir()
+	set := &pairread.Set{Pairs: []pairread.Pair{{LRPath: filepath.Join(dir, "LR", "a.png")}, {LRPath: filepath.Join(dir, "LR", "b.png")}}}
+	real := &lqSet{files: []string{filepath.Join(dir, "LR", "b.png"), filepath.Join(dir, "other", "a.png")}}
+	if n := seenLR(set, real); n != 1 {
+		t.Errorf("seenLR = %d, want 1 (b.png only: a.png of another folder is another image)", n)
 	}
 }
