@@ -56,6 +56,9 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 	if dir == "" {
 		return fmt.Errorf("--pairs is required")
 	}
+	if scale < 1 || scale > 8 {
+		return fmt.Errorf("--scale %d is outside 1..8", scale)
+	}
 	if draws < 1 || draws > 64 {
 		return fmt.Errorf("--draws %d is outside 1..64", draws)
 	}
