@@ -23,6 +23,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -105,69 +106,106 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 	if set.Len() == 0 {
 		return fmt.Errorf("--pairs %s: no pair selected", dir)
 	}
-	fo := fidelity.Options{CropBorder: scale, TestY: true}
-	lowPass := blur.Gaussian(2*int(3*1.5+0.5)+1, 1.5, 1.5, 0, true)
-	plainSum := make([]float64, len(pipes))
-	lowSum := make([]float64, len(pipes))
-	mean := make([]float64, len(sigmas))
-	meanLow := make([]float64, len(sigmas))
-	best := make([]float64, 0, set.Len())
-	for i := 0; i < set.Len(); i++ {
-		hr, lr, err := set.Load(i)
-		if err != nil {
-			return err
-		}
-		lrLow := blur.Filter2D(lr, lowPass)
-		bestSigma, bestPSNR := 0.0, -1.0
-		for j, s := range sigmas {
-			x := hr
-			if s > 0 {
-				// A kernel of about 4 sigma on each side keeps the tails.
-				size := 2*int(4*s+0.5) + 1
-				x = blur.Filter2D(hr, blur.FspecialGaussian(size, s))
-			}
-			lq := resize.Imresize(x, 1/float64(scale), true).Round()
-			p := fidelity.PSNR(lq, lr, fo)
-			mean[j] += p / float64(set.Len())
-			meanLow[j] += fidelity.PSNR(blur.Filter2D(lq, lowPass), lrLow, fo) / float64(set.Len())
-			if p > bestPSNR {
-				bestSigma, bestPSNR = s, p
-			}
-		}
-		best = append(best, bestSigma)
-		for j, p := range pipes {
-			it, err := degrade.Prepare(p, hr, seed, set.Pairs[i].Name)
-			if err != nil {
-				return fmt.Errorf("%s: %w", set.Pairs[i].HRPath, err)
-			}
-			for k := 0; k < draws; k++ {
-				lq, _, err := it.Variant(k)
-				if err != nil {
-					return fmt.Errorf("%s: %s: %w", set.Pairs[i].HRPath, pipeNames[j], err)
-				}
-				if !raster.SameSize(lq, lr) {
-					return fmt.Errorf("%s: %s made a %dx%d LR image, the real one is %dx%d", set.Pairs[i].HRPath, pipeNames[j], lq.W, lq.H, lr.W, lr.H)
-				}
-				n := float64(set.Len() * draws)
-				plainSum[j] += fidelity.PSNR(lq, lr, fo) / n
-				lowSum[j] += fidelity.PSNR(blur.Filter2D(lq, lowPass), lrLow, fo) / n
-			}
-		}
+	res, err := measure(set, sigmas, pipes, pipeNames, draws, seed)
+	if err != nil {
+		return err
 	}
 	fmt.Printf("%d pairs of %s, x%d\n\nsigma (HR px)  mean Y-PSNR of blur+bicubic against the real LR (dB), plain and after a low-pass of sigma 1.5 LR px\n", set.Len(), dir, scale)
-	for j, s := range sigmas {
-		fmt.Printf("%13.2f  %.2f  %.2f\n", s, mean[j], meanLow[j])
+	for _, f := range res.Sigmas {
+		fmt.Printf("%13.2f  %.2f  %.2f\n", f.Sigma, f.PSNR, f.LowPSNR)
 	}
-	sort.Float64s(best)
+	best := res.BestSigmas
 	q := func(f float64) float64 { return best[int(f*float64(len(best)-1)+0.5)] }
 	fmt.Printf("\nbest sigma per pair: min %.2f, quartiles %.2f / %.2f / %.2f, max %.2f\n", best[0], q(0.25), q(0.5), q(0.75), best[len(best)-1])
 	if len(pipes) > 0 {
 		fmt.Printf("\n%d LR variants per HR image, seed %d; mean Y-PSNR against the real LR (dB), plain and after a low-pass of sigma 1.5 LR px\n", draws, seed)
-		for j := range pipes {
-			fmt.Printf("%-40s  %.2f  %.2f\n", pipeNames[j], plainSum[j], lowSum[j])
+		for _, f := range res.Degradations {
+			fmt.Printf("%-40s  %.2f  %.2f\n", f.Name, f.PSNR, f.LowPSNR)
 		}
 	}
 	return nil
+}
+
+// fit is how well one degradation explains the pairs: the mean Y-PSNR
+// of its LR images against the real ones, plain and low-passed.
+type fit struct {
+	Name          string
+	Sigma         float64 // of the blur+bicubic sweep
+	PSNR, LowPSNR float64
+}
+
+// results holds the blur sweep (one fit per sigma), the best sigma of
+// each pair (sorted) and one fit per degradation.
+type results struct {
+	Sigmas       []fit
+	BestSigmas   []float64
+	Degradations []fit
+}
+
+// lowPassSigma is the Gaussian, in LR pixels, that removes noise and
+// compression before the low-pass comparison (diagnose's default).
+const lowPassSigma = 1.5
+
+// measure compares the real LR image of every pair of set with its HR
+// image blurred by each sigma and downscaled (MATLAB bicubic), and with
+// draws LR variants of each degradation pipeline.
+func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, names []string, draws int, seed uint64) (*results, error) {
+	scale := set.Scale
+	fo := fidelity.Options{CropBorder: scale, TestY: true}
+	lowPass := blur.Gaussian(2*int(math.Ceil(3*lowPassSigma))+1, lowPassSigma, lowPassSigma, 0, true)
+	res := &results{Sigmas: make([]fit, len(sigmas)), Degradations: make([]fit, len(pipes))}
+	for j, s := range sigmas {
+		res.Sigmas[j].Sigma = s
+	}
+	for j := range pipes {
+		res.Degradations[j].Name = names[j]
+	}
+	n := float64(set.Len())
+	// add accumulates into f the PSNRs of lq against the real image.
+	add := func(f *fit, lq, lr, lrLow *raster.Image, weight float64) float64 {
+		p := fidelity.PSNR(lq, lr, fo)
+		f.PSNR += p * weight
+		f.LowPSNR += fidelity.PSNR(blur.Filter2D(lq, lowPass), lrLow, fo) * weight
+		return p
+	}
+	for i := 0; i < set.Len(); i++ {
+		pair := set.Pairs[i]
+		hr, lr, err := set.Load(i)
+		if err != nil {
+			return nil, err
+		}
+		lrLow := blur.Filter2D(lr, lowPass)
+		bestSigma, bestPSNR := 0.0, math.Inf(-1)
+		for j, s := range sigmas {
+			x := hr
+			if s > 0 {
+				// A kernel of about 4 sigma on each side keeps the tails.
+				x = blur.Filter2D(hr, blur.FspecialGaussian(2*int(4*s+0.5)+1, s))
+			}
+			if p := add(&res.Sigmas[j], resize.Imresize(x, 1/float64(scale), true).Round(), lr, lrLow, 1/n); p > bestPSNR {
+				bestSigma, bestPSNR = s, p
+			}
+		}
+		res.BestSigmas = append(res.BestSigmas, bestSigma)
+		for j, p := range pipes {
+			it, err := degrade.Prepare(p, hr, seed, pair.Name)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", pair.HRPath, err)
+			}
+			for k := 0; k < draws; k++ {
+				lq, _, err := it.Variant(k)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %s: %w", pair.HRPath, names[j], err)
+				}
+				if !raster.SameSize(lq, lr) {
+					return nil, fmt.Errorf("%s: %s made a %dx%d LR image, the real one is %dx%d", pair.HRPath, names[j], lq.W, lq.H, lr.W, lr.H)
+				}
+				add(&res.Degradations[j], lq, lr, lrLow, 1/(n*float64(draws)))
+			}
+		}
+	}
+	sort.Float64s(res.BestSigmas)
+	return res, nil
 }
 
 func parseSigmas(list string) ([]float64, error) {
