@@ -675,6 +675,10 @@ func TestRealSourceAndSeeds(t *testing.T) {
 	if md, err := os.ReadFile(filepath.Join(out, ReportMD)); err != nil || !strings.Contains(string(md), "## Validation pairs") {
 		t.Errorf("report lacks the validation section (%v)", err)
 	}
+	var table strings.Builder
+	if err := res.WriteTable(&table); err != nil || !strings.Contains(table.String(), "On the 2 validation pairs:") {
+		t.Errorf("the table lacks the validation results (%v):\n%s", err, table.String())
+	}
 	// Test pairs are no validation pairs.
 	bad := cfg
 	bad.Val = in.test

@@ -129,7 +129,8 @@ func dB(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-// WriteTable writes the results table as aligned text.
+// WriteTable writes the results table as aligned text, and the
+// validation results when there are some.
 func (res *Results) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	line := func(cols []string) {
@@ -141,6 +142,13 @@ func (res *Results) WriteTable(w io.Writer) error {
 	line(res.head())
 	for _, row := range res.Rows {
 		line(row.cells())
+	}
+	if sec, ok := res.validationSection(); ok {
+		fmt.Fprintf(tw, "\nOn the %d validation pairs:\n", res.ValPairs)
+		line(sec.Head)
+		for _, r := range sec.Rows {
+			line(r)
+		}
 	}
 	return tw.Flush()
 }
