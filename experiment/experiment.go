@@ -219,8 +219,9 @@ type Config struct {
 	// selected by HR name with ValInclude and ValExclude: every network
 	// is also tested on them (OUT/val/), so that settings can be compared
 	// downstream without looking at the test pairs (on RealSR: the
-	// training split's pairs). It must not share pairs with Test. The Real
-	// source is not validated on pairs it trained on.
+	// training split's pairs). It must not share pairs with Test, nor
+	// HR images with HQ. The Real source is not validated when it trains
+	// on any of them.
 	Val        string   `yaml:"val,omitempty" json:"val,omitempty"`
 	ValInclude []string `yaml:"val_include,omitempty" json:"val_include,omitempty"`
 	ValExclude []string `yaml:"val_exclude,omitempty" json:"val_exclude,omitempty"`
@@ -381,7 +382,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Val == "" && len(c.ValInclude)+len(c.ValExclude) > 0 {
-		return errors.New("--val-include, --val-exclude: they select pairs of --val, which is not given")
+		return errors.New("--val-include, --val-exclude (val_include, val_exclude): they select pairs of --val (val), which is not given")
 	}
 	if c.SRSeeds < 0 || c.SRSeeds > 20 {
 		return fmt.Errorf("sr_seeds: %d is outside 0..20", c.SRSeeds)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -637,12 +638,16 @@ func TestRealSourceAndSeeds(t *testing.T) {
 	if res, err = Run(context.Background(), cfg, out, log); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(log.String(), "bench: sr/") && !strings.Contains(log.String(), "done earlier") {
-		t.Errorf("validation trained networks again:\n%s", log)
+	if ran := regexp.MustCompile(`(?m)^bench: (sr|test)/\S+ \.\.\.$`).FindString(log.String()); ran != "" {
+		t.Errorf("adding validation ran %q again:\n%s", ran, log)
 	}
 	off, real = res.Rows[0], res.Rows[1]
-	if res.ValPairs != 1 || off.Val == nil || len(off.Val.Seeds) != 2 || res.Rows[2].Val == nil || real.Val != nil || exists(filepath.Join(out, ValDir, Real+".json")) {
+	if res.ValPairs != 1 || off.Val == nil || len(off.Val.Seeds) != 2 || res.Rows[2].Val == nil || real.Val != nil || !res.ValRealLeftOut || exists(filepath.Join(out, ValDir, Real+".json")) {
 		t.Fatalf("validation on the real pairs: %d pairs, official %+v, real %+v, upscale %+v", res.ValPairs, off.Val, real.Val, res.Rows[2].Val)
+	}
+	log.Reset()
+	if _, err = Run(context.Background(), cfg, out, log); err != nil || !strings.Contains(log.String(), "bench: val/official.seed1: done earlier") {
+		t.Errorf("a rerun validated again (%v):\n%s", err, log)
 	}
 	// Other validation pairs are refused until the old results go.
 	cfg.Val, cfg.ValInclude = filepath.Join(t.TempDir(), "val"), nil
@@ -654,14 +659,18 @@ func TestRealSourceAndSeeds(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, out, nil); err == nil || !strings.Contains(err.Error(), "other validation pairs") {
 		t.Fatalf("changed validation pairs: error %v", err)
 	}
-	if err := os.RemoveAll(filepath.Join(out, ValDir)); err != nil {
-		t.Fatal(err)
+	// Once the results are gone, the old list of pairs alone is replaced.
+	old, _ := filepath.Glob(filepath.Join(out, ValDir, "*.json"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if res, err = Run(context.Background(), cfg, out, nil); err != nil {
 		t.Fatal(err)
 	}
 	off, real = res.Rows[0], res.Rows[1]
-	if res.ValPairs != 2 || off.Val == nil || real.Val == nil || len(real.Val.Images) != 2 {
+	if res.ValPairs != 2 || off.Val == nil || real.Val == nil || len(real.Val.Images) != 2 || res.ValRealLeftOut {
 		t.Fatalf("validation: %d pairs, official %+v, real %+v", res.ValPairs, off.Val, real.Val)
 	}
 	if c := real.Val.VsOfficial; c == nil || c.Images != 2 || math.Abs(c.Delta-(real.Val.PSNR-off.Val.PSNR)) > 1e-12 {
@@ -678,6 +687,12 @@ func TestRealSourceAndSeeds(t *testing.T) {
 	var table strings.Builder
 	if err := res.WriteTable(&table); err != nil || !strings.Contains(table.String(), "On the 2 validation pairs:") {
 		t.Errorf("the table lacks the validation results (%v):\n%s", err, table.String())
+	}
+	// Validation HR images among the HQ images would be trained on.
+	leak := cfg
+	leak.HQ = append([]string{filepath.Join(cfg.Val, "HR")}, cfg.HQ...)
+	if _, err := Run(context.Background(), leak, filepath.Join(t.TempDir(), "leak"), nil); err == nil || !strings.Contains(err.Error(), "validation pair Sony_001") {
+		t.Errorf("validation HR images among the HQ images: error %v", err)
 	}
 	// Test pairs are no validation pairs.
 	bad := cfg

@@ -48,24 +48,29 @@ func openVal(c Config) (*pairread.Set, error) {
 const valPairsFile = "pairs.txt"
 
 // checkValPairs records the validation pairs in OUT/val/pairs.txt, or,
-// when an earlier run recorded others, refuses them: the results in
-// OUT/val would be of other pairs.
+// when results of an earlier run on other pairs are there, refuses them:
+// the two would be mixed.
 func (r *runner) checkValPairs() error {
 	var b strings.Builder
 	for _, p := range r.val.Pairs {
 		fmt.Fprintf(&b, "%s, %s\n", canonical(p.HRPath), canonical(p.LRPath))
 	}
-	f := filepath.Join(r.out, ValDir, valPairsFile)
+	dir := filepath.Join(r.out, ValDir)
+	f := filepath.Join(dir, valPairsFile)
 	old, err := os.ReadFile(f)
 	switch {
 	case err == nil && string(old) == b.String():
 		return nil
-	case err == nil:
-		return fmt.Errorf("--val: %s holds results on other validation pairs (listed in %s): delete that folder to validate on these", filepath.Join(r.out, ValDir), f)
-	case !errors.Is(err, fs.ErrNotExist):
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+	if results, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(results) > 0 {
+		if err == nil {
+			return fmt.Errorf("--val: %s holds results on other validation pairs (listed in %s): delete that folder to validate on these", dir, f)
+		}
+		return fmt.Errorf("--val: %s holds results without the list of their pairs (%s): delete that folder to validate again", dir, valPairsFile)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	return pairset.WriteFileAtomic(f, []byte(b.String()))
@@ -194,15 +199,31 @@ func checkLeaks(c Config, real *lqSet, test *pairread.Set) error {
 			return fmt.Errorf("--real-lq: %s is the LR image of test pair %s: leave the test images out (--real-lq-exclude), e.g. with the --test-include patterns", real.names[i], t)
 		}
 	}
+	return checkHQ(c, hr, "test pair")
+}
+
+// checkHQ refuses HQ images among hr (canonical HR path -> pair name),
+// the HR images of the pairs named by what.
+func checkHQ(c Config, hr map[string]string, what string) error {
 	for _, d := range c.HQ {
 		files, _ := imageio.Find(d)
 		for _, f := range files {
 			if t, ok := hr[canonical(f)]; ok {
-				return fmt.Errorf("--hq %s: %s is the HR image of test pair %s: HQ sources must not include the test images", d, f, t)
+				return fmt.Errorf("--hq %s: %s is the HR image of %s %s: HQ sources must not include them", d, f, what, t)
 			}
 		}
 	}
 	return nil
+}
+
+// checkValHQ refuses validation pairs whose HR image is an HQ image: the
+// synthetic sources would train on what validates them.
+func checkValHQ(c Config, val *pairread.Set) error {
+	hr := map[string]string{}
+	for _, p := range val.Pairs {
+		hr[canonical(p.HRPath)] = p.Name
+	}
+	return checkHQ(c, hr, "validation pair")
 }
 
 // canonical returns the absolute path of p with links resolved.

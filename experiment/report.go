@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -13,6 +14,7 @@ import (
 	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/measure"
 	"github.com/degradiff/degradiff/pairset"
+	"github.com/degradiff/degradiff/pairset/pairread"
 )
 
 // Files of the report.
@@ -35,26 +37,24 @@ func (r *runner) report() (*Results, error) {
 		Test: c.Test, TestPairs: r.test.Len(),
 	}
 	if r.val != nil {
-		res.Val, res.ValPairs, res.ValSeenLQ = c.Val, r.val.Len(), r.valSeen
+		res.Val, res.ValPairs = c.Val, r.val.Len()
+		res.ValRealLeftOut = slices.Contains(c.Sources, Real) && !r.valReal
+		if slices.ContainsFunc(c.Sources, func(s string) bool { return calibrated(s) || (refined(s) && r.adapting()) }) {
+			res.ValSeenLQ = r.valSeen
+		}
 	}
 	if err := yaml.Unmarshal(c.YAML(), &res.Config); err != nil {
 		return nil, err
 	}
 	for _, s := range append(append([]string(nil), c.Sources...), Upscale) {
-		row, err := r.readScores(s, r.testFile)
+		row, err := r.readScores(s, r.test, "test", r.testFile)
 		if err != nil {
 			return nil, err
 		}
-		if len(res.Rows) > 0 && !sameImages(row.Images, res.Rows[0].Images) {
-			return nil, fmt.Errorf("%s: its test pairs differ from those of %s (a result of an earlier run on other test pairs? delete it to test again)", r.testFile(srRun{s, 0}), r.testFile(srRun{res.Rows[0].Source, 0}))
-		}
 		if r.validated(s) {
-			val, err := r.readScores(s, r.valFile)
+			val, err := r.readScores(s, r.val, "validation", r.valFile)
 			if err != nil {
 				return nil, err
-			}
-			if len(res.Rows) > 0 && res.Rows[0].Val != nil && !sameImages(val.Images, res.Rows[0].Val.Images) {
-				return nil, fmt.Errorf("%s: its validation pairs differ from those of %s (a result of an earlier run on other pairs? delete it to validate again)", r.valFile(srRun{s, 0}), r.valFile(srRun{res.Rows[0].Source, 0}))
 			}
 			row.Val = &val
 		}
@@ -124,22 +124,30 @@ func (r *runner) report() (*Results, error) {
 	return res, nil
 }
 
-// readScores reads the scores of every seed of the source's networks
-// (one for Upscale) from the files file names, and aggregates them.
-func (r *runner) readScores(source string, file func(srRun) string) (Row, error) {
+// readScores reads the scores on set (what names it: test or validation)
+// of every seed of the source's networks (one for Upscale) from the
+// files file names, checks that they are of set's pairs, in order, and
+// aggregates them.
+func (r *runner) readScores(source string, set *pairread.Set, what string, file func(srRun) string) (Row, error) {
 	c := r.cfg
+	want := make([]Score, len(set.Pairs))
+	for i, p := range set.Pairs {
+		want[i].Name = p.Name
+	}
 	var tests []TestResult
 	var seeds []uint64
-	var files []string
 	for k := 0; k < c.seeds() && (k == 0 || source != Upscale); k++ {
 		var t TestResult
 		f := file(srRun{source, k})
 		if err := atomicfile.ReadJSON(f, &t); err != nil {
 			return Row{}, err
 		}
-		tests, seeds, files = append(tests, t), append(seeds, c.Seed+uint64(k)), append(files, f)
+		if !sameImages(t.Images, want) {
+			return Row{}, fmt.Errorf("%s: scores other %s pairs than the %d selected (a result of an earlier run on other pairs? delete it to score again)", f, what, len(want))
+		}
+		tests, seeds = append(tests, t), append(seeds, c.Seed+uint64(k))
 	}
-	return aggregate(source, tests, seeds, files)
+	return aggregate(source, tests, seeds), nil
 }
 
 // document writes the report's content.

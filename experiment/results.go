@@ -25,10 +25,13 @@ type Results struct {
 	Test         string   `json:"test"`
 	TestPairs    int      `json:"test_pairs"`
 	// Val and ValPairs are the validation pairs, when there are some;
-	// ValSeenLQ counts their LR images among the real LQ images.
-	Val       string `json:"val,omitempty"`
-	ValPairs  int    `json:"val_pairs,omitempty"`
-	ValSeenLQ int    `json:"val_seen_lq,omitempty"`
+	// ValSeenLQ counts their LR images among the real LQ images when a
+	// source learns from those (a calibration or an adaptation), and
+	// ValRealLeftOut is set when Real ran but trains on some of them.
+	Val            string `json:"val,omitempty"`
+	ValPairs       int    `json:"val_pairs,omitempty"`
+	ValSeenLQ      int    `json:"val_seen_lq,omitempty"`
+	ValRealLeftOut bool   `json:"val_real_left_out,omitempty"`
 	// Model is the diffusion model of the Method source, when it ran.
 	Model *pipeline.ID `json:"ddpm_model,omitempty"`
 	// Adapt records how that model was fine-tuned on the real LQ images,
@@ -148,6 +151,12 @@ func (res *Results) WriteTable(w io.Writer) error {
 		line(sec.Head)
 		for _, r := range sec.Rows {
 			line(r)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, p := range sec.Paras[1:] {
+			fmt.Fprintln(w, p)
 		}
 	}
 	return tw.Flush()

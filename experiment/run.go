@@ -274,7 +274,13 @@ func (r *runner) prepare() error {
 		if err := checkShared("--val", r.val, r.test); err != nil {
 			return err
 		}
+		if err := checkValHQ(r.cfg, r.val); err != nil {
+			return err
+		}
 		r.valReal = r.realPairs == nil || checkShared("", r.val, r.realPairs) == nil
+		if !r.valReal && slices.Contains(r.cfg.Sources, Real) {
+			fmt.Fprintf(r.log, "bench: real is not validated: it trains on some of the validation pairs (leave them out of one set with --val-exclude or --real-pairs-exclude)\n")
+		}
 		r.valSeen = seenLR(r.val, r.real)
 		if err := r.checkValPairs(); err != nil {
 			return err

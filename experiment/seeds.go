@@ -125,19 +125,12 @@ func gapClosed(row, official, real Row) *float64 {
 
 // aggregate folds the test results of a source's seeds into one row: the
 // means over seeds, their standard deviations, and per image the mean
-// over seeds. files names each seed's test result for errors: every seed
-// must have been tested on the same pairs, in the same order (a test
-// result left from a run on another test folder would otherwise be
-// averaged with the wrong images).
-func aggregate(source string, tests []TestResult, seeds []uint64, files []string) (Row, error) {
-	for k := 1; k < len(tests); k++ {
-		if !sameImages(tests[k].Images, tests[0].Images) {
-			return Row{}, fmt.Errorf("%s: its test pairs differ from those of %s (a result of an earlier run on other test pairs? delete it to test again)", files[k], files[0])
-		}
-	}
+// over seeds. Every result must score the same pairs in the same order
+// (readScores checks it).
+func aggregate(source string, tests []TestResult, seeds []uint64) Row {
 	if len(tests) == 1 {
 		// One seed: the row is that run's, bit for bit, as before seeds.
-		return Row{Source: source, PSNR: tests[0].PSNR, SSIM: tests[0].SSIM, Images: tests[0].Images}, nil
+		return Row{Source: source, PSNR: tests[0].PSNR, SSIM: tests[0].SSIM, Images: tests[0].Images}
 	}
 	row := Row{Source: source}
 	var psnr, ssim []float64
@@ -155,7 +148,7 @@ func aggregate(source string, tests []TestResult, seeds []uint64, files []string
 			row.Images[i].SSIM += t.Images[i].SSIM / float64(len(tests))
 		}
 	}
-	return row, nil
+	return row
 }
 
 // sameImages reports whether a and b score the same test pairs in the
@@ -240,7 +233,10 @@ func (res *Results) validationSection() (report.Section, bool) {
 	if len(sec.Rows) == 0 {
 		return sec, false
 	}
-	sec.Paras = []string{fmt.Sprintf("Every network was also tested on the %d validation pairs of %s, in the same way as on the test pairs. Compare settings here, not on the test pairs, which must decide nothing. %s is left out when it trained on these pairs.", res.ValPairs, res.Val, Real)}
+	sec.Paras = []string{fmt.Sprintf("Every network was also tested on the %d validation pairs of %s, in the same way as on the test pairs. Compare settings here, not on the test pairs, which must decide nothing.", res.ValPairs, res.Val)}
+	if res.ValRealLeftOut {
+		sec.Paras = append(sec.Paras, fmt.Sprintf("%s is not validated: it trains on some of these pairs.", Real))
+	}
 	if res.ValSeenLQ > 0 {
 		sec.Paras = append(sec.Paras, fmt.Sprintf("%d of the validation LR images are among the real LQ images, which the calibration and the diffusion model's adaptation learn from (unpaired): these pairs favour the sources that use them, so compare variants of one source here rather than different sources.", res.ValSeenLQ))
 	}

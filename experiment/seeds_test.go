@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/pairset/pairread"
 
 	"github.com/degradiff/degradiff/measure/c2st"
@@ -44,15 +45,11 @@ func testResult(psnr ...float64) TestResult {
 }
 
 func TestAggregate(t *testing.T) {
-	files := []string{"s.json", "s.seed1.json", "s.seed2.json"}
-	one, err := aggregate("s", []TestResult{testResult(20, 22)}, []uint64{0}, files)
-	if err != nil || one.PSNR != 21 || one.Seeds != nil || len(one.Images) != 2 {
-		t.Fatalf("one seed: %+v, %v", one, err)
+	one := aggregate("s", []TestResult{testResult(20, 22)}, []uint64{0})
+	if one.PSNR != 21 || one.Seeds != nil || len(one.Images) != 2 {
+		t.Fatalf("one seed: %+v", one)
 	}
-	row, err := aggregate("s", []TestResult{testResult(20, 22), testResult(21, 25), testResult(22, 22)}, []uint64{0, 1, 2}, files)
-	if err != nil {
-		t.Fatal(err)
-	}
+	row := aggregate("s", []TestResult{testResult(20, 22), testResult(21, 25), testResult(22, 22)}, []uint64{0, 1, 2})
 	// Seed means 21, 23, 22.
 	if math.Abs(row.PSNR-22) > 1e-12 || math.Abs(row.PSNRStd-1) > 1e-12 || len(row.Seeds) != 3 || row.Seeds[2].Seed != 2 {
 		t.Errorf("PSNR %v ± %v, seeds %+v; want 22 ± 1", row.PSNR, row.PSNRStd, row.Seeds)
@@ -60,25 +57,39 @@ func TestAggregate(t *testing.T) {
 	if row.Images[0].Name != "a" || math.Abs(row.Images[0].PSNR-21) > 1e-12 || math.Abs(row.Images[1].PSNR-23) > 1e-12 {
 		t.Errorf("per-image means %+v, want a: 21, b: 23", row.Images)
 	}
-	// A seed tested on other pairs is refused, naming its file.
+}
+
+// TestReadScores checks that a seed's result on other pairs than the
+// selected ones is refused, naming its file.
+func TestReadScores(t *testing.T) {
+	dir := t.TempDir()
+	r := &runner{cfg: Config{SRSeeds: 2}}
+	set := &pairread.Set{Pairs: []pairread.Pair{{Name: "a"}, {Name: "b"}}}
+	file := func(run srRun) string { return filepath.Join(dir, run.key()+".json") }
+	write := func(run srRun, tr TestResult) {
+		if err := atomicfile.WriteJSON(file(run), tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(srRun{"s", 0}, testResult(20, 22))
+	write(srRun{"s", 1}, testResult(21, 23))
+	if row, err := r.readScores("s", set, "test", file); err != nil || row.PSNR != 21.5 {
+		t.Fatalf("readScores: %+v, %v", row, err)
+	}
 	other := testResult(20, 22)
 	other.Images[1].Name = "z"
 	for _, bad := range []TestResult{other, testResult(20, 22, 24)} {
-		_, err := aggregate("s", []TestResult{testResult(20, 22), bad}, []uint64{0, 1}, files)
-		if err == nil || !strings.Contains(err.Error(), "s.seed1.json") {
+		write(srRun{"s", 1}, bad)
+		_, err := r.readScores("s", set, "validation", file)
+		if err == nil || !strings.Contains(err.Error(), "s.seed1.json") || !strings.Contains(err.Error(), "validation pairs") {
 			t.Errorf("mismatched pairs: error %v, want one naming s.seed1.json", err)
 		}
 	}
 }
 
 func TestCompareRows(t *testing.T) {
-	files := []string{"x.json", "x.seed1.json", "x.seed2.json"}
 	row := func(source string, seeds ...TestResult) Row {
-		r, err := aggregate(source, seeds, []uint64{0, 1, 2}[:len(seeds)], files)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return aggregate(source, seeds, []uint64{0, 1, 2}[:len(seeds)])
 	}
 	// Real after the source, so that the source's share must wait for
 	// Real's comparison.

@@ -100,7 +100,8 @@ the report's "Validation pairs" section compares the sources on them, so
 that settings (a calibrated config, the strength, the sampler) are chosen
 downstream without looking at the test pairs. It may be added to a
 finished run: only the validation stages run. Validation pairs must not
-be test pairs; real is not validated on pairs it trained on.
+be test pairs, nor their HR images HQ images; real is not validated when
+it trains on any of them.
 
 The sources calibrated and calibrated+ddpm start from the official
 degradation with its ranges fitted to the real LQ images, as degradiff
