@@ -94,18 +94,27 @@ func seenLR(set *pairread.Set, real *lqSet) int {
 // checkShared refuses pairs of set that share an image with a pair of
 // other (the test pairs), naming flag and its exclude option.
 func checkShared(flag string, set, other *pairread.Set) error {
-	hr := map[string]string{}
+	if f, t, ok := sharedImage(set, other); ok {
+		return fmt.Errorf("%s: %s is an image of test pair %s: leave the test pairs out (%s-exclude)", flag, f, t, flag)
+	}
+	return nil
+}
+
+// sharedImage returns the first image of a pair of set that is also an
+// image of a pair of other, and the name of that pair.
+func sharedImage(set, other *pairread.Set) (file, pair string, ok bool) {
+	names := map[string]string{}
 	for _, p := range other.Pairs {
-		hr[canonical(p.HRPath)], hr[canonical(p.LRPath)] = p.Name, p.Name
+		names[canonical(p.HRPath)], names[canonical(p.LRPath)] = p.Name, p.Name
 	}
 	for _, p := range set.Pairs {
 		for _, f := range []string{p.HRPath, p.LRPath} {
-			if t, ok := hr[canonical(f)]; ok {
-				return fmt.Errorf("%s: %s is an image of test pair %s: leave the test pairs out (%s-exclude)", flag, f, t, flag)
+			if t, ok := names[canonical(f)]; ok {
+				return f, t, true
 			}
 		}
 	}
-	return nil
+	return "", "", false
 }
 
 // lqSet is the selected real LQ images, a measure.Source.

@@ -250,7 +250,7 @@ func (r *runner) document(res *Results) report.Document {
 			{"calibrated degradation (" + Calibrated + ")", r.calibrationText()},
 			{"diffusion step", c.Synth.String()},
 			{"SR network", fmt.Sprintf("srnet x%d, %d features, %d blocks, %s base", c.SR.Model.Scale, c.SR.Model.NumFeat, c.SR.Model.NumBlock, c.SR.Model.Base)},
-			{"SR training", fmt.Sprintf("%d steps, batch %d, LR patches %d, %s loss, learning rate %g (%s), EMA %v, precision %s; settings in %s/SOURCE/%s", c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.Loss, c.SR.LR, c.SR.LRSchedule, c.SR.UseEMA, precisionName(c.SR.Precision), SRDir, "config.yaml")},
+			{"SR training", fmt.Sprintf("%d steps, batch %d, LR patches %d, %s loss, learning rate %g (%s), EMA %v, precision %s; settings in %s/SOURCE/%s", c.SR.Steps, c.SR.BatchSize, c.SR.PatchSize, c.SR.Loss, c.SR.LR, c.SR.LRSchedule, c.SR.UseEMA, c.SR.Precision, SRDir, "config.yaml")},
 			{"gap", fmt.Sprintf("%d feature crops of %d pixels per image; classifier test: %s; seed %d", fo.Patches, fo.PatchSize, c2stText, gap.Seed)},
 			{"seed", seedText},
 		},
@@ -330,13 +330,4 @@ func (r *runner) drawCurves() error {
 		ch.Series = append(ch.Series, ser)
 	}
 	return plot.SavePNG(filepath.Join(r.out, CurvesPNG), ch.Draw(900, 450))
-}
-
-// precisionName is the SR training precision as configs name it ("" is
-// the default, fp32).
-func precisionName(p string) string {
-	if p == "" {
-		return "fp32"
-	}
-	return p
 }

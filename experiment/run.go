@@ -277,7 +277,11 @@ func (r *runner) prepare() error {
 		if err := checkValHQ(r.cfg, r.val); err != nil {
 			return err
 		}
-		r.valReal = r.realPairs == nil || checkShared("", r.val, r.realPairs) == nil
+		r.valReal = true
+		if r.realPairs != nil {
+			_, _, shared := sharedImage(r.val, r.realPairs)
+			r.valReal = !shared
+		}
 		if !r.valReal && slices.Contains(r.cfg.Sources, Real) {
 			fmt.Fprintf(r.log, "bench: real is not validated: it trains on some of the validation pairs (leave them out of one set with --val-exclude or --real-pairs-exclude)\n")
 		}

@@ -206,6 +206,17 @@ func (res *Results) compareRows() {
 	}
 }
 
+// cells returns the comparison's columns as text: the PSNR difference,
+// its intervals over seeds ("-" without one) and over images, and the
+// images where the source is ahead.
+func (c *Comparison) cells() []string {
+	seedCI := "-"
+	if c.SeedCI != nil {
+		seedCI = fmt.Sprintf("[%+.3f, %+.3f]", c.SeedCI[0], c.SeedCI[1])
+	}
+	return []string{fmt.Sprintf("%+.3f", c.Delta), seedCI, fmt.Sprintf("[%+.3f, %+.3f]", c.ImageCI[0], c.ImageCI[1]), fmt.Sprintf("%d of %d", c.Better, c.Images)}
+}
+
 // validationSection tabulates the results on the validation pairs, each
 // source against Official on them.
 func (res *Results) validationSection() (report.Section, bool) {
@@ -221,12 +232,7 @@ func (res *Results) validationSection() (report.Section, bool) {
 		cells := v.cells()
 		line := []string{label(row.Source), cells[1], cells[2], "-", "-", "-", "-"}
 		if c := v.VsOfficial; c != nil {
-			line[3] = fmt.Sprintf("%+.3f", c.Delta)
-			if c.SeedCI != nil {
-				line[4] = fmt.Sprintf("[%+.3f, %+.3f]", c.SeedCI[0], c.SeedCI[1])
-			}
-			line[5] = fmt.Sprintf("[%+.3f, %+.3f]", c.ImageCI[0], c.ImageCI[1])
-			line[6] = fmt.Sprintf("%d of %d", c.Better, c.Images)
+			copy(line[3:], c.cells())
 		}
 		sec.Rows = append(sec.Rows, line)
 	}
@@ -256,10 +262,7 @@ func (res *Results) comparisonSection() (report.Section, bool) {
 		if c == nil {
 			continue
 		}
-		seedCI, closed := "-", "-"
-		if c.SeedCI != nil {
-			seedCI = fmt.Sprintf("[%+.3f, %+.3f]", c.SeedCI[0], c.SeedCI[1])
-		}
+		closed := "-"
 		if row.GapClosed != nil {
 			closed = fmt.Sprintf("%.0f%%", 100**row.GapClosed)
 		}
@@ -267,8 +270,7 @@ func (res *Results) comparisonSection() (report.Section, bool) {
 		if c.Significant {
 			sig = "yes"
 		}
-		sec.Rows = append(sec.Rows, []string{label(row.Source), fmt.Sprintf("%+.3f", c.Delta), seedCI,
-			fmt.Sprintf("[%+.3f, %+.3f]", c.ImageCI[0], c.ImageCI[1]), fmt.Sprintf("%d of %d", c.Better, c.Images), sig, closed})
+		sec.Rows = append(sec.Rows, append(append([]string{label(row.Source)}, c.cells()...), sig, closed))
 	}
 	if len(sec.Rows) == 0 {
 		return sec, false
