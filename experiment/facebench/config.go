@@ -13,7 +13,12 @@
 // --preset face --model M does) is the only difference. The same network
 // (package bfrnet) is trained with the same settings (package bfrtrain) on
 // each source's pairs, with several training seeds, and measured on faces
-// that no stage trains on or chooses a setting with:
+// that no stage trains on or chooses a setting with. The sources
+// calibrated and calibrated+ddpm do the same from a face degradation
+// fitted to real LQ faces (Config.Calibration) instead of GFPGAN's, as
+// the SR bench's calibrated sources do.
+//
+// The measures:
 //
 //   - held-out real LQ faces (no ground truth): the identity kept between
 //     input and restored face (cosine similarity of face-api recognition
@@ -51,6 +56,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -66,14 +72,41 @@ import (
 )
 
 // The sources: GFPGAN's degradation, and the method (it refined by the
-// face diffusion model).
+// face diffusion model); Calibrated is a face degradation fitted to real
+// LQ faces (Config.Calibration, such as degradiff calibrate --preset face
+// writes), and CalibratedMethod refines it as FaceMethod refines Face.
 const (
-	Face       = "face"
-	FaceMethod = "face+ddpm"
+	Face             = "face"
+	FaceMethod       = "face+ddpm"
+	Calibrated       = experiment.Calibrated
+	CalibratedMethod = experiment.CalibratedMethod
 )
 
 // Sources lists the sources in report order.
-var Sources = []string{Face, FaceMethod}
+var Sources = []string{Face, FaceMethod, Calibrated, CalibratedMethod}
+
+// DefaultSources are the sources of every budget: the calibrated ones
+// need a calibration file.
+var DefaultSources = []string{Face, FaceMethod}
+
+// refined reports whether a source refines its initial LQ faces with the
+// face diffusion model.
+func refined(source string) bool { return source == FaceMethod || source == CalibratedMethod }
+
+// calibrated reports whether a source starts from Config.Calibration.
+func calibrated(source string) bool { return source == Calibrated || source == CalibratedMethod }
+
+// initialSource is the source whose LQ faces a source starts from: itself
+// for a degradation, the degradation it refines for a method.
+func initialSource(source string) string {
+	switch source {
+	case FaceMethod:
+		return Face
+	case CalibratedMethod:
+		return Calibrated
+	}
+	return source
+}
 
 // Budgets lists the budget names Default knows.
 var Budgets = []string{"tiny", "quick", "full"}
@@ -105,6 +138,13 @@ type Config struct {
 	// only that split keeps its held-out faces unseen.
 	Model    string `yaml:"model" json:"model"`
 	ModelEMA bool   `yaml:"model_ema" json:"model_ema"`
+	// Calibration is the degradation config file of the sources
+	// calibrated and calibrated+ddpm, such as the CAL/config.yaml of
+	// degradiff calibrate --preset face fitted to the training real LQ
+	// faces; it runs at scale 1 with the LQ face resized back, as face
+	// does. Run keeps a copy in OUT/calibration.yaml and refuses another
+	// file's content later.
+	Calibration string `yaml:"calibration,omitempty" json:"calibration,omitempty"`
 	// FaceModels is the model/ folder of @vladmandic/face-api 1.7.15, for
 	// the identity and landmark measures.
 	FaceModels string `yaml:"face_models" json:"face_models"`
@@ -175,7 +215,7 @@ type Config struct {
 // and use seed 0.
 func Default(budget string) (Config, error) {
 	c := Config{
-		Sources:            append([]string(nil), Sources...),
+		Sources:            append([]string(nil), DefaultSources...),
 		Budget:             budget,
 		Seeds:              3,
 		HeldOut:            0.2,
@@ -248,8 +288,11 @@ func (c Config) Validate() error {
 		return err
 	}
 	for _, s := range c.Sources {
-		if s == FaceMethod && c.Model == "" {
-			return fmt.Errorf("--model: the source %s needs the face diffusion model (builtin-face, or a pipeline or UNet folder, as degradiff synth --preset face --model takes)", FaceMethod)
+		if refined(s) && c.Model == "" {
+			return fmt.Errorf("--model: the source %s needs the face diffusion model (builtin-face, or a pipeline or UNet folder, as degradiff synth --preset face --model takes)", s)
+		}
+		if calibrated(s) && c.Calibration == "" {
+			return fmt.Errorf("--calibration: the source %s needs a face degradation config fitted to real LQ faces (the CAL/config.yaml of degradiff calibrate --preset face)", s)
 		}
 	}
 	for key, globs := range map[string][]string{"real_lq_include": c.RealLQInclude, "real_lq_exclude": c.RealLQExclude} {
@@ -340,7 +383,7 @@ func CheckSources(list []string) error {
 	}
 	seen := map[string]bool{}
 	for _, s := range list {
-		if s != Face && s != FaceMethod {
+		if !slices.Contains(Sources, s) {
 			return fmt.Errorf("--sources: unknown source %q for --task face (want some of %s)", s, strings.Join(Sources, ","))
 		}
 		if seen[s] {

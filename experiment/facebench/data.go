@@ -224,30 +224,42 @@ func (r *runner) makeHeldOut() error {
 	return err
 }
 
-// facePipeline is GFPGAN's degradation at scale 1, as both sources make
-// their initial LQ faces.
-func facePipeline() (degrade.Pipeline, error) {
-	c, err := degrade.LoadPreset("face")
-	if err != nil {
+// initialPipeline is the degradation a source makes its initial LQ faces
+// with, at scale 1 with the LQ face resized back: GFPGAN's (the face
+// preset) for face and face+ddpm, the calibration file for the calibrated
+// sources.
+func (c Config) initialPipeline(source string) (degrade.Pipeline, error) {
+	var d degrade.Config
+	var err error
+	if calibrated(source) {
+		if d, err = degrade.Load("", c.Calibration); err != nil {
+			return nil, fmt.Errorf("--calibration: %w", err)
+		}
+	} else if d, err = degrade.LoadPreset("face"); err != nil {
 		return nil, err
 	}
-	c.Scale, c.ResizeBack = 1, true
-	return degrade.New(c)
+	d.Scale, d.ResizeBack = 1, true
+	p, err := degrade.New(d)
+	if err != nil && calibrated(source) {
+		return nil, fmt.Errorf("--calibration %s: %w", c.Calibration, err)
+	}
+	return p, err
 }
 
 // makePairs writes a source's training pairs: every training HQ face at
-// the face size, degraded by the face preset with the same item names,
-// variants and seed for both sources, so that face+ddpm refines exactly
-// face's initial LQ faces (and keeps them in LR_init/). A rerun skips
-// the pairs already written.
+// the face size, degraded by the source's initial degradation with the
+// same item names, variants and seed for every source, so that face+ddpm
+// refines exactly face's initial LQ faces and calibrated+ddpm
+// calibrated's (and keeps them in LR_init/). A rerun skips the pairs
+// already written.
 func (r *runner) makePairs(source string) error {
 	c := r.cfg
-	pipe, err := facePipeline()
+	pipe, err := c.initialPipeline(source)
 	if err != nil {
 		return err
 	}
 	opt := synth.Options{Degradation: pipe, Seed: c.Seed}
-	if source == FaceMethod {
+	if refined(source) {
 		m := r.model
 		opt = c.Synth.Options(pipe, m, c.Seed)
 		fmt.Fprintf(r.log, "bench: %s: model %s (sha256 %.12s), %s, %d steps, strength <= %g\n",

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -277,10 +278,11 @@ func TestTinyBench(t *testing.T) {
 			t.Errorf("input row: has %s %v, want %v", m.Key, ok, m.Input)
 		}
 	}
-	if len(got.LQGap) != 2 || len(got.VsFace) != len(Measures) {
-		t.Errorf("%d LQ gap rows and %d differences, want 2 and %d", len(got.LQGap), len(got.VsFace), len(Measures))
+	if len(got.LQGap) != 2 || len(got.Comparisons) != 1 || got.Comparisons[0].Source != FaceMethod || got.Comparisons[0].Baseline != Face ||
+		len(got.Comparisons[0].Differences) != len(Measures) {
+		t.Fatalf("%d LQ gap rows and comparisons %+v, want 2 and face+ddpm against face on every measure", len(got.LQGap), got.Comparisons)
 	}
-	for _, d := range got.VsFace {
+	for _, d := range got.Comparisons[0].Differences {
 		// Seeds that agree to the last digit on both sides (a saturated
 		// classifier on these tiny sets) give no interval.
 		a, b := got.Rows[1].Measures[d.Measure], got.Rows[0].Measures[d.Measure]
@@ -397,6 +399,8 @@ func TestValidate(t *testing.T) {
 		{"--sources", func(c *Config) { c.Sources = []string{"official"} }},
 		{"--sources", func(c *Config) { c.Sources = []string{Face, Face} }},
 		{"--sources", func(c *Config) { c.Sources = nil }},
+		{"--calibration", func(c *Config) { c.Sources = []string{Calibrated} }},
+		{"--model", func(c *Config) { c.Sources, c.Calibration, c.Model = []string{CalibratedMethod}, "cal.yaml", "" }},
 		{"seeds", func(c *Config) { c.Seeds = 0 }},
 		{"seeds", func(c *Config) { c.Seeds = 21 }},
 		{"held_out", func(c *Config) { c.HeldOut = 0 }},
@@ -538,13 +542,67 @@ func TestInterruptResume(t *testing.T) {
 	if !strings.Contains(log2.String(), "bench: bfr/face.seed1 ...") || len(res.Rows) != 2 {
 		t.Errorf("resume: %d rows\n%s", len(res.Rows), log2.String())
 	}
-	// A source added later runs only its own stages.
+	// Sources added later run only their own stages; the calibration file
+	// is outside the settings that must agree.
 	cfg.Sources = Sources
-	var log3 lockedBuffer
-	if _, err := Run(context.Background(), cfg, out, &log3); err != nil {
-		t.Fatalf("added source: %v\n%s", err, log3.String())
+	cfg.Calibration = filepath.Join(t.TempDir(), "cal.yaml")
+	if err := os.WriteFile(cfg.Calibration, []byte(calibrationYAML), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(log3.String(), "bench: bfr/face ...") || !strings.Contains(log3.String(), "bench: pairs/face+ddpm ...") {
-		t.Errorf("added source:\n%s", log3.String())
+	var log3 lockedBuffer
+	res, err = Run(context.Background(), cfg, out, &log3)
+	if err != nil {
+		t.Fatalf("added sources: %v\n%s", err, log3.String())
+	}
+	if strings.Contains(log3.String(), "bench: bfr/face ...") || !strings.Contains(log3.String(), "bench: pairs/face+ddpm ...") ||
+		!strings.Contains(log3.String(), "bench: pairs/calibrated+ddpm ...") {
+		t.Errorf("added sources:\n%s", log3.String())
+	}
+	var cmp [][2]string
+	for _, c := range res.Comparisons {
+		cmp = append(cmp, [2]string{c.Source, c.Baseline})
+	}
+	if !slices.Equal(cmp, Comparisons) {
+		t.Errorf("comparisons %v, want %v", cmp, Comparisons)
+	}
+	// calibrated+ddpm refines calibrated's LQ faces, which are not face's.
+	var split Split
+	if err := atomicfile.ReadJSON(filepath.Join(out, SplitFile), &split); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range split.HQ.Train {
+		base := pairset.VariantName(f.Name, 0) + ".png"
+		read := func(elem ...string) []byte {
+			b, err := os.ReadFile(filepath.Join(append([]string{out, PairsDir}, elem...)...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		cal := read(Calibrated, pairset.LRDir, base)
+		if !bytes.Equal(cal, read(CalibratedMethod, pairset.InitDir, base)) {
+			t.Errorf("%s: the initial LQ face of %s is not %s's LQ face", base, CalibratedMethod, Calibrated)
+		}
+		if bytes.Equal(cal, read(Face, pairset.LRDir, base)) {
+			t.Errorf("%s: %s's LQ face is face's: the calibration file was not used", base, Calibrated)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(out, CalibrationFile)); err != nil || string(b) != calibrationYAML {
+		t.Errorf("%s: %q, %v; want a copy of the calibration file", CalibrationFile, b, err)
+	}
+	// Another calibration into the same folder is refused.
+	if err := os.WriteFile(cfg.Calibration, []byte(calibrationYAML+"  noise_range: [0, 3]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), cfg, out, nil); err == nil || !strings.Contains(err.Error(), "--calibration") {
+		t.Errorf("another calibration: %v, want a refusal naming --calibration", err)
 	}
 }
+
+// calibrationYAML is a face degradation milder than GFPGAN's, as degradiff
+// calibrate --preset face might fit.
+const calibrationYAML = `preset: face
+face:
+  blur_sigma: [0.1, 2]
+  downsample_range: [1, 3]
+`

@@ -3,6 +3,7 @@ package facebench
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -66,17 +67,14 @@ func (r *runner) report() (*Results, error) {
 		}
 		res.Rows = append(res.Rows, aggregate(src, seeds, tests, gaps))
 	}
-	var face, method *Row
+	rows := map[string]*Row{}
 	for i := range res.Rows {
-		switch res.Rows[i].Source {
-		case Face:
-			face = &res.Rows[i]
-		case FaceMethod:
-			method = &res.Rows[i]
-		}
+		rows[res.Rows[i].Source] = &res.Rows[i]
 	}
-	if face != nil && method != nil {
-		res.VsFace = compareRows(*method, *face)
+	for _, p := range Comparisons {
+		if a, b := rows[p[0]], rows[p[1]]; a != nil && b != nil {
+			res.Comparisons = append(res.Comparisons, Comparison{Source: p[0], Baseline: p[1], Differences: compareRows(*a, *b)})
+		}
 	}
 	for _, t := range r.stages.Times() {
 		if t.Name != "report" {
@@ -113,8 +111,8 @@ func (r *runner) document(res *Results) report.Document {
 	if c.Seeds > 1 {
 		seeds += "s"
 	}
-	intro := fmt.Sprintf("Budget %q. The same face restoration network (bfrnet, %dx%d faces) was trained with the same settings (%d steps of %d faces) on the pairs of each source, with %s (%d, %d, ...): %s, GFPGAN's degradation (the degrade preset face at scale 1, the LQ face resized back), and %s, the same initial LQ faces refined by the face diffusion model, as degradiff synth --preset face --model does. Both sources made %d pairs from the same %d training HQ faces (of %d) with the same seed; each face+ddpm pair starts from the initial LQ face of the face pair.",
-		c.Budget, c.faceSize(), c.faceSize(), c.BFR.Steps, c.BFR.BatchSize, seeds, c.Seed, c.Seed+1, Face, FaceMethod, res.TrainFaces*c.PerImage, res.TrainFaces, res.HQFaces)
+	intro := fmt.Sprintf("Budget %q. The same face restoration network (bfrnet, %dx%d faces) was trained with the same settings (%d steps of %d faces) on the pairs of each source, with %s (%d, %d, ...): %s. Every source made %d pairs from the same %d training HQ faces (of %d) with the same item names and seed; each +ddpm pair starts from the initial LQ face of the pair of the degradation it refines.",
+		c.Budget, c.faceSize(), c.faceSize(), c.BFR.Steps, c.BFR.BatchSize, seeds, c.Seed, c.Seed+1, sourcesText(c.Sources), res.TrainFaces*c.PerImage, res.TrainFaces, res.HQFaces)
 	stats := "Cells are the mean over training seeds, then, with several seeds, ± the standard deviation over seeds and the 95% interval of the mean (Student's t)."
 	heldOut := fmt.Sprintf("Held-out faces decide nothing: %d of the %d HQ faces and %d of the %d real LQ faces were held out by a keyed hash of their names (held_out %g, split seed %d; the lists are in %s) before any stage ran; every setting comes from the budget and the config, fixed in advance, and no stage trains on, tunes on or selects by a held-out face. The training faces alone make the pairs. The face diffusion model comes from outside the bench: it must not have learnt from the held-out real LQ faces (the split depends only on the names, held_out and split_seed; train the model on the real LQ faces listed under real_lq.train in %s).",
 		res.HeldOutHQ, res.HQFaces, res.HeldOutRealLQ, res.RealLQFaces, c.HeldOut, c.SplitSeed, SplitFile, SplitFile)
@@ -133,13 +131,13 @@ func (r *runner) document(res *Results) report.Document {
 		Paras: []string{fmt.Sprintf("The %d held-out HQ faces were degraded by %s, a degradation that neither source trains on, and restored by each network. PSNR and SSIM (8-bit, Y channel, no border cropped, as degradiff bfr test) and the identity and landmark distance compare the restored face with the HQ face. The last row is the LQ faces themselves. %s", res.HeldOutHQ, res.HeldOutDegradation, stats)},
 		Head:  head, Rows: rows,
 	})
-	if len(res.VsFace) > 0 {
+	for _, cmp := range res.Comparisons {
 		sec := report.Section{
-			Title: FaceMethod + " against " + Face,
-			Paras: []string{"The mean of " + FaceMethod + " minus that of " + Face + " for each measure. With several seeds each, the interval is Welch's t over seeds (95%) and a difference is significant when it excludes 0; \"better\" follows the measure's direction (higher identity, PSNR and SSIM; lower landmark distance, KID, FD and classifier accuracy)."},
-			Head:  []string{"measure", "difference", "95% CI over seeds", "in favour of " + FaceMethod, "significant"},
+			Title: cmp.Source + " against " + cmp.Baseline,
+			Paras: []string{"The mean of " + cmp.Source + " minus that of " + cmp.Baseline + " for each measure. With several seeds each, the interval is Welch's t over seeds (95%) and a difference is significant when it excludes 0; \"better\" follows the measure's direction (higher identity, PSNR and SSIM; lower landmark distance, KID, FD and classifier accuracy)."},
+			Head:  []string{"measure", "difference", "95% CI over seeds", "in favour of " + cmp.Source, "significant"},
 		}
-		for _, df := range res.VsFace {
+		for _, df := range cmp.Differences {
 			m := measureByKey(df.Measure)
 			ci := "-"
 			if df.CI != nil {
@@ -182,6 +180,10 @@ func (r *runner) document(res *Results) report.Document {
 	if res.Model != nil {
 		model = fmt.Sprintf("%s (sha256 %s)", res.Model.Name, res.Model.SHA256)
 	}
+	calibrationText := "not used"
+	if slices.ContainsFunc(c.Sources, calibrated) {
+		calibrationText = c.Calibration + " (kept as " + CalibrationFile + ")"
+	}
 	g := r.gapOptions()
 	c2stText := "skipped"
 	if !g.SkipC2ST {
@@ -198,8 +200,9 @@ func (r *runner) document(res *Results) report.Document {
 			{"HQ faces", fmt.Sprintf("%s: %d faces; %d train (at most %d, 0 = all), %d held out (at most %d)", c.HQ, res.HQFaces, res.TrainFaces, c.MaxFaces, res.HeldOutHQ, c.MaxHeldOut)},
 			{"real LQ faces", fmt.Sprintf("%s: %d faces (include %q, exclude %q); %d held out, the others unused", c.RealLQ, res.RealLQFaces, strings.Join(c.RealLQInclude, ","), strings.Join(c.RealLQExclude, ","), res.HeldOutRealLQ)},
 			{"face size", fmt.Sprintf("every face resized to %dx%d (area interpolation when shrinking, bicubic when enlarging)", c.faceSize(), c.faceSize())},
-			{"training pairs", fmt.Sprintf("degrade preset face at scale 1 (LQ resized back), %d variant(s) per face, seed %d", c.PerImage, c.Seed)},
-			{"face diffusion model (" + FaceMethod + ")", model},
+			{"training pairs", fmt.Sprintf("the initial degradation at scale 1 (LQ resized back), %d variant(s) per face, seed %d", c.PerImage, c.Seed)},
+			{"calibrated degradation", calibrationText},
+			{"face diffusion model (the +ddpm sources)", model},
 			{"diffusion step", c.Synth.String()},
 			{"held-out degradation", res.HeldOutDegradation},
 			{"network", fmt.Sprintf("bfrnet: %d features, channel multipliers %v, %d blocks per level, %d at the bottom", b.Model.NumFeat, b.Model.ChannelMult, b.Model.LevelBlocks, b.Model.NumBlock)},
@@ -226,6 +229,24 @@ func (r *runner) document(res *Results) report.Document {
 	})
 	d.Sections = append(d.Sections, experiment.TimesSection(res.Stages))
 	return d
+}
+
+// sourcesText describes the sources for the report.
+func sourcesText(sources []string) string {
+	var parts []string
+	for _, s := range sources {
+		switch s {
+		case Face:
+			parts = append(parts, Face+", GFPGAN's degradation (the degrade preset face)")
+		case FaceMethod:
+			parts = append(parts, FaceMethod+", face's initial LQ faces refined by the face diffusion model, as degradiff synth --preset face --model does")
+		case Calibrated:
+			parts = append(parts, Calibrated+", the face degradation of the calibration file (fitted to real LQ faces)")
+		case CalibratedMethod:
+			parts = append(parts, CalibratedMethod+", calibrated's initial LQ faces refined by the same model")
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func yesNo(b bool) string {

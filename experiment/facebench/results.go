@@ -37,9 +37,10 @@ type Results struct {
 	// Rows holds one row per source, in Sources order, then the Input
 	// reference row.
 	Rows []Row `json:"rows"`
-	// VsFace compares face+ddpm with face, measure by measure, when both
-	// ran.
-	VsFace []Difference `json:"vs_face,omitempty"`
+	// Comparisons compares sources measure by measure, for each pair of
+	// Comparisons that ran: each method with its initial degradation, and
+	// the calibrated sources with face.
+	Comparisons []Comparison `json:"comparisons,omitempty"`
 	// Stages lists the compute time of every stage, in run order.
 	Stages []experiment.StageTime `json:"stages"`
 	// Config is the settings, with the keys of config.yaml.
@@ -72,14 +73,30 @@ type Row struct {
 	Measures map[string]Stat `json:"measures"`
 }
 
-// Difference is face+ddpm's mean minus face's for one measure.
+// Comparison is one source against a baseline source.
+type Comparison struct {
+	Source      string       `json:"source"`
+	Baseline    string       `json:"baseline"`
+	Differences []Difference `json:"differences"`
+}
+
+// Comparisons lists the pairs (source, baseline) the results compare, in
+// report order.
+var Comparisons = [][2]string{
+	{FaceMethod, Face},
+	{CalibratedMethod, Calibrated},
+	{Calibrated, Face},
+	{CalibratedMethod, Face},
+}
+
+// Difference is a source's mean minus its baseline's for one measure.
 type Difference struct {
 	Measure string  `json:"measure"`
 	Delta   float64 `json:"delta"`
 	// CI is the 95% interval over seeds (Welch's t), with 2 seeds or more
 	// each.
 	CI *[2]float64 `json:"ci95,omitempty"`
-	// Better is true when the difference favours face+ddpm (in the
+	// Better is true when the difference favours the source (in the
 	// measure's direction), Significant when CI excludes 0.
 	Better      bool `json:"better"`
 	Significant bool `json:"significant"`

@@ -1,6 +1,7 @@
 package facebench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -26,17 +28,19 @@ var ErrInterrupted = experiment.ErrInterrupted
 
 // Files and folders of the output folder.
 const (
-	ConfigFile  = "config.yaml"
-	SplitFile   = "split.json"
-	StagesFile  = "stages.json"
-	ResultsFile = "results.json"
-	RealLQDir   = "real_lq"
-	HeldOutDir  = "heldout"
-	PairsDir    = "pairs"
-	GapDir      = "gap"
-	BFRDir      = "bfr"
-	TestDir     = "test"
-	RestoredDir = "restored"
+	ConfigFile = "config.yaml"
+	SplitFile  = "split.json"
+	// CalibrationFile is the copy of the calibrated sources' degradation.
+	CalibrationFile = "calibration.yaml"
+	StagesFile      = "stages.json"
+	ResultsFile     = "results.json"
+	RealLQDir       = "real_lq"
+	HeldOutDir      = "heldout"
+	PairsDir        = "pairs"
+	GapDir          = "gap"
+	BFRDir          = "bfr"
+	TestDir         = "test"
+	RestoredDir     = "restored"
 	// realLQList marks the folder of held-out real LQ faces complete.
 	realLQList = "faces.json"
 )
@@ -189,8 +193,39 @@ func resolvePaths(c Config) (Config, error) {
 		*p.v = a
 	}
 	var err error
-	c.Model, err = pipeline.AbsSpec(c.Model)
-	return c, err
+	if c.Model, err = pipeline.AbsSpec(c.Model); err != nil {
+		return c, err
+	}
+	if c.Calibration != "" {
+		if c.Calibration, err = filepath.Abs(c.Calibration); err != nil {
+			return c, fmt.Errorf("--calibration: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// keepCalibration copies the calibration file to OUT/calibration.yaml
+// the first time a calibrated source runs, and later refuses a file with
+// other content: the calibrated sources' outputs depend on it, but it is
+// outside the fingerprint, so that they can be added to a finished bench.
+func (r *runner) keepCalibration() error {
+	if !slices.ContainsFunc(r.cfg.Sources, calibrated) {
+		return nil
+	}
+	b, err := os.ReadFile(r.cfg.Calibration)
+	if err != nil {
+		return fmt.Errorf("--calibration: %w", err)
+	}
+	kept, err := os.ReadFile(r.path(CalibrationFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return pairset.WriteFileAtomic(r.path(CalibrationFile), b)
+	case err != nil:
+		return err
+	case !bytes.Equal(kept, b):
+		return fmt.Errorf("--calibration %s differs from the calibration %s was run with (%s): use another --out, or remove the calibrated sources' outputs and that file", r.cfg.Calibration, r.out, r.path(CalibrationFile))
+	}
+	return nil
 }
 
 // prepare creates the output folder, checks that it holds no bench with
@@ -224,14 +259,20 @@ func (r *runner) prepare() error {
 	if err := experiment.CheckSettings(r.path(ConfigFile), "a face bench", r.out, exists(r.path(SplitFile)), r.cfg, fingerprint); err != nil {
 		return err
 	}
+	if err := r.keepCalibration(); err != nil {
+		return err
+	}
 	if r.stages, err = experiment.NewStages(r.ctx, r.out, r.log); err != nil {
 		return err
 	}
 	for _, s := range r.cfg.Sources {
-		if s == FaceMethod {
-			if r.model, err = pipeline.Load(r.cfg.Model, r.cfg.ModelEMA); err != nil {
-				return err
-			}
+		if _, err := r.cfg.initialPipeline(s); err != nil {
+			return err
+		}
+	}
+	if slices.ContainsFunc(r.cfg.Sources, refined) {
+		if r.model, err = pipeline.Load(r.cfg.Model, r.cfg.ModelEMA); err != nil {
+			return err
 		}
 	}
 	fmt.Fprintf(r.log, "bench: face bench, budget %s; HQ faces %s, real LQ faces %s\n", r.cfg.Budget, r.cfg.HQ, r.cfg.RealLQ)
@@ -239,9 +280,11 @@ func (r *runner) prepare() error {
 }
 
 // fingerprint is the settings that the outputs depend on: all but the
-// sources and the number of seeds, whose stages are independent.
+// sources and the number of seeds, whose stages are independent, and the
+// calibration file, which only the calibrated sources depend on
+// (keepCalibration guards it).
 func fingerprint(c Config) []byte {
-	c.Sources, c.Seeds = nil, 0
+	c.Sources, c.Seeds, c.Calibration = nil, 0, ""
 	return c.YAML()
 }
 

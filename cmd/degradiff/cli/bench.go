@@ -130,7 +130,7 @@ official+ddpm refines official's.
 	fl.StringVar(&f.val, "val", "", "paired folder of real validation pairs (HR/ and LR/): every network is also tested on them, to compare settings without the test pairs")
 	fl.StringArrayVar(&f.valInclude, "val-include", nil, "validate only on pairs whose HR name matches one of these globs (repeatable, comma-separated)")
 	fl.StringArrayVar(&f.valExclude, "val-exclude", nil, "leave out the validation pairs whose HR name matches one of these globs (repeatable, comma-separated)")
-	fl.StringVar(&f.calibration, "calibration", "", "degradation config of the sources calibrated and calibrated+ddpm, such as CAL/config.yaml of degradiff calibrate (default: fitted in the stage calibrate; overrides calibration.config)")
+	fl.StringVar(&f.calibration, "calibration", "", "degradation config of the sources calibrated and calibrated+ddpm, such as CAL/config.yaml of degradiff calibrate (--task sr default: fitted in the stage calibrate; overrides calibration.config; --task face: a calibrate --preset face fit, required by those sources)")
 	fl.IntVar(&f.srSeeds, "sr-seeds", 0, "SR networks trained per source, with seeds SEED, SEED+1, ... (overrides sr_seeds; 0: the config's, else 1)")
 	fl.StringVar(&f.out, "out", "", "output folder (a rerun with the same settings resumes)")
 	fl.StringVar(&f.model, "model", "", "diffusion model of official+ddpm: a pipeline or UNet folder (default: the built-in model)")

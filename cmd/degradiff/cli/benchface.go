@@ -39,10 +39,15 @@ held-out faces are measured; they decide no setting. It reports:
     held-out real LQ faces;
 
 with means, standard deviations and 95% intervals over seeds, and
-face+ddpm against face. --face-models (the face-api weights) is required
-with --task face and refused otherwise; --test, --real-pairs,
---calibration and --adapt-steps belong to --task sr. --budget tiny, quick
-or full as above; every stage resumes.
+face+ddpm against face. The sources calibrated and calibrated+ddpm start
+from a face degradation fitted to real LQ faces instead (--calibration
+FILE: the CAL/config.yaml of degradiff calibrate --preset face, fitted to
+the training real LQ faces and HQ faces at the face size; kept as
+OUT/calibration.yaml) and are compared with their own initial faces and
+with face; they can be added to a finished bench. --face-models (the
+face-api weights) is required with --task face and refused otherwise;
+--test, --real-pairs, --val and --adapt-steps belong to --task sr.
+--budget tiny, quick or full as above; every stage resumes.
 
   degradiff bench --task face --hq faces/hq --real-lq faces/real_lq_aligned \
     --model runs/face-ddpm/pipeline --face-models face-api/model --out runs/bench-face
@@ -56,7 +61,7 @@ func addBenchFaceFlags(fl *pflag.FlagSet, f *benchFlags) {
 }
 
 // benchSROnly are the flags of --task sr alone.
-var benchSROnly = []string{"test", "test-include", "test-exclude", "real-pairs", "real-pairs-include", "real-pairs-exclude", "val", "val-include", "val-exclude", "calibration", "adapt-steps"}
+var benchSROnly = []string{"test", "test-include", "test-exclude", "real-pairs", "real-pairs-include", "real-pairs-exclude", "val", "val-include", "val-exclude", "adapt-steps"}
 
 // benchTask dispatches --task: it runs the face bench for face, and for
 // sr only refuses the face flags, leaving the work to runBench (handled
@@ -103,7 +108,7 @@ func benchFaceConfig(cmd *cobra.Command, f benchFlags) (facebench.Config, error)
 		flag string
 		v    string
 		dst  *string
-	}{{"real-lq", f.realLQ, &cfg.RealLQ}, {"model", f.model, &cfg.Model}, {"face-models", f.faceModels, &cfg.FaceModels}} {
+	}{{"real-lq", f.realLQ, &cfg.RealLQ}, {"model", f.model, &cfg.Model}, {"face-models", f.faceModels, &cfg.FaceModels}, {"calibration", f.calibration, &cfg.Calibration}} {
 		if changed(s.flag) {
 			*s.dst = s.v
 		}
@@ -149,6 +154,9 @@ func benchFaceCommand(c facebench.Config, f benchFlags) string {
 	}
 	if c.ModelEMA {
 		b.WriteString(" --ema")
+	}
+	if c.Calibration != "" {
+		arg("calibration", c.Calibration)
 	}
 	arg("face-models", c.FaceModels)
 	arg("out", f.out)

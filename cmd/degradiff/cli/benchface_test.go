@@ -31,6 +31,7 @@ func TestBenchTaskFlags(t *testing.T) {
 		{"SR source", append(face, "--sources", "official"), `--sources: unknown source "official" for --task face`},
 		{"no model", []string{"bench", "--task", "face", "--hq", dir, "--real-lq", dir, "--face-models", dir, "--out", out}, "--model: the source face+ddpm needs the face diffusion model"},
 		{"bad budget", append(face, "--budget", "huge"), "--budget: unknown budget"},
+		{"calibrated without calibration", append(face, "--face-models", dir, "--sources", "face,calibrated"), "--calibration: the source calibrated needs"},
 	} {
 		code, _, stderr := benchMain(t, tc.args...)
 		if code != 1 || !strings.Contains(stderr, tc.want) {
@@ -40,8 +41,9 @@ func TestBenchTaskFlags(t *testing.T) {
 	if fileExists(out) {
 		t.Error("a refused bench created --out")
 	}
-	code, stdout, stderr := benchMain(t, "bench", "--task", "face", "--budget", "tiny", "--sr-seeds", "4", "--print-config")
-	if code != 0 || !strings.Contains(stdout, "held_out_degradation:") || !strings.Contains(stdout, "seeds: 4") || !strings.Contains(stdout, "budget: tiny") {
+	code, stdout, stderr := benchMain(t, "bench", "--task", "face", "--budget", "tiny", "--sr-seeds", "4", "--calibration", "cal.yaml", "--print-config")
+	if code != 0 || !strings.Contains(stdout, "held_out_degradation:") || !strings.Contains(stdout, "seeds: 4") || !strings.Contains(stdout, "budget: tiny") ||
+		!strings.Contains(stdout, "calibration: cal.yaml") {
 		t.Errorf("--print-config: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
