@@ -8,6 +8,10 @@
 // degraded HR image and the real LR image (border of the scale cropped,
 // BasicSR's convention), then the quartiles of the best sigma per pair.
 //
+// It also checks how much of the misfit at one sigma (--tone-sigma) is
+// global tone: each pair's mean offset and least-squares contrast gain
+// between the real LR image and the degraded HR image.
+//
 // With --degrade it also degrades each HR image with degradation presets or
 // config files (draws variants each, as degradiff degrade would) and prints
 // the mean Y-PSNR of their LR images against the real ones, plain and after
@@ -46,14 +50,15 @@ func main() {
 	degradeList := flag.String("degrade", "", "comma-separated degradation presets or config files to compare with the real LR images")
 	draws := flag.Int("draws", 4, "LR variants per HR image and degradation (1..64)")
 	seed := flag.Uint64("seed", 1, "seed of the degradations")
+	toneSigma := flag.Float64("tone-sigma", 1.75, "blur sigma (HR px) of the tone check: how much of the misfit is a brightness offset or contrast gain per image (negative: no check)")
 	flag.Parse()
-	if err := run(*pairs, *include, *exclude, *scale, *sigmaList, *degradeList, *draws, *seed); err != nil {
+	if err := run(*pairs, *include, *exclude, *scale, *sigmaList, *degradeList, *draws, *seed, *toneSigma); err != nil {
 		fmt.Fprintln(os.Stderr, "pairblur:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, include, exclude string, scale int, sigmaList, degradeList string, draws int, seed uint64) error {
+func run(dir, include, exclude string, scale int, sigmaList, degradeList string, draws int, seed uint64, toneSigma float64) error {
 	if dir == "" {
 		return fmt.Errorf("--pairs is required")
 	}
@@ -106,7 +111,10 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 	if set.Len() == 0 {
 		return fmt.Errorf("--pairs %s: no pair selected", dir)
 	}
-	res, err := measure(set, sigmas, pipes, pipeNames, draws, seed)
+	if !(toneSigma <= 20) {
+		return fmt.Errorf("--tone-sigma: %v is not a sigma up to 20", toneSigma)
+	}
+	res, err := measure(set, sigmas, pipes, pipeNames, draws, seed, toneSigma)
 	if err != nil {
 		return err
 	}
@@ -117,6 +125,11 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 	best := res.BestSigmas
 	q := func(f float64) float64 { return best[int(f*float64(len(best)-1)+0.5)] }
 	fmt.Printf("\nbest sigma per pair: min %.2f, quartiles %.2f / %.2f / %.2f, max %.2f\n", best[0], q(0.25), q(0.5), q(0.75), best[len(best)-1])
+	if t := res.Tone; t != nil {
+		fmt.Printf("\ntone at sigma %.2f: real minus degraded mean Y %+.2f grey levels (sd over pairs %.2f, mean absolute %.2f; R %+.2f, G %+.2f, B %+.2f), gain %.3f\n",
+			t.Sigma, t.Offset, t.OffsetSD, t.AbsOffset, t.ChannelOffset[0], t.ChannelOffset[1], t.ChannelOffset[2], t.Gain)
+		fmt.Printf("Y-PSNR %.2f dB; %.2f after removing each pair's offset; %.2f after each pair's gain and offset\n", t.PSNR, t.Shifted, t.Linear)
+	}
 	if len(pipes) > 0 {
 		fmt.Printf("\n%d LR variants per HR image, seed %d; mean Y-PSNR against the real LR (dB), plain and after a low-pass of sigma 1.5 LR px\n", draws, seed)
 		for _, f := range res.Degradations {
@@ -140,6 +153,8 @@ type results struct {
 	Sigmas       []fit
 	BestSigmas   []float64
 	Degradations []fit
+	// Tone is the tone check (nil without one).
+	Tone *toneFit
 }
 
 // lowPassSigma is the Gaussian, in LR pixels, that removes noise and
@@ -149,7 +164,7 @@ const lowPassSigma = 1.5
 // measure compares the real LR image of every pair of set with its HR
 // image blurred by each sigma and downscaled (MATLAB bicubic), and with
 // draws LR variants of each degradation pipeline.
-func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, names []string, draws int, seed uint64) (*results, error) {
+func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, names []string, draws int, seed uint64, toneSigma float64) (*results, error) {
 	scale := set.Scale
 	fo := fidelity.Options{CropBorder: scale, TestY: true}
 	lowPass := blur.Gaussian(2*int(math.Ceil(3*lowPassSigma))+1, lowPassSigma, lowPassSigma, 0, true)
@@ -159,6 +174,9 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 	}
 	for j := range pipes {
 		res.Degradations[j].Name = names[j]
+	}
+	if toneSigma >= 0 {
+		res.Tone = &toneFit{Sigma: toneSigma}
 	}
 	n := float64(set.Len())
 	// add accumulates into f the PSNRs of lq against the real image.
@@ -187,6 +205,13 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 			}
 		}
 		res.BestSigmas = append(res.BestSigmas, bestSigma)
+		if t := res.Tone; t != nil {
+			x := hr
+			if t.Sigma > 0 {
+				x = blur.Filter2D(hr, blur.FspecialGaussian(2*int(4*t.Sigma+0.5)+1, t.Sigma))
+			}
+			t.add(resize.Imresize(x, 1/float64(scale), true).Round(), lr, scale)
+		}
 		for j, p := range pipes {
 			it, err := degrade.Prepare(p, hr, seed, pair.Name)
 			if err != nil {
@@ -205,6 +230,9 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 		}
 	}
 	sort.Float64s(res.BestSigmas)
+	if res.Tone != nil {
+		res.Tone.finish()
+	}
 	return res, nil
 }
 

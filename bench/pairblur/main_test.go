@@ -49,7 +49,7 @@ func TestMeasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := measure(set, []float64{0, 1.5, 3}, []degrade.Pipeline{p}, []string{"bicubic"}, 2, 1)
+	res, err := measure(set, []float64{0, 1.5, 3}, []degrade.Pipeline{p}, []string{"bicubic"}, 2, 1, 1.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,9 +60,39 @@ func TestMeasure(t *testing.T) {
 	if !(exact.PSNR > 50) || !(res.Sigmas[0].PSNR < exact.PSNR-3) || !(res.Sigmas[2].PSNR < exact.PSNR-3) {
 		t.Errorf("sweep %+v: sigma 1.5 should explain the pairs far better", res.Sigmas)
 	}
+	if tone := res.Tone; tone == nil || math.Abs(tone.Offset) > 0.05 || math.Abs(tone.Gain-1) > 0.01 || math.Abs(tone.PSNR-exact.PSNR) > 0.5 {
+		t.Errorf("tone at the exact sigma %+v: want no offset, gain 1 and the sweep's PSNR %.2f", tone, exact.PSNR)
+	}
 	bic := res.Degradations[0]
 	if bic.Name != "bicubic" || !(bic.PSNR < exact.PSNR) || !(bic.LowPSNR > bic.PSNR) || math.IsNaN(bic.LowPSNR) {
 		t.Errorf("bicubic preset %+v against sigma 1.5 %+v", bic, exact)
+	}
+}
+
+// TestTone gives the real images a contrast gain of 0.8 and an offset: the
+// tone check must find them, and the gain and offset must explain nearly
+// all of the misfit.
+func TestTone(t *testing.T) {
+	var f toneFit
+	for i := 0; i < 2; i++ {
+		lq, err := samples.Render(samples.Names[i], 64, 64, uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr := lq.Clone()
+		for k, v := range lr.Pix {
+			lr.Pix[k] = 0.8*v + 0.15
+		}
+		f.add(lq.Round(), lr, 4)
+	}
+	f.finish()
+	// Every channel's mean v moves by 0.15*255 - 0.2*v > 0, and Y by
+	// 0.15*219 - 0.2*(Y-16) > 0.
+	if f.n != 2 || !(f.Offset > 5 && f.Offset < 33) || math.Abs(f.Gain-0.8) > 0.01 || f.ChannelOffset[0] <= 0 || f.ChannelOffset[1] <= 0 || f.ChannelOffset[2] <= 0 {
+		t.Errorf("tone %+v: want positive offsets and gain 0.8", f)
+	}
+	if !(f.Linear > 45) || !(f.Linear > f.Shifted+5) || !(f.Shifted > f.PSNR) {
+		t.Errorf("PSNR plain %.2f, shifted %.2f, linear %.2f: the gain and offset should explain the misfit", f.PSNR, f.Shifted, f.Linear)
 	}
 }
 
