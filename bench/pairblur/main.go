@@ -10,7 +10,10 @@
 //
 // It also checks how much of the misfit at one sigma (--tone-sigma) is
 // global tone: each pair's mean offset and least-squares contrast gain
-// between the real LR image and the degraded HR image.
+// between the real LR image and the degraded HR image. The offset does
+// not depend on the blur; the gain does (a wider blur lowers the degraded
+// image's contrast), so compare gains at several sigmas before reading one
+// as a tone curve.
 //
 // With --degrade it also degrades each HR image with degradation presets or
 // config files (draws variants each, as degradiff degrade would) and prints
