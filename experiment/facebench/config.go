@@ -96,18 +96,6 @@ func refined(source string) bool { return source == FaceMethod || source == Cali
 // calibrated reports whether a source starts from Config.Calibration.
 func calibrated(source string) bool { return source == Calibrated || source == CalibratedMethod }
 
-// initialSource is the source whose LQ faces a source starts from: itself
-// for a degradation, the degradation it refines for a method.
-func initialSource(source string) string {
-	switch source {
-	case FaceMethod:
-		return Face
-	case CalibratedMethod:
-		return Calibrated
-	}
-	return source
-}
-
 // Budgets lists the budget names Default knows.
 var Budgets = []string{"tiny", "quick", "full"}
 
