@@ -197,23 +197,22 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 		}
 		lrLow := blur.Filter2D(lr, lowPass)
 		bestSigma, bestPSNR := 0.0, math.Inf(-1)
+		var toneLQ *raster.Image
 		for j, s := range sigmas {
-			x := hr
-			if s > 0 {
-				// A kernel of about 4 sigma on each side keeps the tails.
-				x = blur.Filter2D(hr, blur.FspecialGaussian(2*int(4*s+0.5)+1, s))
-			}
-			if p := add(&res.Sigmas[j], resize.Imresize(x, 1/float64(scale), true).Round(), lr, lrLow, 1/n); p > bestPSNR {
+			lq := blurDown(hr, s, scale)
+			if p := add(&res.Sigmas[j], lq, lr, lrLow, 1/n); p > bestPSNR {
 				bestSigma, bestPSNR = s, p
+			}
+			if res.Tone != nil && s == res.Tone.Sigma {
+				toneLQ = lq
 			}
 		}
 		res.BestSigmas = append(res.BestSigmas, bestSigma)
 		if t := res.Tone; t != nil {
-			x := hr
-			if t.Sigma > 0 {
-				x = blur.Filter2D(hr, blur.FspecialGaussian(2*int(4*t.Sigma+0.5)+1, t.Sigma))
+			if toneLQ == nil {
+				toneLQ = blurDown(hr, t.Sigma, scale)
 			}
-			t.add(resize.Imresize(x, 1/float64(scale), true).Round(), lr, scale)
+			t.add(toneLQ, lr, scale)
 		}
 		for j, p := range pipes {
 			it, err := degrade.Prepare(p, hr, seed, pair.Name)
@@ -237,6 +236,17 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 		res.Tone.finish()
 	}
 	return res, nil
+}
+
+// blurDown blurs hr with a Gaussian of sigma s (none for 0) and
+// downscales it by scale with MATLAB's antialiased bicubic, rounded to 8
+// bits: the LR image the sweep compares with the real one.
+func blurDown(hr *raster.Image, s float64, scale int) *raster.Image {
+	if s > 0 {
+		// A kernel of about 4 sigma on each side keeps the tails.
+		hr = blur.Filter2D(hr, blur.FspecialGaussian(2*int(4*s+0.5)+1, s))
+	}
+	return resize.Imresize(hr, 1/float64(scale), true).Round()
 }
 
 func parseSigmas(list string) ([]float64, error) {

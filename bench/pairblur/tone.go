@@ -23,7 +23,9 @@ type toneFit struct {
 	// PSNR is the plain mean Y-PSNR; Shifted after removing each pair's
 	// offset; Linear after each pair's least-squares gain and offset.
 	PSNR, Shifted, Linear float64
-	n                     int
+
+	n        int
+	offsetSq float64 // sum of squared offsets, for OffsetSD
 }
 
 // lumaPlane returns the BT.601 luma (0..255) of a 3-plane image in [0, 1],
@@ -86,7 +88,7 @@ func (f *toneFit) add(lq, lr *raster.Image, border int) {
 	f.Shifted += psnrOf(shifted / n)
 	f.Linear += psnrOf(linear / n)
 	f.Offset += d
-	f.OffsetSD += d * d // sum of squares until finish
+	f.offsetSq += d * d
 	f.AbsOffset += math.Abs(d)
 	f.Gain += gain
 	if lq.C == 3 {
@@ -103,9 +105,8 @@ func (f *toneFit) finish() {
 	if n == 0 {
 		return
 	}
-	sumSq := f.OffsetSD
 	f.Offset /= n
-	f.OffsetSD = math.Sqrt(max(sumSq/n-f.Offset*f.Offset, 0) * n / max(n-1, 1))
+	f.OffsetSD = math.Sqrt(max(f.offsetSq/n-f.Offset*f.Offset, 0) * n / max(n-1, 1))
 	f.AbsOffset /= n
 	f.Gain /= n
 	f.PSNR /= n
