@@ -546,6 +546,14 @@ func TestInterruptResume(t *testing.T) {
 	// is outside the settings that must agree.
 	cfg.Sources = Sources
 	cfg.Calibration = filepath.Join(t.TempDir(), "cal.yaml")
+	// A bad calibration file is refused before it is kept: the mended
+	// file then runs.
+	if err := os.WriteFile(cfg.Calibration, []byte("preset: face\nface:\n  blur_sigma: [3, 1]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), cfg, out, nil); err == nil || !strings.Contains(err.Error(), "--calibration") || exists(filepath.Join(out, CalibrationFile)) {
+		t.Errorf("bad calibration: %v (kept: %v), want a refusal naming --calibration and nothing kept", err, exists(filepath.Join(out, CalibrationFile)))
+	}
 	if err := os.WriteFile(cfg.Calibration, []byte(calibrationYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -253,6 +253,13 @@ func (r *runner) prepare() error {
 			return fmt.Errorf("--face-models %s: %w", r.cfg.FaceModels, err)
 		}
 	}
+	// A bad calibration file fails here, before anything is written (and
+	// before keepCalibration keeps it).
+	for _, s := range r.cfg.Sources {
+		if _, err := r.cfg.initialPipeline(s); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(r.out, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
@@ -264,11 +271,6 @@ func (r *runner) prepare() error {
 	}
 	if r.stages, err = experiment.NewStages(r.ctx, r.out, r.log); err != nil {
 		return err
-	}
-	for _, s := range r.cfg.Sources {
-		if _, err := r.cfg.initialPipeline(s); err != nil {
-			return err
-		}
 	}
 	if slices.ContainsFunc(r.cfg.Sources, refined) {
 		if r.model, err = pipeline.Load(r.cfg.Model, r.cfg.ModelEMA); err != nil {
