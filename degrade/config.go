@@ -53,6 +53,13 @@ type RealESRGANConfig struct {
 	Kernels       blur.Spec `yaml:"kernels" json:"kernels"`
 	Kernels2      blur.Spec `yaml:"kernels2" json:"kernels2"`
 	FinalSincProb float64   `yaml:"final_sinc_prob" json:"final_sinc_prob"`
+	// FinalSincKernelRange and FinalSincOmega narrow the final sinc
+	// filter, which acts at the LR size: its sizes (Real-ESRGAN's 7..21
+	// when empty) and the range of its cutoff omega_c in radians per LR
+	// pixel ([π/3, π) when empty). A camera's response, measured on real
+	// pairs, is such a low-pass with a steep edge (docs/RESULTS.md).
+	FinalSincKernelRange []int     `yaml:"final_sinc_kernel_range,omitempty" json:"final_sinc_kernel_range,omitempty"`
+	FinalSincOmega       []float64 `yaml:"final_sinc_omega,omitempty" json:"final_sinc_omega,omitempty"`
 
 	ResizeProb        [3]float64 `yaml:"resize_prob" json:"resize_prob"`
 	ResizeRange       [2]float64 `yaml:"resize_range" json:"resize_range"`
@@ -275,6 +282,11 @@ func (k *checker) spec(key string, s blur.Spec) {
 	}
 }
 
+// finalSinc returns the final sinc filter's settings.
+func (r RealESRGANConfig) finalSinc() blur.FinalSinc {
+	return blur.FinalSinc{Prob: r.FinalSincProb, KernelRange: r.FinalSincKernelRange, Omega: r.FinalSincOmega}
+}
+
 func (r RealESRGANConfig) validate(prefix string) error {
 	k := &checker{prefix: prefix}
 	k.prob("color_jitter_prob", r.ColorJitterProb)
@@ -283,6 +295,12 @@ func (r RealESRGANConfig) validate(prefix string) error {
 	k.spec("kernels", r.Kernels)
 	k.spec("kernels2", r.Kernels2)
 	k.prob("final_sinc_prob", r.FinalSincProb)
+	if err := r.finalSinc().CheckSizes(); err != nil {
+		k.fail("final_sinc_kernel_range", "%v", err)
+	}
+	if _, err := r.finalSinc().Range(); err != nil {
+		k.fail("final_sinc_omega", "%v", err)
+	}
 	k.probs("resize_prob", r.ResizeProb[:])
 	k.rng("resize_range", r.ResizeRange, 1e-3, 16)
 	if r.ResizeRange[0] > 1 || r.ResizeRange[1] < 1 {

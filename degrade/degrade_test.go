@@ -112,6 +112,11 @@ func TestUserOverrides(t *testing.T) {
 		// Issue 12 case 12: NaN names its key (and Load's error its file).
 		{"realesrgan:\n  noise_range: [1, .nan]\n", "realesrgan.noise_range[1]"},
 		{"face:\n  noise_range: [.nan, 3]\n", "face.noise_range[0]"},
+		{"realesrgan:\n  final_sinc_omega: [2, 1]\n", "realesrgan.final_sinc_omega"},
+		{"realesrgan:\n  final_sinc_omega: [0, 1]\n", "realesrgan.final_sinc_omega"},
+		{"realesrgan:\n  final_sinc_omega: [1, 3.5]\n", "realesrgan.final_sinc_omega"},
+		{"realesrgan:\n  final_sinc_omega: [1]\n", "realesrgan.final_sinc_omega"},
+		{"realesrgan:\n  final_sinc_kernel_range: [8]\n", "realesrgan.final_sinc_kernel_range"},
 	}
 	for _, b := range bad {
 		base := "official"

@@ -109,7 +109,7 @@ func (p *realesrganPipeline) Sample(r *rng.Stream) Params {
 	// Kernels first, as RealESRGANDataset draws them before the model runs.
 	_, q.Kernel1, _ = c.Kernels.Sample(r)
 	_, q.Kernel2, _ = c.Kernels2.Sample(r)
-	_, q.Sinc, _ = blur.FinalSinc{Prob: c.FinalSincProb}.Sample(r)
+	_, q.Sinc, _ = c.finalSinc().Sample(r)
 
 	q.Resize1 = sampleResize(r, c.ResizeProb, c.ResizeRange)
 	q.Noise1 = sampleNoise(r, c.GaussianNoiseProb, c.NoiseRange, c.PoissonScaleRange, c.GrayNoiseProb)

@@ -15,6 +15,17 @@
 // image's contrast), so compare gains at several sigmas before reading one
 // as a tone curve.
 //
+// With --max-shift it sweeps again with each pair's degraded image shifted
+// by whole HR pixels to where it fits best: a least-squares blur fit
+// absorbs misregistration, so a wider best sigma without the shifts would
+// be the registration's, not the lens's.
+//
+// With --kernel it fits a free linear filter (LR pixels, least squares over
+// all pairs) from the HR images downscaled without blur to the real LR
+// images, and prints its frequency response beside the filter that gives a
+// Gaussian blur (--kernel-ref): which frequencies the cameras keep, boost
+// or lose, whatever the shape of their blur.
+//
 // With --degrade it also degrades each HR image with degradation presets or
 // config files (draws variants each, as degradiff degrade would) and prints
 // the mean Y-PSNR of their LR images against the real ones, plain and after
@@ -54,14 +65,17 @@ func main() {
 	draws := flag.Int("draws", 4, "LR variants per HR image and degradation (1..64)")
 	seed := flag.Uint64("seed", 1, "seed of the degradations")
 	toneSigma := flag.Float64("tone-sigma", 1.75, "blur sigma (HR px) of the tone check: how much of the misfit is a brightness offset or contrast gain per image (negative: no check)")
+	maxShift := flag.Int("max-shift", 0, "also sweep with each pair's degraded image shifted by up to this many whole HR pixels each way, to where it fits best (0: no aligned sweep; at most 8)")
+	kernelSize := flag.Int("kernel", 0, "also fit a free linear filter of this odd size (LR px) from the HR images downscaled without blur to the real LR images, and print its frequency response next to that of the filter giving --kernel-ref blur (0: no fit; at most 15)")
+	kernelRef := flag.Float64("kernel-ref", 1.75, "Gaussian sigma (HR px) of the reference for --kernel")
 	flag.Parse()
-	if err := run(*pairs, *include, *exclude, *scale, *sigmaList, *degradeList, *draws, *seed, *toneSigma); err != nil {
+	if err := run(*pairs, *include, *exclude, *scale, *sigmaList, *degradeList, *draws, *seed, *toneSigma, *maxShift, *kernelSize, *kernelRef); err != nil {
 		fmt.Fprintln(os.Stderr, "pairblur:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, include, exclude string, scale int, sigmaList, degradeList string, draws int, seed uint64, toneSigma float64) error {
+func run(dir, include, exclude string, scale int, sigmaList, degradeList string, draws int, seed uint64, toneSigma float64, maxShift, kernelSize int, kernelRef float64) error {
 	if dir == "" {
 		return fmt.Errorf("--pairs is required")
 	}
@@ -70,6 +84,15 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 	}
 	if draws < 1 || draws > 64 {
 		return fmt.Errorf("--draws %d is outside 1..64", draws)
+	}
+	if maxShift < 0 || maxShift > 8 {
+		return fmt.Errorf("--max-shift %d is outside 0..8", maxShift)
+	}
+	if kernelSize < 0 || kernelSize > 15 || kernelSize > 0 && kernelSize%2 == 0 {
+		return fmt.Errorf("--kernel %d is not an odd size in 1..15 (or 0)", kernelSize)
+	}
+	if !(kernelRef >= 0 && kernelRef <= 20) {
+		return fmt.Errorf("--kernel-ref: %v is not a sigma in [0, 20]", kernelRef)
 	}
 	var pipes []degrade.Pipeline
 	var pipeNames []string
@@ -117,7 +140,7 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 	if !(toneSigma <= 20) {
 		return fmt.Errorf("--tone-sigma: %v is not a sigma up to 20", toneSigma)
 	}
-	res, err := measure(set, sigmas, pipes, pipeNames, draws, seed, toneSigma)
+	res, err := measure(set, sigmas, pipes, pipeNames, draws, seed, toneSigma, maxShift, kernelSize, kernelRef)
 	if err != nil {
 		return err
 	}
@@ -132,6 +155,35 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 		fmt.Printf("\ntone at sigma %.2f: real minus degraded mean Y %+.2f grey levels (sd over pairs %.2f, mean absolute %.2f; R %+.2f, G %+.2f, B %+.2f), gain %.3f\n",
 			t.Sigma, t.Offset, t.OffsetSD, t.AbsOffset, t.ChannelOffset[0], t.ChannelOffset[1], t.ChannelOffset[2], t.Gain)
 		fmt.Printf("Y-PSNR %.2f dB; %.2f after removing each pair's offset; %.2f after each pair's gain and offset\n", t.PSNR, t.Shifted, t.Linear)
+	}
+	if a := res.Aligned; a != nil {
+		fmt.Printf("\naligned: each pair's degraded image shifted by up to %d HR px each way (border of %d HR px left out)\nsigma (HR px)  mean Y-PSNR at each pair's best shift, plain and low-passed\n", a.MaxShift, a.margin(scale))
+		for _, f := range a.Sigmas {
+			fmt.Printf("%13.2f  %.2f  %.2f\n", f.Sigma, f.PSNR, f.LowPSNR)
+		}
+		b := a.BestSigmas
+		q := func(f float64) float64 { return b[int(f*float64(len(b)-1)+0.5)] }
+		fmt.Printf("best sigma per pair, aligned: min %.2f, quartiles %.2f / %.2f / %.2f, max %.2f\n", b[0], q(0.25), q(0.5), q(0.75), b[len(b)-1])
+		fmt.Printf("best shift (dx, dy HR px) per pair: %d of %d unshifted;", a.Unshifted, len(a.Shifts))
+		for i, s := range a.Shifts {
+			fmt.Printf(" %s (%d,%d)", set.Pairs[i].Name, s[0], s[1])
+		}
+		fmt.Println()
+	}
+	if k, ref := res.Kernel, res.KernelRef; k != nil {
+		fmt.Printf("\nfree %dx%d filter (LR px) on the HR images downscaled without blur: Y-PSNR %.2f dB against the real LR (%.2f unfiltered), offset %+.2f grey levels\n", k.Size, k.Size, k.PSNR, k.Plain, 255*k.Offset)
+		fmt.Printf("the same fitted to Gaussian blur sigma %.2f HR px: Y-PSNR %.2f (%.2f unfiltered)\n", kernelRef, ref.PSNR, ref.Plain)
+		fmt.Printf("frequency (cycles/LR px)  gain real  gain sigma %.2f\n", kernelRef)
+		for f := 0.0; f <= 0.5001; f += 0.05 {
+			fmt.Printf("%24.2f  %9.3f  %9.3f\n", f, response(k.Weights, k.Size, f), response(ref.Weights, ref.Size, f))
+		}
+		fmt.Printf("real filter, rows:\n")
+		for y := 0; y < k.Size; y++ {
+			for x := 0; x < k.Size; x++ {
+				fmt.Printf(" %+.4f", k.Weights[y*k.Size+x])
+			}
+			fmt.Println()
+		}
 	}
 	if len(pipes) > 0 {
 		fmt.Printf("\n%d LR variants per HR image, seed %d; mean Y-PSNR against the real LR (dB), plain and after a low-pass of sigma 1.5 LR px\n", draws, seed)
@@ -158,6 +210,11 @@ type results struct {
 	Degradations []fit
 	// Tone is the tone check (nil without one).
 	Tone *toneFit
+	// Aligned is the sweep with shifts (nil without one).
+	Aligned *alignFit
+	// Kernel is the free filter fitted to the real LR images, KernelRef
+	// the one fitted to the reference blur (nil without a fit).
+	Kernel, KernelRef *kernelFit
 }
 
 // lowPassSigma is the Gaussian, in LR pixels, that removes noise and
@@ -167,7 +224,7 @@ const lowPassSigma = 1.5
 // measure compares the real LR image of every pair of set with its HR
 // image blurred by each sigma and downscaled (MATLAB bicubic), and with
 // draws LR variants of each degradation pipeline.
-func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, names []string, draws int, seed uint64, toneSigma float64) (*results, error) {
+func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, names []string, draws int, seed uint64, toneSigma float64, maxShift, kernelSize int, kernelRef float64) (*results, error) {
 	scale := set.Scale
 	fo := fidelity.Options{CropBorder: scale, TestY: true}
 	lowPass := blur.Gaussian(2*int(math.Ceil(3*lowPassSigma))+1, lowPassSigma, lowPassSigma, 0, true)
@@ -181,7 +238,11 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 	if toneSigma >= 0 {
 		res.Tone = &toneFit{Sigma: toneSigma}
 	}
+	if maxShift > 0 {
+		res.Aligned = newAlignFit(maxShift, sigmas)
+	}
 	n := float64(set.Len())
+	var down, reals, refs []*raster.Image // for the kernel fit
 	// add accumulates into f the PSNRs of lq against the real image.
 	add := func(f *fit, lq, lr, lrLow *raster.Image, weight float64) float64 {
 		p := fidelity.PSNR(lq, lr, fo)
@@ -208,6 +269,15 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 			}
 		}
 		res.BestSigmas = append(res.BestSigmas, bestSigma)
+		if kernelSize > 0 {
+			down, reals, refs = append(down, blurDown(hr, 0, scale)), append(reals, lr), append(refs, blurDown(hr, kernelRef, scale))
+		}
+		if a := res.Aligned; a != nil {
+			if 2*a.margin(scale) >= min(hr.H, hr.W)-2*scale {
+				return nil, fmt.Errorf("%s: %dx%d is too small for --max-shift %d", pair.HRPath, hr.W, hr.H, maxShift)
+			}
+			a.add(hr, lr, lrLow, scale, lowPass, 1/n)
+		}
 		if t := res.Tone; t != nil {
 			if toneLQ == nil {
 				toneLQ = blurDown(hr, t.Sigma, scale)
@@ -234,6 +304,15 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 	sort.Float64s(res.BestSigmas)
 	if res.Tone != nil {
 		res.Tone.finish()
+	}
+	if res.Aligned != nil {
+		res.Aligned.finish()
+	}
+	if kernelSize > 0 {
+		var err error
+		if res.Kernel, res.KernelRef, err = fitKernels(kernelSize, scale, down, reals, refs); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

@@ -49,7 +49,7 @@ func TestMeasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := measure(set, []float64{0, 1.5, 3}, []degrade.Pipeline{p}, []string{"bicubic"}, 2, 1, 1.5)
+	res, err := measure(set, []float64{0, 1.5, 3}, []degrade.Pipeline{p}, []string{"bicubic"}, 2, 1, 1.5, 0, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +66,55 @@ func TestMeasure(t *testing.T) {
 	bic := res.Degradations[0]
 	if bic.Name != "bicubic" || !(bic.PSNR < exact.PSNR) || !(bic.LowPSNR > bic.PSNR) || math.IsNaN(bic.LowPSNR) {
 		t.Errorf("bicubic preset %+v against sigma 1.5 %+v", bic, exact)
+	}
+}
+
+// TestAligned makes LR images from HR images blurred with sigma 1 and
+// shifted by 3 HR pixels across and -2 down: the aligned sweep must find
+// the shift and sigma 1, and explain the pairs better than the plain sweep,
+// which widens the blur to hide the shift.
+func TestAligned(t *testing.T) {
+	dir := t.TempDir()
+	const dx, dy = 3, -2
+	for i := 0; i < 2; i++ {
+		big, err := samples.Render(samples.Names[i%len(samples.Names)], 136, 136, uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr := big.Crop(4, 4, 128, 128)
+		lr := resize.Imresize(blur.Filter2D(big, blur.FspecialGaussian(9, 1)).Crop(4+dy, 4+dx, 128, 128), 0.25, true).Round()
+		name := fmt.Sprintf("p%d.png", i)
+		for _, f := range []struct {
+			sub string
+			m   *raster.Image
+		}{{"HR", hr}, {"LR", lr}} {
+			if err := imageio.Save(filepath.Join(dir, f.sub, name), f.m, imageio.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	set, err := pairread.Open(dir, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := measure(set, []float64{0, 1, 2}, nil, nil, 1, 1, -1, 4, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Aligned
+	if a == nil || len(a.BestSigmas) != 2 || a.BestSigmas[0] != 1 || a.BestSigmas[1] != 1 || a.Unshifted != 0 {
+		t.Fatalf("aligned sweep %+v: want sigma 1 for both pairs, both shifted", a)
+	}
+	for i, s := range a.Shifts {
+		if s != [2]int{dx, dy} {
+			t.Errorf("pair %d: shift %v, want (%d, %d)", i, s, dx, dy)
+		}
+	}
+	if !(a.Sigmas[1].PSNR > 45) || !(a.Sigmas[1].PSNR > res.Sigmas[1].PSNR+5) {
+		t.Errorf("aligned PSNR at sigma 1 %.2f, plain %.2f: the shift should explain the misfit", a.Sigmas[1].PSNR, res.Sigmas[1].PSNR)
+	}
+	if _, err := measure(set, []float64{1}, nil, nil, 1, 1, -1, 8, 0, 0); err != nil {
+		t.Errorf("--max-shift 8 on 128 px images: %v", err)
 	}
 }
 

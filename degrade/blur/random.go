@@ -233,16 +233,35 @@ func (sp Spec) Sample(s *rng.Stream) (Kernel, Params, error) {
 
 // FinalSinc configures Real-ESRGAN's final sinc filter: with probability
 // Prob a sinc kernel, otherwise the identity pulse. Empty KernelRange and
-// zero PadTo mean the defaults, as in Spec.
+// zero PadTo mean the defaults, as in Spec; an empty Omega means
+// Real-ESRGAN's cutoffs [π/3, π).
 type FinalSinc struct {
-	Prob        float64 `json:"final_sinc_prob" yaml:"final_sinc_prob"`
-	KernelRange []int   `json:"kernel_range,omitempty" yaml:"kernel_range,omitempty"`
-	PadTo       int     `json:"pad_to,omitempty" yaml:"pad_to,omitempty"`
+	Prob        float64   `json:"final_sinc_prob" yaml:"final_sinc_prob"`
+	KernelRange []int     `json:"kernel_range,omitempty" yaml:"kernel_range,omitempty"`
+	PadTo       int       `json:"pad_to,omitempty" yaml:"pad_to,omitempty"`
+	Omega       []float64 `json:"omega,omitempty" yaml:"omega,omitempty"`
+}
+
+// Range returns the cutoff range, checked: two values in (0, π] in order.
+func (f FinalSinc) Range() ([2]float64, error) {
+	if len(f.Omega) == 0 {
+		return [2]float64{math.Pi / 3, math.Pi}, nil
+	}
+	if len(f.Omega) != 2 || !(f.Omega[0] > 0 && f.Omega[0] <= f.Omega[1] && f.Omega[1] <= math.Pi) {
+		return [2]float64{}, fmt.Errorf("blur: final sinc omega %v is not a range [lo, hi] with 0 < lo <= hi <= π (radians per pixel)", f.Omega)
+	}
+	return [2]float64{f.Omega[0], f.Omega[1]}, nil
+}
+
+// CheckSizes reports whether KernelRange and PadTo are usable.
+func (f FinalSinc) CheckSizes() error {
+	_, _, err := sizesAndPad(f.KernelRange, f.PadTo)
+	return err
 }
 
 // Sample draws the final filter as RealESRGANDataset does: a uniform number
 // is compared with Prob; on success the size is drawn from KernelRange and
-// omega_c uniformly from [π/3, π), and the sinc kernel is padded to PadTo;
+// omega_c uniformly from Omega, and the sinc kernel is padded to PadTo;
 // otherwise the result is the PadTo x PadTo pulse.
 func (f FinalSinc) Sample(s *rng.Stream) (Kernel, Params, error) {
 	if !(f.Prob >= 0 && f.Prob <= 1) {
@@ -252,10 +271,14 @@ func (f FinalSinc) Sample(s *rng.Stream) (Kernel, Params, error) {
 	if err != nil {
 		return Kernel{}, Params{}, err
 	}
+	omega, err := f.Range()
+	if err != nil {
+		return Kernel{}, Params{}, err
+	}
 	var p Params
 	if s.Float64() < f.Prob {
 		size := sizes[s.Intn(len(sizes))]
-		p = Params{Type: TypeSinc, Size: size, OmegaC: s.Uniform(math.Pi/3, math.Pi), PadTo: padTo}
+		p = Params{Type: TypeSinc, Size: size, OmegaC: s.Uniform(omega[0], omega[1]), PadTo: padTo}
 	} else {
 		p = Params{Type: TypePulse, Size: padTo}
 	}

@@ -193,6 +193,34 @@ func TestFinalSincProbabilities(t *testing.T) {
 	}
 }
 
+// TestFinalSincNarrowed draws the final sinc from narrowed sizes and
+// cutoffs, and checks that the narrowing leaves the draws of the other
+// settings alone: the same stream state, the same number of draws.
+func TestFinalSincNarrowed(t *testing.T) {
+	narrow := FinalSinc{Prob: 1, KernelRange: []int{7, 9}, Omega: []float64{2, 2.2}}
+	for i := 0; i < 200; i++ {
+		s1, s2 := rng.New(uint64(i), "final"), rng.New(uint64(i), "final")
+		_, p, err := narrow.Sample(s1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Type != TypeSinc || (p.Size != 7 && p.Size != 9) || p.OmegaC < 2 || p.OmegaC >= 2.2 || p.PadTo != 21 {
+			t.Fatalf("draw %d: %+v outside sizes 7, 9 and omega [2, 2.2)", i, p)
+		}
+		if _, _, err := (FinalSinc{Prob: 1}).Sample(s2); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := s1.Uint64(), s2.Uint64(); a != b {
+			t.Fatalf("draw %d: narrowing changed the number of draws", i)
+		}
+	}
+	for _, omega := range [][]float64{{1}, {2, 1}, {0, 1}, {1, 4}, {math.NaN(), 1}} {
+		if _, _, err := (FinalSinc{Prob: 1, Omega: omega}).Sample(rng.New(1)); err == nil {
+			t.Errorf("omega %v accepted", omega)
+		}
+	}
+}
+
 func TestSpecValidate(t *testing.T) {
 	bad := []struct {
 		name string
