@@ -407,7 +407,7 @@ func (p *Problem) Optimize(ctx context.Context, dir string, progress func(done i
 		}
 		return v
 	}
-	x0 := p.Space.Encode(opt.Base)
+	x0 := p.Space.Start(opt.Base)
 	settings := &optimize.Settings{FuncEvaluations: opt.Budget, Converger: stopConverger{&stopErr}}
 	var method optimize.Method
 	switch opt.Optimizer {

@@ -182,6 +182,29 @@ func (s *Space) Encode(c degrade.Config) []float64 {
 	return x
 }
 
+// startLimit bounds the starting coordinates of ranges and single values:
+// logit(0.95). Near the ends of a knob's bounds the logistic map is flat,
+// and a range that fills its bounds (Real-ESRGAN's final sinc cutoffs
+// [π/3, π), noise levels [1, 30]) or a probability of 0 would start on a
+// plateau where neither optimiser's steps change anything.
+const startLimit = 2.944
+
+// Start returns the coordinates the fit starts from: c's, with ranges and
+// values pulled in from the ends of their bounds to at most startLimit.
+func (s *Space) Start(c degrade.Config) []float64 {
+	x := s.Encode(c)
+	i := 0
+	for _, k := range s.Knobs {
+		if k.Kind == "range" || k.Kind == "value" {
+			for j := i; j < i+k.Dim(); j++ {
+				x[j] = min(max(x[j], -startLimit), startLimit)
+			}
+		}
+		i += k.Dim()
+	}
+	return x
+}
+
 // Values returns each knob's values in c, in knob order.
 func (s *Space) Values(c degrade.Config) [][]float64 {
 	out := make([][]float64, len(s.Knobs))
@@ -202,6 +225,8 @@ func cloneConfig(c degrade.Config) degrade.Config {
 	}
 	c.RealESRGAN.Kernels = cp(c.RealESRGAN.Kernels)
 	c.RealESRGAN.Kernels2 = cp(c.RealESRGAN.Kernels2)
+	c.RealESRGAN.FinalSincOmega = slices.Clone(c.RealESRGAN.FinalSincOmega)
+	c.RealESRGAN.FinalSincKernelRange = slices.Clone(c.RealESRGAN.FinalSincKernelRange)
 	c.Face.KernelList = slices.Clone(c.Face.KernelList)
 	c.Face.KernelProb = slices.Clone(c.Face.KernelProb)
 	return c
@@ -330,6 +355,17 @@ func realesrganKnobs(base degrade.Config) []Knob {
 		probKnob("gray_noise_prob2", "noise", func(c *r) *float64 { return &c.GrayNoiseProb2 }),
 		rangeKnob("jpeg_range2", "jpeg", "linear", 10, 100, func(c *r) *[2]float64 { return &c.JPEGRange2 }),
 		probKnob("final_sinc_prob", "sinc", func(c *r) *float64 { return &c.FinalSincProb }),
+		// The cutoff of the final sinc, at the LR size: real cameras
+		// keep the low frequencies and lose the high ones steeply
+		// (docs/RESULTS.md), which a Gaussian blur cannot mimic.
+		{Key: "realesrgan.final_sinc_omega", Group: "sinc", Kind: "range", Scale: "linear", Lo: math.Pi / 5, Hi: math.Pi,
+			get: func(c *degrade.Config) []float64 {
+				if o := c.RealESRGAN.FinalSincOmega; len(o) == 2 {
+					return slices.Clone(o)
+				}
+				return []float64{math.Pi / 3, math.Pi}
+			},
+			set: func(c *degrade.Config, v []float64) { c.RealESRGAN.FinalSincOmega = []float64{v[0], v[1]} }},
 	}
 }
 

@@ -349,3 +349,31 @@ func TestOfficialLRSize(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedConfigs loads the degradation files under configs/ (the
+// RealSR camera fits) and degrades an image with each: they must stay
+// valid as keys change, and the narrowed final sinc must be drawn.
+func TestShippedConfigs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "configs", "realsr-*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no configs/realsr-*.yaml found (%v)", err)
+	}
+	for _, f := range files {
+		c, err := Load("", f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		p, err := New(c)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		_, lr, params, err := Degrade(p, testImage(t, 64, 64), 1, "x", 0)
+		if err != nil || lr.H != 16 || lr.W != 16 {
+			t.Fatalf("%s: LR %v, err %v", f, lr, err)
+		}
+		b, _ := json.Marshal(params)
+		if omega := c.RealESRGAN.FinalSincOmega; len(omega) == 2 && !strings.Contains(string(b), `"omega_c"`) {
+			t.Errorf("%s: final sinc [%v] not drawn: %s", f, omega, b)
+		}
+	}
+}

@@ -118,6 +118,46 @@ func TestAligned(t *testing.T) {
 	}
 }
 
+// TestKernel makes LR images by filtering the HR images downscaled
+// without blur with a known 3x3 sharpening filter: the free fit must find
+// it, explain the pairs almost exactly, and show its gain above 1 at mid
+// frequencies, where the Gaussian reference's is below 1.
+func TestKernel(t *testing.T) {
+	want := []float64{0, -0.1, 0, -0.1, 1.5, -0.1, 0, -0.1, 0}
+	var down, real, ref []*raster.Image
+	for i := 0; i < 2; i++ {
+		hr, err := samples.Render(samples.Names[i%len(samples.Names)], 128, 128, uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := blurDown(hr, 0, 4)
+		down, real, ref = append(down, d), append(real, filterImage(d, want, -0.05, 3)), append(ref, blurDown(hr, 1.5, 4))
+	}
+	k, r, err := fitKernels(5, 4, down, real, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range k.Weights {
+		y, x := i/5, i%5
+		var exact float64
+		if y >= 1 && y <= 3 && x >= 1 && x <= 3 {
+			exact = want[(y-1)*3+x-1]
+		}
+		if math.Abs(w-exact) > 1e-3 {
+			t.Errorf("weight (%d, %d) = %.4f, want %.4f", y, x, w, exact)
+		}
+	}
+	if math.Abs(k.Offset+0.05) > 1e-3 || !(k.PSNR > 60) || !(k.Plain < k.PSNR-10) {
+		t.Errorf("fit offset %.4f (want -0.05), PSNR %.2f (unfiltered %.2f)", k.Offset, k.PSNR, k.Plain)
+	}
+	if g := response(k.Weights, 5, 0); math.Abs(g-1.1) > 1e-3 {
+		t.Errorf("DC gain %.4f, want 1.1 (the filter's sum)", g)
+	}
+	if g, gr := response(k.Weights, 5, 0.25), response(r.Weights, 5, 0.25); !(g > 1.2) || !(gr < 1) {
+		t.Errorf("gain at 0.25 cycles/px: fit %.3f (want the sharpening's 1.3), Gaussian %.3f (want below 1)", g, gr)
+	}
+}
+
 // TestTone gives the real images a contrast gain of 0.8 and an offset: the
 // tone check must find them, and the gain and offset must explain nearly
 // all of the misfit.
