@@ -15,6 +15,16 @@ import (
 	"github.com/degradiff/degradiff/samples"
 )
 
+// writePair saves hr and lr as dir/HR/name and dir/LR/name.
+func writePair(t *testing.T, dir, name string, hr, lr *raster.Image) {
+	t.Helper()
+	for sub, m := range map[string]*raster.Image{"HR": hr, "LR": lr} {
+		if err := imageio.Save(filepath.Join(dir, sub, name), m, imageio.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestMeasure makes pairs whose LR images are their HR images blurred with
 // sigma 1.5 and downscaled as the sweep does: the sweep must find 1.5 for
 // every pair, and the bicubic preset (no blur) must explain them worse
@@ -27,15 +37,7 @@ func TestMeasure(t *testing.T) {
 			t.Fatal(err)
 		}
 		lr := resize.Imresize(blur.Filter2D(hr, blur.FspecialGaussian(13, 1.5)), 0.25, true).Round()
-		name := fmt.Sprintf("p%d.png", i)
-		for _, f := range []struct {
-			sub string
-			m   *raster.Image
-		}{{"HR", hr}, {"LR", lr}} {
-			if err := imageio.Save(filepath.Join(dir, f.sub, name), f.m, imageio.SaveOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writePair(t, dir, fmt.Sprintf("p%d.png", i), hr, lr)
 	}
 	set, err := pairread.Open(dir, 4)
 	if err != nil {
@@ -83,15 +85,7 @@ func TestAligned(t *testing.T) {
 		}
 		hr := big.Crop(4, 4, 128, 128)
 		lr := resize.Imresize(blur.Filter2D(big, blur.FspecialGaussian(9, 1)).Crop(4+dy, 4+dx, 128, 128), 0.25, true).Round()
-		name := fmt.Sprintf("p%d.png", i)
-		for _, f := range []struct {
-			sub string
-			m   *raster.Image
-		}{{"HR", hr}, {"LR", lr}} {
-			if err := imageio.Save(filepath.Join(dir, f.sub, name), f.m, imageio.SaveOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writePair(t, dir, fmt.Sprintf("p%d.png", i), hr, lr)
 	}
 	set, err := pairread.Open(dir, 4)
 	if err != nil {
