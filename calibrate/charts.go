@@ -19,18 +19,25 @@ const (
 	SamplesPNG    = "samples.png"
 )
 
-// drawProgress plots each evaluation's proxy and the best so far.
+// drawProgress plots each evaluation's proxy and the best so far (for
+// ObjectivePSNR, the PSNR itself, on a linear axis: it is negative as a
+// proxy).
 func drawProgress(path string, evals []Eval, objective string) error {
 	each := plot.Series{Name: "evaluation"}
 	best := plot.Series{Name: "best so far"}
+	sign := 1.0
+	ch := plot.Chart{Title: fmt.Sprintf("Proxy objective (%s) on the images fitted on", objective), XLabel: "evaluation (from 0)", YLabel: "proxy", LogY: true}
+	if objective == ObjectivePSNR {
+		sign = -1
+		ch.Title, ch.YLabel, ch.LogY = "Y-PSNR of the degraded HR crops against the real LR crops of the pairs fitted on", "Y-PSNR (dB)", false
+	}
 	b := math.Inf(1)
 	for i, e := range evals {
 		b = min(b, e.Proxy)
-		each.X, each.Y = append(each.X, float64(i)), append(each.Y, e.Proxy)
-		best.X, best.Y = append(best.X, float64(i)), append(best.Y, b)
+		each.X, each.Y = append(each.X, float64(i)), append(each.Y, sign*e.Proxy)
+		best.X, best.Y = append(best.X, float64(i)), append(best.Y, sign*b)
 	}
-	ch := plot.Chart{Title: fmt.Sprintf("Proxy objective (%s) on the images fitted on", objective), XLabel: "evaluation (from 0)", YLabel: "proxy", LogY: true,
-		Series: []plot.Series{each, best}}
+	ch.Series = []plot.Series{each, best}
 	return plot.SavePNG(path, ch.Draw(800, 340))
 }
 
@@ -120,7 +127,9 @@ func (p *Problem) drawSamples(path string, before, after []*raster.Image, rows i
 			{Image: plot.Zoom(before[i], k), Caption: "before (preset)"},
 			{Image: plot.Zoom(lq, k), Caption: "after (calibrated)"},
 		}
-		if len(p.Held) > 0 {
+		if p.lrs != nil {
+			row = append(row, plot.Cell{Image: plot.Zoom(p.lrs[i], k), Caption: "real LR, same scene"})
+		} else if len(p.Held) > 0 {
 			j := r * len(p.Held) / rows
 			if m, err := p.Held.Load(j); err == nil {
 				h, w := min(lq.H, m.H), min(lq.W, m.W)

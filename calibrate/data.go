@@ -47,6 +47,11 @@ const MinPart = 4
 // folder too small to leave MinPart images in each part, saying how many
 // are needed.
 func Split(real Files, holdout float64) (fit, held Files, err error) {
+	return split(real, holdout, "--real-lq", "images")
+}
+
+// split is Split with the flag and the noun its errors use.
+func split(real Files, holdout float64, flag, noun string) (fit, held Files, err error) {
 	if !(holdout > 0 && holdout < 1) {
 		return nil, nil, fmt.Errorf("--holdout: %v is not a fraction in (0, 1)", holdout)
 	}
@@ -61,8 +66,8 @@ func Split(real Files, holdout float64) (fit, held Files, err error) {
 				break
 			}
 		}
-		return nil, nil, fmt.Errorf("--real-lq: %d images are too few to hold out %.0f%% (%d images) and fit on the rest: at least %d images are needed with --holdout %g (%d held out and %d fitted on, %d of each at least)",
-			n, 100*holdout, k, need, holdout, int(math.Ceil(holdout*float64(need))), need-int(math.Ceil(holdout*float64(need))), MinPart)
+		return nil, nil, fmt.Errorf("%s: %d %s are too few to hold out %.0f%% (%d %s) and fit on the rest: at least %d %s are needed with --holdout %g (%d held out and %d fitted on, %d of each at least)",
+			flag, n, noun, 100*holdout, k, noun, need, noun, holdout, int(math.Ceil(holdout*float64(need))), need-int(math.Ceil(holdout*float64(need))), MinPart)
 	}
 	idx := make([]int, n)
 	keys := make([]uint64, n)
@@ -138,16 +143,22 @@ func listCrops(dirs []string, size, step, maxCrops int, seed uint64) (crops []Cr
 	if len(crops) == 0 {
 		return nil, skipped, fmt.Errorf("--hq: no image is at least %dx%d pixels (--crop)", size, size)
 	}
-	if maxCrops > 0 && len(crops) > maxCrops {
-		keep := rng.New(seed, "calibrate", "crops").Perm(len(crops))[:maxCrops]
-		sort.Ints(keep)
-		sub := make([]Crop, len(keep))
-		for i, k := range keep {
-			sub[i] = crops[k]
-		}
-		crops = sub
+	return keepRandom(crops, maxCrops, seed), skipped, nil
+}
+
+// keepRandom keeps a random max of the crops (all when max is 0), keyed
+// by seed, in their order.
+func keepRandom(crops []Crop, max int, seed uint64) []Crop {
+	if max <= 0 || len(crops) <= max {
+		return crops
 	}
-	return crops, skipped, nil
+	keep := rng.New(seed, "calibrate", "crops").Perm(len(crops))[:max]
+	sort.Ints(keep)
+	sub := make([]Crop, len(keep))
+	for i, k := range keep {
+		sub[i] = crops[k]
+	}
+	return sub
 }
 
 // loadCrops reads the crops' images, each file once.
@@ -263,8 +274,10 @@ func realFeatures(real Files, opt features.Options) (feats [][]float64, used int
 	return feats, used, nil
 }
 
-// Objectives lists the proxy objectives.
-var Objectives = []string{"moments", "fd"}
+// Objectives lists the proxy objectives: moments and fd compare feature
+// statistics with unpaired real LQ images, psnr (ObjectivePSNR) compares
+// each degraded crop with the real LR crop of the same scene.
+var Objectives = []string{"moments", "fd", ObjectivePSNR}
 
 // target holds what the proxy compares synthetic features with.
 type target struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure/c2st"
 	"github.com/degradiff/degradiff/measure/features"
+	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/rng"
 )
@@ -76,7 +77,8 @@ type Options struct {
 	Crop     int `json:"crop"`
 	CropStep int `json:"crop_step"`
 	MaxCrops int `json:"max_crops"`
-	// Objective is the proxy: moments (default) or fd.
+	// Objective is the proxy: moments (default) or fd; psnr
+	// (ObjectivePSNR) for a fit to real pairs, which it is by default.
 	Objective string `json:"objective"`
 	// Optimizer is cmaes (default) or neldermead. StepSize (default 0.7)
 	// is Nelder-Mead's initial simplex size in the knobs' coordinates, and
@@ -227,6 +229,11 @@ type Problem struct {
 	held     *target // the held-out images
 	// objective, when set (tests), replaces Evaluate in Optimize.
 	objective func(x []float64) (float64, error)
+	// A fit to real pairs (PreparePairs) has their set, the real LR crop
+	// of each HQ crop and the indices of the held-out pairs.
+	set       *pairread.Set
+	lrs       []*raster.Image
+	heldPairs []int
 }
 
 // Prepare splits the real LQ images, cuts and reads the HQ crops and
@@ -236,6 +243,9 @@ func Prepare(real Files, hq []string, opt Options) (*Problem, error) {
 		return nil, err
 	}
 	opt = opt.WithDefaults()
+	if opt.Objective == ObjectivePSNR {
+		return nil, fmt.Errorf("--objective: %s compares each degraded crop with the real LR image of the same scene: give real pairs (--pairs) instead of --real-lq and --hq", opt.Objective)
+	}
 	space, err := NewSpace(opt.Base, opt.Groups)
 	if err != nil {
 		return nil, err
@@ -292,8 +302,12 @@ func (p *Problem) settings() Settings {
 const optimizeVersion = "gonum.org/v1/gonum v0.17.0"
 
 // Evaluate returns the proxy objective of the configuration c: the
-// degraded crops (seed seed) against the real images fitted on.
+// degraded crops (seed seed) against the real images fitted on (or, in a
+// fit to pairs, against their real LR crops).
 func (p *Problem) Evaluate(c degrade.Config, seed uint64) (float64, error) {
+	if p.set != nil {
+		return p.pairObjective(c, seed)
+	}
 	lqs, err := degradeAll(c, p.Crops, p.imgs, seed)
 	if err != nil {
 		return 0, err

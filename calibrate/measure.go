@@ -25,14 +25,16 @@ type Gap struct {
 	Proxy float64 `json:"proxy"`
 	// KID (mean and standard deviation over subsets), FD and the
 	// classifier test, as degradiff gap computes them.
-	KID     float64      `json:"kid"`
-	KIDStd  float64      `json:"kid_std"`
-	FD      float64      `json:"fd"`
-	C2ST    *c2st.Result `json:"c2st,omitempty"`
-	Images  int          `json:"images"`
-	Real    int          `json:"real_images"`
-	Config  string       `json:"config_sha256"`
-	Options string       `json:"options_sha256"`
+	KID    float64      `json:"kid"`
+	KIDStd float64      `json:"kid_std"`
+	FD     float64      `json:"fd"`
+	C2ST   *c2st.Result `json:"c2st,omitempty"`
+	// Pairs is the fit to the held-out real pairs (fits to pairs only).
+	Pairs   *PairFit `json:"pairs,omitempty"`
+	Images  int      `json:"images"`
+	Real    int      `json:"real_images"`
+	Config  string   `json:"config_sha256"`
+	Options string   `json:"options_sha256"`
 }
 
 // measured is a configuration measured on the held-out images, with what
@@ -72,7 +74,12 @@ func (p *Problem) measureConfig(c degrade.Config, label, dir string, held *targe
 		return nil, err
 	}
 	m := &measured{lqs: lqs, feats: feats}
-	if m.Proxy, err = held.proxy(feats); err != nil {
+	if p.set != nil {
+		if m.Pairs, err = p.measurePairs(c); err != nil {
+			return nil, fmt.Errorf("measuring %s on the held-out pairs: %w", label, err)
+		}
+		m.Proxy = -m.Pairs.PSNR
+	} else if m.Proxy, err = held.proxy(feats); err != nil {
 		return nil, err
 	}
 	opt := p.gapOptions()
@@ -86,7 +93,7 @@ func (p *Problem) measureConfig(c degrade.Config, label, dir string, held *targe
 	path := filepath.Join(dir, GapDir, label+".json")
 	var cached Gap
 	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &cached) == nil && cached.Config == cfgSum && cached.Options == optSum {
-		cached.Proxy = m.Proxy
+		cached.Proxy, cached.Pairs = m.Proxy, m.Pairs
 		m.Gap = cached
 		return m, nil
 	}

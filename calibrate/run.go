@@ -13,6 +13,7 @@ import (
 	"github.com/degradiff/degradiff/internal/atomicfile"
 	"github.com/degradiff/degradiff/internal/progress"
 	"github.com/degradiff/degradiff/measure/features"
+	"github.com/degradiff/degradiff/pairset/pairread"
 )
 
 // Param is one fitted setting against the preset's.
@@ -30,9 +31,13 @@ type Param struct {
 type Result struct {
 	Preset     string   `json:"preset"`
 	ConfigFile string   `json:"config_file,omitempty"`
-	RealLQ     string   `json:"real_lq"`
-	HQ         []string `json:"hq"`
-	Command    string   `json:"command,omitempty"`
+	RealLQ     string   `json:"real_lq,omitempty"`
+	HQ         []string `json:"hq,omitempty"`
+	// Pairs is the folder of real pairs of a fit to pairs: then the
+	// images fitted on and held out are pairs, and the HQ crops are
+	// crops of the HR images of the pairs fitted on.
+	Pairs   string `json:"pairs,omitempty"`
+	Command string `json:"command,omitempty"`
 	// FitImages and HeldImages count the real LQ images fitted on and
 	// held out; Held names the latter.
 	FitImages  int      `json:"fit_images"`
@@ -73,10 +78,12 @@ type Result struct {
 	Config string `json:"config"`
 }
 
-// Inputs names the inputs for the report and config.yaml.
+// Inputs names the inputs for the report and config.yaml: the real LQ
+// and HQ folders, or the folder of real pairs.
 type Inputs struct {
 	RealLQ string
 	HQ     []string
+	Pairs  string
 }
 
 // Run calibrates opt.Base to the real LQ images real with the HQ images
@@ -89,21 +96,46 @@ type Inputs struct {
 // The report itself is written by experiment.WriteCalibrationReport.
 func Run(ctx context.Context, real Files, hq []string, in Inputs, opt Options, dir string) (*Result, error) {
 	start := time.Now()
-	log := opt.Log
-	if log == nil {
-		log = io.Discard
-	}
 	p, err := Prepare(real, hq, opt)
 	if err != nil {
 		return nil, err
 	}
-	opt = p.Opt
-	fmt.Fprintf(log, "calibrate: %s: %d settings (%d coordinates) fitted on %d real LQ images (%d held out), %d HQ crops of %dx%d; budget %d evaluations (%s, objective %s)\n",
-		opt.Preset, len(p.Space.Knobs), p.Space.Dim(), len(p.Fit), len(p.Held), len(p.Crops), opt.Crop, opt.Crop, opt.Budget, opt.Optimizer, opt.Objective)
+	return p.run(ctx, in, dir, start)
+}
+
+// RunPairs is Run for a fit to the real pairs of set (PreparePairs): the
+// same outputs, with each configuration's fit to the held-out pairs
+// (Gap.Pairs) beside its gap to their LR images.
+func RunPairs(ctx context.Context, set *pairread.Set, in Inputs, opt Options, dir string) (*Result, error) {
+	start := time.Now()
+	p, err := PreparePairs(set, opt)
+	if err != nil {
+		return nil, err
+	}
+	return p.run(ctx, in, dir, start)
+}
+
+// run is Run on a prepared problem.
+func (p *Problem) run(ctx context.Context, in Inputs, dir string, start time.Time) (*Result, error) {
+	opt := p.Opt
+	log := opt.Log
+	if log == nil {
+		log = io.Discard
+	}
+	what := "real LQ images"
+	if p.set != nil {
+		what = "real pairs"
+	}
+	fmt.Fprintf(log, "calibrate: %s: %d settings (%d coordinates) fitted on %d %s (%d held out), %d HQ crops of %dx%d; budget %d evaluations (%s, objective %s)\n",
+		opt.Preset, len(p.Space.Knobs), p.Space.Dim(), len(p.Fit), what, len(p.Held), len(p.Crops), opt.Crop, opt.Crop, opt.Budget, opt.Optimizer, opt.Objective)
 	bar := progress.New(log, opt.Budget, "calibrate", "eval")
 	fitStart := time.Now()
 	evals, err := p.Optimize(ctx, dir, func(done int, best float64) {
-		bar.SetDetail(fmt.Sprintf("best %.4g", best))
+		if p.set != nil {
+			bar.SetDetail(fmt.Sprintf("best %.2f dB", -best))
+		} else {
+			bar.SetDetail(fmt.Sprintf("best %.4g", best))
+		}
 		bar.Add(1)
 	})
 	bar.Finish()
@@ -131,7 +163,7 @@ func Run(ctx context.Context, real Files, hq []string, in Inputs, opt Options, d
 
 	measureStart := time.Now()
 	res := &Result{
-		Preset: opt.Preset, ConfigFile: opt.ConfigFile, RealLQ: in.RealLQ, HQ: in.HQ, Command: opt.Command,
+		Preset: opt.Preset, ConfigFile: opt.ConfigFile, RealLQ: in.RealLQ, HQ: in.HQ, Pairs: in.Pairs, Command: opt.Command,
 		FitImages: len(p.Fit), HeldImages: len(p.Held), HQCrops: len(p.Crops), HQSkipped: p.Skipped,
 		Options: opt, Budget: opt.Budget, Evals: len(evals), Replayed: p.Replayed, Best: best.Index,
 	}
@@ -151,7 +183,7 @@ func Run(ctx context.Context, real Files, hq []string, in Inputs, opt Options, d
 		}
 		return nil
 	}
-	fmt.Fprintf(log, "calibrate: measuring the preset and the fit on the %d held-out real LQ images ...\n", len(p.Held))
+	fmt.Fprintf(log, "calibrate: measuring the preset and the fit on the %d held-out %s ...\n", len(p.Held), what)
 	if err := interrupted("measuring the preset"); err != nil {
 		return nil, err
 	}
@@ -205,7 +237,7 @@ func Run(ctx context.Context, real Files, hq []string, in Inputs, opt Options, d
 		res.HistFeatures = append(res.HistFeatures, featureName(j))
 	}
 	if err := drawHistograms(filepath.Join(dir, HistogramsPNG), cols, [][][]float64{held.feats, mb.feats, ma.feats},
-		[]string{"real (held out)", "before: " + opt.Preset, "after: calibrated"}); err != nil {
+		[]string{"real (held out)", "before: " + startName(opt.Preset, opt.ConfigFile), "after: calibrated"}); err != nil {
 		return nil, err
 	}
 	if err := p.drawSamples(filepath.Join(dir, SamplesPNG), mb.lqs, ma.lqs, 4); err != nil {
@@ -243,6 +275,17 @@ func Run(ctx context.Context, real Files, hq []string, in Inputs, opt Options, d
 	return res, nil
 }
 
+// Start names the starting configuration, the "before" of the report: the
+// preset, with the --config file's name when there is one.
+func (r *Result) Start() string { return startName(r.Preset, r.ConfigFile) }
+
+func startName(preset, configFile string) string {
+	if configFile == "" {
+		return preset
+	}
+	return preset + " with " + filepath.Base(configFile)
+}
+
 func featureName(j int) string { return features.Names()[j] }
 
 // header is the comment at the top of config.yaml.
@@ -253,11 +296,22 @@ func (r *Result) header(in Inputs) string {
 	if r.ConfigFile != "" {
 		fmt.Fprintf(&b, " (with %s)", r.ConfigFile)
 	}
-	fmt.Fprintf(&b, " fitted to the real LQ images of\n  %s (%d fitted on, %d held out),\n", in.RealLQ, r.FitImages, r.HeldImages)
-	fmt.Fprintf(&b, "degrading %d crops of %dx%d from the HQ images of\n  %s\n", r.HQCrops, o.Crop, o.Crop, strings.Join(in.HQ, "\n  "))
+	if r.Pairs != "" {
+		fmt.Fprintf(&b, " fitted to the real pairs of\n  %s (%d fitted on, %d held out),\n", r.Pairs, r.FitImages, r.HeldImages)
+		fmt.Fprintf(&b, "comparing %d crops of %dx%d of their HR images, degraded, with the LR crops of the same scenes\n", r.HQCrops, o.Crop, o.Crop)
+	} else {
+		fmt.Fprintf(&b, " fitted to the real LQ images of\n  %s (%d fitted on, %d held out),\n", in.RealLQ, r.FitImages, r.HeldImages)
+		fmt.Fprintf(&b, "degrading %d crops of %dx%d from the HQ images of\n  %s\n", r.HQCrops, o.Crop, o.Crop, strings.Join(in.HQ, "\n  "))
+	}
 	fmt.Fprintf(&b, "on %s: %d evaluations (budget %d) of the %s proxy by %s, seed %d, fitted settings: %s.\n",
 		r.Finished.Format("2006-01-02 15:04 UTC"), r.Evals, r.Budget, o.Objective, o.Optimizer, o.Seed, strings.Join(groupsOf(r.Params), ", "))
-	fmt.Fprintf(&b, "Gap to the %d held-out real LQ images, before (%s) -> after (this file):\n", r.HeldImages, r.Preset)
+	if bp, ap := r.Before.Pairs, r.After.Pairs; bp != nil && ap != nil {
+		fmt.Fprintf(&b, "Y-PSNR against the real LR images of the %d held-out pairs, before (%s) -> after (this file):\n", r.HeldImages, r.Start())
+		fmt.Fprintf(&b, "  %.2f -> %.2f dB, after a low-pass of sigma %g LR px %.2f -> %.2f dB.\n", bp.PSNR, ap.PSNR, lowPassSigma, bp.LowPSNR, ap.LowPSNR)
+		fmt.Fprintf(&b, "Gap to their LR images as unpaired real LQ images, before -> after:\n")
+	} else {
+		fmt.Fprintf(&b, "Gap to the %d held-out real LQ images, before (%s) -> after (this file):\n", r.HeldImages, r.Start())
+	}
 	fmt.Fprintf(&b, "  proxy %.4g -> %.4g, KID %.4g -> %.4g, FD %.4g -> %.4g", r.Before.Proxy, r.After.Proxy, r.Before.KID, r.After.KID, r.Before.FD, r.After.FD)
 	if r.Before.C2ST != nil && r.After.C2ST != nil {
 		fmt.Fprintf(&b, ", classifier accuracy %.3f -> %.3f (0.5: indistinguishable)", r.Before.C2ST.Accuracy, r.After.C2ST.Accuracy)

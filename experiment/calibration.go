@@ -76,25 +76,67 @@ func optimisationText(r *calibrate.Result) string {
 	return t
 }
 
+// samplesText describes samples.png.
+func samplesText(paired bool) string {
+	if paired {
+		return "HR crops of the pairs fitted on reduced to the LR size, their LR image before and after calibration (the evaluation seed), and the camera's real LR crop of the same scene, enlarged without interpolation."
+	}
+	return "HQ crops reduced to the LQ size, their LQ image before and after calibration (the evaluation seed), and the centre of a held-out real LQ image, enlarged without interpolation."
+}
+
 func calibrationDocument(r *calibrate.Result) report.Document {
 	o := r.Options
+	paired := r.Pairs != ""
 	d := report.Document{Title: fmt.Sprintf("degradiff calibrate: the %s degradation fitted to real LQ images", r.Preset)}
 	gapRow := func(label string, fit float64, g calibrate.Gap) []string {
 		return []string{label, fmt.Sprintf("%.4g", fit), fmt.Sprintf("%.4g", g.Proxy), fmt.Sprintf("%.4f ± %.4f", g.KID, g.KIDStd), fmt.Sprintf("%.3f", g.FD), fmtC2ST(g)}
 	}
-	d.Sections = append(d.Sections, report.Section{
-		Title: "Gap before and after",
-		Paras: []string{
-			fmt.Sprintf("The %s preset's ranges were fitted so that the LQ images it makes from %d HQ crops (%dx%d) come close to %d real LQ images of %s; %d more real LQ images, chosen by a hash of their names, were held out. %d evaluations of the proxy objective (%s) by %s (seed %d).",
-				r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.RealLQ, r.HeldImages, r.Evals, o.Objective, o.Optimizer, o.Seed),
-			"The gap is measured on the held-out images, with LQ images made with another degradation seed than the fit's: the proxy, then KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). The fit proxy is the objective the optimiser minimised, on the images fitted on.",
-		},
-		Head: []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
-		Rows: [][]string{
-			gapRow("before: "+r.Preset, r.FitBefore, r.Before),
-			gapRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
-		},
-	})
+	if paired {
+		d.Title = fmt.Sprintf("degradiff calibrate: the %s degradation fitted to real pairs", r.Preset)
+		pairRow := func(label string, fit float64, g calibrate.Gap) []string {
+			row := []string{label, fmt.Sprintf("%.2f", -fit), "-", "-"}
+			if p := g.Pairs; p != nil {
+				row[2], row[3] = fmt.Sprintf("%.2f", p.PSNR), fmt.Sprintf("%.2f", p.LowPSNR)
+			}
+			return row
+		}
+		d.Sections = append(d.Sections, report.Section{
+			Title: "Fit to the held-out pairs",
+			Paras: []string{
+				fmt.Sprintf("The %s preset's ranges were fitted so that the LR crops it makes from %d crops (%dx%d) of the HR images of %d real pairs of %s come close to the real LR crops of the same scenes: the objective (%s) is their mean Y-PSNR (border of %d LR pixels left out). %d more pairs, chosen by a hash of their names, were held out. %d evaluations by %s (seed %d).",
+					r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.Pairs, o.Objective, calibrate.PairBorder, r.HeldImages, r.Evals, o.Optimizer, o.Seed),
+				"On the held-out pairs each whole HR image is degraded (another degradation seed than the fit's) and compared with its real LR image: Y-PSNR plain, and after a Gaussian low-pass of sigma 1.5 LR pixels that ignores noise and compression (how well the blur and resizing match the camera's). Higher is closer. The fit column is the objective on the crops fitted on.",
+			},
+			Head: []string{"degradation", "fit Y-PSNR (dB)", "held-out Y-PSNR (dB)", "held-out low-pass Y-PSNR (dB)"},
+			Rows: [][]string{
+				pairRow("before: "+r.Start(), r.FitBefore, r.Before),
+				pairRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
+			},
+		})
+		d.Sections = append(d.Sections, report.Section{
+			Title: "Gap to the held-out LR images",
+			Paras: []string{"The held-out pairs' LR images taken as unpaired real LQ images, and the LR crops of the pairs fitted on, degraded with the evaluation seed: KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). A paired fit does not aim at these: it says how far the noise and compression left as they were still are from the camera's. The proxy columns are the negated Y-PSNR."},
+			Head:  []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
+			Rows: [][]string{
+				gapRow("before: "+r.Start(), r.FitBefore, r.Before),
+				gapRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
+			},
+		})
+	} else {
+		d.Sections = append(d.Sections, report.Section{
+			Title: "Gap before and after",
+			Paras: []string{
+				fmt.Sprintf("The %s preset's ranges were fitted so that the LQ images it makes from %d HQ crops (%dx%d) come close to %d real LQ images of %s; %d more real LQ images, chosen by a hash of their names, were held out. %d evaluations of the proxy objective (%s) by %s (seed %d).",
+					r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.RealLQ, r.HeldImages, r.Evals, o.Objective, o.Optimizer, o.Seed),
+				"The gap is measured on the held-out images, with LQ images made with another degradation seed than the fit's: the proxy, then KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). The fit proxy is the objective the optimiser minimised, on the images fitted on.",
+			},
+			Head: []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
+			Rows: [][]string{
+				gapRow("before: "+r.Start(), r.FitBefore, r.Before),
+				gapRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
+			},
+		})
+	}
 	var params [][]string
 	for _, p := range r.Params {
 		params = append(params, []string{p.Key, p.Group, fmtRange(p.Preset, p.Kind), fmtRange(p.Fitted, p.Kind), fmt.Sprintf("%.4g .. %.4g", p.Lo, p.Hi)})
@@ -112,9 +154,13 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 			rows = append(rows, []string{c.Label, fmt.Sprintf("%.4g", c.FitProxy), fmt.Sprintf("%.4g", c.Held.Proxy), fmt.Sprintf("%.4f", c.Held.KID), fmt.Sprintf("%.3f", c.Held.FD), fmtC2ST(c.Held)})
 		}
 		rows = append(rows, []string{"Spearman rank correlation with the held-out proxy", "", "", fmtRho(a.KID), fmtRho(a.FD), fmtRho(a.C2ST)})
+		para := fmt.Sprintf("The optimiser minimises a cheap proxy instead of KID, FD and the classifier test. To check that it orders configurations as they do, %d candidates (the preset, the fit, and evaluations spread over the proxy's ranks) were measured in full on the held-out images. A rank correlation of +1 means the proxy orders them exactly as the measure does.", len(a.Candidates))
+		if paired {
+			para = fmt.Sprintf("The fit maximises the Y-PSNR of the pairs, not the gap to the camera's LR images. %d candidates (the preset, the fit, and evaluations spread over the objective's ranks) were measured on the held-out pairs and on their LR images as unpaired images: a rank correlation of +1 means the negated held-out Y-PSNR orders them exactly as the measure does.", len(a.Candidates))
+		}
 		d.Sections = append(d.Sections, report.Section{
 			Title: "Does the proxy agree with the full measures?",
-			Paras: []string{fmt.Sprintf("The optimiser minimises a cheap proxy instead of KID, FD and the classifier test. To check that it orders configurations as they do, %d candidates (the preset, the fit, and evaluations spread over the proxy's ranks) were measured in full on the held-out images. A rank correlation of +1 means the proxy orders them exactly as the measure does.", len(a.Candidates))},
+			Paras: []string{para},
 			Head:  []string{"candidate", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
 			Rows:  rows,
 		})
@@ -122,7 +168,7 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 	d.Sections = append(d.Sections,
 		report.Section{Title: "Optimisation", Paras: []string{optimisationText(r)}, Image: calibrate.ProgressPNG},
 		report.Section{Title: "Feature histograms", Paras: []string{"The distribution over feature crops of the " + fmt.Sprint(len(r.HistFeatures)) + " degradation features whose means differed most between the held-out real images and the preset's LQ images: real, before and after calibration (see measure/features for what each measures)."}, Image: calibrate.HistogramsPNG},
-		report.Section{Title: "Samples", Paras: []string{"HQ crops reduced to the LQ size, their LQ image before and after calibration (the evaluation seed), and the centre of a held-out real LQ image, enlarged without interpolation."}, Image: calibrate.SamplesPNG},
+		report.Section{Title: "Samples", Paras: []string{samplesText(paired)}, Image: calibrate.SamplesPNG},
 	)
 	c2stText := "skipped"
 	if !o.SkipC2ST {
@@ -133,13 +179,23 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 	if len(groups) == 0 {
 		groups = []string{"all"}
 	}
+	inputRows := [][]string{
+		{"real LQ images", fmt.Sprintf("%s: %d fitted on, %d held out (--holdout %g): %s", r.RealLQ, r.FitImages, r.HeldImages, o.Holdout, strings.Join(r.Held, ", "))},
+		{"HQ images", fmt.Sprintf("%s: %d crops of %dx%d every %d pixels (at most %d; %d files unreadable or too small)", strings.Join(r.HQ, ", "), r.HQCrops, o.Crop, o.Crop, o.CropStep, o.MaxCrops, r.HQSkipped)},
+	}
+	if paired {
+		inputRows = [][]string{
+			{"real pairs", fmt.Sprintf("%s: %d fitted on, %d held out (--holdout %g): %s", r.Pairs, r.FitImages, r.HeldImages, o.Holdout, strings.Join(r.Held, ", "))},
+			{"HR crops", fmt.Sprintf("%d crops of %dx%d every %d pixels of the HR images of the pairs fitted on, with the LR crops of the same scenes (at most %d)", r.HQCrops, o.Crop, o.Crop, o.CropStep, o.MaxCrops)},
+		}
+	}
 	d.Sections = append(d.Sections, report.Section{
 		Title: "Setup",
 		Head:  []string{"setting", "value"},
 		Rows: [][]string{
 			{"preset", r.Preset + map[bool]string{true: " with " + r.ConfigFile, false: ""}[r.ConfigFile != ""]},
-			{"real LQ images", fmt.Sprintf("%s: %d fitted on, %d held out (--holdout %g): %s", r.RealLQ, r.FitImages, r.HeldImages, o.Holdout, strings.Join(r.Held, ", "))},
-			{"HQ images", fmt.Sprintf("%s: %d crops of %dx%d every %d pixels (at most %d; %d files unreadable or too small)", strings.Join(r.HQ, ", "), r.HQCrops, o.Crop, o.Crop, o.CropStep, o.MaxCrops, r.HQSkipped)},
+			inputRows[0],
+			inputRows[1],
 			{"fitted groups", strings.Join(groups, ", ")},
 			{"optimiser", fmt.Sprintf("%s (gonum optimize), initial step %g, budget %d evaluations, seed %d", o.Optimizer, o.StepSize, r.Budget, o.Seed)},
 			{"proxy", fmt.Sprintf("%s on %d feature crops of %d pixels per image", o.Objective, o.Features.Patches, o.Features.PatchSize)},

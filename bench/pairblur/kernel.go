@@ -147,25 +147,28 @@ func response(w []float64, size int, f float64) float64 {
 	return gain
 }
 
-// fitKernels fits the filter from the downscaled HR images to the real
-// LR images (real) and to the Gaussian-blurred ones (ref), then measures
-// the fit's Y-PSNR.
-func fitKernels(size, border int, down, real, ref []*raster.Image) (fitReal, fitRef *kernelFit, err error) {
-	fits := [2]*kernelFit{{Size: size}, {Size: size}}
-	for k, targets := range [][]*raster.Image{real, ref} {
+// fitKernels fits one filter from the downscaled HR images to each set of
+// targets (the real LR images, the Gaussian-blurred ones, a degradation's
+// LR images: targets[k][i] belongs to down[i]), then measures each fit's
+// Y-PSNR.
+func fitKernels(size, border int, down []*raster.Image, targets ...[]*raster.Image) ([]*kernelFit, error) {
+	fits := make([]*kernelFit, len(targets))
+	fo := fidelity.Options{CropBorder: border, TestY: true}
+	for k, images := range targets {
 		e := newNormalEq(size * size)
 		for i := range down {
-			e.addImage(down[i], targets[i], size, border)
+			e.addImage(down[i], images[i], size, border)
 		}
-		f := fits[k]
+		f := &kernelFit{Size: size}
+		var err error
 		if f.Weights, f.Offset, err = e.solve(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		fo := fidelity.Options{CropBorder: border, TestY: true}
 		for i := range down {
-			f.PSNR += fidelity.PSNR(filterImage(down[i], f.Weights, f.Offset, size), targets[i], fo) / float64(len(down))
-			f.Plain += fidelity.PSNR(down[i], targets[i], fo) / float64(len(down))
+			f.PSNR += fidelity.PSNR(filterImage(down[i], f.Weights, f.Offset, size), images[i], fo) / float64(len(down))
+			f.Plain += fidelity.PSNR(down[i], images[i], fo) / float64(len(down))
 		}
+		fits[k] = f
 	}
-	return fits[0], fits[1], nil
+	return fits, nil
 }

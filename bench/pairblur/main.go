@@ -23,8 +23,10 @@
 // With --kernel it fits a free linear filter (LR pixels, least squares over
 // all pairs) from the HR images downscaled without blur to the real LR
 // images, and prints its frequency response beside the filter that gives a
-// Gaussian blur (--kernel-ref): which frequencies the cameras keep, boost
-// or lose, whatever the shape of their blur.
+// Gaussian blur (--kernel-ref) and, with --degrade, beside the filter
+// fitted to each degradation's first LR variants: which frequencies the
+// cameras keep, boost or lose, whatever the shape of their blur, and
+// which a degradation keeps.
 //
 // With --degrade it also degrades each HR image with degradation presets or
 // config files (draws variants each, as degradiff degrade would) and prints
@@ -173,9 +175,20 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 	if k, ref := res.Kernel, res.KernelRef; k != nil {
 		fmt.Printf("\nfree %dx%d filter (LR px) on the HR images downscaled without blur: Y-PSNR %.2f dB against the real LR (%.2f unfiltered), offset %+.2f grey levels\n", k.Size, k.Size, k.PSNR, k.Plain, 255*k.Offset)
 		fmt.Printf("the same fitted to Gaussian blur sigma %.2f HR px: Y-PSNR %.2f (%.2f unfiltered)\n", kernelRef, ref.PSNR, ref.Plain)
-		fmt.Printf("frequency (cycles/LR px)  gain real  gain sigma %.2f\n", kernelRef)
+		for j, d := range res.KernelDegradations {
+			fmt.Printf("the same fitted to %s (first variant, column %d): Y-PSNR %.2f (%.2f unfiltered)\n", res.Degradations[j].Name, j+1, d.PSNR, d.Plain)
+		}
+		fmt.Printf("frequency (cycles/LR px)  gain real  gain sigma %.2f", kernelRef)
+		for j := range res.KernelDegradations {
+			fmt.Printf("  gain %d", j+1)
+		}
+		fmt.Println()
 		for f := 0.0; f <= 0.5001; f += 0.05 {
-			fmt.Printf("%24.2f  %9.3f  %9.3f\n", f, response(k.Weights, k.Size, f), response(ref.Weights, ref.Size, f))
+			fmt.Printf("%24.2f  %9.3f  %15.3f", f, response(k.Weights, k.Size, f), response(ref.Weights, ref.Size, f))
+			for _, d := range res.KernelDegradations {
+				fmt.Printf("  %6.3f", response(d.Weights, d.Size, f))
+			}
+			fmt.Println()
 		}
 		fmt.Printf("real filter, rows:\n")
 		for y := 0; y < k.Size; y++ {
@@ -213,8 +226,12 @@ type results struct {
 	// Aligned is the sweep with shifts (nil without one).
 	Aligned *alignFit
 	// Kernel is the free filter fitted to the real LR images, KernelRef
-	// the one fitted to the reference blur (nil without a fit).
-	Kernel, KernelRef *kernelFit
+	// the one fitted to the reference blur (nil without a fit), and
+	// KernelDegradations those fitted to each degradation's first LR
+	// variants: the frequency response of each degradation beside the
+	// cameras'.
+	Kernel, KernelRef  *kernelFit
+	KernelDegradations []*kernelFit
 }
 
 // lowPassSigma is the Gaussian, in LR pixels, that removes noise and
@@ -243,6 +260,7 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 	}
 	n := float64(set.Len())
 	var down, reals, refs []*raster.Image // for the kernel fit
+	degraded := make([][]*raster.Image, len(pipes))
 	// add accumulates into f the PSNRs of lq against the real image.
 	add := func(f *fit, lq, lr, lrLow *raster.Image, weight float64) float64 {
 		p := fidelity.PSNR(lq, lr, fo)
@@ -298,6 +316,9 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 					return nil, fmt.Errorf("%s: %s made a %dx%d LR image, the real one is %dx%d", pair.HRPath, names[j], lq.W, lq.H, lr.W, lr.H)
 				}
 				add(&res.Degradations[j], lq, lr, lrLow, 1/(n*float64(draws)))
+				if kernelSize > 0 && k == 0 {
+					degraded[j] = append(degraded[j], lq)
+				}
 			}
 		}
 	}
@@ -309,10 +330,11 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 		res.Aligned.finish()
 	}
 	if kernelSize > 0 {
-		var err error
-		if res.Kernel, res.KernelRef, err = fitKernels(kernelSize, scale, down, reals, refs); err != nil {
+		fits, err := fitKernels(kernelSize, scale, down, append([][]*raster.Image{reals, refs}, degraded...)...)
+		if err != nil {
 			return nil, err
 		}
+		res.Kernel, res.KernelRef, res.KernelDegradations = fits[0], fits[1], fits[2:]
 	}
 	return res, nil
 }

@@ -28,7 +28,9 @@ func writePair(t *testing.T, dir, name string, hr, lr *raster.Image) {
 // TestMeasure makes pairs whose LR images are their HR images blurred with
 // sigma 1.5 and downscaled as the sweep does: the sweep must find 1.5 for
 // every pair, and the bicubic preset (no blur) must explain them worse
-// than that sigma does.
+// than that sigma does. The free filters fitted to the real LR images and
+// to the sigma 1.5 reference must agree, and the bicubic preset's must
+// keep every frequency.
 func TestMeasure(t *testing.T) {
 	dir := t.TempDir()
 	for i := 0; i < 2; i++ {
@@ -51,7 +53,7 @@ func TestMeasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := measure(set, []float64{0, 1.5, 3}, []degrade.Pipeline{p}, []string{"bicubic"}, 2, 1, 1.5, 0, 0, 0)
+	res, err := measure(set, []float64{0, 1.5, 3}, []degrade.Pipeline{p}, []string{"bicubic"}, 2, 1, 1.5, 0, 5, 1.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +70,15 @@ func TestMeasure(t *testing.T) {
 	bic := res.Degradations[0]
 	if bic.Name != "bicubic" || !(bic.PSNR < exact.PSNR) || !(bic.LowPSNR > bic.PSNR) || math.IsNaN(bic.LowPSNR) {
 		t.Errorf("bicubic preset %+v against sigma 1.5 %+v", bic, exact)
+	}
+	if res.Kernel == nil || res.KernelRef == nil || len(res.KernelDegradations) != 1 {
+		t.Fatalf("kernel fits %+v, %+v, %d for degradations: want all three", res.Kernel, res.KernelRef, len(res.KernelDegradations))
+	}
+	for _, f := range []float64{0.1, 0.25, 0.4} {
+		real, ref, bicubic := response(res.Kernel.Weights, 5, f), response(res.KernelRef.Weights, 5, f), response(res.KernelDegradations[0].Weights, 5, f)
+		if math.Abs(real-ref) > 0.01 || !(real < bicubic-0.02) || math.Abs(bicubic-1) > 0.02 {
+			t.Errorf("gain at %.2f cycles/px: real %.3f, sigma 1.5 %.3f (want equal, below the bicubic preset), bicubic preset %.3f (want 1)", f, real, ref, bicubic)
+		}
 	}
 }
 
@@ -127,10 +138,11 @@ func TestKernel(t *testing.T) {
 		d := blurDown(hr, 0, 4)
 		down, real, ref = append(down, d), append(real, filterImage(d, want, -0.05, 3)), append(ref, blurDown(hr, 1.5, 4))
 	}
-	k, r, err := fitKernels(5, 4, down, real, ref)
+	fits, err := fitKernels(5, 4, down, real, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
+	k, r := fits[0], fits[1]
 	for i, w := range k.Weights {
 		y, x := i/5, i%5
 		var exact float64

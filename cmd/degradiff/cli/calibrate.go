@@ -18,19 +18,19 @@ import (
 )
 
 type calibrateFlags struct {
-	realLQ, out, preset, config, fit, objective, optimizer string
-	hq, include, exclude                                   []string
-	budget, scale, crop, cropStep, maxCrops, check         int
-	seed                                                   uint64
-	holdout, stepSize                                      float64
-	noC2ST                                                 bool
+	realLQ, pairs, out, preset, config, fit, objective, optimizer string
+	hq, include, exclude, pairsInclude, pairsExclude              []string
+	budget, scale, crop, cropStep, maxCrops, check                int
+	seed                                                          uint64
+	holdout, stepSize                                             float64
+	noC2ST                                                        bool
 }
 
 func newCalibrateCmd() *cobra.Command {
 	var f calibrateFlags
 	cmd := &cobra.Command{
-		Use:   "calibrate --real-lq DIR --hq DIR --out CAL [--preset official] [--budget N]",
-		Short: "Fit a degradation preset's ranges to a folder of real LQ images",
+		Use:   "calibrate (--real-lq DIR --hq DIR | --pairs DIR) --out CAL [--preset official] [--budget N]",
+		Short: "Fit a degradation preset's ranges to a folder of real LQ images, or of real pairs",
 		Long: `calibrate fits the ranges of a degradation preset (blur sigmas, kernel
 sizes, resize ranges and probabilities, noise ranges and probabilities, JPEG
 ranges, the second-stage blur probability, the final sinc probability:
@@ -66,7 +66,22 @@ and writes:
 Example (RealSR, training split only):
 
   degradiff calibrate --real-lq RealSR_V3/LR --real-lq-include 'Canon_0[0-2]*,Canon_030*,Nikon_0[0-2]*,Nikon_030*' \
-    --hq hq/natural/Set14_HR --hq hq/natural/Kodak24_odd12 --out runs/calib-realsr`,
+    --hq hq/natural/Set14_HR --hq hq/natural/Kodak24_odd12 --out runs/calib-realsr
+
+With real pairs (--pairs DIR: HR/ and LR/ matched by name, or a BasicSR
+meta_info.txt; a few dozen of your camera's, say) it fits to them instead:
+the pairs are split as above, the HQ crops are aligned crops of the HR
+images of the pairs fitted on, and the objective (psnr) is the mean Y-PSNR
+of each degraded crop against the real LR crop of the same scene. By
+default it fits only the groups that shape what the camera keeps of the
+scene (blur, kernel, resize, sinc): noise and JPEG, which no pair can
+match draw for draw, would only be switched off; they stay as the preset
+or --config has them. The report adds the Y-PSNR of the held-out pairs
+(plain and low-passed) before and after, beside the gap to their LR
+images:
+
+  degradiff calibrate --pairs RealSR_V3 --pairs-exclude 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*' \
+    --config configs/realsr-camera.yaml --fit blur,kernel,sinc --out runs/calib-pairs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCalibrate(cmd, f) },
 	}
@@ -74,19 +89,22 @@ Example (RealSR, training split only):
 	fl.StringVar(&f.realLQ, "real-lq", "", "folder of real LQ images to fit to (required)")
 	fl.StringArrayVar(&f.include, "real-lq-include", nil, "use only the real LQ images whose name matches one of these globs (repeatable, comma-separated)")
 	fl.StringArrayVar(&f.exclude, "real-lq-exclude", nil, "leave out the real LQ images whose name matches one of these globs (repeatable, comma-separated)")
-	fl.StringArrayVar(&f.hq, "hq", nil, "folder of HQ images, searched recursively (required, repeatable)")
+	fl.StringArrayVar(&f.hq, "hq", nil, "folder of HQ images, searched recursively (required with --real-lq, repeatable)")
+	fl.StringVar(&f.pairs, "pairs", "", "folder of real pairs (HR/ and LR/, or meta_info.txt) to fit to, instead of --real-lq and --hq")
+	fl.StringArrayVar(&f.pairsInclude, "pairs-include", nil, "use only the pairs whose name matches one of these globs (repeatable, comma-separated)")
+	fl.StringArrayVar(&f.pairsExclude, "pairs-exclude", nil, "leave out the pairs whose name matches one of these globs (repeatable, comma-separated)")
 	fl.StringVar(&f.out, "out", "", "output folder (required; a rerun with the same settings resumes)")
 	fl.StringVar(&f.preset, "preset", "", "degradation preset to fit (default official, or the --config file's preset:)")
 	fl.StringVar(&f.config, "config", "", "degradation config file on top of the preset: the starting point")
 	fl.IntVar(&f.scale, "scale", 0, "scale of the degradation (0: the preset's)")
 	fl.IntVar(&f.budget, "budget", calibrate.DefaultBudget, "evaluations of the proxy objective")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the crops, degradations, optimiser and measurements")
-	fl.Float64Var(&f.holdout, "holdout", 0.2, "fraction of the real LQ images held out to measure the result")
-	fl.StringVar(&f.fit, "fit", "", "comma-separated groups to fit: "+strings.Join(calibrate.Groups, ",")+" (default: all the preset has)")
-	fl.StringVar(&f.objective, "objective", "moments", "proxy objective: "+strings.Join(calibrate.Objectives, " or "))
+	fl.Float64Var(&f.holdout, "holdout", 0.2, "fraction of the real LQ images (or pairs) held out to measure the result")
+	fl.StringVar(&f.fit, "fit", "", "comma-separated groups to fit: "+strings.Join(calibrate.Groups, ",")+" (default: all the preset has; with --pairs, those of "+strings.Join(calibrate.CoarseGroups, ",")+" it has)")
+	fl.StringVar(&f.objective, "objective", "", "proxy objective: "+strings.Join(calibrate.Objectives, ", ")+" (default moments; psnr, the only one, with --pairs)")
 	fl.StringVar(&f.optimizer, "optimizer", "cmaes", "optimiser: "+strings.Join(calibrate.Optimizers, " or "))
 	fl.Float64Var(&f.stepSize, "step-size", 0.7, "neldermead: the initial simplex size, in the settings' logistic coordinates; cmaes: gonum's InitStepSize, which scales its covariance updates (its samples start with unit spread)")
-	fl.IntVar(&f.crop, "crop", 256, "side of the HQ crops degraded at each evaluation")
+	fl.IntVar(&f.crop, "crop", 256, "side of the HQ crops degraded at each evaluation (with --pairs, of the HR crops; a multiple of the scale)")
 	fl.IntVar(&f.cropStep, "crop-step", 128, "step between HQ crops")
 	fl.IntVar(&f.maxCrops, "max-crops", 192, "HQ crops degraded at each evaluation (a random subset)")
 	fl.IntVar(&f.check, "check", 5, "configurations measured in full to check the proxy (0: none beyond before and after)")
@@ -96,10 +114,15 @@ Example (RealSR, training split only):
 
 func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 	stderr := cmd.ErrOrStderr()
+	paired := f.pairs != ""
 	switch {
-	case f.realLQ == "":
-		return errors.New("--real-lq: the folder of real LQ images is required")
-	case len(f.hq) == 0:
+	case paired && (f.realLQ != "" || len(f.hq) > 0 || len(f.include) > 0 || len(f.exclude) > 0):
+		return errors.New("--pairs: a fit to real pairs takes its LQ and HQ images from the pairs; leave out --real-lq, --hq and their globs")
+	case !paired && (len(f.pairsInclude) > 0 || len(f.pairsExclude) > 0):
+		return errors.New("--pairs-include/--pairs-exclude select real pairs: give --pairs DIR")
+	case !paired && f.realLQ == "":
+		return errors.New("--real-lq: the folder of real LQ images is required (or --pairs, a folder of real pairs)")
+	case !paired && len(f.hq) == 0:
 		return errors.New("--hq: at least one folder of HQ images is required")
 	case f.out == "":
 		return errors.New("--out is required")
@@ -128,6 +151,9 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 		return err
 	}
 	ins := [][2]string{{"--real-lq", f.realLQ}}
+	if paired {
+		ins = [][2]string{{"--pairs", f.pairs}}
+	}
 	for _, d := range f.hq {
 		ins = append(ins, [2]string{"--hq", d})
 	}
@@ -144,12 +170,13 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 			return fmt.Errorf("--scale: %w", err)
 		}
 	}
-	var include, exclude []string
+	var include, exclude, pairsInclude, pairsExclude []string
 	for _, g := range []struct {
 		flag string
 		vals []string
 		dst  *[]string
-	}{{"real-lq-include", f.include, &include}, {"real-lq-exclude", f.exclude, &exclude}} {
+	}{{"real-lq-include", f.include, &include}, {"real-lq-exclude", f.exclude, &exclude},
+		{"pairs-include", f.pairsInclude, &pairsInclude}, {"pairs-exclude", f.pairsExclude, &pairsExclude}} {
 		for _, v := range g.vals {
 			gl, err := pairread.ParseGlobs(v)
 			if err != nil {
@@ -158,25 +185,11 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 			*g.dst = append(*g.dst, gl...)
 		}
 	}
-	real, err := calibrate.SelectFiles("--real-lq", f.realLQ, include, exclude)
-	if err != nil {
-		return err
-	}
 	var groups []string
 	for _, g := range strings.Split(f.fit, ",") {
 		if g = strings.TrimSpace(g); g != "" {
 			groups = append(groups, g)
 		}
-	}
-	hq := make([]string, len(f.hq))
-	for i, d := range f.hq {
-		if hq[i], err = filepath.Abs(d); err != nil {
-			return fmt.Errorf("--hq %s: %w", d, err)
-		}
-	}
-	realDir, err := filepath.Abs(f.realLQ)
-	if err != nil {
-		return fmt.Errorf("--real-lq %s: %w", f.realLQ, err)
 	}
 	configFile := ""
 	if f.config != "" {
@@ -200,12 +213,12 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 	if _, err := calibrate.NewSpace(base, groups); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(f.out, 0o755); err != nil {
-		return fmt.Errorf("--out: %w", err)
+	var res *calibrate.Result
+	if paired {
+		res, err = calibratePairs(f, opt, pairsInclude, pairsExclude)
+	} else {
+		res, err = calibrateUnpaired(f, opt, include, exclude)
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	res, err := calibrate.Run(ctx, real, hq, calibrate.Inputs{RealLQ: realDir, HQ: hq}, opt, f.out)
 	if errors.Is(err, calibrate.ErrInterrupted) {
 		return interrupted(err)
 	}
@@ -216,7 +229,11 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 		return err
 	}
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "held-out gap (%d real LQ images), before (%s) -> after (calibrated):\n", res.HeldImages, res.Preset)
+	if bp, ap := res.Before.Pairs, res.After.Pairs; bp != nil && ap != nil {
+		fmt.Fprintf(w, "held-out pairs (%d), Y-PSNR against their real LR images, before (%s) -> after (calibrated):\n", res.HeldImages, res.Start())
+		fmt.Fprintf(w, "  plain     %.2f -> %.2f dB\n  low-pass  %.2f -> %.2f dB\n", bp.PSNR, ap.PSNR, bp.LowPSNR, ap.LowPSNR)
+	}
+	fmt.Fprintf(w, "held-out gap (%d real LQ images), before (%s) -> after (calibrated):\n", res.HeldImages, res.Start())
 	fmt.Fprintf(w, "  proxy %.4g -> %.4g\n  KID   %.4f -> %.4f\n  FD    %.3f -> %.3f\n", res.Before.Proxy, res.After.Proxy, res.Before.KID, res.After.KID, res.Before.FD, res.After.FD)
 	if res.Before.C2ST != nil && res.After.C2ST != nil {
 		fmt.Fprintf(w, "  classifier accuracy %.3f -> %.3f (0.5 = indistinguishable)\n", res.Before.C2ST.Accuracy, res.After.C2ST.Accuracy)
@@ -227,6 +244,49 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 	}
 	fmt.Fprintf(w, "config: %s\nreport: %s (and report.html)\n", filepath.Join(f.out, calibrate.ConfigFile), filepath.Join(f.out, experiment.ReportMD))
 	return nil
+}
+
+// calibrateUnpaired fits to the real LQ images of --real-lq with the HQ
+// images of --hq.
+func calibrateUnpaired(f calibrateFlags, opt calibrate.Options, include, exclude []string) (*calibrate.Result, error) {
+	real, err := calibrate.SelectFiles("--real-lq", f.realLQ, include, exclude)
+	if err != nil {
+		return nil, err
+	}
+	hq := make([]string, len(f.hq))
+	for i, d := range f.hq {
+		if hq[i], err = filepath.Abs(d); err != nil {
+			return nil, fmt.Errorf("--hq %s: %w", d, err)
+		}
+	}
+	realDir, err := filepath.Abs(f.realLQ)
+	if err != nil {
+		return nil, fmt.Errorf("--real-lq %s: %w", f.realLQ, err)
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return nil, fmt.Errorf("--out: %w", err)
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	return calibrate.Run(ctx, real, hq, calibrate.Inputs{RealLQ: realDir, HQ: hq}, opt, f.out)
+}
+
+// calibratePairs fits to the real pairs of --pairs.
+func calibratePairs(f calibrateFlags, opt calibrate.Options, include, exclude []string) (*calibrate.Result, error) {
+	dir, err := filepath.Abs(f.pairs)
+	if err != nil {
+		return nil, fmt.Errorf("--pairs %s: %w", f.pairs, err)
+	}
+	set, err := pairread.OpenWith(dir, pairread.Options{Scale: opt.Base.Scale, Include: include, Exclude: exclude})
+	if err != nil {
+		return nil, fmt.Errorf("--pairs: %w", err)
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return nil, fmt.Errorf("--out: %w", err)
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	return calibrate.RunPairs(ctx, set, calibrate.Inputs{Pairs: dir}, opt, f.out)
 }
 
 func fmtRho(v float64) string {

@@ -10,8 +10,10 @@ import (
 	"testing"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/degrade/blur"
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/samples"
 )
 
@@ -128,6 +130,80 @@ func TestCalibrateEndToEnd(t *testing.T) {
 	}
 }
 
+// makeCameraPairs writes n pairs (HR/ and LR/) whose LR images are the
+// HR images blurred with a Gaussian of sigma 2 HR pixels and reduced x4.
+func makeCameraPairs(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	for i := range n {
+		hr, err := samples.Render(samples.Names[i%len(samples.Names)], 256, 256, uint64(70+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr := resize.Imresize(blur.Filter2D(hr, blur.FspecialGaussian(17, 2)), 0.25, true).Round()
+		for sub, m := range map[string]*raster.Image{"HR": hr, "LR": lr} {
+			if err := imageio.Save(filepath.Join(dir, sub, fmt.Sprintf("cam_%03d.png", i+1)), m, imageio.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+// TestCalibratePairs fits the blur of a clean start to pairs made with a
+// wider blur: the held-out pairs' Y-PSNR is printed and rises, the report
+// and config.yaml say they were fitted to pairs, --out inside --pairs and
+// too few pairs are refused.
+func TestCalibratePairs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a small calibration")
+	}
+	pairs := makeCameraPairs(t, 18)
+	start := filepath.Join(t.TempDir(), "start.yaml")
+	os.WriteFile(start, []byte("preset: official\nrealesrgan:\n  kernels: {kernel_range: [13, 15, 17], kernel_list: [iso], kernel_prob: [1], sinc_prob: 0, blur_sigma: [0.3, 0.5]}\n  final_sinc_prob: 0\n  second_blur_prob: 0\n  resize_prob: [0, 0, 1]\n  resize_prob2: [0, 0, 1]\n  noise_range: [0.1, 0.5]\n  noise_range2: [0.1, 0.5]\n  jpeg_range: [98, 99]\n  jpeg_range2: [98, 99]\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "cal")
+	args := []string{"calibrate", "--pairs", pairs, "--pairs-exclude", "cam_017*,cam_018*", "--config", start, "--fit", "blur", "--out", out,
+		"--budget", "20", "--crop", "256", "--crop-step", "256", "--max-crops", "8", "--check", "2", "--no-c2st"}
+	code, stdout, stderr := calMain(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "held-out pairs (4), Y-PSNR against their real LR images, before (official with start.yaml) -> after (calibrated)") {
+		t.Errorf("stdout does not name the start:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "fitted on 12 real pairs (4 held out)") || !strings.Contains(stderr, " dB") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	var before, after, lowBefore, lowAfter float64
+	if _, err := fmt.Sscanf(stdout[strings.Index(stdout, "  plain"):], "  plain %f -> %f dB\n  low-pass %f -> %f dB", &before, &after, &lowBefore, &lowAfter); err != nil {
+		t.Fatalf("stdout %q: %v", stdout, err)
+	}
+	if !(after > before+2) || !(lowAfter > lowBefore) {
+		t.Errorf("held-out Y-PSNR %.2f -> %.2f, low-pass %.2f -> %.2f: want a better fit", before, after, lowBefore, lowAfter)
+	}
+	md := readText(t, filepath.Join(out, "report.md"))
+	for _, w := range []string{"fitted to real pairs", "## Fit to the held-out pairs", "## Gap to the held-out LR images", "real LR crop of the same scene", "--pairs " + pairs} {
+		if !strings.Contains(md, w) {
+			t.Errorf("report.md lacks %q", w)
+		}
+	}
+	if cfg := readText(t, filepath.Join(out, "config.yaml")); !strings.HasPrefix(cfg, "# degradiff calibrate: the official preset's ranges (with "+start+") fitted to the real pairs of\n") {
+		t.Errorf("config.yaml:\n%s", cfg)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"out inside pairs", []string{"calibrate", "--pairs", pairs, "--out", filepath.Join(pairs, "cal")}, "is inside --pairs"},
+		{"too few pairs", []string{"calibrate", "--pairs", pairs, "--pairs-include", "cam_00*", "--out", filepath.Join(t.TempDir(), "c")}, "--pairs: 9 pairs are too few"},
+	} {
+		if code, stdout, stderr := calMain(t, c.args...); code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, want 1 with %q:\n%s%s", c.name, code, c.want, stdout, stderr)
+		}
+	}
+}
+
 func readText(t *testing.T, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -159,7 +235,11 @@ func TestCalibrateErrors(t *testing.T) {
 		{"crop not multiple", with("--crop", "258"), "--crop: 258 must be at least 32 and a multiple of the scale 4"},
 		{"crop too small for features", with("--crop", "128"), "smaller than the 64-pixel feature crops"},
 		{"holdout", with("--holdout", "1"), "--holdout: 1 is not a fraction"},
-		{"objective", with("--objective", "psnr"), "--objective: \"psnr\" is not one of moments, fd"},
+		{"objective", with("--objective", "ssim"), "--objective: \"ssim\" is not one of moments, fd, psnr"},
+		{"psnr without pairs", with("--objective", "psnr"), "--objective: psnr compares each degraded crop with the real LR image of the same scene: give real pairs (--pairs)"},
+		{"pairs and real-lq", with("--pairs", hq), "--pairs: a fit to real pairs takes its LQ and HQ images from the pairs"},
+		{"pairs-include alone", with("--pairs-include", "a*"), "--pairs-include/--pairs-exclude select real pairs: give --pairs DIR"},
+		{"no real-lq nor pairs", []string{"calibrate", "--out", out}, "(or --pairs, a folder of real pairs)"},
 		{"optimizer", with("--optimizer", "sgd"), "--optimizer: \"sgd\" is not one of cmaes, neldermead"},
 		{"fit group", with("--fit", "blur,colour"), "--fit: unknown group \"colour\""},
 		{"bicubic", with("--preset", "bicubic"), "no ranges to fit"},
