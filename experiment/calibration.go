@@ -91,6 +91,10 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 	gapRow := func(label string, fit float64, g calibrate.Gap) []string {
 		return []string{label, fmt.Sprintf("%.4g", fit), fmt.Sprintf("%.4g", g.Proxy), fmt.Sprintf("%.4f ± %.4f", g.KID, g.KIDStd), fmt.Sprintf("%.3f", g.FD), fmtC2ST(g)}
 	}
+	gapRows := [][]string{
+		gapRow("before: "+r.Start(), r.FitBefore, r.Before),
+		gapRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
+	}
 	if paired {
 		d.Title = fmt.Sprintf("degradiff calibrate: the %s degradation fitted to real pairs", r.Preset)
 		pairRow := func(label string, fit float64, g calibrate.Gap) []string {
@@ -115,12 +119,9 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 		})
 		d.Sections = append(d.Sections, report.Section{
 			Title: "Gap to the held-out LR images",
-			Paras: []string{"The held-out pairs' LR images taken as unpaired real LQ images, and the LR crops of the pairs fitted on, degraded with the evaluation seed: KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). A paired fit does not aim at these: it says how far the noise and compression left as they were still are from the camera's. The proxy columns are the negated Y-PSNR."},
+			Paras: []string{"The held-out pairs' LR images taken as unpaired real LQ images, against the HR crops of the pairs fitted on degraded with the evaluation seed: KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). A paired fit does not aim at these: it says how far the noise and compression left as they were still are from the camera's. The proxy columns are the negated Y-PSNR."},
 			Head:  []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
-			Rows: [][]string{
-				gapRow("before: "+r.Start(), r.FitBefore, r.Before),
-				gapRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
-			},
+			Rows:  gapRows,
 		})
 	} else {
 		d.Sections = append(d.Sections, report.Section{
@@ -131,10 +132,7 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 				"The gap is measured on the held-out images, with LQ images made with another degradation seed than the fit's: the proxy, then KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). The fit proxy is the objective the optimiser minimised, on the images fitted on.",
 			},
 			Head: []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
-			Rows: [][]string{
-				gapRow("before: "+r.Start(), r.FitBefore, r.Before),
-				gapRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
-			},
+			Rows: gapRows,
 		})
 	}
 	var params [][]string
