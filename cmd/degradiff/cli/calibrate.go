@@ -78,15 +78,17 @@ scene (blur, kernel, resize, sinc): noise and JPEG, which no pair can
 match draw for draw, would only be switched off; they stay as the preset
 or --config has them. The report adds the Y-PSNR of the held-out pairs
 (plain and low-passed) before and after, beside the gap to their LR
-images:
+images. A closer fit to the pairs is not by itself a better degradation
+to train on (on RealSR it trained a worse network, docs/RESULTS.md): check
+the gap too.
 
   degradiff calibrate --pairs RealSR_V3 --pairs-exclude 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*' \
-    --config configs/realsr-camera.yaml --fit blur,kernel,sinc --out runs/calib-pairs`,
+    --config configs/realsr-camera-mtf.yaml --fit blur,sinc --out runs/calib-pairs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCalibrate(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.realLQ, "real-lq", "", "folder of real LQ images to fit to (required)")
+	fl.StringVar(&f.realLQ, "real-lq", "", "folder of real LQ images to fit to (required, or --pairs)")
 	fl.StringArrayVar(&f.include, "real-lq-include", nil, "use only the real LQ images whose name matches one of these globs (repeatable, comma-separated)")
 	fl.StringArrayVar(&f.exclude, "real-lq-exclude", nil, "leave out the real LQ images whose name matches one of these globs (repeatable, comma-separated)")
 	fl.StringArrayVar(&f.hq, "hq", nil, "folder of HQ images, searched recursively (required with --real-lq, repeatable)")
@@ -234,7 +236,10 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 		fmt.Fprintf(w, "  plain     %.2f -> %.2f dB\n  low-pass  %.2f -> %.2f dB\n", bp.PSNR, ap.PSNR, bp.LowPSNR, ap.LowPSNR)
 	}
 	fmt.Fprintf(w, "held-out gap (%d real LQ images), before (%s) -> after (calibrated):\n", res.HeldImages, res.Start())
-	fmt.Fprintf(w, "  proxy %.4g -> %.4g\n  KID   %.4f -> %.4f\n  FD    %.3f -> %.3f\n", res.Before.Proxy, res.After.Proxy, res.Before.KID, res.After.KID, res.Before.FD, res.After.FD)
+	if res.Before.Pairs == nil {
+		fmt.Fprintf(w, "  proxy %.4g -> %.4g\n", res.Before.Proxy, res.After.Proxy)
+	}
+	fmt.Fprintf(w, "  KID   %.4f -> %.4f\n  FD    %.3f -> %.3f\n", res.Before.KID, res.After.KID, res.Before.FD, res.After.FD)
 	if res.Before.C2ST != nil && res.After.C2ST != nil {
 		fmt.Fprintf(w, "  classifier accuracy %.3f -> %.3f (0.5 = indistinguishable)\n", res.Before.C2ST.Accuracy, res.After.C2ST.Accuracy)
 	}
