@@ -79,8 +79,8 @@ match draw for draw, would only be switched off; they stay as the preset
 or --config has them. The report adds the Y-PSNR of the held-out pairs
 (plain and low-passed) before and after, beside the gap to their LR
 images. A closer fit to the pairs is not by itself a better degradation
-to train on (on RealSR it trained a worse network, docs/RESULTS.md): check
-the gap too.
+to train on (on RealSR it trained a worse network alone, and the best one
+with the diffusion step on top: docs/RESULTS.md).
 
   degradiff calibrate --pairs RealSR_V3 --pairs-exclude 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*' \
     --config configs/realsr-camera-mtf.yaml --fit blur,sinc --out runs/calib-pairs`,
