@@ -3,7 +3,6 @@ package calibrate
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/degradiff/degradiff/degrade"
@@ -103,30 +102,26 @@ func PreparePairs(set *pairread.Set, opt Options) (*Problem, error) {
 	sc := set.Scale
 	size, step := opt.Crop/sc, max(1, opt.CropStep/sc)
 	var crops []Crop
-	var where [][5]int // pair index, LR y, x, h, w
+	pairOf := map[string]int{} // crop name -> pair index
 	for _, f := range fit {
 		i := index[f.Name]
 		p := set.Pairs[i]
 		for j, b := range synth.Crops(p.LRH, p.LRW, size, step, 0) {
-			crops = append(crops, Crop{Name: synth.CropName(p.Name, j+1), File: p.HRPath, Box: [4]int{b[0] * sc, b[1] * sc, b[2] * sc, b[3] * sc}})
-			where = append(where, [5]int{i, b[0], b[1], b[2], b[3]})
+			c := Crop{Name: synth.CropName(p.Name, j+1), File: p.HRPath, Box: [4]int{b[0] * sc, b[1] * sc, b[2] * sc, b[3] * sc}}
+			crops, pairOf[c.Name] = append(crops, c), i
 		}
 	}
 	if len(crops) == 0 {
 		return nil, fmt.Errorf("--crop: no pair fitted on has an LR image of at least %dx%d pixels (--crop %d at scale %d)", size, size, opt.Crop, sc)
 	}
 	kept := keepRandom(crops, opt.MaxCrops, opt.Seed)
-	at := map[string][5]int{}
-	for k, c := range crops {
-		at[c.Name] = where[k]
-	}
 	p := &Problem{Opt: opt, Space: space, Fit: fit, Held: held, Crops: kept, set: set}
 	p.imgs, p.lrs = make([]*raster.Image, len(kept)), make([]*raster.Image, len(kept))
 	errs := make([]error, len(kept))
 	parallel.For(len(kept), 1, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
-			w := at[kept[k].Name]
-			p.imgs[k], p.lrs[k], errs[k] = set.LoadPatch(w[0], w[1], w[2], w[3], w[4])
+			b := kept[k].Box // HR pixels, multiples of the scale
+			p.imgs[k], p.lrs[k], errs[k] = set.LoadPatch(pairOf[kept[k].Name], b[0]/sc, b[1]/sc, b[2]/sc, b[3]/sc)
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
@@ -148,9 +143,6 @@ func PreparePairs(set *pairread.Set, opt Options) (*Problem, error) {
 	p.held = newTarget("moments", feats)
 	return p, nil
 }
-
-// lowPass is the Gaussian of the low-pass comparisons.
-var lowPass = blur.Gaussian(2*int(math.Ceil(3*lowPassSigma))+1, lowPassSigma, lowPassSigma, 0, true)
 
 // pairObjective returns ObjectivePSNR for c: the crops degraded with seed
 // against their real LR crops.
@@ -182,6 +174,7 @@ func (p *Problem) measurePairs(c degrade.Config) (*PairFit, error) {
 	errs := make([]error, n)
 	sc := p.set.Scale
 	fo := fidelity.Options{CropBorder: sc, TestY: true}
+	lowPass := blur.LowPass(lowPassSigma)
 	parallel.For(n, 1, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			pair := p.set.Pairs[p.heldPairs[k]]

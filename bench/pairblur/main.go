@@ -244,7 +244,7 @@ const lowPassSigma = 1.5
 func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, names []string, draws int, seed uint64, toneSigma float64, maxShift, kernelSize int, kernelRef float64) (*results, error) {
 	scale := set.Scale
 	fo := fidelity.Options{CropBorder: scale, TestY: true}
-	lowPass := blur.Gaussian(2*int(math.Ceil(3*lowPassSigma))+1, lowPassSigma, lowPassSigma, 0, true)
+	lowPass := blur.LowPass(lowPassSigma)
 	res := &results{Sigmas: make([]fit, len(sigmas)), Degradations: make([]fit, len(pipes))}
 	for j, s := range sigmas {
 		res.Sigmas[j].Sigma = s

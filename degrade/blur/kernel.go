@@ -166,6 +166,13 @@ func checkSize(op string, size int) {
 	}
 }
 
+// LowPass returns the isotropic Gaussian of sigma pixels cut at about 3
+// sigma each side: the low-pass that fidelity comparisons apply to both
+// images to ignore noise and compression.
+func LowPass(sigma float64) Kernel {
+	return Gaussian(2*int(math.Ceil(3*sigma))+1, sigma, sigma, 0, true)
+}
+
 // Gaussian returns BasicSR's bivariate_Gaussian kernel of odd size: the
 // normalised exp(-½ pᵀΣ⁻¹p) with Σ = sigma_matrix2(sx, sy, theta). When
 // isotropic is true only sx is used (Σ = sx² I), as in BasicSR.

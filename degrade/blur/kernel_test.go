@@ -86,3 +86,21 @@ func TestSigmaMatrixAndMeshGrid(t *testing.T) {
 		}
 	}
 }
+
+// TestLowPass checks the low-pass's support (about 3 sigma each side, odd)
+// and that it keeps the mean.
+func TestLowPass(t *testing.T) {
+	for _, c := range []struct {
+		sigma float64
+		size  int
+	}{{1.5, 11}, {1, 7}, {0.5, 5}} {
+		k := LowPass(c.sigma)
+		var sum float64
+		for _, v := range k.W {
+			sum += v
+		}
+		if k.Size != c.size || math.Abs(sum-1) > 1e-5 || k.W[c.size*c.size/2] <= k.W[0] {
+			t.Errorf("LowPass(%g): size %d (want %d), sum %v", c.sigma, k.Size, c.size, sum)
+		}
+	}
+}

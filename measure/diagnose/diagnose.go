@@ -228,7 +228,7 @@ func points(imgs []measure.Image, ref measure.Source, refine Refiner, opt Option
 		jobs = append(jobs, job{opt.Uniform, true})
 	}
 	total, done := len(jobs)*len(imgs), 0
-	lowPass := blur.Gaussian(2*int(math.Ceil(3*opt.LowPassSigma))+1, opt.LowPassSigma, opt.LowPassSigma, 0, true)
+	lowPass := blur.LowPass(opt.LowPassSigma)
 	lows := make([]*raster.Image, len(imgs))
 	for i, m := range imgs {
 		lows[i] = blur.Filter2D(rgb(m.Image), lowPass)
