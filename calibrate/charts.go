@@ -9,6 +9,7 @@ import (
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/internal/plot"
 	"github.com/degradiff/degradiff/measure/features"
+	"github.com/degradiff/degradiff/measure/response"
 	"github.com/degradiff/degradiff/raster"
 )
 
@@ -17,6 +18,9 @@ const (
 	ProgressPNG   = "progress.png"
 	HistogramsPNG = "histograms.png"
 	SamplesPNG    = "samples.png"
+	// ResponsePNG, of fits to pairs only, plots the frequency responses
+	// of the cameras and of the degradation before and after.
+	ResponsePNG = "response.png"
 )
 
 // drawProgress plots each evaluation's proxy and the best so far (for
@@ -30,6 +34,9 @@ func drawProgress(path string, evals []Eval, objective string) error {
 	if objective == ObjectivePSNR {
 		sign = -1
 		ch.Title, ch.YLabel, ch.LogY = "Y-PSNR of the degraded HR crops against the real LR crops of the pairs fitted on", "Y-PSNR (dB)", false
+	}
+	if objective == ObjectiveResponse {
+		ch.Title, ch.YLabel = "Distance of the degradation's frequency response from the cameras' on the pairs fitted on", "RMS log gain ratio"
 	}
 	b := math.Inf(1)
 	for i, e := range evals {
@@ -139,4 +146,22 @@ func (p *Problem) drawSamples(path string, before, after []*raster.Image, rows i
 		cells = append(cells, row)
 	}
 	return plot.SavePNG(path, plot.Grid(cells, 1))
+}
+
+// drawResponse plots the gains of the cameras and of the degradation
+// before and after against frequency, on the held-out pairs.
+func drawResponse(path string, before, after *PairFit) error {
+	series := func(name string, gains []float64) plot.Series {
+		s := plot.Series{Name: name}
+		for i, f := range response.Frequencies {
+			s.X, s.Y = append(s.X, f), append(s.Y, gains[i])
+		}
+		return s
+	}
+	ch := plot.Chart{
+		Title:  "Frequency response on the held-out pairs",
+		XLabel: "cycles per LR pixel", YLabel: "gain",
+		Series: []plot.Series{series("cameras", after.CameraGains), series("before", before.Gains), series("after", after.Gains)},
+	}
+	return plot.SavePNG(path, ch.Draw(800, 340))
 }

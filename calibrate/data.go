@@ -275,9 +275,10 @@ func realFeatures(real Files, opt features.Options) (feats [][]float64, used int
 }
 
 // Objectives lists the proxy objectives: moments and fd compare feature
-// statistics with unpaired real LQ images, psnr (ObjectivePSNR) compares
-// each degraded crop with the real LR crop of the same scene.
-var Objectives = []string{"moments", "fd", ObjectivePSNR}
+// statistics with unpaired real LQ images; psnr (ObjectivePSNR) and
+// response (ObjectiveResponse) compare the degraded crops with the real LR
+// crops of the same scenes.
+var Objectives = []string{"moments", "fd", ObjectivePSNR, ObjectiveResponse}
 
 // target holds what the proxy compares synthetic features with.
 type target struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/degradiff/degradiff/internal/yamlconf"
 	"github.com/degradiff/degradiff/measure/c2st"
 	"github.com/degradiff/degradiff/measure/features"
+	"github.com/degradiff/degradiff/measure/response"
 	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/rng"
@@ -77,8 +78,9 @@ type Options struct {
 	Crop     int `json:"crop"`
 	CropStep int `json:"crop_step"`
 	MaxCrops int `json:"max_crops"`
-	// Objective is the proxy: moments (default) or fd; psnr
-	// (ObjectivePSNR) for a fit to real pairs, which it is by default.
+	// Objective is the proxy: moments (default) or fd; for a fit to real
+	// pairs psnr (ObjectivePSNR, its default) or response
+	// (ObjectiveResponse).
 	Objective string `json:"objective"`
 	// Optimizer is cmaes (default) or neldermead. StepSize (default 0.7)
 	// is Nelder-Mead's initial simplex size in the knobs' coordinates, and
@@ -234,6 +236,10 @@ type Problem struct {
 	set       *pairread.Set
 	lrs       []*raster.Image
 	heldPairs []int
+	// With ObjectiveResponse: the luma of each HR crop downscaled without
+	// blur, and the cameras' response filter on the crops.
+	downs  []*raster.Image
+	camera *response.Filter
 }
 
 // Prepare splits the real LQ images, cuts and reads the HQ crops and
@@ -243,7 +249,7 @@ func Prepare(real Files, hq []string, opt Options) (*Problem, error) {
 		return nil, err
 	}
 	opt = opt.WithDefaults()
-	if opt.Objective == ObjectivePSNR {
+	if opt.Objective == ObjectivePSNR || opt.Objective == ObjectiveResponse {
 		return nil, fmt.Errorf("--objective: %s compares each degraded crop with the real LR image of the same scene: give real pairs (--pairs) instead of --real-lq and --hq", opt.Objective)
 	}
 	space, err := NewSpace(opt.Base, opt.Groups)

@@ -78,7 +78,7 @@ func (p *Problem) measureConfig(c degrade.Config, label, dir string, held *targe
 		if m.Pairs, err = p.measurePairs(c); err != nil {
 			return nil, fmt.Errorf("measuring %s on the held-out pairs: %w", label, err)
 		}
-		m.Proxy = -m.Pairs.PSNR
+		m.Proxy = m.Pairs.proxy(p.Opt.Objective)
 	} else if m.Proxy, err = held.proxy(feats); err != nil {
 		return nil, err
 	}

@@ -7,8 +7,10 @@ import (
 
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/degrade/blur"
+	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/internal/parallel"
 	"github.com/degradiff/degradiff/measure/fidelity"
+	"github.com/degradiff/degradiff/measure/response"
 	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/synth"
@@ -20,6 +22,23 @@ import (
 // instead was tried on RealSR and fitted a degradation far too sharp:
 // nothing held the frequencies the low-pass removes; docs/RESULTS.md.)
 const ObjectivePSNR = "psnr"
+
+// ObjectiveResponse is the other objective of a fit to real pairs: how far
+// the degradation's frequency response is from the camera's. Both are
+// the ResponseSize x ResponseSize filter (LR pixels, on the luma) that
+// best maps the HR crops downscaled without blur to, respectively, the
+// degraded crops and the real LR crops (package measure/response); the
+// objective is response.Distance between them, the RMS log ratio of their
+// gains from 0.05 cycles per LR pixel to Nyquist. PSNR weighs each
+// frequency by the power the scenes have there, so it fits the low
+// frequencies and lets the high ones go; a network trained on the pairs
+// learns to undo the degradation's gain at every frequency, so this
+// objective weighs them alike.
+const ObjectiveResponse = "response"
+
+// ResponseSize is the size, in LR pixels, of the filters of
+// ObjectiveResponse and of the response of held-out pairs.
+const ResponseSize = 7
 
 // CoarseGroups are the groups a fit to real pairs moves by default. A
 // paired fit rewards the degradation that predicts each real LR image
@@ -43,17 +62,32 @@ const lowPassSigma = 1.5
 // than the fit's, border of the scale left out) against the real ones,
 // plain and after a Gaussian low-pass of sigma 1.5 LR pixels that ignores
 // noise and compression.
+//
+// Response is the distance of the degradation's frequency response from
+// the camera's on the same images (ObjectiveResponse), and Gains and
+// CameraGains are the two responses at response.Frequencies.
 type PairFit struct {
-	Pairs   int     `json:"pairs"`
-	PSNR    float64 `json:"psnr"`
-	LowPSNR float64 `json:"low_psnr"`
+	Pairs       int       `json:"pairs"`
+	PSNR        float64   `json:"psnr"`
+	LowPSNR     float64   `json:"low_psnr"`
+	Response    float64   `json:"response"`
+	Gains       []float64 `json:"gains"`
+	CameraGains []float64 `json:"camera_gains"`
+}
+
+// proxy is the objective on the held-out pairs: lower is closer.
+func (f *PairFit) proxy(objective string) float64 {
+	if objective == ObjectiveResponse {
+		return f.Response
+	}
+	return -f.PSNR
 }
 
 // PreparePairs is Prepare for real pairs (a camera's HR and LR images of
 // the same scenes): the pairs are split by a hash of their names as
 // Split does, the fit compares aligned crops of the pairs it keeps
 // (opt.Crop HR pixels every opt.CropStep, at most opt.MaxCrops) by
-// ObjectivePSNR, and the held-out pairs are measured at the end both as
+// ObjectivePSNR (the default) or ObjectiveResponse, and the held-out pairs are measured at the end both as
 // pairs (PairFit) and, by their LR images, as unpaired real LQ images
 // (KID, FD, classifier). Without opt.Groups it fits the CoarseGroups the
 // pipeline has.
@@ -61,8 +95,8 @@ func PreparePairs(set *pairread.Set, opt Options) (*Problem, error) {
 	if opt.Objective == "" {
 		opt.Objective = ObjectivePSNR
 	}
-	if opt.Objective != ObjectivePSNR {
-		return nil, fmt.Errorf("--objective: %s compares feature statistics with unpaired images; a fit to --pairs uses %s", opt.Objective, ObjectivePSNR)
+	if opt.Objective != ObjectivePSNR && opt.Objective != ObjectiveResponse {
+		return nil, fmt.Errorf("--objective: %s compares feature statistics with unpaired images; a fit to --pairs uses %s or %s", opt.Objective, ObjectivePSNR, ObjectiveResponse)
 	}
 	if err := opt.Validate(); err != nil {
 		return nil, err
@@ -127,6 +161,19 @@ func PreparePairs(set *pairread.Set, opt Options) (*Problem, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("--pairs: %w", err)
 	}
+	if opt.Objective == ObjectiveResponse {
+		p.downs = make([]*raster.Image, len(kept))
+		fitters := make([]*response.Fitter, len(kept))
+		parallel.For(len(kept), 1, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				p.downs[k] = response.Luma(downscale(p.imgs[k], sc))
+				fitters[k], errs[k] = responseFitter(p.downs[k], p.lrs[k], PairBorder)
+			}
+		})
+		if p.camera, err = solveResponse(fitters, errs); err != nil {
+			return nil, fmt.Errorf("--pairs: the cameras' response: %w", err)
+		}
+	}
 	for _, f := range held {
 		p.heldPairs = append(p.heldPairs, index[f.Name])
 	}
@@ -144,19 +191,68 @@ func PreparePairs(set *pairread.Set, opt Options) (*Problem, error) {
 	return p, nil
 }
 
-// pairObjective returns ObjectivePSNR for c: the crops degraded with seed
-// against their real LR crops.
+// downscale reduces an HR image by scale without blur (MATLAB's
+// antialiased bicubic, rounded to 8 bits): the source of the response
+// filters.
+func downscale(hr *raster.Image, scale int) *raster.Image {
+	return resize.Imresize(hr, 1/float64(scale), true).Round()
+}
+
+// responseFitter returns the normal equations of the response filter from
+// down to the luma of target, border b left out.
+func responseFitter(down, target *raster.Image, b int) (*response.Fitter, error) {
+	f, err := response.NewFitter(ResponseSize)
+	if err != nil {
+		return nil, err
+	}
+	return f, f.Add(down, response.Luma(target), b)
+}
+
+// solveResponse merges the fitters in order (the same sums for any number
+// of workers) and solves for the filter.
+func solveResponse(fitters []*response.Fitter, errs []error) (*response.Filter, error) {
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	all, err := response.NewFitter(ResponseSize)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fitters {
+		all.Merge(f)
+	}
+	return all.Solve()
+}
+
+// pairObjective returns the objective of a fit to pairs for c, the crops
+// degraded with seed: ObjectivePSNR against their real LR crops, or
+// ObjectiveResponse.
 func (p *Problem) pairObjective(c degrade.Config, seed uint64) (float64, error) {
 	lqs, err := degradeAll(c, p.Crops, p.imgs, seed)
 	if err != nil {
 		return 0, err
 	}
-	fo := fidelity.Options{CropBorder: PairBorder, TestY: true}
-	var sum float64
 	for i, lq := range lqs {
 		if !raster.SameSize(lq, p.lrs[i]) {
 			return 0, fmt.Errorf("%s: the degradation made a %dx%d LR crop, the real one is %dx%d", p.Crops[i].Name, lq.W, lq.H, p.lrs[i].W, p.lrs[i].H)
 		}
+	}
+	if p.Opt.Objective == ObjectiveResponse {
+		fitters, errs := make([]*response.Fitter, len(lqs)), make([]error, len(lqs))
+		parallel.For(len(lqs), 1, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				fitters[k], errs[k] = responseFitter(p.downs[k], lqs[k], PairBorder)
+			}
+		})
+		f, err := solveResponse(fitters, errs)
+		if err != nil {
+			return 0, fmt.Errorf("the degradation's response: %w", err)
+		}
+		return response.Distance(f, p.camera), nil
+	}
+	fo := fidelity.Options{CropBorder: PairBorder, TestY: true}
+	var sum float64
+	for i, lq := range lqs {
 		sum += fidelity.PSNR(lq, p.lrs[i], fo)
 	}
 	return -sum / float64(len(lqs)), nil
@@ -171,6 +267,7 @@ func (p *Problem) measurePairs(c degrade.Config) (*PairFit, error) {
 	}
 	n := len(p.heldPairs)
 	plain, low := make([]float64, n), make([]float64, n)
+	degFit, camFit := make([]*response.Fitter, n), make([]*response.Fitter, n)
 	errs := make([]error, n)
 	sc := p.set.Scale
 	fo := fidelity.Options{CropBorder: sc, TestY: true}
@@ -194,12 +291,24 @@ func (p *Problem) measurePairs(c degrade.Config) (*PairFit, error) {
 			}
 			plain[k] = fidelity.PSNR(lq, lr, fo)
 			low[k] = fidelity.PSNR(blur.Filter2D(lq, lowPass), blur.Filter2D(lr, lowPass), fo)
+			down := response.Luma(downscale(hr, sc))
+			if degFit[k], errs[k] = responseFitter(down, lq, sc); errs[k] == nil {
+				camFit[k], errs[k] = responseFitter(down, lr, sc)
+			}
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	f := &PairFit{Pairs: n}
+	deg, err := solveResponse(degFit, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the degradation's response: %w", err)
+	}
+	cam, err := solveResponse(camFit, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the cameras' response: %w", err)
+	}
+	f := &PairFit{Pairs: n, Response: response.Distance(deg, cam), Gains: deg.Gains(), CameraGains: cam.Gains()}
 	for k := range n {
 		f.PSNR += plain[k] / float64(n)
 		f.LowPSNR += low[k] / float64(n)

@@ -3,8 +3,10 @@ package calibrate
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/degradiff/degradiff/degrade/blur"
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/measure/response"
 	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/samples"
 )
@@ -119,9 +122,46 @@ func TestRunPairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res2.Replayed != opt.Budget || *res2.After.Pairs != *a || res2.After.KID != res.After.KID {
+	if res2.Replayed != opt.Budget || !reflect.DeepEqual(res2.After.Pairs, a) || res2.After.KID != res.After.KID {
 		t.Errorf("rerun: %d replayed, held-out %+v vs %+v", res2.Replayed, res2.After.Pairs, a)
 	}
+}
+
+// TestRunPairsResponse fits the same blur by the frequency response: the
+// fitted sigma must again land around 2, and the held-out response must
+// come closer to the cameras' (the proxy), as must its gains at the
+// middle frequencies, which a blur of [0.3, 0.5] barely lowers.
+func TestRunPairsResponse(t *testing.T) {
+	set := tinyPairs(t, 16, 2)
+	opt := Options{
+		Preset: "official", Base: cameraStart(t), Groups: []string{"blur"}, Budget: 24, Seed: 3, Objective: ObjectiveResponse,
+		Crop: 128, CropStep: 128, MaxCrops: 8, Check: -1,
+		Features: tinyOptions(t, 1).Features, C2ST: tinyOptions(t, 1).C2ST,
+	}
+	dir := t.TempDir()
+	res, err := RunPairs(context.Background(), set, Inputs{Pairs: set.Dir}, opt, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := degrade.Load("", filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigma := back.RealESRGAN.Kernels.BlurSigma
+	if mid := (sigma[0] + sigma[1]) / 2; !(mid > 1.3 && mid < 2.8) {
+		t.Errorf("fitted blur sigma %v, want around 2", sigma)
+	}
+	b, a := res.Before.Pairs, res.After.Pairs
+	if !(a.Response < b.Response/2) || res.After.Proxy != a.Response || res.FitAfter >= res.FitBefore {
+		t.Errorf("held-out response distance %.3f -> %.3f (proxy %.3f), fit %.3f -> %.3f: the fit should come closer",
+			b.Response, a.Response, res.After.Proxy, res.FitAfter, res.FitBefore)
+	}
+	mid := slices.Index(response.Frequencies, 0.25)
+	if len(a.Gains) != len(response.Frequencies) || len(a.CameraGains) != len(a.Gains) ||
+		!(math.Abs(a.Gains[mid]-a.CameraGains[mid]) < math.Abs(b.Gains[mid]-b.CameraGains[mid])/2) {
+		t.Errorf("gains at 0.25 cycles/px: camera %v, before %v, after %v", a.CameraGains, b.Gains, a.Gains)
+	}
+	t.Logf("blur sigma %v; held-out response %.3f -> %.3f; camera gains %.2f; after %.2f", sigma, b.Response, a.Response, a.CameraGains, a.Gains)
 }
 
 // TestPreparePairsRefuses checks the objective and group defaults of a fit
@@ -146,7 +186,7 @@ func TestPreparePairsRefuses(t *testing.T) {
 		mod  func(o *Options)
 		want string
 	}{
-		{"objective", func(o *Options) { o.Objective = "moments" }, "a fit to --pairs uses psnr"},
+		{"objective", func(o *Options) { o.Objective = "moments" }, "a fit to --pairs uses psnr or response"},
 		{"holdout", func(o *Options) { o.Holdout = 0.2 }, "--pairs: 10 pairs are too few"},
 		{"crop", func(o *Options) { o.Crop = 512 }, "--crop"},
 		{"group", func(o *Options) { o.Groups = []string{"lens"} }, `unknown group "lens"`},
@@ -162,5 +202,9 @@ func TestPreparePairsRefuses(t *testing.T) {
 	o.Objective = ObjectivePSNR
 	if _, err := Prepare(real, hq, o); err == nil || !strings.Contains(err.Error(), "--pairs") {
 		t.Errorf("psnr without pairs: %v", err)
+	}
+	o.Objective = ObjectiveResponse
+	if _, err := Prepare(real, hq, o); err == nil || !strings.Contains(err.Error(), "--pairs") {
+		t.Errorf("response without pairs: %v", err)
 	}
 }

@@ -131,7 +131,7 @@ func (p *Problem) run(ctx context.Context, in Inputs, dir string, start time.Tim
 	bar := progress.New(log, opt.Budget, "calibrate", "eval")
 	fitStart := time.Now()
 	evals, err := p.Optimize(ctx, dir, func(done int, best float64) {
-		if p.set != nil {
+		if opt.Objective == ObjectivePSNR {
 			bar.SetDetail(fmt.Sprintf("best %.2f dB", -best))
 		} else {
 			bar.SetDetail(fmt.Sprintf("best %.4g", best))
@@ -243,6 +243,11 @@ func (p *Problem) run(ctx context.Context, in Inputs, dir string, start time.Tim
 	if err := p.drawSamples(filepath.Join(dir, SamplesPNG), mb.lqs, ma.lqs, 4); err != nil {
 		return nil, err
 	}
+	if mb.Pairs != nil && ma.Pairs != nil {
+		if err := drawResponse(filepath.Join(dir, ResponsePNG), mb.Pairs, ma.Pairs); err != nil {
+			return nil, err
+		}
+	}
 	res.MeasureSeconds = time.Since(measureStart).Seconds()
 	res.FitSeconds = fitSeconds
 	res.TotalSeconds = time.Since(start).Seconds()
@@ -307,7 +312,8 @@ func (r *Result) header(in Inputs) string {
 		r.Finished.Format("2006-01-02 15:04 UTC"), r.Evals, r.Budget, o.Objective, o.Optimizer, o.Seed, strings.Join(groupsOf(r.Params), ", "))
 	if bp, ap := r.Before.Pairs, r.After.Pairs; bp != nil && ap != nil {
 		fmt.Fprintf(&b, "Y-PSNR against the real LR images of the %d held-out pairs, before (%s) -> after (this file):\n", r.HeldImages, r.Start())
-		fmt.Fprintf(&b, "  %.2f -> %.2f dB, after a low-pass of sigma %g LR px %.2f -> %.2f dB.\n", bp.PSNR, ap.PSNR, lowPassSigma, bp.LowPSNR, ap.LowPSNR)
+		fmt.Fprintf(&b, "  %.2f -> %.2f dB, after a low-pass of sigma %g LR px %.2f -> %.2f dB;\n", bp.PSNR, ap.PSNR, lowPassSigma, bp.LowPSNR, ap.LowPSNR)
+		fmt.Fprintf(&b, "distance of the frequency response from the cameras' %.3f -> %.3f.\n", bp.Response, ap.Response)
 		fmt.Fprintf(&b, "Gap to their LR images as unpaired real LQ images, before -> after:\n")
 	} else {
 		fmt.Fprintf(&b, "Gap to the %d held-out real LQ images, before (%s) -> after (this file):\n", r.HeldImages, r.Start())

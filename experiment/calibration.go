@@ -11,6 +11,7 @@ import (
 
 	"github.com/degradiff/degradiff/calibrate"
 	"github.com/degradiff/degradiff/internal/report"
+	"github.com/degradiff/degradiff/measure/response"
 	"github.com/degradiff/degradiff/pairset"
 )
 
@@ -97,29 +98,52 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 	}
 	if paired {
 		d.Title = fmt.Sprintf("degradiff calibrate: the %s degradation fitted to real pairs", r.Preset)
+		objectiveText := fmt.Sprintf("the objective (%s) is their mean Y-PSNR (border of %d LR pixels left out)", o.Objective, calibrate.PairBorder)
+		fitHead, fitValue, proxyText := "fit Y-PSNR (dB)", func(v float64) string { return fmt.Sprintf("%.2f", -v) }, "The proxy columns are the negated Y-PSNR."
+		if o.Objective == calibrate.ObjectiveResponse {
+			objectiveText = fmt.Sprintf("the objective (%s) is the distance of the degradation's frequency response from the cameras' (the root mean square of the log ratio of their gains from 0.05 cycles per LR pixel to Nyquist; each response is that of the %dx%d linear filter, fitted by least squares on the luma, that maps the HR crops downscaled without blur to the degraded, respectively the real, LR crops)", o.Objective, calibrate.ResponseSize, calibrate.ResponseSize)
+			fitHead, fitValue, proxyText = "fit response distance", func(v float64) string { return fmt.Sprintf("%.3f", v) }, "The proxy columns are the response distance."
+		}
 		pairRow := func(label string, fit float64, g calibrate.Gap) []string {
-			row := []string{label, fmt.Sprintf("%.2f", -fit), "-", "-"}
+			row := []string{label, fitValue(fit), "-", "-", "-"}
 			if p := g.Pairs; p != nil {
-				row[2], row[3] = fmt.Sprintf("%.2f", p.PSNR), fmt.Sprintf("%.2f", p.LowPSNR)
+				row[2], row[3], row[4] = fmt.Sprintf("%.2f", p.PSNR), fmt.Sprintf("%.2f", p.LowPSNR), fmt.Sprintf("%.3f", p.Response)
 			}
 			return row
 		}
 		d.Sections = append(d.Sections, report.Section{
 			Title: "Fit to the held-out pairs",
 			Paras: []string{
-				fmt.Sprintf("The %s preset's ranges were fitted so that the LR crops it makes from %d crops (%dx%d) of the HR images of %d real pairs of %s come close to the real LR crops of the same scenes: the objective (%s) is their mean Y-PSNR (border of %d LR pixels left out). %d more pairs, chosen by a hash of their names, were held out. %d evaluations by %s (seed %d).",
-					r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.Pairs, o.Objective, calibrate.PairBorder, r.HeldImages, r.Evals, o.Optimizer, o.Seed),
-				"On the held-out pairs each whole HR image is degraded (another degradation seed than the fit's) and compared with its real LR image: Y-PSNR plain, and after a Gaussian low-pass of sigma 1.5 LR pixels that ignores noise and compression (how well the blur and resizing match the camera's). Higher is closer. The fit column is the objective on the crops fitted on.",
+				fmt.Sprintf("The %s preset's ranges were fitted so that the LR crops it makes from %d crops (%dx%d) of the HR images of %d real pairs of %s come close to the real LR crops of the same scenes: %s. %d more pairs, chosen by a hash of their names, were held out. %d evaluations by %s (seed %d).",
+					r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.Pairs, objectiveText, r.HeldImages, r.Evals, o.Optimizer, o.Seed),
+				"On the held-out pairs each whole HR image is degraded (another degradation seed than the fit's) and compared with its real LR image: Y-PSNR plain, and after a Gaussian low-pass of sigma 1.5 LR pixels that ignores noise and compression (how well the blur and resizing match the camera's), higher is closer; and the distance of the degradation's frequency response from the cameras' on these pairs (below), lower is closer. The fit column is the objective on the crops fitted on.",
 			},
-			Head: []string{"degradation", "fit Y-PSNR (dB)", "held-out Y-PSNR (dB)", "held-out low-pass Y-PSNR (dB)"},
+			Head: []string{"degradation", fitHead, "held-out Y-PSNR (dB)", "held-out low-pass Y-PSNR (dB)", "held-out response distance"},
 			Rows: [][]string{
 				pairRow("before: "+r.Start(), r.FitBefore, r.Before),
 				pairRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
 			},
 		})
+		if b, a := r.Before.Pairs, r.After.Pairs; b != nil && a != nil && len(a.CameraGains) == len(response.Frequencies) {
+			rows := [][]string{{"cameras (real LR)"}, {"before: " + r.Start()}, {"after: calibrated"}}
+			head := []string{"cycles per LR pixel"}
+			for i, f := range response.Frequencies {
+				head = append(head, fmt.Sprintf("%.2f", f))
+				rows[0] = append(rows[0], fmt.Sprintf("%.2f", a.CameraGains[i]))
+				rows[1] = append(rows[1], fmt.Sprintf("%.2f", b.Gains[i]))
+				rows[2] = append(rows[2], fmt.Sprintf("%.2f", a.Gains[i]))
+			}
+			d.Sections = append(d.Sections, report.Section{
+				Title: "Frequency response",
+				Paras: []string{fmt.Sprintf("The gain, per frequency, of the %dx%d linear filter (least squares on the luma of the held-out pairs) that maps each HR image downscaled without blur (MATLAB bicubic) to its real LR image, and to its LR image degraded before and after calibration. Above 1 a frequency is boosted (in-camera sharpening), below 1 lost; a network trained on the degradation learns to undo its gains, so where they differ from the cameras' it will over- or under-sharpen the real images.", calibrate.ResponseSize, calibrate.ResponseSize)},
+				Head:  head,
+				Rows:  rows,
+				Image: calibrate.ResponsePNG,
+			})
+		}
 		d.Sections = append(d.Sections, report.Section{
 			Title: "Gap to the held-out LR images",
-			Paras: []string{"The held-out pairs' LR images taken as unpaired real LQ images, against the HR crops of the pairs fitted on degraded with the evaluation seed: KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). A paired fit does not aim at these: it says how far the noise and compression left as they were still are from the camera's. The proxy columns are the negated Y-PSNR."},
+			Paras: []string{"The held-out pairs' LR images taken as unpaired real LQ images, against the HR crops of the pairs fitted on degraded with the evaluation seed: KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). A paired fit does not aim at these: it says how far the noise and compression left as they were still are from the camera's. " + proxyText},
 			Head:  []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
 			Rows:  gapRows,
 		})
@@ -154,7 +178,11 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 		rows = append(rows, []string{"Spearman rank correlation with the held-out proxy", "", "", fmtRho(a.KID), fmtRho(a.FD), fmtRho(a.C2ST)})
 		para := fmt.Sprintf("The optimiser minimises a cheap proxy instead of KID, FD and the classifier test. To check that it orders configurations as they do, %d candidates (the preset, the fit, and evaluations spread over the proxy's ranks) were measured in full on the held-out images. A rank correlation of +1 means the proxy orders them exactly as the measure does.", len(a.Candidates))
 		if paired {
-			para = fmt.Sprintf("The fit maximises the Y-PSNR of the pairs, not the gap to the camera's LR images. %d candidates (the preset, the fit, and evaluations spread over the objective's ranks) were measured on the held-out pairs and on their LR images as unpaired images: a rank correlation of +1 means the negated held-out Y-PSNR orders them exactly as the measure does.", len(a.Candidates))
+			what := "maximises the Y-PSNR of the pairs"
+			if o.Objective == calibrate.ObjectiveResponse {
+				what = "brings the frequency response close to the cameras'"
+			}
+			para = fmt.Sprintf("The fit %s, not the gap to the camera's LR images. %d candidates (the preset, the fit, and evaluations spread over the objective's ranks) were measured on the held-out pairs and on their LR images as unpaired images: a rank correlation of +1 means the held-out objective orders them exactly as the measure does.", what, len(a.Candidates))
 		}
 		d.Sections = append(d.Sections, report.Section{
 			Title: "Does the proxy agree with the full measures?",

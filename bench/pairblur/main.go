@@ -53,6 +53,7 @@ import (
 	"github.com/degradiff/degradiff/degrade/blur"
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/measure/fidelity"
+	"github.com/degradiff/degradiff/measure/response"
 	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 )
@@ -176,7 +177,7 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 		fmt.Printf("\nfree %dx%d filter (LR px) on the HR images downscaled without blur: Y-PSNR %.2f dB against the real LR (%.2f unfiltered), offset %+.2f grey levels\n", k.Size, k.Size, k.PSNR, k.Plain, 255*k.Offset)
 		fmt.Printf("the same fitted to Gaussian blur sigma %.2f HR px: Y-PSNR %.2f (%.2f unfiltered)\n", kernelRef, ref.PSNR, ref.Plain)
 		for j, d := range res.KernelDegradations {
-			fmt.Printf("the same fitted to %s (first variant, column %d): Y-PSNR %.2f (%.2f unfiltered)\n", res.Degradations[j].Name, j+1, d.PSNR, d.Plain)
+			fmt.Printf("the same fitted to %s (first variant, column %d): Y-PSNR %.2f (%.2f unfiltered); response distance from the real %.3f\n", res.Degradations[j].Name, j+1, d.PSNR, d.Plain, response.Distance(d.Filter, k.Filter))
 		}
 		fmt.Printf("frequency (cycles/LR px)  gain real  gain sigma %.2f", kernelRef)
 		for j := range res.KernelDegradations {
@@ -184,9 +185,9 @@ func run(dir, include, exclude string, scale int, sigmaList, degradeList string,
 		}
 		fmt.Println()
 		for f := 0.0; f <= 0.5001; f += 0.05 {
-			fmt.Printf("%24.2f  %9.3f  %15.3f", f, response(k.Weights, k.Size, f), response(ref.Weights, ref.Size, f))
+			fmt.Printf("%24.2f  %9.3f  %15.3f", f, k.Gain(f), ref.Gain(f))
 			for _, d := range res.KernelDegradations {
-				fmt.Printf("  %6.3f", response(d.Weights, d.Size, f))
+				fmt.Printf("  %6.3f", d.Gain(f))
 			}
 			fmt.Println()
 		}

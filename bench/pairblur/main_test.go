@@ -10,6 +10,7 @@ import (
 	"github.com/degradiff/degradiff/degrade/blur"
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
+	"github.com/degradiff/degradiff/measure/response"
 	"github.com/degradiff/degradiff/pairset/pairread"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/samples"
@@ -75,7 +76,7 @@ func TestMeasure(t *testing.T) {
 		t.Fatalf("kernel fits %+v, %+v, %d for degradations: want all three", res.Kernel, res.KernelRef, len(res.KernelDegradations))
 	}
 	for _, f := range []float64{0.1, 0.25, 0.4} {
-		real, ref, bicubic := response(res.Kernel.Weights, 5, f), response(res.KernelRef.Weights, 5, f), response(res.KernelDegradations[0].Weights, 5, f)
+		real, ref, bicubic := res.Kernel.Gain(f), res.KernelRef.Gain(f), res.KernelDegradations[0].Gain(f)
 		if math.Abs(real-ref) > 0.01 || !(real < bicubic-0.02) || math.Abs(bicubic-1) > 0.02 {
 			t.Errorf("gain at %.2f cycles/px: real %.3f, sigma 1.5 %.3f (want equal, below the bicubic preset), bicubic preset %.3f (want 1)", f, real, ref, bicubic)
 		}
@@ -136,7 +137,7 @@ func TestKernel(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := blurDown(hr, 0, 4)
-		down, real, ref = append(down, d), append(real, filterImage(d, want, -0.05, 3)), append(ref, blurDown(hr, 1.5, 4))
+		down, real, ref = append(down, d), append(real, (&response.Filter{Size: 3, Weights: want, Offset: -0.05}).Apply(d)), append(ref, blurDown(hr, 1.5, 4))
 	}
 	fits, err := fitKernels(5, 4, down, real, ref)
 	if err != nil {
@@ -156,10 +157,10 @@ func TestKernel(t *testing.T) {
 	if math.Abs(k.Offset+0.05) > 1e-3 || !(k.PSNR > 60) || !(k.Plain < k.PSNR-10) {
 		t.Errorf("fit offset %.4f (want -0.05), PSNR %.2f (unfiltered %.2f)", k.Offset, k.PSNR, k.Plain)
 	}
-	if g := response(k.Weights, 5, 0); math.Abs(g-1.1) > 1e-3 {
+	if g := k.Gain(0); math.Abs(g-1.1) > 1e-3 {
 		t.Errorf("DC gain %.4f, want 1.1 (the filter's sum)", g)
 	}
-	if g, gr := response(k.Weights, 5, 0.25), response(r.Weights, 5, 0.25); !(g > 1.2) || !(gr < 1) {
+	if g, gr := k.Gain(0.25), r.Gain(0.25); !(g > 1.2) || !(gr < 1) {
 		t.Errorf("gain at 0.25 cycles/px: fit %.3f (want the sharpening's 1.3), Gaussian %.3f (want below 1)", g, gr)
 	}
 }

@@ -182,10 +182,19 @@ func TestCalibratePairs(t *testing.T) {
 		t.Errorf("held-out Y-PSNR %.2f -> %.2f, low-pass %.2f -> %.2f: want a better fit", before, after, lowBefore, lowAfter)
 	}
 	md := readText(t, filepath.Join(out, "report.md"))
-	for _, w := range []string{"fitted to real pairs", "## Fit to the held-out pairs", "## Gap to the held-out LR images", "real LR crop of the same scene", "--pairs " + pairs} {
+	for _, w := range []string{"fitted to real pairs", "## Fit to the held-out pairs", "## Frequency response", "## Gap to the held-out LR images", "real LR crop of the same scene", "--pairs " + pairs} {
 		if !strings.Contains(md, w) {
 			t.Errorf("report.md lacks %q", w)
 		}
+	}
+	var respBefore, respAfter float64
+	if i := strings.Index(stdout, "  frequency response"); i < 0 {
+		t.Errorf("stdout lacks the response distance:\n%s", stdout)
+	} else if _, err := fmt.Sscanf(stdout[i:], "  frequency response, distance from the cameras' %f -> %f", &respBefore, &respAfter); err != nil || !(respAfter < respBefore) {
+		t.Errorf("response distance %.3f -> %.3f (%v): the blur fitted should bring it closer", respBefore, respAfter, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "response.png")); err != nil {
+		t.Error(err)
 	}
 	if cfg := readText(t, filepath.Join(out, "config.yaml")); !strings.HasPrefix(cfg, "# degradiff calibrate: the official preset's ranges (with "+start+") fitted to the real pairs of\n") {
 		t.Errorf("config.yaml:\n%s", cfg)
