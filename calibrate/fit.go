@@ -237,9 +237,11 @@ type Problem struct {
 	lrs       []*raster.Image
 	heldPairs []int
 	// With ObjectiveResponse: the luma of each HR crop downscaled without
-	// blur, and the cameras' response filter on the crops.
-	downs  []*raster.Image
-	camera *response.Filter
+	// blur, the crops of each pair (indices into Crops) and the camera's
+	// response on them.
+	downs      []*raster.Image
+	respGroups [][]int
+	cameras    []*response.Filter
 }
 
 // Prepare splits the real LQ images, cuts and reads the HQ crops and

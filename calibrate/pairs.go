@@ -24,16 +24,20 @@ import (
 const ObjectivePSNR = "psnr"
 
 // ObjectiveResponse is the other objective of a fit to real pairs: how far
-// the degradation's frequency response is from the camera's. Both are
-// the ResponseSize x ResponseSize filter (LR pixels, on the luma) that
-// best maps the HR crops downscaled without blur to, respectively, the
-// degraded crops and the real LR crops (package measure/response); the
-// objective is response.Distance between them, the RMS log ratio of their
-// gains from 0.05 cycles per LR pixel to Nyquist. PSNR weighs each
-// frequency by the power the scenes have there, so it fits the low
+// the degradation's frequency response is from the camera's, pair by
+// pair. Each response is that of the ResponseSize x ResponseSize filter
+// (LR pixels, on the luma) that best maps a pair's HR crops downscaled
+// without blur to, respectively, their degraded crops and their real LR
+// crops (package measure/response); the objective is the mean over the
+// pairs fitted on of response.Distance between the two, the RMS log ratio
+// of their gains from 0.05 cycles per LR pixel to Nyquist. PSNR weighs
+// each frequency by the power the scenes have there, so it fits the low
 // frequencies and lets the high ones go; a network trained on the pairs
 // learns to undo the degradation's gain at every frequency, so this
-// objective weighs them alike.
+// objective weighs them alike. Pair by pair, because a degradation that
+// draws very different blurs can have the cameras' response on average
+// while no image has it: a response pooled over all pairs, tried first on
+// RealSR, fitted such a mixture.
 const ObjectiveResponse = "response"
 
 // ResponseSize is the size, in LR pixels, of the filters of
@@ -65,20 +69,25 @@ const lowPassSigma = 1.5
 //
 // Response is the distance of the degradation's frequency response from
 // the camera's on the same images (ObjectiveResponse), and Gains and
-// CameraGains are the two responses at response.Frequencies.
+// CameraGains are the two responses at response.Frequencies. PairResponse
+// is the mean over the pairs of the same distance between the responses
+// fitted on each pair alone: a degradation that draws very different
+// blurs can have the cameras' mean response (small Response) while no
+// single image has it (large PairResponse).
 type PairFit struct {
-	Pairs       int       `json:"pairs"`
-	PSNR        float64   `json:"psnr"`
-	LowPSNR     float64   `json:"low_psnr"`
-	Response    float64   `json:"response"`
-	Gains       []float64 `json:"gains"`
-	CameraGains []float64 `json:"camera_gains"`
+	Pairs        int       `json:"pairs"`
+	PSNR         float64   `json:"psnr"`
+	LowPSNR      float64   `json:"low_psnr"`
+	Response     float64   `json:"response"`
+	PairResponse float64   `json:"pair_response"`
+	Gains        []float64 `json:"gains"`
+	CameraGains  []float64 `json:"camera_gains"`
 }
 
 // proxy is the objective on the held-out pairs: lower is closer.
 func (f *PairFit) proxy(objective string) float64 {
 	if objective == ObjectiveResponse {
-		return f.Response
+		return f.PairResponse
 	}
 	return -f.PSNR
 }
@@ -162,16 +171,8 @@ func PreparePairs(set *pairread.Set, opt Options) (*Problem, error) {
 		return nil, fmt.Errorf("--pairs: %w", err)
 	}
 	if opt.Objective == ObjectiveResponse {
-		p.downs = make([]*raster.Image, len(kept))
-		fitters := make([]*response.Fitter, len(kept))
-		parallel.For(len(kept), 1, func(lo, hi int) {
-			for k := lo; k < hi; k++ {
-				p.downs[k] = response.Luma(downscale(p.imgs[k], sc))
-				fitters[k], errs[k] = responseFitter(p.downs[k], p.lrs[k], PairBorder)
-			}
-		})
-		if p.camera, err = solveResponse(fitters, errs); err != nil {
-			return nil, fmt.Errorf("--pairs: the cameras' response: %w", err)
+		if err := p.prepareResponse(pairOf); err != nil {
+			return nil, err
 		}
 	}
 	for _, f := range held {
@@ -224,6 +225,51 @@ func solveResponse(fitters []*response.Fitter, errs []error) (*response.Filter, 
 	return all.Solve()
 }
 
+// prepareResponse groups the crops by pair and fits each pair's camera
+// response on them (ObjectiveResponse). A pair whose crops do not
+// determine a filter (flat scenes) is left out of the objective.
+func (p *Problem) prepareResponse(pairOf map[string]int) error {
+	n := len(p.Crops)
+	p.downs = make([]*raster.Image, n)
+	fitters, errs := make([]*response.Fitter, n), make([]error, n)
+	parallel.For(n, 1, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			p.downs[k] = response.Luma(downscale(p.imgs[k], p.set.Scale))
+			fitters[k], errs[k] = responseFitter(p.downs[k], p.lrs[k], PairBorder)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("--pairs: %w", err)
+	}
+	byPair := map[int][]int{}
+	var order []int
+	for k, c := range p.Crops {
+		i := pairOf[c.Name]
+		if byPair[i] == nil {
+			order = append(order, i)
+		}
+		byPair[i] = append(byPair[i], k)
+	}
+	for _, i := range order {
+		group := byPair[i]
+		parts := make([]*response.Fitter, len(group))
+		for j, k := range group {
+			parts[j] = fitters[k]
+		}
+		cam, err := solveResponse(parts, nil)
+		if errors.Is(err, response.ErrSingular) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("--pairs: %s: the camera's response: %w", p.set.Pairs[i].HRPath, err)
+		}
+		p.respGroups, p.cameras = append(p.respGroups, group), append(p.cameras, cam)
+	}
+	if len(p.cameras) == 0 {
+		return fmt.Errorf("--pairs: no pair fitted on has crops that determine its camera's response (flat images?)")
+	}
+	return nil
+}
+
 // pairObjective returns the objective of a fit to pairs for c, the crops
 // degraded with seed: ObjectivePSNR against their real LR crops, or
 // ObjectiveResponse.
@@ -244,11 +290,22 @@ func (p *Problem) pairObjective(c degrade.Config, seed uint64) (float64, error) 
 				fitters[k], errs[k] = responseFitter(p.downs[k], lqs[k], PairBorder)
 			}
 		})
-		f, err := solveResponse(fitters, errs)
-		if err != nil {
-			return 0, fmt.Errorf("the degradation's response: %w", err)
+		if err := errors.Join(errs...); err != nil {
+			return 0, err
 		}
-		return response.Distance(f, p.camera), nil
+		var sum float64
+		for g, group := range p.respGroups {
+			parts := make([]*response.Fitter, len(group))
+			for j, k := range group {
+				parts[j] = fitters[k]
+			}
+			f, err := solveResponse(parts, nil)
+			if err != nil {
+				return 0, fmt.Errorf("%s: the degradation's response: %w", p.Crops[group[0]].Name, err)
+			}
+			sum += response.Distance(f, p.cameras[g])
+		}
+		return sum / float64(len(p.cameras)), nil
 	}
 	fo := fidelity.Options{CropBorder: PairBorder, TestY: true}
 	var sum float64
@@ -309,6 +366,17 @@ func (p *Problem) measurePairs(c degrade.Config) (*PairFit, error) {
 		return nil, fmt.Errorf("the cameras' response: %w", err)
 	}
 	f := &PairFit{Pairs: n, Response: response.Distance(deg, cam), Gains: deg.Gains(), CameraGains: cam.Gains()}
+	for k := range n {
+		d, err := degFit[k].Solve()
+		if err != nil {
+			return nil, fmt.Errorf("%s: the degradation's response: %w", p.set.Pairs[p.heldPairs[k]].HRPath, err)
+		}
+		c, err := camFit[k].Solve()
+		if err != nil {
+			return nil, fmt.Errorf("%s: the camera's response: %w", p.set.Pairs[p.heldPairs[k]].HRPath, err)
+		}
+		f.PairResponse += response.Distance(d, c) / float64(n)
+	}
 	for k := range n {
 		f.PSNR += plain[k] / float64(n)
 		f.LowPSNR += low[k] / float64(n)

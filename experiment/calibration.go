@@ -105,9 +105,9 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 			fitHead, fitValue, proxyText = "fit response distance", func(v float64) string { return fmt.Sprintf("%.3f", v) }, "The proxy columns are the response distance."
 		}
 		pairRow := func(label string, fit float64, g calibrate.Gap) []string {
-			row := []string{label, fitValue(fit), "-", "-", "-"}
+			row := []string{label, fitValue(fit), "-", "-", "-", "-"}
 			if p := g.Pairs; p != nil {
-				row[2], row[3], row[4] = fmt.Sprintf("%.2f", p.PSNR), fmt.Sprintf("%.2f", p.LowPSNR), fmt.Sprintf("%.3f", p.Response)
+				row[2], row[3], row[4], row[5] = fmt.Sprintf("%.2f", p.PSNR), fmt.Sprintf("%.2f", p.LowPSNR), fmt.Sprintf("%.3f", p.Response), fmt.Sprintf("%.3f", p.PairResponse)
 			}
 			return row
 		}
@@ -116,9 +116,9 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 			Paras: []string{
 				fmt.Sprintf("The %s preset's ranges were fitted so that the LR crops it makes from %d crops (%dx%d) of the HR images of %d real pairs of %s come close to the real LR crops of the same scenes: %s. %d more pairs, chosen by a hash of their names, were held out. %d evaluations by %s (seed %d).",
 					r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.Pairs, objectiveText, r.HeldImages, r.Evals, o.Optimizer, o.Seed),
-				"On the held-out pairs each whole HR image is degraded (another degradation seed than the fit's) and compared with its real LR image: Y-PSNR plain, and after a Gaussian low-pass of sigma 1.5 LR pixels that ignores noise and compression (how well the blur and resizing match the camera's), higher is closer; and the distance of the degradation's frequency response from the cameras' on these pairs (below), lower is closer. The fit column is the objective on the crops fitted on.",
+				"On the held-out pairs each whole HR image is degraded (another degradation seed than the fit's) and compared with its real LR image: Y-PSNR plain, and after a Gaussian low-pass of sigma 1.5 LR pixels that ignores noise and compression (how well the blur and resizing match the camera's), higher is closer; and the distance of the degradation's frequency response from the cameras' on these pairs (below), lower is closer, pooled over the pairs and pair by pair (the mean of the distances between the responses fitted on each pair alone: a degradation whose draws differ widely can have the cameras' mean response while no single image has it). The fit column is the objective on the crops fitted on.",
 			},
-			Head: []string{"degradation", fitHead, "held-out Y-PSNR (dB)", "held-out low-pass Y-PSNR (dB)", "held-out response distance"},
+			Head: []string{"degradation", fitHead, "held-out Y-PSNR (dB)", "held-out low-pass Y-PSNR (dB)", "held-out response distance", "pair by pair"},
 			Rows: [][]string{
 				pairRow("before: "+r.Start(), r.FitBefore, r.Before),
 				pairRow("after: calibrated (config.yaml)", r.FitAfter, r.After),

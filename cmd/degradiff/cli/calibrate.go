@@ -239,7 +239,7 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 	if bp, ap := res.Before.Pairs, res.After.Pairs; bp != nil && ap != nil {
 		fmt.Fprintf(w, "held-out pairs (%d), Y-PSNR against their real LR images, before (%s) -> after (calibrated):\n", res.HeldImages, res.Start())
 		fmt.Fprintf(w, "  plain     %.2f -> %.2f dB\n  low-pass  %.2f -> %.2f dB\n", bp.PSNR, ap.PSNR, bp.LowPSNR, ap.LowPSNR)
-		fmt.Fprintf(w, "  frequency response, distance from the cameras' %.3f -> %.3f\n", bp.Response, ap.Response)
+		fmt.Fprintf(w, "  frequency response, distance from the cameras' %.3f -> %.3f (pair by pair %.3f -> %.3f)\n", bp.Response, ap.Response, bp.PairResponse, ap.PairResponse)
 	}
 	fmt.Fprintf(w, "held-out gap (%d real LQ images), before (%s) -> after (calibrated):\n", res.HeldImages, res.Start())
 	if res.Before.Pairs == nil {
