@@ -77,11 +77,11 @@ default it fits only the groups that shape what the camera keeps of the
 scene (blur, kernel, resize, sinc): noise and JPEG, which no pair can
 match draw for draw, would only be switched off; they stay as the preset
 or --config has them. --objective response fits the frequency response
-instead: the gains, from 0.05 cycles per LR pixel to Nyquist, of the 7x7
-linear filters that map the HR crops downscaled without blur to the
-degraded and to the real LR crops, compared on a log scale, so that the
-high frequencies, which PSNR weighs little, count as much as the low
-ones. The report adds the Y-PSNR of the held-out pairs (plain and
+instead: pair by pair, the gains, from 0.05 cycles per LR pixel to
+Nyquist, of the 7x7 linear filters that map the HR crops downscaled
+without blur to the degraded and to the real LR crops, compared on a log
+scale, so that the high frequencies, which PSNR weighs little, count as
+much as the low ones. The report adds the Y-PSNR of the held-out pairs (plain and
 low-passed) and their frequency response (table and response.png) before
 and after, beside the gap to their LR images. A closer fit to the pairs is not by itself a better degradation
 to train on (on RealSR it trained a worse network alone, and the best one
