@@ -202,3 +202,50 @@ func TestParseSigmas(t *testing.T) {
 		}
 	}
 }
+
+// TestUpscaler fits the linear upscaler to HR images that are the LR
+// images enlarged without interpolation: it must learn that exactly (the
+// centre tap of every phase), and a fit to another upscale must restore
+// those pairs worse.
+func TestUpscaler(t *testing.T) {
+	exact, other := newUpscaler(3, 2), newUpscaler(3, 2)
+	var lrs, hrs []*raster.Image
+	for i := 0; i < 2; i++ {
+		lr, err := samples.Render(samples.Names[i%len(samples.Names)], 40, 48, uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr := raster.New(3, 80, 96)
+		for c := 0; c < 3; c++ {
+			for y := 0; y < 80; y++ {
+				for x := 0; x < 96; x++ {
+					hr.Set(c, y, x, lr.At(c, y/2, x/2))
+				}
+			}
+		}
+		if err := exact.add(lr, hr); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.add(lr, resize.Imresize(lr, 2, true)); err != nil {
+			t.Fatal(err)
+		}
+		lrs, hrs = append(lrs, lr), append(hrs, hr)
+	}
+	if err := exact.add(lrs[0], raster.New(3, 10, 10)); err == nil {
+		t.Error("an HR image of the wrong size was accepted")
+	}
+	for _, u := range []*upscaler{exact, other} {
+		if err := u.solve(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, w := range exact.w {
+		if math.Abs(w[4]-1) > 1e-6 {
+			t.Errorf("phase %d: centre tap %.6f, want 1", p, w[4])
+		}
+	}
+	pe, po := exact.psnr(lrs[1], hrs[1]), other.psnr(lrs[1], hrs[1])
+	if !(pe > 60) || !(po < pe-10) {
+		t.Errorf("Y-PSNR: exact fit %.2f (want above 60), other fit %.2f (want far lower)", pe, po)
+	}
+}
