@@ -38,6 +38,10 @@ func drawProgress(path string, evals []Eval, objective string) error {
 	if objective == ObjectiveResponse {
 		ch.Title, ch.YLabel = "Distance of the degradation's frequency response from the cameras' on the pairs fitted on", "RMS log gain ratio"
 	}
+	if objective == ObjectiveLinearSR {
+		sign = -1
+		ch.Title, ch.YLabel, ch.LogY = "Y-PSNR on the real LR crops of a linear upscaler trained on the degraded crops", "Y-PSNR (dB)", false
+	}
 	b := math.Inf(1)
 	for i, e := range evals {
 		b = min(b, e.Proxy)

@@ -79,8 +79,7 @@ type Options struct {
 	CropStep int `json:"crop_step"`
 	MaxCrops int `json:"max_crops"`
 	// Objective is the proxy: moments (default) or fd; for a fit to real
-	// pairs psnr (ObjectivePSNR, its default) or response
-	// (ObjectiveResponse).
+	// pairs one of PairedObjectives (psnr by default).
 	Objective string `json:"objective"`
 	// Optimizer is cmaes (default) or neldermead. StepSize (default 0.7)
 	// is Nelder-Mead's initial simplex size in the knobs' coordinates, and
@@ -251,7 +250,7 @@ func Prepare(real Files, hq []string, opt Options) (*Problem, error) {
 		return nil, err
 	}
 	opt = opt.WithDefaults()
-	if opt.Objective == ObjectivePSNR || opt.Objective == ObjectiveResponse {
+	if slices.Contains(PairedObjectives, opt.Objective) {
 		return nil, fmt.Errorf("--objective: %s compares each degraded crop with the real LR image of the same scene: give real pairs (--pairs) instead of --real-lq and --hq", opt.Objective)
 	}
 	space, err := NewSpace(opt.Base, opt.Groups)

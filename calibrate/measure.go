@@ -75,7 +75,7 @@ func (p *Problem) measureConfig(c degrade.Config, label, dir string, held *targe
 	}
 	m := &measured{lqs: lqs, feats: feats}
 	if p.set != nil {
-		if m.Pairs, err = p.measurePairs(c); err != nil {
+		if m.Pairs, err = p.measurePairs(c, lqs); err != nil {
 			return nil, fmt.Errorf("measuring %s on the held-out pairs: %w", label, err)
 		}
 		m.Proxy = m.Pairs.proxy(p.Opt.Objective)

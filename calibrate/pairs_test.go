@@ -168,6 +168,38 @@ func TestRunPairsResponse(t *testing.T) {
 	t.Logf("blur sigma %v; held-out response %.3f -> %.3f; camera gains %.2f; after %.2f", sigma, b.Response, a.Response, a.CameraGains, a.Gains)
 }
 
+// TestRunPairsLinearSR fits the same blur by the linear upscaler's PSNR on
+// the real crops: the upscaler trained on the right blur restores the
+// pairs best, so the fitted sigma must land around 2 and the held-out
+// upscaler's PSNR (the proxy, negated) must rise.
+func TestRunPairsLinearSR(t *testing.T) {
+	set := tinyPairs(t, 16, 2)
+	opt := Options{
+		Preset: "official", Base: cameraStart(t), Groups: []string{"blur"}, Budget: 24, Seed: 3, Objective: ObjectiveLinearSR,
+		Crop: 128, CropStep: 128, MaxCrops: 8, Check: -1,
+		Features: tinyOptions(t, 1).Features, C2ST: tinyOptions(t, 1).C2ST,
+	}
+	dir := t.TempDir()
+	res, err := RunPairs(context.Background(), set, Inputs{Pairs: set.Dir}, opt, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := degrade.Load("", filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigma := back.RealESRGAN.Kernels.BlurSigma
+	if mid := (sigma[0] + sigma[1]) / 2; !(mid > 1.3 && mid < 2.8) {
+		t.Errorf("fitted blur sigma %v, want around 2", sigma)
+	}
+	b, a := res.Before.Pairs, res.After.Pairs
+	if !(a.LinearSR > b.LinearSR+1) || res.After.Proxy != -a.LinearSR || res.FitAfter >= res.FitBefore {
+		t.Errorf("held-out upscaler Y-PSNR %.2f -> %.2f (proxy %.3f), fit %.3f -> %.3f: the fit should restore better",
+			b.LinearSR, a.LinearSR, res.After.Proxy, res.FitBefore, res.FitAfter)
+	}
+	t.Logf("blur sigma %v; held-out upscaler %.2f -> %.2f dB", sigma, b.LinearSR, a.LinearSR)
+}
+
 // TestPreparePairsRefuses checks the objective and group defaults of a fit
 // to pairs, and its refusals.
 func TestPreparePairsRefuses(t *testing.T) {
@@ -190,7 +222,7 @@ func TestPreparePairsRefuses(t *testing.T) {
 		mod  func(o *Options)
 		want string
 	}{
-		{"objective", func(o *Options) { o.Objective = "moments" }, "a fit to --pairs uses psnr or response"},
+		{"objective", func(o *Options) { o.Objective = "moments" }, "a fit to --pairs uses psnr, response, linear-sr"},
 		{"holdout", func(o *Options) { o.Holdout = 0.2 }, "--pairs: 10 pairs are too few"},
 		{"crop", func(o *Options) { o.Crop = 512 }, "--crop"},
 		{"group", func(o *Options) { o.Groups = []string{"lens"} }, `unknown group "lens"`},

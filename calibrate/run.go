@@ -131,7 +131,7 @@ func (p *Problem) run(ctx context.Context, in Inputs, dir string, start time.Tim
 	bar := progress.New(log, opt.Budget, "calibrate", "eval")
 	fitStart := time.Now()
 	evals, err := p.Optimize(ctx, dir, func(done int, best float64) {
-		if opt.Objective == ObjectivePSNR {
+		if higherIsBetter(opt.Objective) {
 			bar.SetDetail(fmt.Sprintf("best %.2f dB", -best))
 		} else {
 			bar.SetDetail(fmt.Sprintf("best %.4g", best))
@@ -313,7 +313,8 @@ func (r *Result) header(in Inputs) string {
 	if bp, ap := r.Before.Pairs, r.After.Pairs; bp != nil && ap != nil {
 		fmt.Fprintf(&b, "Y-PSNR against the real LR images of the %d held-out pairs, before (%s) -> after (this file):\n", r.HeldImages, r.Start())
 		fmt.Fprintf(&b, "  %.2f -> %.2f dB, after a low-pass of sigma %g LR px %.2f -> %.2f dB;\n", bp.PSNR, ap.PSNR, lowPassSigma, bp.LowPSNR, ap.LowPSNR)
-		fmt.Fprintf(&b, "distance of the frequency response from the cameras' %.3f -> %.3f (pair by pair %.3f -> %.3f).\n", bp.Response, ap.Response, bp.PairResponse, ap.PairResponse)
+		fmt.Fprintf(&b, "distance of the frequency response from the cameras' %.3f -> %.3f (pair by pair %.3f -> %.3f);\n", bp.Response, ap.Response, bp.PairResponse, ap.PairResponse)
+		fmt.Fprintf(&b, "a linear x%d upscaler trained on the LR images it makes restores them to %.2f -> %.2f dB.\n", r.Options.Base.Scale, bp.LinearSR, ap.LinearSR)
 		fmt.Fprintf(&b, "Gap to their LR images as unpaired real LQ images, before -> after:\n")
 	} else {
 		fmt.Fprintf(&b, "Gap to the %d held-out real LQ images, before (%s) -> after (this file):\n", r.HeldImages, r.Start())

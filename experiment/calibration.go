@@ -104,10 +104,14 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 			objectiveText = fmt.Sprintf("the objective (%s) is the distance of the degradation's frequency response from the cameras' (the root mean square of the log ratio of their gains from 0.05 cycles per LR pixel to Nyquist; each response is that of the %dx%d linear filter, fitted by least squares on the luma, that maps the HR crops downscaled without blur to the degraded, respectively the real, LR crops)", o.Objective, calibrate.ResponseSize, calibrate.ResponseSize)
 			fitHead, fitValue, proxyText = "fit response distance", func(v float64) string { return fmt.Sprintf("%.3f", v) }, "The proxy columns are the response distance."
 		}
+		if o.Objective == calibrate.ObjectiveLinearSR {
+			objectiveText = fmt.Sprintf("the objective (%s) is how well the simplest restorer the degradation can train restores the real LR crops: a linear x%d upscaler (a %dx%d LR neighbourhood per HR pixel phase, least squares on the luma) fitted to the degraded crops and their HR crops, scored by its mean Y-PSNR on the real LR crops against the same HR crops", o.Objective, o.Base.Scale, calibrate.LinearSRSize, calibrate.LinearSRSize)
+			fitHead, proxyText = "fit upscaler Y-PSNR (dB)", "The proxy columns are the upscaler's Y-PSNR, negated."
+		}
 		pairRow := func(label string, fit float64, g calibrate.Gap) []string {
-			row := []string{label, fitValue(fit), "-", "-", "-", "-"}
+			row := []string{label, fitValue(fit), "-", "-", "-", "-", "-"}
 			if p := g.Pairs; p != nil {
-				row[2], row[3], row[4], row[5] = fmt.Sprintf("%.2f", p.PSNR), fmt.Sprintf("%.2f", p.LowPSNR), fmt.Sprintf("%.3f", p.Response), fmt.Sprintf("%.3f", p.PairResponse)
+				row[2], row[3], row[4], row[5], row[6] = fmt.Sprintf("%.2f", p.PSNR), fmt.Sprintf("%.2f", p.LowPSNR), fmt.Sprintf("%.3f", p.Response), fmt.Sprintf("%.3f", p.PairResponse), fmt.Sprintf("%.2f", p.LinearSR)
 			}
 			return row
 		}
@@ -116,9 +120,9 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 			Paras: []string{
 				fmt.Sprintf("The %s preset's ranges were fitted so that the LR crops it makes from %d crops (%dx%d) of the HR images of %d real pairs of %s come close to the real LR crops of the same scenes: %s. %d more pairs, chosen by a hash of their names, were held out. %d evaluations by %s (seed %d).",
 					r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.Pairs, objectiveText, r.HeldImages, r.Evals, o.Optimizer, o.Seed),
-				"On the held-out pairs each whole HR image is degraded (another degradation seed than the fit's) and compared with its real LR image: Y-PSNR plain, and after a Gaussian low-pass of sigma 1.5 LR pixels that ignores noise and compression (how well the blur and resizing match the camera's), higher is closer; and the distance of the degradation's frequency response from the cameras' on these pairs (below), lower is closer, pooled over the pairs and pair by pair (the mean of the distances between the responses fitted on each pair alone: a degradation whose draws differ widely can have the cameras' mean response while no single image has it). The fit column is the objective on the crops fitted on.",
+				"On the held-out pairs each whole HR image is degraded (another degradation seed than the fit's) and compared with its real LR image: Y-PSNR plain, and after a Gaussian low-pass of sigma 1.5 LR pixels that ignores noise and compression (how well the blur and resizing match the camera's), higher is closer; and the distance of the degradation's frequency response from the cameras' on these pairs (below), lower is closer, pooled over the pairs and pair by pair (the mean of the distances between the responses fitted on each pair alone: a degradation whose draws differ widely can have the cameras' mean response while no single image has it); and the Y-PSNR on the held-out pairs of a linear x4 upscaler trained on the degradation's LR images of the crops fitted on (the simplest restorer the degradation can train; higher is better). The fit column is the objective on the crops fitted on.",
 			},
-			Head: []string{"degradation", fitHead, "held-out Y-PSNR (dB)", "held-out low-pass Y-PSNR (dB)", "held-out response distance", "pair by pair"},
+			Head: []string{"degradation", fitHead, "held-out Y-PSNR (dB)", "held-out low-pass Y-PSNR (dB)", "held-out response distance", "pair by pair", "held-out linear upscaler Y-PSNR (dB)"},
 			Rows: [][]string{
 				pairRow("before: "+r.Start(), r.FitBefore, r.Before),
 				pairRow("after: calibrated (config.yaml)", r.FitAfter, r.After),
@@ -179,8 +183,11 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 		para := fmt.Sprintf("The optimiser minimises a cheap proxy instead of KID, FD and the classifier test. To check that it orders configurations as they do, %d candidates (the preset, the fit, and evaluations spread over the proxy's ranks) were measured in full on the held-out images. A rank correlation of +1 means the proxy orders them exactly as the measure does.", len(a.Candidates))
 		if paired {
 			what := "maximises the Y-PSNR of the pairs"
-			if o.Objective == calibrate.ObjectiveResponse {
+			switch o.Objective {
+			case calibrate.ObjectiveResponse:
 				what = "brings the frequency response close to the cameras'"
+			case calibrate.ObjectiveLinearSR:
+				what = "maximises how well a linear upscaler trained on the degradation restores the pairs"
 			}
 			para = fmt.Sprintf("The fit %s, not the gap to the camera's LR images. %d candidates (the preset, the fit, and evaluations spread over the objective's ranks) were measured on the held-out pairs and on their LR images as unpaired images: a rank correlation of +1 means the held-out objective orders them exactly as the measure does.", what, len(a.Candidates))
 		}

@@ -81,7 +81,10 @@ instead: pair by pair, the gains, from 0.05 cycles per LR pixel to
 Nyquist, of the 7x7 linear filters that map the HR crops downscaled
 without blur to the degraded and to the real LR crops, compared on a log
 scale, so that the high frequencies, which PSNR weighs little, count as
-much as the low ones. The report adds the Y-PSNR of the held-out pairs (plain and
+much as the low ones. --objective linear-sr scores how well a linear
+upscaler trained on the degraded crops restores the real LR crops: the
+simplest restorer the degradation can train, a stand-in for the SR
+network. The report adds the Y-PSNR of the held-out pairs (plain and
 low-passed) and their frequency response (table and response.png) before
 and after, beside the gap to their LR images. A closer fit to the pairs is not by itself a better degradation
 to train on (on RealSR it trained a worse network alone, and the best one
@@ -108,7 +111,7 @@ with the diffusion step on top: docs/RESULTS.md).
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the crops, degradations, optimiser and measurements")
 	fl.Float64Var(&f.holdout, "holdout", 0.2, "fraction of the real LQ images (or pairs) held out to measure the result")
 	fl.StringVar(&f.fit, "fit", "", "comma-separated groups to fit: "+strings.Join(calibrate.Groups, ",")+" (default: all the preset has; with --pairs, those of "+strings.Join(calibrate.CoarseGroups, ",")+" it has)")
-	fl.StringVar(&f.objective, "objective", "", "proxy objective: "+strings.Join(calibrate.Objectives, ", ")+" (default moments; with --pairs psnr, the default, or response)")
+	fl.StringVar(&f.objective, "objective", "", "proxy objective: "+strings.Join(calibrate.Objectives, ", ")+" (default moments; with --pairs psnr, the default, response or linear-sr)")
 	fl.StringVar(&f.optimizer, "optimizer", "cmaes", "optimiser: "+strings.Join(calibrate.Optimizers, " or "))
 	fl.Float64Var(&f.stepSize, "step-size", 0.7, "neldermead: the initial simplex size, in the settings' logistic coordinates; cmaes: gonum's InitStepSize, which scales its covariance updates (its samples start with unit spread)")
 	fl.IntVar(&f.crop, "crop", 256, "side of the HQ crops degraded at each evaluation (with --pairs, of the HR crops; a multiple of the scale)")
@@ -240,6 +243,7 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 		fmt.Fprintf(w, "held-out pairs (%d), Y-PSNR against their real LR images, before (%s) -> after (calibrated):\n", res.HeldImages, res.Start())
 		fmt.Fprintf(w, "  plain     %.2f -> %.2f dB\n  low-pass  %.2f -> %.2f dB\n", bp.PSNR, ap.PSNR, bp.LowPSNR, ap.LowPSNR)
 		fmt.Fprintf(w, "  frequency response, distance from the cameras' %.3f -> %.3f (pair by pair %.3f -> %.3f)\n", bp.Response, ap.Response, bp.PairResponse, ap.PairResponse)
+		fmt.Fprintf(w, "  linear upscaler trained on the degradation, Y-PSNR %.2f -> %.2f dB\n", bp.LinearSR, ap.LinearSR)
 	}
 	fmt.Fprintf(w, "held-out gap (%d real LQ images), before (%s) -> after (calibrated):\n", res.HeldImages, res.Start())
 	if res.Before.Pairs == nil {

@@ -193,6 +193,9 @@ func TestCalibratePairs(t *testing.T) {
 	} else if _, err := fmt.Sscanf(stdout[i:], "  frequency response, distance from the cameras' %f -> %f", &respBefore, &respAfter); err != nil || !(respAfter < respBefore) {
 		t.Errorf("response distance %.3f -> %.3f (%v): the blur fitted should bring it closer", respBefore, respAfter, err)
 	}
+	if !strings.Contains(stdout, "  linear upscaler trained on the degradation, Y-PSNR ") {
+		t.Errorf("stdout lacks the linear upscaler's PSNR:\n%s", stdout)
+	}
 	if _, err := os.Stat(filepath.Join(out, "response.png")); err != nil {
 		t.Error(err)
 	}
