@@ -127,15 +127,13 @@ func TestRunPairs(t *testing.T) {
 	}
 }
 
-// TestRunPairsResponse fits the same blur by the frequency response: the
-// fitted sigma must again land around 2, and the held-out response must
-// come closer to the cameras', pooled and pair by pair (the proxy), as
-// must its gains at the middle frequencies, which a blur of [0.3, 0.5]
-// barely lowers.
-func TestRunPairsResponse(t *testing.T) {
+// fitPlantedBlur fits the first blur of cameraStart by objective to pairs
+// made with a Gaussian of sigma 2: the fitted sigma must land around 2.
+func fitPlantedBlur(t *testing.T, objective string) *Result {
+	t.Helper()
 	set := tinyPairs(t, 16, 2)
 	opt := Options{
-		Preset: "official", Base: cameraStart(t), Groups: []string{"blur"}, Budget: 24, Seed: 3, Objective: ObjectiveResponse,
+		Preset: "official", Base: cameraStart(t), Groups: []string{"blur"}, Budget: 24, Seed: 3, Objective: objective,
 		Crop: 128, CropStep: 128, MaxCrops: 8, Check: -1,
 		Features: tinyOptions(t, 1).Features, C2ST: tinyOptions(t, 1).C2ST,
 	}
@@ -150,12 +148,24 @@ func TestRunPairsResponse(t *testing.T) {
 	}
 	sigma := back.RealESRGAN.Kernels.BlurSigma
 	if mid := (sigma[0] + sigma[1]) / 2; !(mid > 1.3 && mid < 2.8) {
-		t.Errorf("fitted blur sigma %v, want around 2", sigma)
+		t.Errorf("%s: fitted blur sigma %v, want around 2", objective, sigma)
 	}
+	if res.FitAfter >= res.FitBefore {
+		t.Errorf("%s: fit objective %.3f -> %.3f: the fit should come closer", objective, res.FitBefore, res.FitAfter)
+	}
+	t.Logf("%s: blur sigma %v", objective, sigma)
+	return res
+}
+
+// TestRunPairsResponse fits the planted blur by the frequency response:
+// the held-out response must come closer to the cameras', pooled and pair
+// by pair (the proxy), as must its gains at the middle frequencies, which
+// a blur of [0.3, 0.5] barely lowers.
+func TestRunPairsResponse(t *testing.T) {
+	res := fitPlantedBlur(t, ObjectiveResponse)
 	b, a := res.Before.Pairs, res.After.Pairs
-	if !(a.Response < b.Response/2) || res.After.Proxy != a.PairResponse || res.FitAfter >= res.FitBefore {
-		t.Errorf("held-out response distance %.3f -> %.3f (proxy %.3f), fit %.3f -> %.3f: the fit should come closer",
-			b.Response, a.Response, res.After.Proxy, res.FitBefore, res.FitAfter)
+	if !(a.Response < b.Response/2) || res.After.Proxy != a.PairResponse {
+		t.Errorf("held-out response distance %.3f -> %.3f (proxy %.3f): the fit should come closer", b.Response, a.Response, res.After.Proxy)
 	}
 	if !(a.PairResponse > 0 && a.PairResponse < b.PairResponse) {
 		t.Errorf("pair by pair response distance %.3f -> %.3f", b.PairResponse, a.PairResponse)
@@ -165,39 +175,18 @@ func TestRunPairsResponse(t *testing.T) {
 		!(math.Abs(a.Gains[mid]-a.CameraGains[mid]) < math.Abs(b.Gains[mid]-b.CameraGains[mid])/2) {
 		t.Errorf("gains at 0.25 cycles/px: camera %v, before %v, after %v", a.CameraGains, b.Gains, a.Gains)
 	}
-	t.Logf("blur sigma %v; held-out response %.3f -> %.3f; camera gains %.2f; after %.2f", sigma, b.Response, a.Response, a.CameraGains, a.Gains)
 }
 
-// TestRunPairsLinearSR fits the same blur by the linear upscaler's PSNR on
-// the real crops: the upscaler trained on the right blur restores the
-// pairs best, so the fitted sigma must land around 2 and the held-out
-// upscaler's PSNR (the proxy, negated) must rise.
+// TestRunPairsLinearSR fits the planted blur by the linear upscaler's PSNR
+// on the real crops: the upscaler trained on the right blur restores the
+// pairs best, so the held-out upscaler's PSNR (the proxy, negated) must
+// rise.
 func TestRunPairsLinearSR(t *testing.T) {
-	set := tinyPairs(t, 16, 2)
-	opt := Options{
-		Preset: "official", Base: cameraStart(t), Groups: []string{"blur"}, Budget: 24, Seed: 3, Objective: ObjectiveLinearSR,
-		Crop: 128, CropStep: 128, MaxCrops: 8, Check: -1,
-		Features: tinyOptions(t, 1).Features, C2ST: tinyOptions(t, 1).C2ST,
-	}
-	dir := t.TempDir()
-	res, err := RunPairs(context.Background(), set, Inputs{Pairs: set.Dir}, opt, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := degrade.Load("", filepath.Join(dir, ConfigFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sigma := back.RealESRGAN.Kernels.BlurSigma
-	if mid := (sigma[0] + sigma[1]) / 2; !(mid > 1.3 && mid < 2.8) {
-		t.Errorf("fitted blur sigma %v, want around 2", sigma)
-	}
+	res := fitPlantedBlur(t, ObjectiveLinearSR)
 	b, a := res.Before.Pairs, res.After.Pairs
-	if !(a.LinearSR > b.LinearSR+1) || res.After.Proxy != -a.LinearSR || res.FitAfter >= res.FitBefore {
-		t.Errorf("held-out upscaler Y-PSNR %.2f -> %.2f (proxy %.3f), fit %.3f -> %.3f: the fit should restore better",
-			b.LinearSR, a.LinearSR, res.After.Proxy, res.FitBefore, res.FitAfter)
+	if !(a.LinearSR > b.LinearSR+1) || res.After.Proxy != -a.LinearSR {
+		t.Errorf("held-out upscaler Y-PSNR %.2f -> %.2f (proxy %.3f): the fit should restore better", b.LinearSR, a.LinearSR, res.After.Proxy)
 	}
-	t.Logf("blur sigma %v; held-out upscaler %.2f -> %.2f dB", sigma, b.LinearSR, a.LinearSR)
 }
 
 // TestPreparePairsRefuses checks the objective and group defaults of a fit

@@ -6,6 +6,7 @@ import (
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/measure/response"
 	"github.com/degradiff/degradiff/pairset/pairread"
+	"github.com/degradiff/degradiff/raster"
 )
 
 // linearSR fits one linear upscaler (response.Upscaler, the simplest
@@ -33,18 +34,9 @@ func linearSR(set *pairread.Set, pipes []degrade.Pipeline, names []string, draws
 			return nil, fmt.Errorf("%s: %w", pair.HRPath, err)
 		}
 		for j, p := range pipes {
-			it, err := degrade.Prepare(p, hr, seed, pair.Name)
+			err := eachVariant(p, hr, seed, pair.Name, draws, func(_ int, lq *raster.Image) error { return ups[j+1].Add(lq, hr) })
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", pair.HRPath, err)
-			}
-			for k := 0; k < draws; k++ {
-				lq, _, err := it.Variant(k)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %s: %w", pair.HRPath, names[j], err)
-				}
-				if err := ups[j+1].Add(lq, hr); err != nil {
-					return nil, fmt.Errorf("%s: %s: %w", pair.HRPath, names[j], err)
-				}
+				return nil, fmt.Errorf("%s: %s: %w", pair.HRPath, names[j], err)
 			}
 		}
 	}

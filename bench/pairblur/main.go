@@ -325,22 +325,18 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 			t.add(toneLQ, lr, scale)
 		}
 		for j, p := range pipes {
-			it, err := degrade.Prepare(p, hr, seed, pair.Name)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", pair.HRPath, err)
-			}
-			for k := 0; k < draws; k++ {
-				lq, _, err := it.Variant(k)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %s: %w", pair.HRPath, names[j], err)
-				}
+			err := eachVariant(p, hr, seed, pair.Name, draws, func(k int, lq *raster.Image) error {
 				if !raster.SameSize(lq, lr) {
-					return nil, fmt.Errorf("%s: %s made a %dx%d LR image, the real one is %dx%d", pair.HRPath, names[j], lq.W, lq.H, lr.W, lr.H)
+					return fmt.Errorf("made a %dx%d LR image, the real one is %dx%d", lq.W, lq.H, lr.W, lr.H)
 				}
 				add(&res.Degradations[j], lq, lr, lrLow, 1/(n*float64(draws)))
 				if kernelSize > 0 && k == 0 {
 					degraded[j] = append(degraded[j], lq)
 				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", pair.HRPath, names[j], err)
 			}
 		}
 	}
@@ -359,6 +355,25 @@ func measure(set *pairread.Set, sigmas []float64, pipes []degrade.Pipeline, name
 		res.Kernel, res.KernelRef, res.KernelDegradations = fits[0], fits[1], fits[2:]
 	}
 	return res, nil
+}
+
+// eachVariant calls fn with the first draws LR variants of hr degraded by
+// p (seed, name: as degradiff degrade draws them).
+func eachVariant(p degrade.Pipeline, hr *raster.Image, seed uint64, name string, draws int, fn func(k int, lq *raster.Image) error) error {
+	it, err := degrade.Prepare(p, hr, seed, name)
+	if err != nil {
+		return err
+	}
+	for k := 0; k < draws; k++ {
+		lq, _, err := it.Variant(k)
+		if err != nil {
+			return err
+		}
+		if err := fn(k, lq); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // blurDown blurs hr with a Gaussian of sigma s (none for 0) and

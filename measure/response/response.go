@@ -114,21 +114,31 @@ func (f *Fitter) Merge(g *Fitter) {
 // the filter (too few pixels, or flat images).
 var ErrSingular = errors.New("response: the filter fit is singular (too few pixels or flat images)")
 
+// factorise returns the Cholesky factorisation of the normal equations'
+// matrix (dim x dim, upper triangle of ata used), or ErrSingular.
+func factorise(ata []float64, dim int) (*mat.Cholesky, error) {
+	sym := mat.NewSymDense(dim, nil)
+	for i := 0; i < dim; i++ {
+		for j := i; j < dim; j++ {
+			sym.SetSym(i, j, ata[i*dim+j])
+		}
+	}
+	var chol mat.Cholesky
+	if !chol.Factorize(sym) {
+		return nil, ErrSingular
+	}
+	return &chol, nil
+}
+
 // Solve returns the least-squares filter.
 func (f *Fitter) Solve() (*Filter, error) {
 	dim := len(f.atb)
 	if f.n < dim {
 		return nil, ErrSingular
 	}
-	sym := mat.NewSymDense(dim, nil)
-	for i := 0; i < dim; i++ {
-		for j := i; j < dim; j++ {
-			sym.SetSym(i, j, f.ata[i*dim+j])
-		}
-	}
-	var chol mat.Cholesky
-	if ok := chol.Factorize(sym); !ok {
-		return nil, ErrSingular
+	chol, err := factorise(f.ata, dim)
+	if err != nil {
+		return nil, err
 	}
 	var w mat.VecDense
 	if err := chol.SolveVecTo(&w, mat.NewVecDense(dim, append([]float64(nil), f.atb...))); err != nil {

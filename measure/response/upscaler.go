@@ -126,15 +126,9 @@ func (u *Upscaler) Merge(v *Upscaler) {
 // Solve factorises the shared matrix once and solves every phase.
 func (u *Upscaler) Solve() error {
 	dim := u.Size*u.Size + 1
-	sym := mat.NewSymDense(dim, nil)
-	for i := 0; i < dim; i++ {
-		for j := i; j < dim; j++ {
-			sym.SetSym(i, j, u.ata[i*dim+j])
-		}
-	}
-	var chol mat.Cholesky
-	if !chol.Factorize(sym) {
-		return ErrSingular
+	chol, err := factorise(u.ata, dim)
+	if err != nil {
+		return err
 	}
 	u.W = make([][]float64, len(u.atb))
 	for p, rhs := range u.atb {
