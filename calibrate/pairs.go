@@ -162,6 +162,12 @@ func PreparePairs(set *pairread.Set, opt Options) (*Problem, error) {
 			return nil, fmt.Errorf("--fit: the %s pipeline has none of the groups a paired fit moves by default (%v): name the groups to fit", opt.Base.Type, CoarseGroups)
 		}
 	}
+	if opt.Objective == ObjectiveLinearSR && opt.Log != nil && (slices.Contains(opt.Groups, "noise") || slices.Contains(opt.Groups, "jpeg")) {
+		// On RealSR such a fit went to JPEG quality 20 and strong noise
+		// (docs/RESULTS.md): a linear upscaler is served by them in ways
+		// no network is.
+		fmt.Fprintf(opt.Log, "calibrate: warning: --objective %s scores a linear upscaler, which noise and JPEG can fool; fit the coarse groups (%s) and keep noise and JPEG light in --config\n", ObjectiveLinearSR, strings.Join(CoarseGroups, ","))
+	}
 	space, err := NewSpace(opt.Base, opt.Groups)
 	if err != nil {
 		return nil, err

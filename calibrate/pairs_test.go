@@ -1,6 +1,7 @@
 package calibrate
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -221,6 +222,12 @@ func TestPreparePairsRefuses(t *testing.T) {
 		if _, err := PreparePairs(set, o); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error with %q", c.name, err, c.want)
 		}
+	}
+	var log bytes.Buffer
+	warned := opt
+	warned.Objective, warned.Groups, warned.Log = ObjectiveLinearSR, []string{"blur", "noise"}, &log
+	if _, err := PreparePairs(set, warned); err != nil || !strings.Contains(log.String(), "warning: --objective linear-sr") {
+		t.Errorf("linear-sr with the noise group: %v, log %q, want a warning", err, log.String())
 	}
 	real, hq := tinyInputs(t, 16)
 	o := tinyOptions(t, 1)
