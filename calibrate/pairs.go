@@ -129,9 +129,9 @@ func (f *PairFit) proxy(objective string) float64 {
 // PreparePairs is Prepare for real pairs (a camera's HR and LR images of
 // the same scenes): the pairs are split by a hash of their names as
 // Split does, the fit compares aligned crops of the pairs it keeps
-// (opt.Crop HR pixels every opt.CropStep, at most opt.MaxCrops) by
-// one of PairedObjectives, and the held-out pairs are measured at the end both as
-// pairs (PairFit) and, by their LR images, as unpaired real LQ images
+// (opt.Crop HR pixels every opt.CropStep, at most opt.MaxCrops) by one of
+// PairedObjectives, and the held-out pairs are measured at the end both
+// as pairs (PairFit) and, by their LR images, as unpaired real LQ images
 // (KID, FD, classifier). Without opt.Groups it fits the CoarseGroups the
 // pipeline has.
 func PreparePairs(set *pairread.Set, opt Options) (*Problem, error) {
@@ -310,9 +310,8 @@ func (p *Problem) prepareResponse(pairOf map[string]int) error {
 	return nil
 }
 
-// pairObjective returns the objective of a fit to pairs for c, the crops
-// degraded with seed: ObjectivePSNR against their real LR crops, or
-// ObjectiveResponse.
+// pairObjective returns the objective of a fit to pairs (one of
+// PairedObjectives) for c, the crops degraded with seed.
 func (p *Problem) pairObjective(c degrade.Config, seed uint64) (float64, error) {
 	lqs, err := degradeAll(c, p.Crops, p.imgs, seed)
 	if err != nil {
@@ -453,17 +452,26 @@ func (p *Problem) measurePairs(c degrade.Config, lqs []*raster.Image) (*PairFit,
 		return nil, fmt.Errorf("the cameras' response: %w", err)
 	}
 	f := &PairFit{Pairs: n, Response: response.Distance(deg, cam), Gains: deg.Gains(), CameraGains: cam.Gains()}
+	// Pair by pair, over the pairs whose images determine both filters
+	// (a flat scene determines none).
+	var determined int
 	for k := range n {
-		d, err := degFit[k].Solve()
-		if err != nil {
-			return nil, fmt.Errorf("%s: the degradation's response: %w", p.set.Pairs[p.heldPairs[k]].HRPath, err)
+		d, errD := degFit[k].Solve()
+		c, errC := camFit[k].Solve()
+		for _, err := range []error{errD, errC} {
+			if err != nil && !errors.Is(err, response.ErrSingular) {
+				return nil, fmt.Errorf("%s: the response: %w", p.set.Pairs[p.heldPairs[k]].HRPath, err)
+			}
 		}
-		c, err := camFit[k].Solve()
-		if err != nil {
-			return nil, fmt.Errorf("%s: the camera's response: %w", p.set.Pairs[p.heldPairs[k]].HRPath, err)
+		if errD == nil && errC == nil {
+			f.PairResponse += response.Distance(d, c)
+			determined++
 		}
-		f.PairResponse += response.Distance(d, c) / float64(n)
 	}
+	if determined == 0 {
+		return nil, fmt.Errorf("no held-out pair determines its response (flat images?)")
+	}
+	f.PairResponse /= float64(determined)
 	for k := range n {
 		f.PSNR += plain[k] / float64(n)
 		f.LowPSNR += low[k] / float64(n)
