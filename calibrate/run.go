@@ -314,7 +314,7 @@ func (r *Result) header(in Inputs) string {
 		fmt.Fprintf(&b, "Y-PSNR against the real LR images of the %d held-out pairs, before (%s) -> after (this file):\n", r.HeldImages, r.Start())
 		fmt.Fprintf(&b, "  %.2f -> %.2f dB, after a low-pass of sigma %g LR px %.2f -> %.2f dB;\n", bp.PSNR, ap.PSNR, lowPassSigma, bp.LowPSNR, ap.LowPSNR)
 		fmt.Fprintf(&b, "distance of the frequency response from the cameras' %.3f -> %.3f (pair by pair %.3f -> %.3f);\n", bp.Response, ap.Response, bp.PairResponse, ap.PairResponse)
-		fmt.Fprintf(&b, "a linear x%d upscaler trained on the LR images it makes restores them to %.2f -> %.2f dB.\n", r.Options.Base.Scale, bp.LinearSR, ap.LinearSR)
+		fmt.Fprintf(&b, "a linear x%d upscaler trained on its LR images restores the held-out real LR images to %.2f -> %.2f dB.\n", r.Options.Base.Scale, bp.LinearSR, ap.LinearSR)
 		fmt.Fprintf(&b, "Gap to their LR images as unpaired real LQ images, before -> after:\n")
 	} else {
 		fmt.Fprintf(&b, "Gap to the %d held-out real LQ images, before (%s) -> after (this file):\n", r.HeldImages, r.Start())

@@ -85,8 +85,9 @@ much as the low ones. --objective linear-sr scores how well a linear
 upscaler trained on the degraded crops restores the real LR crops: the
 simplest restorer the degradation can train, a stand-in for the SR
 network. The report adds the Y-PSNR of the held-out pairs (plain and
-low-passed) and their frequency response (table and response.png) before
-and after, beside the gap to their LR images. A closer fit to the pairs is not by itself a better degradation
+low-passed), their frequency response (table and response.png) and the
+upscaler's PSNR on them before and after, beside the gap to their LR
+images. A closer fit to the pairs is not by itself a better degradation
 to train on (on RealSR it trained a worse network alone, and the best one
 with the diffusion step on top: docs/RESULTS.md).
 
