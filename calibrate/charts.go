@@ -23,24 +23,24 @@ const (
 	ResponsePNG = "response.png"
 )
 
-// drawProgress plots each evaluation's proxy and the best so far (for
-// ObjectivePSNR, the PSNR itself, on a linear axis: it is negative as a
-// proxy).
+// drawProgress plots each evaluation's proxy and the best so far (for the
+// objectives that are a PSNR, the PSNR itself, on a linear axis: it is
+// negative as a proxy).
 func drawProgress(path string, evals []Eval, objective string) error {
 	each := plot.Series{Name: "evaluation"}
 	best := plot.Series{Name: "best so far"}
 	sign := 1.0
 	ch := plot.Chart{Title: fmt.Sprintf("Proxy objective (%s) on the images fitted on", objective), XLabel: "evaluation (from 0)", YLabel: "proxy", LogY: true}
-	if objective == ObjectivePSNR {
-		sign = -1
-		ch.Title, ch.YLabel, ch.LogY = "Y-PSNR of the degraded HR crops against the real LR crops of the pairs fitted on", "Y-PSNR (dB)", false
+	if higherIsBetter(objective) {
+		sign, ch.YLabel, ch.LogY = -1, "Y-PSNR (dB)", false
 	}
-	if objective == ObjectiveResponse {
+	switch objective {
+	case ObjectivePSNR:
+		ch.Title = "Y-PSNR of the degraded HR crops against the real LR crops of the pairs fitted on"
+	case ObjectiveResponse:
 		ch.Title, ch.YLabel = "Distance of the degradation's frequency response from the cameras' on the pairs fitted on", "RMS log gain ratio"
-	}
-	if objective == ObjectiveLinearSR {
-		sign = -1
-		ch.Title, ch.YLabel, ch.LogY = "Y-PSNR on the real LR crops of a linear upscaler trained on the degraded crops", "Y-PSNR (dB)", false
+	case ObjectiveLinearSR:
+		ch.Title = "Y-PSNR on the real LR crops of a linear upscaler trained on the degraded crops"
 	}
 	b := math.Inf(1)
 	for i, e := range evals {

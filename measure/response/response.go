@@ -79,34 +79,48 @@ func (f *Fitter) Add(source, target *raster.Image, b int) error {
 					}
 				}
 				row[k] = 1
-				t := float64(target.At(c, y, x))
-				for i := 0; i < dim; i++ {
-					ri := row[i]
-					f.atb[i] += ri * t
-					a := acc[i*dim:]
-					for j := i; j < dim; j++ {
-						a[j] += ri * row[j]
-					}
-				}
+				addOuter(acc, row)
+				addScaled(f.atb, row, float64(target.At(c, y, x)))
 				f.n++
 			}
 		}
 	}
-	for i, v := range acc {
-		f.ata[i] += v
-	}
+	addTo(f.ata, acc)
 	return nil
+}
+
+// addOuter adds the upper triangle of row's outer product with itself to
+// acc (len(row) squared values, row-major): one row of a least-squares
+// fit's normal matrix.
+func addOuter(acc, row []float64) {
+	dim := len(row)
+	for i, ri := range row {
+		a := acc[i*dim:]
+		for j := i; j < dim; j++ {
+			a[j] += ri * row[j]
+		}
+	}
+}
+
+// addScaled adds t times row to dst: one row of a right-hand side.
+func addScaled(dst, row []float64, t float64) {
+	for i, ri := range row {
+		dst[i] += ri * t
+	}
+}
+
+// addTo adds src to dst element by element.
+func addTo(dst, src []float64) {
+	for i, v := range src {
+		dst[i] += v
+	}
 }
 
 // Merge adds the equations of g (a Fitter of the same size) to f, so that
 // parts of a fit can be accumulated in parallel.
 func (f *Fitter) Merge(g *Fitter) {
-	for i, v := range g.ata {
-		f.ata[i] += v
-	}
-	for i, v := range g.atb {
-		f.atb[i] += v
-	}
+	addTo(f.ata, g.ata)
+	addTo(f.atb, g.atb)
 	f.n += g.n
 }
 

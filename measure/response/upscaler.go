@@ -86,40 +86,24 @@ func (u *Upscaler) Add(lr, hr *raster.Image) error {
 	for y := b; y < lr.H-b; y++ {
 		for x := b; x < lr.W-b; x++ {
 			u.neighbourhood(row, ly, y, x)
-			for i := 0; i < dim; i++ {
-				ri := row[i]
-				a := acc[i*dim:]
-				for j := i; j < dim; j++ {
-					a[j] += ri * row[j]
-				}
-			}
+			addOuter(acc, row)
 			for py := 0; py < u.Scale; py++ {
 				for px := 0; px < u.Scale; px++ {
-					t := float64(hy.At(0, u.Scale*y+py, u.Scale*x+px))
-					atb := u.atb[py*u.Scale+px]
-					for i, ri := range row {
-						atb[i] += ri * t
-					}
+					addScaled(u.atb[py*u.Scale+px], row, float64(hy.At(0, u.Scale*y+py, u.Scale*x+px)))
 				}
 			}
 		}
 	}
-	for i, v := range acc {
-		u.ata[i] += v
-	}
+	addTo(u.ata, acc)
 	return nil
 }
 
 // Merge adds the equations of v (an Upscaler of the same size and scale)
 // to u, so that parts of a fit can be accumulated in parallel.
 func (u *Upscaler) Merge(v *Upscaler) {
-	for i, x := range v.ata {
-		u.ata[i] += x
-	}
+	addTo(u.ata, v.ata)
 	for p := range v.atb {
-		for i, x := range v.atb[p] {
-			u.atb[p][i] += x
-		}
+		addTo(u.atb[p], v.atb[p])
 	}
 }
 
