@@ -72,7 +72,7 @@ func TestBenchTiny(t *testing.T) {
 	}
 	// Other settings are refused.
 	for _, tc := range []struct{ flag, value, key string }{{"--seed", "4", "seed"}, {"--adapt-steps", "2", "adapt.steps"}} {
-		if code, _, stderr := benchMain(t, append(args, tc.flag, tc.value)...); code == 0 || !strings.Contains(stderr, "other settings ("+tc.key+" differ") {
+		if code, _, stderr := benchMain(t, withFlags(args, tc.flag, tc.value)...); code == 0 || !strings.Contains(stderr, "other settings ("+tc.key+" differ") {
 			t.Errorf("other %s: exit %d\n%s", tc.key, code, stderr)
 		}
 	}
@@ -86,7 +86,7 @@ func TestBenchErrors(t *testing.T) {
 	os.MkdirAll(filepath.Join(noLR, "HR"), 0o755)
 	out := filepath.Join(t.TempDir(), "o")
 	base := []string{"bench", "--hq", hq, "--real-lq", real, "--test", test, "--out", out, "--budget", "tiny"}
-	with := func(extra ...string) []string { return append(append([]string(nil), base...), extra...) }
+	with := func(extra ...string) []string { return withFlags(base, extra...) }
 	tests := []struct {
 		args []string
 		want string
@@ -125,7 +125,7 @@ func TestBenchErrors(t *testing.T) {
 		{with("--budget", "quick", "--adapt-steps", "0", "--print-config"), "adapt:\n    steps: 0\n"},
 	} {
 		if code, stdout, stderr := benchMain(t, tc.args...); code != 0 || !strings.Contains(stdout, tc.want) {
-			t.Errorf("%v: exit %d, want %q in\n%s%s", tc.args[len(base):], code, tc.want, stdout, stderr)
+			t.Errorf("%v: exit %d, want %q in\n%s%s", tc.args[1:], code, tc.want, stdout, stderr)
 		}
 	}
 }

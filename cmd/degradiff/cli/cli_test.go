@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/degradiff/degradiff/imageio"
 	"github.com/degradiff/degradiff/samples"
 )
@@ -224,4 +226,65 @@ func TestGap(t *testing.T) {
 	if code, out := run(t, "gap", a, filepath.Join(b, "nope")); code == 0 || !strings.Contains(out, "nope") {
 		t.Fatalf("missing folder: exit %d: %s", code, out)
 	}
+}
+
+func TestRepeatedFlagRefused(t *testing.T) {
+	code, out := run(t, "synth", "--hq", "a", "--hq", "b", "--out", "c")
+	if code != 1 || !strings.Contains(out, `"--hq"`) || !strings.Contains(out, "more than once") {
+		t.Fatalf("synth --hq twice: exit %d, %q; want 1 naming --hq", code, out)
+	}
+	code, out = run(t, "gap", "--seed=1", "--seed", "2", "x", "y")
+	if code != 1 || !strings.Contains(out, `"--seed"`) {
+		t.Fatalf("gap --seed twice: exit %d, %q", code, out)
+	}
+}
+
+func TestRefuseRepeatsLeavesListsAndSwitches(t *testing.T) {
+	cmd := &cobra.Command{Use: "x"}
+	one := cmd.Flags().String("one", "", "")
+	many := cmd.Flags().StringArray("many", nil, "")
+	sw := cmd.Flags().Bool("sw", false, "")
+	refuseRepeats(cmd)
+	refuseRepeats(cmd) // idempotent: a value is wrapped once
+	if err := cmd.ParseFlags([]string{"--one", "1", "--many", "a", "--many", "b", "--sw", "--sw"}); err != nil {
+		t.Fatal(err)
+	}
+	if *one != "1" || strings.Join(*many, ",") != "a,b" || !*sw {
+		t.Fatalf("got one %q many %q sw %v", *one, *many, *sw)
+	}
+	if got := cmd.Flags().Lookup("one").Value.Type(); got != "string" {
+		t.Fatalf("wrapped flag type %q, want string (help shows it)", got)
+	}
+	if err := cmd.ParseFlags([]string{"--one", "2"}); err == nil || !strings.Contains(err.Error(), "more than once") {
+		t.Fatalf("second --one: %v", err)
+	}
+}
+
+// withFlags returns a copy of args with the flags of extra set: a flag
+// followed by a value replaces that flag's value where args has it (a
+// single-valued flag refuses a second value), and is appended otherwise;
+// a flag without a value (a switch) is appended.
+func withFlags(args []string, extra ...string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i < len(extra); i++ {
+		flag := extra[i]
+		if i+1 >= len(extra) || strings.HasPrefix(extra[i+1], "--") {
+			out = append(out, flag)
+			continue
+		}
+		value := extra[i+1]
+		i++
+		replaced := false
+		for j := 0; j+1 < len(out); j++ {
+			if out[j] == flag {
+				out[j+1] = value
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, flag, value)
+		}
+	}
+	return out
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Version is the program version, set at build time with
@@ -83,7 +85,42 @@ Pairs: A Diffusion Approach").`,
 		newExportCmd(),
 		newFacesCmd(),
 	)
+	refuseRepeats(root)
 	return root
+}
+
+// refuseRepeats makes every single-valued flag of cmd and its subcommands
+// refuse a second value. pflag keeps the last one silently, so `synth --hq
+// A --hq B` would read B alone, while bench and calibrate take --hq again
+// and again; the error says so instead. Flags that collect values
+// (stringArray and the like) and switches (bool, count) are left alone.
+func refuseRepeats(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		switch t := f.Value.Type(); {
+		case t == "bool", t == "count", strings.HasSuffix(t, "Array"), strings.HasSuffix(t, "Slice"):
+			return
+		}
+		if _, done := f.Value.(*onceValue); !done {
+			f.Value = &onceValue{Value: f.Value}
+		}
+	})
+	for _, c := range cmd.Commands() {
+		refuseRepeats(c)
+	}
+}
+
+// onceValue is a flag value that may be set once per command line.
+type onceValue struct {
+	pflag.Value
+	set bool
+}
+
+func (v *onceValue) Set(s string) error {
+	if v.set {
+		return fmt.Errorf("given more than once: this flag takes one value (%q was already given)", v.String())
+	}
+	v.set = true
+	return v.Value.Set(s)
 }
 
 // Main runs the command line with args and returns the exit status.
