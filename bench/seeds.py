@@ -152,6 +152,8 @@ def main():
         sds = f" ± {sd:.3f}" if sd is not None else ""
         ss = [r.ssim for r in runs if r.ssim is not None]
         ssim = f"{sum(ss) / len(ss):.4f}" if ss else "-"
+        if ss and len(ss) < len(runs):
+            ssim += f" ({len(ss)} of {len(runs)} runs)"  # bare PSNRs carry no SSIM
         print(f"| {name} | {len(runs)} ({', '.join(f'{p:.2f}' for p in ps)}) | {m:.3f}{sds}{ci} | {ssim} |")
 
     print()

@@ -521,7 +521,7 @@ func TestRunResume(t *testing.T) {
 		want string
 	}{
 		{"seed", func(o *Options) (Files, []string) { o.Seed = 6; return real, hq }, "seed"},
-		{"objective", func(o *Options) (Files, []string) { o.Objective = "fd"; return real, hq }, "objective"},
+		{"objective", func(o *Options) (Files, []string) { o.Objective = "moments"; return real, hq }, "objective"},
 		{"groups", func(o *Options) (Files, []string) { o.Groups = []string{"noise"}; return real, hq }, "knobs"},
 		{"real images", func(o *Options) (Files, []string) {
 			// An image fitted on renamed: the fit set changes whichever
@@ -644,5 +644,47 @@ func TestOptimizerFindsPlantedOptimum(t *testing.T) {
 		if best.Proxy != dist(space.Decode(best.X)) {
 			t.Errorf("%s: the logged best does not decode to its value", method)
 		}
+	}
+}
+
+// TestProxies checks both unpaired proxies: zero against the real
+// features themselves, and for moments the exact value of a mean moved by
+// one real standard deviation in a single feature.
+func TestProxies(t *testing.T) {
+	r := rng.New(3, "proxies")
+	real := make([][]float64, 200)
+	for i := range real {
+		real[i] = make([]float64, features.Dim)
+		for j := range real[i] {
+			real[i][j] = float64(j) + float64(j%5+1)*r.Norm()
+		}
+	}
+	shifted := make([][]float64, len(real))
+	for i, v := range real {
+		shifted[i] = slices.Clone(v)
+	}
+	_, sd := moments(real)
+	for i := range shifted {
+		shifted[i][7] += sd[7]
+	}
+	for _, kind := range []string{"fd", "moments"} {
+		tg := newTarget(kind, real)
+		same, err := tg.proxy(real)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved, err := tg.proxy(shifted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(same) > 1e-9 || !(moved > same+1e-3) {
+			t.Errorf("%s: proxy %g against itself, %g with one feature moved", kind, same, moved)
+		}
+		if want := 1 / float64(len(tg.usedFeats)); kind == "moments" && math.Abs(moved-want) > 1e-9 {
+			t.Errorf("moments with one mean moved by one sd: %g, want %g", moved, want)
+		}
+	}
+	if _, err := newTarget("ssim", real).proxy(real); err == nil {
+		t.Error("an unknown objective gave no error")
 	}
 }

@@ -277,7 +277,7 @@ func realFeatures(real Files, opt features.Options) (feats [][]float64, used int
 // Objectives lists the proxy objectives: moments and fd compare feature
 // statistics with unpaired real LQ images; PairedObjectives compare the
 // degraded crops with the real LR crops of the same scenes.
-var Objectives = append([]string{"moments", "fd"}, PairedObjectives...)
+var Objectives = append([]string{"fd", "moments"}, PairedObjectives...)
 
 // target holds what the proxy compares synthetic features with.
 type target struct {

@@ -41,9 +41,9 @@ real LQ images (--real-lq).
 The real LQ images are split by a hash of their names: --holdout of them
 (0.2) are held out, the fit uses the rest. Each evaluation degrades the same
 HQ crops with the same seeds under the candidate settings and computes a
-cheap proxy of the gap (--objective moments: the standardised differences
-of the means and spreads of the 53 degradation features of degradiff gap;
-fd: their Frechet distance); an optimiser of gonum (--optimizer cmaes or
+cheap proxy of the gap (--objective fd: the Frechet distance of the 53
+degradation features of degradiff gap; moments: the standardised
+differences of their means and spreads); an optimiser of gonum (--optimizer cmaes or
 neldermead) minimises it within a fixed number of evaluations (--budget).
 Every evaluation is logged to CAL/evals.jsonl: after Ctrl-C, the same
 command replays the log and goes on, ending exactly as an uninterrupted
@@ -112,7 +112,7 @@ with the diffusion step on top: docs/RESULTS.md).
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the crops, degradations, optimiser and measurements")
 	fl.Float64Var(&f.holdout, "holdout", 0.2, "fraction of the real LQ images (or pairs) held out to measure the result")
 	fl.StringVar(&f.fit, "fit", "", "comma-separated groups to fit: "+strings.Join(calibrate.Groups, ",")+" (default: all the preset has; with --pairs, those of "+strings.Join(calibrate.CoarseGroups, ",")+" it has)")
-	fl.StringVar(&f.objective, "objective", "", "proxy objective: "+strings.Join(calibrate.Objectives, ", ")+" (default moments; with --pairs psnr, the default, response or linear-sr)")
+	fl.StringVar(&f.objective, "objective", "", "proxy objective: "+strings.Join(calibrate.Objectives, ", ")+" (default fd; with --pairs psnr, the default, response or linear-sr)")
 	fl.StringVar(&f.optimizer, "optimizer", "cmaes", "optimiser: "+strings.Join(calibrate.Optimizers, " or "))
 	fl.Float64Var(&f.stepSize, "step-size", 0.7, "neldermead: the initial simplex size, in the settings' logistic coordinates; cmaes: gonum's InitStepSize, which scales its covariance updates (its samples start with unit spread)")
 	fl.IntVar(&f.crop, "crop", 256, "side of the HQ crops degraded at each evaluation (with --pairs, of the HR crops; a multiple of the scale)")

@@ -247,7 +247,7 @@ func TestCalibrateErrors(t *testing.T) {
 		{"crop not multiple", with("--crop", "258"), "--crop: 258 must be at least 32 and a multiple of the scale 4"},
 		{"crop too small for features", with("--crop", "128"), "smaller than the 64-pixel feature crops"},
 		{"holdout", with("--holdout", "1"), "--holdout: 1 is not a fraction"},
-		{"objective", with("--objective", "ssim"), "--objective: \"ssim\" is not one of moments, fd, psnr"},
+		{"objective", with("--objective", "ssim"), "--objective: \"ssim\" is not one of fd, moments, psnr"},
 		{"psnr without pairs", with("--objective", "psnr"), "--objective: psnr compares each degraded crop with the real LR image of the same scene: give real pairs (--pairs)"},
 		{"pairs and real-lq", with("--pairs", hq), "--pairs: a fit to real pairs takes its LQ and HQ images from the pairs"},
 		{"pairs-include alone", with("--pairs-include", "a*"), "--pairs-include/--pairs-exclude select real pairs: give --pairs DIR"},
