@@ -43,8 +43,9 @@ The real LQ images are split by a hash of their names: --holdout of them
 HQ crops with the same seeds under the candidate settings and computes a
 cheap proxy of the gap (--objective fd: the Frechet distance of the 53
 degradation features of degradiff gap; moments: the standardised
-differences of their means and spreads); an optimiser of gonum (--optimizer cmaes or
-neldermead) minimises it within a fixed number of evaluations (--budget).
+differences of their means and spreads); an optimiser of gonum
+(--optimizer cmaes or neldermead) minimises it within a fixed number of
+evaluations (--budget).
 Every evaluation is logged to CAL/evals.jsonl: after Ctrl-C, the same
 command replays the log and goes on, ending exactly as an uninterrupted
 run; a larger --budget goes on from a finished run.
