@@ -73,10 +73,13 @@ class Run:
         self.images = None
         try:
             self.psnr = float(spec)
-            self.ssim = None
-            return
         except ValueError:
             pass
+        else:
+            if not math.isfinite(self.psnr):
+                sys.exit(f"seeds.py: {spec!r} is not a finite PSNR")
+            self.ssim = None
+            return
         try:
             doc = json.load(open(spec))
         except (OSError, ValueError) as e:
