@@ -151,13 +151,15 @@ def main():
     for name, runs in sources.items():
         ps = [r.psnr for r in runs]
         m, sd = mean_sd(ps)
-        ci = f" [{m - t975(len(ps) - 1) * sd / math.sqrt(len(ps)):.2f}, {m + t975(len(ps) - 1) * sd / math.sqrt(len(ps)):.2f}]" if sd is not None else ""
-        sds = f" ± {sd:.3f}" if sd is not None else ""
+        spread = ""
+        if sd is not None:
+            h = t975(len(ps) - 1) * sd / math.sqrt(len(ps))
+            spread = f" ± {sd:.3f} [{m - h:.2f}, {m + h:.2f}]"
         ss = [r.ssim for r in runs if r.ssim is not None]
         ssim = f"{sum(ss) / len(ss):.4f}" if ss else "-"
         if ss and len(ss) < len(runs):
             ssim += f" ({len(ss)} of {len(runs)} runs)"  # bare PSNRs carry no SSIM
-        print(f"| {name} | {len(runs)} ({', '.join(f'{p:.2f}' for p in ps)}) | {m:.3f}{sds}{ci} | {ssim} |")
+        print(f"| {name} | {len(runs)} ({', '.join(f'{p:.2f}' for p in ps)}) | {m:.3f}{spread} | {ssim} |")
 
     print()
     head = "| minus " + base + " | over seeds (Welch) [95% CI] | over test images [95% CI], better on |"
@@ -173,8 +175,12 @@ def main():
         if name == base:
             continue
         d, h, df = welch([r.psnr for r in a], [r.psnr for r in runs])
-        over_seeds = f"{d:+.3f}" + (f" [{d - h:+.3f}, {d + h:+.3f}], {df:.1f} df" if h is not None and df is not None else
-                                    " (no spread)" if h is not None else " (one seed)")
+        if h is None:
+            over_seeds = f"{d:+.3f} (one seed)"
+        elif df is None:
+            over_seeds = f"{d:+.3f} (no spread)"
+        else:
+            over_seeds = f"{d:+.3f} [{d - h:+.3f}, {d + h:+.3f}], {df:.1f} df"
         p = paired(a, runs)
         over_images = "-" if p is None else f"{p[0]:+.3f} [{p[0] - p[1]:+.3f}, {p[0] + p[1]:+.3f}], {p[2]} of {p[3]}"
         row = f"| {name} | {over_seeds} | {over_images} |"
