@@ -456,15 +456,15 @@ func (p *Problem) measurePairs(c degrade.Config, lqs []*raster.Image) (*PairFit,
 	// (a flat scene determines none).
 	var determined int
 	for k := range n {
-		d, errD := degFit[k].Solve()
-		c, errC := camFit[k].Solve()
+		degResp, errD := degFit[k].Solve()
+		camResp, errC := camFit[k].Solve()
 		for _, err := range []error{errD, errC} {
 			if err != nil && !errors.Is(err, response.ErrSingular) {
 				return nil, fmt.Errorf("%s: the response: %w", p.set.Pairs[p.heldPairs[k]].HRPath, err)
 			}
 		}
 		if errD == nil && errC == nil {
-			f.PairResponse += response.Distance(d, c)
+			f.PairResponse += response.Distance(degResp, camResp)
 			determined++
 		}
 	}
