@@ -95,6 +95,11 @@ type Options struct {
 	// Features selects the feature crops of the proxy and of KID and FD
 	// (measure's defaults: 8 crops of 64 pixels).
 	Features features.Options `json:"features"`
+	// Step, when set, refines every LQ image by the diffusion step before
+	// it is measured: the fit is then the initial degradation of the
+	// method's LQ images (Step.ID is in Settings). Fits to real LQ images
+	// only.
+	Step *Step `json:"-"`
 
 	// The settings below change only the final measurements.
 
@@ -205,6 +210,9 @@ type Settings struct {
 	// HQ crop list.
 	Fit   []string `json:"fit"`
 	Crops string   `json:"crops"`
+	// Step is Options.Step's ID, when the fit goes through the diffusion
+	// step.
+	Step string `json:"step,omitempty"`
 	// Optimize is the version of the optimiser's module, whose random
 	// draws and steps the log depends on.
 	Optimize string `json:"optimize"`
@@ -305,6 +313,7 @@ func (p *Problem) settings() Settings {
 	b, _ := json.Marshal(p.Crops)
 	sum := sha256.Sum256(b)
 	s.Crops = hex.EncodeToString(sum[:])
+	s.Step = p.stepID()
 	return s
 }
 
@@ -319,7 +328,7 @@ func (p *Problem) Evaluate(c degrade.Config, seed uint64) (float64, error) {
 	if p.set != nil {
 		return p.pairObjective(c, seed)
 	}
-	lqs, err := degradeAll(c, p.Crops, p.imgs, seed)
+	lqs, err := p.lqImages(c, seed)
 	if err != nil {
 		return 0, err
 	}

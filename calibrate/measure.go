@@ -65,7 +65,7 @@ func sha(v any) string {
 // in dir/gap/label.json, keyed by the configuration and the options, so
 // that a rerun after an interruption does not redo them.
 func (p *Problem) measureConfig(c degrade.Config, label, dir string, held *target) (*measured, error) {
-	lqs, err := degradeAll(c, p.Crops, p.imgs, p.evalSeed())
+	lqs, err := p.lqImages(c, p.evalSeed())
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,8 @@ func (p *Problem) measureConfig(c degrade.Config, label, dir string, held *targe
 		Held    Files
 		Crops   []Crop
 		Seed    uint64
-	}{opt, p.Held, p.Crops, p.evalSeed()}
+		Step    string `json:",omitempty"`
+	}{opt, p.Held, p.Crops, p.evalSeed(), p.stepID()}
 	cfgSum, optSum := sha(c.YAML()), sha(key)
 	path := filepath.Join(dir, GapDir, label+".json")
 	var cached Gap

@@ -141,6 +141,12 @@ func PreparePairs(set *pairread.Set, opt Options) (*Problem, error) {
 	if !slices.Contains(PairedObjectives, opt.Objective) {
 		return nil, fmt.Errorf("--objective: %s compares feature statistics with unpaired images; a fit to --pairs uses %s", opt.Objective, strings.Join(PairedObjectives, ", "))
 	}
+	if opt.Step != nil {
+		// The paired objectives compare each degraded crop with its real
+		// LR crop pixel by pixel, which the step's random changes do not
+		// serve.
+		return nil, fmt.Errorf("--model: a fit through the diffusion step takes --real-lq and --hq, not --pairs")
+	}
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}

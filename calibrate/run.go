@@ -36,7 +36,10 @@ type Result struct {
 	// Pairs is the folder of real pairs of a fit to pairs: then the
 	// images fitted on and held out are pairs, and the HQ crops are
 	// crops of the HR images of the pairs fitted on.
-	Pairs   string `json:"pairs,omitempty"`
+	Pairs string `json:"pairs,omitempty"`
+	// Step is the diffusion step fitted through (Step.ID), when there
+	// was one: every LQ image measured was refined by it.
+	Step    string `json:"step,omitempty"`
 	Command string `json:"command,omitempty"`
 	// FitImages and HeldImages count the real LQ images fitted on and
 	// held out; Held names the latter.
@@ -163,7 +166,7 @@ func (p *Problem) run(ctx context.Context, in Inputs, dir string, start time.Tim
 
 	measureStart := time.Now()
 	res := &Result{
-		Preset: opt.Preset, ConfigFile: opt.ConfigFile, RealLQ: in.RealLQ, HQ: in.HQ, Pairs: in.Pairs, Command: opt.Command,
+		Preset: opt.Preset, ConfigFile: opt.ConfigFile, RealLQ: in.RealLQ, HQ: in.HQ, Pairs: in.Pairs, Step: p.stepID(), Command: opt.Command,
 		FitImages: len(p.Fit), HeldImages: len(p.Held), HQCrops: len(p.Crops), HQSkipped: p.Skipped,
 		Options: opt, Budget: opt.Budget, Evals: len(evals), Replayed: p.Replayed, Best: best.Index,
 	}
@@ -308,6 +311,10 @@ func (r *Result) header(in Inputs) string {
 		fmt.Fprintf(&b, " fitted to the real LQ images of\n  %s (%d fitted on, %d held out),\n", in.RealLQ, r.FitImages, r.HeldImages)
 		fmt.Fprintf(&b, "degrading %d crops of %dx%d from the HQ images of\n  %s\n", r.HQCrops, o.Crop, o.Crop, strings.Join(in.HQ, "\n  "))
 	}
+	if r.Step != "" {
+		fmt.Fprintf(&b, "through the diffusion step (%s): every LQ image measured was refined by it,\n", r.Step)
+		b.WriteString("so this is the initial degradation of the method's LQ images with that model and those settings;\n")
+	}
 	fmt.Fprintf(&b, "on %s: %d evaluations (budget %d) of the %s proxy by %s, seed %d, fitted settings: %s.\n",
 		r.Finished.Format("2006-01-02 15:04 UTC"), r.Evals, r.Budget, o.Objective, o.Optimizer, o.Seed, strings.Join(groupsOf(r.Params), ", "))
 	if bp, ap := r.Before.Pairs, r.After.Pairs; bp != nil && ap != nil {
@@ -323,7 +330,11 @@ func (r *Result) header(in Inputs) string {
 	if r.Before.C2ST != nil && r.After.C2ST != nil {
 		fmt.Fprintf(&b, ", classifier accuracy %.3f -> %.3f (0.5: indistinguishable)", r.Before.C2ST.Accuracy, r.After.C2ST.Accuracy)
 	}
-	b.WriteString(".\nUse it as --config of degradiff degrade or synth, or as --calibration of degradiff bench.")
+	if r.Step != "" {
+		b.WriteString(".\nUse it as --config of degradiff synth with the same model and settings, or as --calibration of degradiff bench (source calibrated+ddpm).")
+	} else {
+		b.WriteString(".\nUse it as --config of degradiff degrade or synth, or as --calibration of degradiff bench.")
+	}
 	if r.Command != "" {
 		fmt.Fprintf(&b, "\nMade by: %s", strings.ReplaceAll(r.Command, "\n", "\n  "))
 	}

@@ -152,15 +152,19 @@ func calibrationDocument(r *calibrate.Result) report.Document {
 			Rows:  gapRows,
 		})
 	} else {
+		paras := []string{
+			fmt.Sprintf("The %s preset's ranges were fitted so that the LQ images it makes from %d HQ crops (%dx%d) come close to %d real LQ images of %s; %d more real LQ images, chosen by a hash of their names, were held out. %d evaluations of the proxy objective (%s) by %s (seed %d).",
+				r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.RealLQ, r.HeldImages, r.Evals, o.Objective, o.Optimizer, o.Seed),
+			"The gap is measured on the held-out images, with LQ images made with another degradation seed than the fit's: the proxy, then KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). The fit proxy is the objective the optimiser minimised, on the images fitted on.",
+		}
+		if r.Step != "" {
+			paras = append(paras, fmt.Sprintf("The fit went through the diffusion step (%s): every LQ image measured here, before and after, fitted on or held out, is the degraded crop refined by the model, as synth makes the method's LQ images. config.yaml is the initial degradation for that model and those settings; without the step its LQ images are sharper than the real ones wherever the step smooths.", r.Step))
+		}
 		d.Sections = append(d.Sections, report.Section{
 			Title: "Gap before and after",
-			Paras: []string{
-				fmt.Sprintf("The %s preset's ranges were fitted so that the LQ images it makes from %d HQ crops (%dx%d) come close to %d real LQ images of %s; %d more real LQ images, chosen by a hash of their names, were held out. %d evaluations of the proxy objective (%s) by %s (seed %d).",
-					r.Preset, r.HQCrops, o.Crop, o.Crop, r.FitImages, r.RealLQ, r.HeldImages, r.Evals, o.Objective, o.Optimizer, o.Seed),
-				"The gap is measured on the held-out images, with LQ images made with another degradation seed than the fit's: the proxy, then KID, FD and the classifier test as degradiff gap computes them (lower is closer; accuracy 0.5 means indistinguishable, with its 95% interval). The fit proxy is the objective the optimiser minimised, on the images fitted on.",
-			},
-			Head: []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
-			Rows: gapRows,
+			Paras: paras,
+			Head:  []string{"degradation", "fit proxy", "held-out proxy", "KID", "FD", "classifier accuracy"},
+			Rows:  gapRows,
 		})
 	}
 	var params [][]string

@@ -141,7 +141,23 @@ func (s *Synthesizer) Variant(it *degrade.Item, name string, k int) (init, lq *r
 		return nil, nil, rec, err
 	}
 	rec.Record = drec
-	dr := rng.New(s.opt.Seed, "synth", name, fmt.Sprint(k))
+	lq, rec, err = s.RefineKeyed(init, s.opt.Seed, name, k, rec)
+	if err != nil {
+		return nil, nil, rec, err
+	}
+	return init, lq, rec, nil
+}
+
+// RefineKeyed refines an initial LQ image as Variant refines variant k of
+// item name under seed: the same strength and noise, drawn from (seed,
+// name, k). It fills rec's diffusion fields and returns it. A caller that
+// makes the initial images itself (calibrate) gets the LQ images synth
+// would make from them.
+func (s *Synthesizer) RefineKeyed(init *raster.Image, seed uint64, name string, k int, rec Record) (*raster.Image, Record, error) {
+	if s.img2img == nil {
+		return nil, rec, errors.New("synth: no diffusion model")
+	}
+	dr := rng.New(seed, "synth", name, fmt.Sprint(k))
 	strength := dr.Float64() * s.opt.MaxStrength
 	if s.opt.MaxStrength > 0 {
 		// As the reference: at least one step runs.
@@ -161,13 +177,12 @@ func (s *Synthesizer) Variant(it *degrade.Item, name string, k int) (init, lq *r
 	}
 	noiseStream := dr.Derive("noise")
 	rec.DiffusionKey = noiseStream.Key()
-	var run pipeline.Run
-	lq, run, err = s.img2img.Image(init, strength, noiseStream)
+	lq, run, err := s.img2img.Image(init, strength, noiseStream)
 	if err != nil {
-		return nil, nil, rec, err
+		return nil, rec, err
 	}
 	rec.StartTimestep, rec.RunSteps = run.StartTimestep, run.Steps
-	return init, lq, rec, nil
+	return lq, rec, nil
 }
 
 // Refine runs img2img on an initial LQ image (in [0, 1]) at strength, with

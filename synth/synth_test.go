@@ -130,6 +130,47 @@ func TestPairDeterministicWithProvenance(t *testing.T) {
 	}
 }
 
+// TestRefineKeyedIsVariantsStep: refining a variant's initial image with
+// RefineKeyed under the synthesizer's seed gives Variant's LQ image and
+// record; another seed draws another strength.
+func TestRefineKeyedIsVariantsStep(t *testing.T) {
+	cfg, _ := degrade.LoadPreset("official")
+	p, _ := degrade.New(cfg)
+	hq, _ := samples.Render("bricks", 128, 96, 1)
+	// A denoiser whose prediction depends on its input, so that the noise
+	// and strength show in the output.
+	half := func(x *tensor.Tensor, ts []float32) *tensor.Tensor {
+		out := tensor.New(x.Shape...)
+		for i, v := range x.Data {
+			out.Data[i] = 0.5 * v
+		}
+		return out
+	}
+	s, err := New(Options{Degradation: p, Model: half, ModelID: pipeline.ID{Name: "half", SHA256: "01"}, SchedulerConfig: schedJSON, MaxStrength: 0.25, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, init, lq, rec, err := s.Pair(hq, "bricks", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, grec, err := s.RefineKeyed(init, 9, "bricks", 1, Record{Record: rec.Record})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(grec) != fmt.Sprint(rec) {
+		t.Errorf("records differ:\n%+v\n%+v", grec, rec)
+	}
+	for i := range lq.Pix {
+		if got.Pix[i] != lq.Pix[i] {
+			t.Fatalf("pixel %d: %v, Variant made %v", i, got.Pix[i], lq.Pix[i])
+		}
+	}
+	if _, other, _ := s.RefineKeyed(init, 10, "bricks", 1, Record{}); other.Strength == rec.Strength {
+		t.Error("another seed drew the same strength")
+	}
+}
+
 func TestCropsLikeBasicSR(t *testing.T) {
 	// 1000 x 700 with crop 480, step 240, thresh 0: rows 0, 240, 480(+520
 	// flush); columns 0, 220 (flush).

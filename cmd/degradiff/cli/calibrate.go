@@ -12,9 +12,12 @@ import (
 
 	"github.com/degradiff/degradiff/calibrate"
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/diffusion/pipeline"
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/pairset/pairread"
+	"github.com/degradiff/degradiff/synth"
 )
 
 type calibrateFlags struct {
@@ -24,6 +27,12 @@ type calibrateFlags struct {
 	seed                                                          uint64
 	holdout, stepSize                                             float64
 	noC2ST                                                        bool
+	// The diffusion step to fit through (--model).
+	model, samplerName, refine string
+	steps, tailSteps           int
+	maxStrength                float64
+	ema                        bool
+	precisionFlag
 }
 
 func newCalibrateCmd() *cobra.Command {
@@ -121,6 +130,15 @@ with the diffusion step on top: docs/RESULTS.md).
 	fl.IntVar(&f.maxCrops, "max-crops", 192, "HQ crops degraded at each evaluation (a random subset)")
 	fl.IntVar(&f.check, "check", 5, "configurations measured in full to check the proxy (0: none beyond before and after)")
 	fl.BoolVar(&f.noC2ST, "no-c2st", false, "skip the classifier test in the final measurements")
+	def := synth.DefaultOptions()
+	fl.StringVar(&f.model, "model", "", "fit through the diffusion step of this model (builtin, builtin-face, or a diffusers pipeline or UNet folder): every LQ image is refined as synth refines it before it is measured")
+	fl.BoolVar(&f.ema, "ema", false, "with --model: use the unet_ema/ weights of a pipeline folder that has both")
+	fl.Float64Var(&f.maxStrength, "max-strength", def.MaxStrength, "with --model: strengths are drawn uniformly in [0, max], as synth's")
+	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "with --model: ddim, unipc, ddpm or dpmpp")
+	fl.IntVar(&f.steps, "steps", def.Steps, "with --model: inference steps of the full schedule")
+	fl.StringVar(&f.refine, "refine", pipeline.RefineRGB, "with --model: what the step may change, rgb or luma")
+	fl.IntVar(&f.tailSteps, "tail-steps", 1, "with --model: split ddim's last step in this many")
+	f.precisionFlag.register(fl)
 	return cmd
 }
 
@@ -219,6 +237,9 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 		Optimizer: f.optimizer, StepSize: f.stepSize, SkipC2ST: f.noC2ST, Check: check, Log: stderr,
 		Command: calibrateCommand(cmd),
 	}
+	if opt.Step, err = calibrationStep(cmd, f, paired); err != nil {
+		return err
+	}
 	if err := opt.Validate(); err != nil {
 		return err
 	}
@@ -261,6 +282,49 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 	}
 	fmt.Fprintf(w, "config: %s\nreport: %s (and report.html)\n", filepath.Join(f.out, calibrate.ConfigFile), filepath.Join(f.out, experiment.ReportMD))
 	return nil
+}
+
+// stepFlags are the flags that set the diffusion step of --model.
+var stepFlags = []string{"ema", "max-strength", "sampler", "steps", "refine", "tail-steps", "precision"}
+
+// calibrationStep loads the diffusion step of --model (nil without it),
+// refusing the step's flags without it and the step with --pairs.
+func calibrationStep(cmd *cobra.Command, f calibrateFlags, paired bool) (*calibrate.Step, error) {
+	if f.model == "" {
+		for _, n := range stepFlags {
+			if cmd.Flags().Changed(n) {
+				return nil, fmt.Errorf("--%s sets the diffusion step of --model: give --model too", n)
+			}
+		}
+		return nil, nil
+	}
+	if paired {
+		return nil, errors.New("--model: a fit through the diffusion step takes --real-lq and --hq, not --pairs")
+	}
+	if f.steps < 1 {
+		return nil, fmt.Errorf("--steps: %d must be at least 1", f.steps)
+	}
+	if err := f.precisionFlag.parse(); err != nil {
+		return nil, err
+	}
+	model, err := pipeline.Load(f.model, f.ema)
+	if err != nil {
+		return nil, err
+	}
+	opts := pipeline.Options{Sampler: f.samplerName, Steps: f.steps, Refine: f.refine, TailSteps: f.tailSteps}
+	syn, err := synth.New(synth.Options{Model: model.Predict, ModelID: model.ID, SchedulerConfig: model.SchedulerConfig,
+		Options: opts, MaxStrength: f.maxStrength, Precision: f.precisionFlag.precision})
+	if err != nil {
+		return nil, flagError(err)
+	}
+	id := fmt.Sprintf("model %s (sha256 %.12s), %s, %d steps, strength <= %g, refine %s", model.ID.Name, model.ID.SHA256, f.samplerName, f.steps, f.maxStrength, f.refine)
+	if f.tailSteps > 1 {
+		id += fmt.Sprintf(", tail steps %d", f.tailSteps)
+	}
+	if f.precisionFlag.precision != gemm.FP32 {
+		id += ", precision " + f.precisionFlag.precision.String()
+	}
+	return &calibrate.Step{Synth: syn, ID: id, Precision: f.precisionFlag.precision}, nil
 }
 
 // calibrateUnpaired fits to the real LQ images of --real-lq with the HQ

@@ -270,3 +270,58 @@ func TestCalibrateErrors(t *testing.T) {
 		t.Error("--out inside --hq was created")
 	}
 }
+
+// TestCalibrateThroughStep fits through the diffusion step of a tiny
+// model: the outputs say so, the fit differs from one without the step,
+// the step's settings are binding on a rerun, and the step's flags alone
+// or with --pairs are refused.
+func TestCalibrateThroughStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a small calibration with a diffusion model")
+	}
+	real := makeRealLQ(t, 16)
+	hq := makeHQ(t, 4, 256, 256)
+	model := tinyModel(t)
+	common := []string{"calibrate", "--real-lq", real, "--hq", hq, "--budget", "4", "--crop", "256", "--crop-step", "256",
+		"--max-crops", "4", "--check", "0", "--no-c2st"}
+	step := []string{"--model", model, "--max-strength", "0.3", "--steps", "10", "--refine", "luma"}
+	out := filepath.Join(t.TempDir(), "cal")
+	code, stdout, stderr := calMain(t, append(append(common, step...), "--out", out)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	cfg := readText(t, filepath.Join(out, "config.yaml"))
+	if !strings.Contains(cfg, "through the diffusion step (model ") || !strings.Contains(cfg, "10 steps, strength <= 0.3, refine luma)") || !strings.Contains(cfg, "with the same model and settings") {
+		t.Errorf("config.yaml does not name the step:\n%s", cfg)
+	}
+	if md := readText(t, filepath.Join(out, "report.md")); !strings.Contains(md, "The fit went through the diffusion step") {
+		t.Error("report.md does not say the fit went through the step")
+	}
+
+	// Without the step the same fit measures other LQ images.
+	plain := filepath.Join(t.TempDir(), "cal")
+	if code, _, stderr := calMain(t, append(common, "--out", plain)...); code != 0 {
+		t.Fatalf("without the step: exit %d\n%s", code, stderr)
+	}
+	if readText(t, filepath.Join(plain, "evals.jsonl")) == readText(t, filepath.Join(out, "evals.jsonl")) {
+		t.Error("the step changed no evaluation")
+	}
+
+	// The step's settings are part of the run's: another strength into
+	// the same folder is refused, naming the step.
+	other := append(append(common, "--model", model, "--max-strength", "0.2", "--steps", "10", "--refine", "luma"), "--out", out)
+	if code, _, stderr := calMain(t, other...); code != 1 || !strings.Contains(stderr, "other settings") || !strings.Contains(stderr, "step") {
+		t.Errorf("another strength: exit %d: %s", code, stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{append(append(common, "--out", filepath.Join(t.TempDir(), "x")), "--max-strength", "0.2"), "--max-strength sets the diffusion step of --model"},
+		{[]string{"calibrate", "--pairs", makeCameraPairs(t, 16), "--model", model, "--out", filepath.Join(t.TempDir(), "x")}, "--model: a fit through the diffusion step takes --real-lq and --hq, not --pairs"},
+	} {
+		if code, _, stderr := calMain(t, c.args...); code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
+		}
+	}
+}
