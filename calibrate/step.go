@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/raster"
 	"github.com/degradiff/degradiff/synth"
@@ -25,6 +26,29 @@ type Step struct {
 	// Precision is the arithmetic of the model's products while it
 	// refines (gemm.FP32, the zero value, or gemm.BF16).
 	Precision gemm.Precision
+}
+
+// NewStep returns the step of model m with the img2img settings opt,
+// strengths drawn uniformly in [0, maxStrength] and products in
+// precision, as synth refines; an invalid setting gives synth's error.
+func NewStep(m *pipeline.Model, opt pipeline.Options, maxStrength float64, precision gemm.Precision) (*Step, error) {
+	syn, err := synth.New(synth.Options{Model: m.Predict, ModelID: m.ID, SchedulerConfig: m.SchedulerConfig,
+		Options: opt, MaxStrength: maxStrength, Precision: precision})
+	if err != nil {
+		return nil, err
+	}
+	refine := opt.Refine
+	if refine == "" {
+		refine = pipeline.RefineRGB
+	}
+	id := fmt.Sprintf("model %s (sha256 %.12s), %s, %d steps, strength <= %g, refine %s", m.ID.Name, m.ID.SHA256, opt.Sampler, opt.Steps, maxStrength, refine)
+	if opt.TailSteps > 1 {
+		id += fmt.Sprintf(", tail steps %d", opt.TailSteps)
+	}
+	if precision != gemm.FP32 {
+		id += ", precision " + precision.String()
+	}
+	return &Step{Synth: syn, ID: id, Precision: precision}, nil
 }
 
 // refineAll refines the initial LQ image of every crop, keyed by seed and

@@ -80,7 +80,13 @@ func (r *runner) adaptDir() string { return filepath.Join(r.out, AdaptDir) }
 func (r *runner) adapting() bool { return r.cfg.adapting() }
 
 func (c Config) adapting() bool {
-	return c.Adapt.Steps > 0 && slices.ContainsFunc(c.Sources, refined)
+	return c.Adapt.Steps > 0 && (slices.ContainsFunc(c.Sources, refined) || c.fitsThroughStep())
+}
+
+// fitsThroughStep reports a calibrate stage that fits through the
+// Method's diffusion step (calibration.through_step).
+func (c Config) fitsThroughStep() bool {
+	return c.Calibration.ThroughStep && c.Calibration.Config == "" && slices.ContainsFunc(c.Sources, calibrated)
 }
 
 // adaptDone reports a finished adapt stage: its record is written last.

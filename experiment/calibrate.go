@@ -8,6 +8,7 @@ import (
 
 	"github.com/degradiff/degradiff/calibrate"
 	"github.com/degradiff/degradiff/degrade"
+	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/internal/atomicfile"
 )
 
@@ -41,6 +42,9 @@ func (r *runner) calibrationText() string {
 	}
 	text := fmt.Sprintf("the official preset's ranges fitted to the real LQ images by the stage %s: %s/%s, report in %s/%s",
 		CalibrateDir, CalibrateDir, calibrate.ConfigFile, CalibrateDir, ReportMD)
+	if r.cfg.Calibration.ThroughStep {
+		text += ", fitted through the diffusion step (calibration.through_step: each LQ image of the fit refined by the Method's model with the synth settings)"
+	}
 	var res calibrate.Result
 	if err := atomicfile.ReadJSON(filepath.Join(r.out, CalibrateDir, calibrate.ResultFile), &res); err == nil {
 		text += fmt.Sprintf(" (%d evaluations; on its %d held-out real LQ images KID %.4f -> %.4f, FD %.3f -> %.3f)",
@@ -73,6 +77,17 @@ func (r *runner) calibrate() error {
 		Crop: c.Calibration.Crop, MaxCrops: c.Calibration.MaxCrops, Check: check,
 		Features: c.Gap.Features, C2ST: c.Gap.C2ST, SkipC2ST: c.Gap.SkipC2ST,
 		Log: r.log, Command: c.Command,
+	}
+	if c.Calibration.ThroughStep {
+		m, err := r.methodModel()
+		if err != nil {
+			return err
+		}
+		// float32, as the pairs are made.
+		opt.Step, err = calibrate.NewStep(m, c.Synth.Img2Img(), c.Synth.MaxStrength, gemm.FP32)
+		if err != nil {
+			return fmt.Errorf("calibration.through_step: %w", err)
+		}
 	}
 	dir := filepath.Join(r.out, CalibrateDir)
 	res, err := calibrate.Run(r.ctx, real, c.HQ, calibrate.Inputs{RealLQ: c.RealLQ, HQ: c.HQ}, opt, dir)

@@ -145,9 +145,13 @@ func (s SynthConfig) String() string {
 func (s SynthConfig) Options(degradation degrade.Pipeline, m *pipeline.Model, seed uint64) synth.Options {
 	return synth.Options{
 		Degradation: degradation, Model: m.Predict, ModelID: m.ID, SchedulerConfig: m.SchedulerConfig,
-		Options:     pipeline.Options{Sampler: s.Sampler, FinalSigmas: s.FinalSigmas, Steps: s.Steps, Tile: s.Tile, Overlap: s.TileOverlap, Refine: s.Refine, TailSteps: s.TailSteps},
-		MaxStrength: s.MaxStrength, Seed: seed,
+		Options: s.Img2Img(), MaxStrength: s.MaxStrength, Seed: seed,
 	}
+}
+
+// Img2Img returns the img2img settings of the diffusion step.
+func (s SynthConfig) Img2Img() pipeline.Options {
+	return pipeline.Options{Sampler: s.Sampler, FinalSigmas: s.FinalSigmas, Steps: s.Steps, Tile: s.Tile, Overlap: s.TileOverlap, Refine: s.Refine, TailSteps: s.TailSteps}
 }
 
 // CalibrationConfig sets the degradation of the Calibrated sources.
@@ -167,6 +171,12 @@ type CalibrationConfig struct {
 	Crop     int `yaml:"crop" json:"crop"`
 	MaxCrops int `yaml:"max_crops" json:"max_crops"`
 	Check    int `yaml:"check" json:"check"`
+	// ThroughStep fits through the diffusion step (calibrate --model):
+	// every LQ image of the fit is refined by the Method's model (adapted
+	// first) with the synth settings, so that the fit is the initial
+	// degradation of calibrated+ddpm's LQ images rather than the one
+	// closest without the step.
+	ThroughStep bool `yaml:"through_step,omitempty" json:"through_step,omitempty"`
 }
 
 // AdaptConfig sets the fine-tuning of the Method's diffusion model on the
@@ -435,6 +445,8 @@ func (c Config) Validate() error {
 		return bad("calibration.crop", k.Crop, "must not be negative (0: the default)")
 	case k.MaxCrops < 0:
 		return bad("calibration.max_crops", k.MaxCrops, "must not be negative (0: the default)")
+	case k.ThroughStep && k.Config != "":
+		return errors.New("calibration.through_step: the step shapes the bench's own fit; a given --calibration file is used as it is (fit it with degradiff calibrate --model instead)")
 	}
 	if err := c.SR.Validate(); err != nil {
 		return fmt.Errorf("sr: %w", err)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/degradiff/degradiff/calibrate"
 	"github.com/degradiff/degradiff/degrade/noise"
 	"github.com/degradiff/degradiff/degrade/resize"
 	"github.com/degradiff/degradiff/imageio"
@@ -788,5 +789,48 @@ func TestCalibratedSources(t *testing.T) {
 	cfg.Calibration.Config = filepath.Join(t.TempDir(), "missing.yaml")
 	if _, err := Run(context.Background(), cfg, filepath.Join(t.TempDir(), "bench3"), nil); err == nil || !strings.Contains(err.Error(), "--calibration") {
 		t.Errorf("missing calibration file: %v, want an error naming --calibration", err)
+	}
+}
+
+// TestCalibrationThroughStep: with calibration.through_step the bench
+// adapts its model before the calibrate stage, even for the calibrated
+// source alone, and fits through that model's step; a given calibration
+// file with through_step is refused.
+func TestCalibrationThroughStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("adapts a model and calibrates")
+	}
+	in := makeInputs(t)
+	real := filepath.Join(t.TempDir(), "real16")
+	for i := 0; i < 16; i++ {
+		save(t, filepath.Join(real, fmt.Sprintf("real%02d.png", i)), resize.Interpolate(scene(t, 30+i, 192, 192), 48, 48, resize.Area))
+	}
+	cfg := tinyConfig(t, in)
+	cfg.RealLQ = real
+	cfg.Sources = []string{Calibrated}
+	cfg.Gap.SkipC2ST = true
+	cfg.Calibration.ThroughStep = true
+	out := filepath.Join(t.TempDir(), "bench")
+	var log bytes.Buffer
+	if _, err := Run(context.Background(), cfg, out, &log); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	var adapted Adapted
+	if err := atomicfile.ReadJSON(filepath.Join(out, AdaptDir, AdaptRecord), &adapted); err != nil {
+		t.Fatalf("the model was not adapted before the fit: %v", err)
+	}
+	var settings calibrate.Settings
+	if err := atomicfile.ReadJSON(filepath.Join(out, CalibrateDir, calibrate.SettingsFile), &settings); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("model %s (sha256 %.12s)", adapted.Model.Name, adapted.Model.SHA256); !strings.HasPrefix(settings.Step, want) {
+		t.Errorf("the fit's step %q, want the adapted model's, %q", settings.Step, want)
+	}
+	if md, err := os.ReadFile(filepath.Join(out, ReportMD)); err != nil || !strings.Contains(string(md), "fitted through the diffusion step") {
+		t.Errorf("the report does not say the fit went through the step (%v)", err)
+	}
+	cfg.Calibration.Config = filepath.Join(t.TempDir(), "given.yaml")
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "calibration.through_step") {
+		t.Errorf("through_step with a given file: %v", err)
 	}
 }

@@ -39,6 +39,21 @@ func (r *runner) pipeline(source string) (degrade.Pipeline, error) {
 	return degrade.New(c)
 }
 
+// methodModel loads the Method's diffusion model once: the adapted one
+// when the bench adapts, else the one given.
+func (r *runner) methodModel() (*pipeline.Model, error) {
+	if r.method != nil {
+		return r.method, nil
+	}
+	var err error
+	if r.cfg.Adapt.Steps > 0 {
+		r.method, err = r.loadAdapted()
+	} else {
+		r.method, err = pipeline.Load(r.cfg.Model, r.cfg.ModelEMA)
+	}
+	return r.method, err
+}
+
 // makePairs writes the pairs of one source for every crop: the same item
 // names, variants and seed for every source, so that Official and Method
 // (and Calibrated and CalibratedMethod) share each pair's initial LQ image
@@ -52,17 +67,10 @@ func (r *runner) makePairs(source string) error {
 	}
 	opt := synth.Options{Degradation: pipe, Seed: c.Seed}
 	if refined(source) {
-		if r.method == nil {
-			if c.Adapt.Steps > 0 {
-				r.method, err = r.loadAdapted()
-			} else {
-				r.method, err = pipeline.Load(c.Model, c.ModelEMA)
-			}
-			if err != nil {
-				return err
-			}
+		m, err := r.methodModel()
+		if err != nil {
+			return err
 		}
-		m := r.method
 		opt = c.Synth.Options(pipe, m, c.Seed)
 		fmt.Fprintf(r.log, "bench: %s: model %s (sha256 %.12s), %s, %d steps, strength <= %g\n",
 			source, m.ID.Name, m.ID.SHA256, c.Synth.Sampler, c.Synth.Steps, c.Synth.MaxStrength)

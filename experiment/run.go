@@ -117,7 +117,8 @@ func Run(ctx context.Context, cfg Config, outDir string, log io.Writer) (*Result
 		if s == Real {
 			continue
 		}
-		if refined(s) && r.adapting() && !r.stages.Met(AdaptDir) {
+		// A fit through the step refines with the adapted model.
+		if (refined(s) || (calibrated(s) && cfg.fitsThroughStep())) && r.adapting() && !r.stages.Met(AdaptDir) {
 			if err := r.stages.Run(AdaptDir, r.adaptDone, r.adapt); err != nil {
 				return nil, err
 			}

@@ -13,7 +13,6 @@ import (
 	"github.com/degradiff/degradiff/calibrate"
 	"github.com/degradiff/degradiff/degrade"
 	"github.com/degradiff/degradiff/diffusion/pipeline"
-	"github.com/degradiff/degradiff/engine/gemm"
 	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/pairset/pairread"
@@ -311,20 +310,12 @@ func calibrationStep(cmd *cobra.Command, f calibrateFlags, paired bool) (*calibr
 	if err != nil {
 		return nil, err
 	}
-	opts := pipeline.Options{Sampler: f.samplerName, Steps: f.steps, Refine: f.refine, TailSteps: f.tailSteps}
-	syn, err := synth.New(synth.Options{Model: model.Predict, ModelID: model.ID, SchedulerConfig: model.SchedulerConfig,
-		Options: opts, MaxStrength: f.maxStrength, Precision: f.precisionFlag.precision})
+	step, err := calibrate.NewStep(model, pipeline.Options{Sampler: f.samplerName, Steps: f.steps, Refine: f.refine, TailSteps: f.tailSteps},
+		f.maxStrength, f.precisionFlag.precision)
 	if err != nil {
 		return nil, flagError(err)
 	}
-	id := fmt.Sprintf("model %s (sha256 %.12s), %s, %d steps, strength <= %g, refine %s", model.ID.Name, model.ID.SHA256, f.samplerName, f.steps, f.maxStrength, f.refine)
-	if f.tailSteps > 1 {
-		id += fmt.Sprintf(", tail steps %d", f.tailSteps)
-	}
-	if f.precisionFlag.precision != gemm.FP32 {
-		id += ", precision " + f.precisionFlag.precision.String()
-	}
-	return &calibrate.Step{Synth: syn, ID: id, Precision: f.precisionFlag.precision}, nil
+	return step, nil
 }
 
 // calibrateUnpaired fits to the real LQ images of --real-lq with the HQ
