@@ -16,7 +16,6 @@ import (
 	"github.com/degradiff/degradiff/experiment"
 	"github.com/degradiff/degradiff/internal/report"
 	"github.com/degradiff/degradiff/pairset/pairread"
-	"github.com/degradiff/degradiff/synth"
 )
 
 type calibrateFlags struct {
@@ -27,10 +26,8 @@ type calibrateFlags struct {
 	holdout, stepSize                                             float64
 	noC2ST                                                        bool
 	// The diffusion step to fit through (--model).
-	model, samplerName, refine string
-	steps, tailSteps           int
-	maxStrength                float64
-	ema                        bool
+	model string
+	stepFlags
 	precisionFlag
 }
 
@@ -129,14 +126,8 @@ with the diffusion step on top: docs/RESULTS.md).
 	fl.IntVar(&f.maxCrops, "max-crops", 192, "HQ crops degraded at each evaluation (a random subset)")
 	fl.IntVar(&f.check, "check", 5, "configurations measured in full to check the proxy (0: none beyond before and after)")
 	fl.BoolVar(&f.noC2ST, "no-c2st", false, "skip the classifier test in the final measurements")
-	def := synth.DefaultOptions()
 	fl.StringVar(&f.model, "model", "", "fit through the diffusion step of this model (builtin, builtin-face, or a diffusers pipeline or UNet folder): every LQ image is refined as synth refines it before it is measured")
-	fl.BoolVar(&f.ema, "ema", false, "with --model: use the unet_ema/ weights of a pipeline folder that has both")
-	fl.Float64Var(&f.maxStrength, "max-strength", def.MaxStrength, "with --model: strengths are drawn uniformly in [0, max], as synth's")
-	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "with --model: ddim, unipc, ddpm or dpmpp")
-	fl.IntVar(&f.steps, "steps", def.Steps, "with --model: inference steps of the full schedule")
-	fl.StringVar(&f.refine, "refine", pipeline.RefineRGB, "with --model: what the step may change, rgb or luma")
-	fl.IntVar(&f.tailSteps, "tail-steps", 1, "with --model: split ddim's last step in this many")
+	f.stepFlags.register(fl, "with --model: ")
 	f.precisionFlag.register(fl)
 	return cmd
 }
@@ -283,14 +274,14 @@ func runCalibrate(cmd *cobra.Command, f calibrateFlags) error {
 	return nil
 }
 
-// stepFlags are the flags that set the diffusion step of --model.
-var stepFlags = []string{"ema", "max-strength", "sampler", "steps", "refine", "tail-steps", "precision"}
+// stepFlagNames are the flags that set the diffusion step of --model.
+var stepFlagNames = []string{"ema", "max-strength", "sampler", "steps", "refine", "tail-steps", "precision"}
 
 // calibrationStep loads the diffusion step of --model (nil without it),
 // refusing the step's flags without it and the step with --pairs.
 func calibrationStep(cmd *cobra.Command, f calibrateFlags, paired bool) (*calibrate.Step, error) {
 	if f.model == "" {
-		for _, n := range stepFlags {
+		for _, n := range stepFlagNames {
 			if cmd.Flags().Changed(n) {
 				return nil, fmt.Errorf("--%s sets the diffusion step of --model: give --model too", n)
 			}

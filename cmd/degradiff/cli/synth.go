@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/degradiff/degradiff/diffusion/pipeline"
 	"github.com/degradiff/degradiff/engine/gemm"
@@ -18,15 +19,33 @@ import (
 )
 
 type synthFlags struct {
-	hq, out, model, preset, config, samplerName, finalSigmas, shard, refine string
-	tailSteps                                                               int
-	maxStrength                                                             float64
-	steps, perImage, workers, tile, overlap                                 int
-	crop, step, thresh, scale                                               int
-	seed                                                                    uint64
-	keepInit, ema, overwrite, skipBad                                       bool
-	maxPixels                                                               int64
+	hq, out, model, preset, config, finalSigmas, shard string
+	perImage, workers, tile, overlap                   int
+	crop, step, thresh, scale                          int
+	seed                                               uint64
+	keepInit, overwrite, skipBad                       bool
+	maxPixels                                          int64
+	stepFlags
 	precisionFlag
+}
+
+// stepFlags set the diffusion step of synth, and of calibrate --model.
+type stepFlags struct {
+	samplerName, refine string
+	steps, tailSteps    int
+	maxStrength         float64
+	ema                 bool
+}
+
+// register adds the flags, their help prefixed by note.
+func (f *stepFlags) register(fl *pflag.FlagSet, note string) {
+	def := synth.DefaultOptions()
+	fl.BoolVar(&f.ema, "ema", false, note+"use the unet_ema/ weights of a pipeline folder that has both")
+	fl.Float64Var(&f.maxStrength, "max-strength", def.MaxStrength, note+"strengths are drawn uniformly in [0, max]")
+	fl.StringVar(&f.samplerName, "sampler", def.Sampler, note+"ddim, unipc, ddpm or dpmpp")
+	fl.IntVar(&f.steps, "steps", def.Steps, note+"inference steps N of the full schedule (about s*N run)")
+	fl.StringVar(&f.refine, "refine", pipeline.RefineRGB, note+"what the diffusion step may change: rgb, or luma (the colour stays the initial LQ image's)")
+	fl.IntVar(&f.tailSteps, "tail-steps", 1, note+"split ddim's last step (timestep 1000/steps to 0) in this many: keeps fine noise and detail")
 }
 
 func newSynthCmd() *cobra.Command {
@@ -83,16 +102,11 @@ same bits, computed in Go). Its LQ images differ slightly from float32 ones
 	fl.StringVar(&f.out, "out", "", "output folder")
 	fl.StringVar(&f.model, "model", "", "builtin, builtin-face, or a diffusers pipeline or UNet folder (default: builtin, or builtin-face with --preset face)")
 	def := synth.DefaultOptions()
-	fl.BoolVar(&f.ema, "ema", false, "use the unet_ema/ weights of a pipeline folder that has both")
 	fl.StringVar(&f.preset, "preset", "", "degradation preset for the initial LQ (default official)")
 	fl.StringVar(&f.config, "config", "", "YAML file overriding degradation preset keys")
 	fl.IntVar(&f.scale, "scale", 0, "scale factor (overrides the preset's)")
-	fl.Float64Var(&f.maxStrength, "max-strength", def.MaxStrength, "strengths are drawn uniformly in [0, max]")
-	fl.StringVar(&f.samplerName, "sampler", def.Sampler, "ddim, unipc, ddpm or dpmpp")
-	fl.IntVar(&f.steps, "steps", def.Steps, "inference steps N of the full schedule (about s*N run)")
+	f.stepFlags.register(fl, "")
 	fl.StringVar(&f.finalSigmas, "final-sigmas", def.FinalSigmas, "where the last unipc/dpmpp step lands: zero (clean) or sigma_min (as diffusers 0.21)")
-	fl.StringVar(&f.refine, "refine", pipeline.RefineRGB, "what the diffusion step may change: rgb, or luma (the colour stays the initial LQ image's)")
-	fl.IntVar(&f.tailSteps, "tail-steps", 1, "split ddim's last step (timestep 1000/steps to 0) in this many: keeps fine noise and detail")
 	f.precisionFlag.register(fl)
 	fl.IntVar(&f.perImage, "per-image", 1, "LQ variants per HQ image")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed")
