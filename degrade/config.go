@@ -156,6 +156,12 @@ func LoadPreset(name string) (Config, error) {
 // file whose keys override the preset's. A user file may name its own base
 // with "preset:"; it wins over presetName when presetName is empty.
 func Load(presetName, userFile string) (Config, error) {
+	return LoadOr(presetName, userFile, "official")
+}
+
+// LoadOr is Load with fallback as the preset when neither presetName nor
+// the file names one (the face bench falls back on face).
+func LoadOr(presetName, userFile, fallback string) (Config, error) {
 	var user []byte
 	if userFile != "" {
 		b, err := os.ReadFile(userFile)
@@ -174,7 +180,7 @@ func Load(presetName, userFile string) (Config, error) {
 		}
 	}
 	if presetName == "" {
-		presetName = "official"
+		presetName = fallback
 	}
 	c, err := LoadPreset(presetName)
 	if err != nil {

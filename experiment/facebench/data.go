@@ -232,8 +232,8 @@ func (c Config) initialPipeline(source string) (degrade.Pipeline, error) {
 	var d degrade.Config
 	var err error
 	if calibrated(source) {
-		if d, err = degrade.Load("", c.Calibration); err != nil {
-			return nil, fmt.Errorf("--calibration: %w", err)
+		if d, err = loadCalibration(c.Calibration); err != nil {
+			return nil, err
 		}
 	} else if d, err = degrade.LoadPreset("face"); err != nil {
 		return nil, err
@@ -244,6 +244,21 @@ func (c Config) initialPipeline(source string) (degrade.Pipeline, error) {
 		return nil, fmt.Errorf("--calibration %s: %w", c.Calibration, err)
 	}
 	return p, err
+}
+
+// loadCalibration reads a --calibration file: on top of the face preset
+// when it names no preset (a file of face: keys alone would otherwise
+// land on degrade's default, official), and refused when it is not a face
+// degradation.
+func loadCalibration(file string) (degrade.Config, error) {
+	d, err := degrade.LoadOr("", file, "face")
+	if err != nil {
+		return d, fmt.Errorf("--calibration: %w", err)
+	}
+	if d.Type != "face" {
+		return d, fmt.Errorf("--calibration %s: a %s degradation (preset %s); the face bench needs a face one (preset: face, as degradiff calibrate --preset face writes)", file, d.Type, d.Preset)
+	}
+	return d, nil
 }
 
 // makePairs writes a source's training pairs: every training HQ face at

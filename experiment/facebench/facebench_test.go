@@ -554,6 +554,13 @@ func TestInterruptResume(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, out, nil); err == nil || !strings.Contains(err.Error(), "--calibration") || exists(filepath.Join(out, CalibrationFile)) {
 		t.Errorf("bad calibration: %v (kept: %v), want a refusal naming --calibration and nothing kept", err, exists(filepath.Join(out, CalibrationFile)))
 	}
+	// So is a degradation that is not a face one.
+	if err := os.WriteFile(cfg.Calibration, []byte("preset: official\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), cfg, out, nil); err == nil || !strings.Contains(err.Error(), "the face bench needs a face one") || exists(filepath.Join(out, CalibrationFile)) {
+		t.Errorf("official calibration: %v, want a refusal and nothing kept", err)
+	}
 	if err := os.WriteFile(cfg.Calibration, []byte(calibrationYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -614,3 +621,19 @@ face:
   blur_sigma: [0.1, 2]
   downsample_range: [1, 3]
 `
+
+// TestLoadCalibrationFallsBackOnFace: a calibration file of face: keys
+// alone is read on top of the face preset, not degrade's default.
+func TestLoadCalibrationFallsBackOnFace(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "mild.yaml")
+	if err := os.WriteFile(file, []byte("face:\n  blur_sigma: [0.1, 5]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := loadCalibration(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Type != "face" || d.Preset != "face" || d.Face.BlurSigma[1] != 5 {
+		t.Errorf("loaded type %s, preset %s, blur sigma %v; want the face preset with the file's blur", d.Type, d.Preset, d.Face.BlurSigma)
+	}
+}

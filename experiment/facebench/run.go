@@ -212,6 +212,10 @@ func (r *runner) keepCalibration() error {
 	if !slices.ContainsFunc(r.cfg.Sources, calibrated) {
 		return nil
 	}
+	// A file that is no face degradation is refused before any stage.
+	if _, err := loadCalibration(r.cfg.Calibration); err != nil {
+		return err
+	}
 	b, err := os.ReadFile(r.cfg.Calibration)
 	if err != nil {
 		return fmt.Errorf("--calibration: %w", err)
