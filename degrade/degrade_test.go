@@ -376,4 +376,13 @@ func TestShippedConfigs(t *testing.T) {
 			t.Errorf("%s: final sinc [%v] not drawn: %s", f, omega, b)
 		}
 	}
+	// The face start of docs/RESULTS-faces.md: the face preset with its
+	// blur and downsampling halved.
+	c, err := Load("", filepath.Join("..", "configs", "face-half.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Type != "face" || c.Face.BlurSigma != [2]float64{0.1, 5} || c.Face.DownsampleRange != [2]float64{0.8, 4} {
+		t.Errorf("face-half.yaml: type %s, blur sigma %v, downsampling %v", c.Type, c.Face.BlurSigma, c.Face.DownsampleRange)
+	}
 }
