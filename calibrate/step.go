@@ -42,6 +42,9 @@ func NewStep(m *pipeline.Model, opt pipeline.Options, maxStrength float64, preci
 		refine = pipeline.RefineRGB
 	}
 	id := fmt.Sprintf("model %s (sha256 %.12s), %s, %d steps, strength <= %g, refine %s", m.ID.Name, m.ID.SHA256, opt.Sampler, opt.Steps, maxStrength, refine)
+	if opt.FinalSigmas != "" && (opt.Sampler == "unipc" || opt.Sampler == "dpmpp") {
+		id += ", final sigmas " + opt.FinalSigmas
+	}
 	if opt.TailSteps > 1 {
 		id += fmt.Sprintf(", tail steps %d", opt.TailSteps)
 	}
