@@ -703,6 +703,16 @@ func TestRealSourceAndSeeds(t *testing.T) {
 	}
 }
 
+// makeReal16 writes 16 real LQ images of 48x48, enough for calibrate to
+// hold 4 out.
+func makeReal16(t *testing.T) string {
+	real := filepath.Join(t.TempDir(), "real16")
+	for i := 0; i < 16; i++ {
+		save(t, filepath.Join(real, fmt.Sprintf("real%02d.png", i)), resize.Interpolate(scene(t, 30+i, 192, 192), 48, 48, resize.Area))
+	}
+	return real
+}
+
 // TestCalibratedSources fits the calibration in the bench (16 real LQ
 // images: calibrate holds 4 out) and checks that calibrated+ddpm starts
 // from calibrated's LQ images; then a given --calibration file replaces
@@ -712,13 +722,8 @@ func TestCalibratedSources(t *testing.T) {
 		t.Skip("trains networks")
 	}
 	in := makeInputs(t)
-	real := filepath.Join(t.TempDir(), "real16")
-	for i := 0; i < 16; i++ {
-		m := resize.Interpolate(scene(t, 30+i, 192, 192), 48, 48, resize.Area)
-		save(t, filepath.Join(real, fmt.Sprintf("real%02d.png", i)), m)
-	}
 	cfg := tinyConfig(t, in)
-	cfg.RealLQ = real
+	cfg.RealLQ = makeReal16(t)
 	cfg.Sources = []string{CalibratedMethod, Calibrated}
 	cfg.Gap.SkipC2ST = true
 	out := filepath.Join(t.TempDir(), "bench")
@@ -801,12 +806,8 @@ func TestCalibrationThroughStep(t *testing.T) {
 		t.Skip("adapts a model and calibrates")
 	}
 	in := makeInputs(t)
-	real := filepath.Join(t.TempDir(), "real16")
-	for i := 0; i < 16; i++ {
-		save(t, filepath.Join(real, fmt.Sprintf("real%02d.png", i)), resize.Interpolate(scene(t, 30+i, 192, 192), 48, 48, resize.Area))
-	}
 	cfg := tinyConfig(t, in)
-	cfg.RealLQ = real
+	cfg.RealLQ = makeReal16(t)
 	cfg.Sources = []string{Calibrated}
 	cfg.Gap.SkipC2ST = true
 	cfg.Calibration.ThroughStep = true
