@@ -98,7 +98,20 @@ to train on (on RealSR it trained a worse network alone, and the best one
 with the diffusion step on top: docs/RESULTS.md).
 
   degradiff calibrate --pairs RealSR_V3 --pairs-exclude 'Canon_04[1-9]*,Canon_050*,Nikon_04[1-9]*,Nikon_050*' \
-    --config configs/realsr-camera-mtf.yaml --fit blur,sinc --out runs/calib-pairs`,
+    --config configs/realsr-camera-mtf.yaml --fit blur,sinc --out runs/calib-pairs
+
+With --model (a diffusion model, as synth takes) it fits through the
+diffusion step: every LQ image it measures, fitted on or held out, before
+and after, is the degraded crop refined by the model as synth refines it
+(--max-strength, --sampler, --steps, --refine, --tail-steps, --precision,
+--ema: give the ones you will synthesise with). The model smooths, so the
+degradation closest to the real images after the step is milder than the
+one closest before it; config.yaml is then the initial degradation for
+that model and those settings. Each evaluation runs the model on every
+crop: keep --max-crops small.
+
+  degradiff calibrate --preset face --real-lq REAL_LQ_FACES --hq HQ_FACES --crop 128 --crop-step 128 \
+    --max-crops 48 --budget 60 --model builtin-face --max-strength 0.1 --refine luma --tail-steps 4 --out runs/calib-face`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCalibrate(cmd, f) },
 	}
