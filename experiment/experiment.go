@@ -176,7 +176,7 @@ type CalibrationConfig struct {
 	// first) with the synth settings, so that the fit is the initial
 	// degradation of calibrated+ddpm's LQ images rather than the one
 	// closest without the step.
-	ThroughStep bool `yaml:"through_step,omitempty" json:"through_step,omitempty"`
+	ThroughStep bool `yaml:"through_step" json:"through_step"`
 }
 
 // AdaptConfig sets the fine-tuning of the Method's diffusion model on the
