@@ -34,26 +34,6 @@ func (o *colOperand) Pack(dst []float32, ld, x0, nx, p0, kc int) {
 	}
 }
 
-// weightsBias is the left factor of the forward product: the weights as a
-// Cout x Cin*K*K matrix, with the biases as one more column when bias is
-// not nil.
-type weightsBias struct {
-	w    []float32
-	ckk  int
-	bias []float32
-}
-
-// Pack implements gemm.Operand.
-func (o *weightsBias) Pack(dst []float32, ld, x0, nx, p0, kc int) {
-	if n := min(kc, o.ckk-p0); n > 0 {
-		gemm.Transpose(dst, ld, o.w[x0*o.ckk+p0:], o.ckk, nx, n)
-	}
-	if p0+kc > o.ckk { // the bias column
-		row := dst[(o.ckk-p0)*ld:][:nx]
-		copy(row, o.bias[x0:x0+nx])
-	}
-}
-
 // colTOperand is the transposed im2col matrix as the right factor of the
 // weight gradient: v(x, p) is the source value under kernel tap x for
 // output pixel p. Pack transposes runs of output rows from the image.

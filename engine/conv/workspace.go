@@ -16,13 +16,13 @@ import (
 type workspace struct {
 	pad    []float32 // the padded source image
 	colBuf []float32 // the column gradient of BackwardData with stride > 1
+	wb     []float32 // the weights with a column of biases (Forward)
 	// Winograd's buffers (winograd.go): the channel-last padded source,
 	// its transformed tiles, the products (or the transformed output
 	// gradient), the channel-last output blocks (or output gradient), the
 	// result to add, and zeros for a missing bias.
 	winoP, winoV, winoM, winoQ, winoT, zeros []float32
 	a, b                                     gemm.Dense
-	wb                                       weightsBias
 	col                                      colOperand
 	colT                                     colTOperand
 }
@@ -37,6 +37,7 @@ func getWorkspace() *workspace {
 	// this way none grows again once every shape has run.
 	reserve(&ws.pad, &most.pad)
 	reserve(&ws.colBuf, &most.col)
+	reserve(&ws.wb, &most.wb)
 	reserve(&ws.winoP, &most.winoP)
 	reserve(&ws.winoV, &most.winoV)
 	reserve(&ws.winoM, &most.winoM)
@@ -47,7 +48,7 @@ func getWorkspace() *workspace {
 }
 
 // most records the largest buffers a workspace has needed.
-var most struct{ pad, col, winoP, winoV, winoM, winoQ, winoT, zeros atomic.Int64 }
+var most struct{ pad, col, wb, winoP, winoV, winoM, winoQ, winoT, zeros atomic.Int64 }
 
 // growShared is grow for a workspace buffer whose largest size is
 // recorded in m.
@@ -69,7 +70,7 @@ func reserve(s *[]float32, m *atomic.Int64) {
 }
 
 func putWorkspace(ws *workspace) {
-	ws.a, ws.b, ws.wb, ws.col, ws.colT = gemm.Dense{}, gemm.Dense{}, weightsBias{}, colOperand{}, colTOperand{}
+	ws.a, ws.b, ws.col, ws.colT = gemm.Dense{}, gemm.Dense{}, colOperand{}, colTOperand{}
 	workspaces.Put(ws)
 }
 

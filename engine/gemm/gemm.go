@@ -439,7 +439,7 @@ func (j *job) packPhase(ws *workspace, q int) {
 		row := 0
 		for t := range j.tiles {
 			h := j.rows.tile(t).mr
-			packPanel(p, &j.a, ws.a[row*kc:][:h*kc], h, row, min(h, j.m-row), pc, kc)
+			packPanelA(p, &j.a, ws.a[row*kc:][:h*kc], h, row, min(h, j.m-row), pc, kc)
 			row += h
 		}
 		return
@@ -469,7 +469,7 @@ func (j *job) unit(ws *workspace, q, u int) {
 		row := r0
 		for t := t0; t < t1; t++ {
 			h := j.rows.tile(t).mr
-			packPanel(p, &j.a, ws.a[(row-r0)*kc:][:h*kc], h, row, min(h, j.m-row), pc, kc)
+			packPanelA(p, &j.a, ws.a[(row-r0)*kc:][:h*kc], h, row, min(h, j.m-row), pc, kc)
 			row += h
 		}
 	}

@@ -9,6 +9,7 @@ import (
 )
 
 //go:generate go run gen.go
+//go:generate go run genamx.go
 
 // microKernel computes one mr x nr tile of C: C = alpha*A*B + beta*C, where
 // A is a packed panel with a[p*mr+i] = A(i, p), B a packed panel with
@@ -51,6 +52,10 @@ type path struct {
 	// pairs for k. bf16 is the path of the BF16 precision for this one.
 	pairs bool
 	bf16  *path
+
+	// amx says that the tiles are AMX tiles, whose A panels are laid out
+	// by amxRows after packing.
+	amx bool
 }
 
 // A rowPlan is the sequence of tiles that covers the rows of C: nMain of
@@ -64,9 +69,9 @@ type rowPlan struct {
 	nTail int
 }
 
-// maxTail bounds the tail: it covers fewer than 2*16 rows with tiles of at
+// maxTail bounds the tail: it covers fewer than 2*32 rows with tiles of at
 // least 4.
-const maxTail = 8
+const maxTail = 16
 
 // planRows returns the tiles for m > 0 rows on path p: those with the
 // least total time, counting each tile's rows at its speed, among plans
@@ -76,7 +81,7 @@ func planRows(p *path, m int) rowPlan {
 	r.main = &p.tiles[0]
 	for i := range p.tiles {
 		t := &p.tiles[i]
-		if t.mr < 4 || t.mr > 16 {
+		if t.mr < 4 || t.mr > 32 {
 			panic(fmt.Sprintf("gemm: %s tile of height %d", p.name, t.mr))
 		}
 		if t.speed > r.main.speed {
@@ -86,8 +91,8 @@ func planRows(p *path, m int) rowPlan {
 	r.nMain = max(0, m/r.main.mr-1)
 	rest := m - r.nMain*r.main.mr // < 2*main.mr
 	// best[x] is the least time for x rows, first[x] the tile it starts with.
-	var best [33]float64
-	var first [33]int
+	var best [65]float64
+	var first [65]int
 	for x := 1; x <= rest; x++ {
 		best[x] = math.Inf(1)
 		for i := range p.tiles {

@@ -10,14 +10,12 @@ import (
 // pairs: twice the multiply-adds of a float32 kernel's.)
 func BenchmarkMicro(b *testing.B) {
 	ps := paths()
-	if BF16Native() {
-		ps = append(ps, active.Load().bf16)
-	}
+	ps = append(ps, nativeBF16Paths()...)
 	for _, p := range ps {
 		for _, t := range p.tiles {
 			b.Run(fmt.Sprintf("%s_%dx%d", p.name, t.mr, p.nr), func(b *testing.B) {
 				const k = 256
-				a := make([]float32, k*t.mr)
+				a := make([]float32, k*t.mr) // zeros: valid in every layout
 				bb := make([]float32, k*p.nr)
 				c := make([]float32, t.mr*p.nr)
 				for range b.N {

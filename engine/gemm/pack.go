@@ -90,6 +90,38 @@ func packPanel(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
 	}
 }
 
+// packPanelA packs a panel of op(A) for a tile of w rows: packPanel, then
+// on an AMX path re-laid by amxRows, or packed at once from op(A)'s rows
+// when they are stored rows.
+func packPanelA(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
+	if p.amx && o.src == nil && o.xMajor {
+		amxPackRows(dst, o.d[x0*o.ld+p0:], o.ld, nx, w, kc)
+		return
+	}
+	packPanel(p, o, dst, w, x0, nx, p0, kc)
+	if p.amx {
+		amxRows(dst, w, p.kernelDepth(kc))
+	}
+}
+
+// amxRows re-lays a pairs panel of width w and kd pairs, pair (x, q) at
+// p[q*w+x], for AMX tiles: in blocks of 16 pairs (the last one of kd%16),
+// each block's rows x in turn, so that the block of pairs [q0, q0+n) holds
+// pair (x, q) at p[q0*w+x*n+q-q0].
+func amxRows(p []float32, w, kd int) {
+	var blk [16 * 32]float32
+	for q0 := 0; q0 < kd; q0 += 16 {
+		n := min(16, kd-q0)
+		src := p[q0*w:][:n*w]
+		for q := range n {
+			for x := range w {
+				blk[x*n+q] = src[q*w+x]
+			}
+		}
+		copy(src, blk[:n*w])
+	}
+}
+
 // packPanelsB packs the column panels [p0, p1) of op(B) at depth
 // [pc, pc+kc) into dst, panel p0+i at dst[i*nr*kc:].
 func packPanelsB(p *path, o *operand, dst []float32, n, p0, p1, pc, kc int) {

@@ -57,6 +57,23 @@ func init() {
 		avx512Path.bf16 = avx512bf16Path
 		avx512bf16Path.bf16 = avx512bf16Path
 	}
+	amxPath.bf16 = amxPath
+	if kernel.AMX() {
+		avx512Path.bf16 = amxPath
+	}
+}
+
+// nativeBF16Paths returns the assembly paths of the BF16 precision this
+// machine runs.
+func nativeBF16Paths() []*path {
+	var ps []*path
+	if kernel.BF16() {
+		ps = append(ps, avx512bf16Path)
+	}
+	if kernel.AMX() {
+		ps = append(ps, amxPath)
+	}
+	return ps
 }
 
 var avx2Path = &path{
@@ -159,7 +176,7 @@ func gatherRowsAVX512(dst []float32, ld int, src []float32, offs []int, mask int
 
 // pairPanel is pairPanelGo, in assembly on the bf16 path.
 func pairPanel(p *path, dst []float32, w, kc int) {
-	if p == avx512bf16Path {
+	if p == avx512bf16Path || p == amxPath {
 		pairPanelAVX512(dst[:w*kc], w, kc)
 		return
 	}

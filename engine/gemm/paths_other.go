@@ -7,6 +7,9 @@ import "github.com/degradiff/degradiff/internal/kernel"
 // asmPath returns nil: this build has no assembly kernels.
 func asmPath(kernel.Path) *path { return nil }
 
+// nativeBF16Paths returns nil: this build has no assembly kernels.
+func nativeBF16Paths() []*path { return nil }
+
 // Go versions of the AVX-512 packing routines (never called in this build,
 // where no path has asmPack).
 
@@ -35,3 +38,6 @@ func gatherRows(dst []float32, ld int, src []float32, offs []int, cols int) {
 
 // pairPanel is pairPanelGo: this build has no assembly.
 func pairPanel(_ *path, dst []float32, w, kc int) { pairPanelGo(dst, w, kc) }
+
+// amxPackRows is never called in this build: no path has amx.
+func amxPackRows(dst, src []float32, ld, nx, w, kc int) { panic("gemm: no AMX in this build") }

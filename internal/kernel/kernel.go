@@ -67,6 +67,25 @@ func Supported(p Path) bool {
 // AVX512, so that DEGRADIFF_KERNEL=avx2 or generic turns them off as well.
 func BF16() bool { return hasBF16 && Chosen() == AVX512 }
 
+// AMX reports whether the bf16 products may run on the AMX tile unit
+// (AMX-BF16 and AMX-TILE, with the operating system's leave to use the
+// tile registers, asked for once): as BF16, and unless AMXEnv is "off".
+// Its sums round differently from vdpbf16ps's (see engine/gemm).
+func AMX() bool {
+	amxOnce.Do(func() { amxOK = hasAMX && os.Getenv(AMXEnv) != "off" && requestAMX() })
+	return amxOK && BF16()
+}
+
+// AMXEnv is the environment variable that turns the AMX kernels off
+// (DEGRADIFF_AMX=off), for the AVX512_BF16 kernels' bits on a machine
+// that has both.
+const AMXEnv = "DEGRADIFF_AMX"
+
+var (
+	amxOnce sync.Once
+	amxOK   bool
+)
+
 var (
 	once   sync.Once
 	chosen Path

@@ -10,4 +10,6 @@ var (
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	// The bf16 kernels also need AVX512BW for their word permutes.
 	hasBF16 = hasAVX512 && cpu.X86.HasAVX512BF16 && cpu.X86.HasAVX512BW
+	// The AMX kernels convert and pack with the bf16 ones.
+	hasAMX = hasBF16 && cpu.X86.HasAMXTile && cpu.X86.HasAMXBF16
 )

@@ -7,4 +7,7 @@ const (
 	hasAVX512 = false
 	hasAVX2   = false
 	hasBF16   = false
+	hasAMX    = false
 )
+
+func requestAMX() bool { return false }
