@@ -104,7 +104,7 @@ var amxPath = &path{
 		{8, 1020, amxMicro(8)},
 		{4, 560, amxMicro(4)},
 	},
-	kc: 768, mc: 192, nc: 512,
+	kc: 1024, mc: 192, nc: 512,
 	axpy:    axpyAVX512,
 	dot:     dotAVX512,
 	asmPack: true,

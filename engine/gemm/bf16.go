@@ -59,9 +59,14 @@ func SetPrecision(p Precision) (restore func()) {
 // CurrentPrecision returns the precision of the products.
 func CurrentPrecision() Precision { return Precision(precision.Load()) }
 
-// BF16Native reports whether BF16 products run on AVX512_BF16 here (else
-// they run in Go, several times slower than FP32).
+// BF16Native reports whether BF16 products run in assembly here, on AMX
+// tiles or AVX512_BF16 (else they run in Go, several times slower than
+// FP32).
 func BF16Native() bool { return active.Load().bf16 != genericBF16Path }
+
+// BF16Kernel names the kernels of the BF16 products here: "amx" (AMX-BF16
+// tiles), "avx512bf16" (vdpbf16ps) or "generic-bf16" (Go).
+func BF16Kernel() string { return active.Load().bf16.name }
 
 // forPrecision returns the path that computes p's products in precision
 // prec.

@@ -110,12 +110,21 @@ func packPanelA(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
 // pair (x, q) at p[q0*w+x*n+q-q0].
 func amxRows(p []float32, w, kd int) {
 	var blk [16 * 32]float32
+	var offs [16]int
 	for q0 := 0; q0 < kd; q0 += 16 {
 		n := min(16, kd-q0)
 		src := p[q0*w:][:n*w]
-		for q := range n {
-			for x := range w {
-				blk[x*n+q] = src[q*w+x]
+		if w%16 == 0 {
+			// The pairs are 32-bit words: AVX-512 transposes 16x16 blocks.
+			for q := range offs {
+				offs[q] = min(q, n-1) * w // rows past n repeat valid ones
+			}
+			transposeOffs(blk[:(w-1)*n+n], n, src, &offs, 1<<n-1, w)
+		} else {
+			for q := range n {
+				for x := range w {
+					blk[x*n+q] = src[q*w+x]
+				}
 			}
 		}
 		copy(src, blk[:n*w])

@@ -32,7 +32,10 @@ func init() {
 	})
 	cobra.AddTemplateFunc("kernels", func() string {
 		bf16 := "in Go, slower than fp32 here"
-		if gemm.BF16Native() {
+		switch gemm.BF16Kernel() {
+		case "amx":
+			bf16 = "AMX tiles"
+		case "avx512bf16":
 			bf16 = "AVX512_BF16"
 		}
 		return fmt.Sprintf("kernels: %s; bf16 products (--precision bf16): %s", kernel.Chosen(), bf16)
