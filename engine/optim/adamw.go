@@ -166,19 +166,25 @@ func (o *AdamW) update(lo, hi int) {
 		g := o.params[s.p].Grad.Data[s.lo:s.hi]
 		m := st.m.Data[s.lo:s.hi]
 		v := st.v.Data[s.lo:s.hi]
-		g = g[:len(p)]
-		m = m[:len(p)]
-		v = v[:len(p)]
-		for j := range p {
-			gj := g[j]
-			pj := p[j] * c.decay
-			mj := m[j]*c.b1 + c.omb1*gj
-			vj := v[j]*c.b2 + c.omb2*gj*gj
-			denom := float32(math.Sqrt(float64(vj)))/c.bc2sqrt + c.eps
-			p[j] = pj + c.negStepLen*mj/denom
-			m[j] = mj
-			v[j] = vj
-		}
+		adamwRows(p, g, m, v, &c, adamwVector(p, g, m, v, &c))
+	}
+}
+
+// adamwRows applies one update with coefficients c to the elements j0 and
+// on of a parameter p with gradient g and moments m and v (all as long).
+func adamwRows(p, g, m, v []float32, c *adamCoef, j0 int) {
+	g = g[:len(p)]
+	m = m[:len(p)]
+	v = v[:len(p)]
+	for j := j0; j < len(p); j++ {
+		gj := g[j]
+		pj := p[j] * c.decay
+		mj := m[j]*c.b1 + c.omb1*gj
+		vj := v[j]*c.b2 + c.omb2*gj*gj
+		denom := float32(math.Sqrt(float64(vj)))/c.bc2sqrt + c.eps
+		p[j] = pj + c.negStepLen*mj/denom
+		m[j] = mj
+		v[j] = vj
 	}
 }
 
