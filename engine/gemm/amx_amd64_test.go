@@ -52,3 +52,40 @@ func TestAMXChosen(t *testing.T) {
 		t.Fatalf("BF16 products run on %s, want amx", got.name)
 	}
 }
+
+// TestPairRows checks pairing straight from a matrix's rows against
+// pairPanelGo on the same values packed first, zero columns included.
+func TestPairRows(t *testing.T) {
+	if !kernel.BF16() {
+		t.Skip("no AVX512_BF16 here")
+	}
+	s := rng.New(1, "gemm", "pair-rows")
+	const lds = 77
+	src := randSlice(s, 70*lds)
+	for _, w := range []int{4, 16, 32} {
+		for _, nx := range []int{1, w - 3, w} {
+			if nx < 1 {
+				continue
+			}
+			for _, kc := range []int{1, 2, 5, 32, 33, 64} {
+				want := make([]float32, w*kc)
+				for r := range kc {
+					copy(want[r*w:r*w+nx], src[r*lds:r*lds+nx])
+				}
+				pairPanelGo(want, w, kc)
+				got := make([]float32, w*kc)
+				for i := range got {
+					got[i] = float32(math.NaN()) // must be overwritten
+				}
+				if !pairRows(avx512bf16Path, got, w, src, lds, nx, kc) {
+					t.Fatal("pairRows did nothing on the AVX512_BF16 path")
+				}
+				for i := range w * ((kc + 1) / 2) {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("w=%d nx=%d kc=%d: word %d is %#08x, want %#08x", w, nx, kc, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+					}
+				}
+			}
+		}
+	}
+}

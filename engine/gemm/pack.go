@@ -79,6 +79,9 @@ func packPMajor(p *path, dst []float32, ld int, d []float32, dld, x0, nx, p0, kc
 // entries of a short panel set to zero; on a pairs path, then converted
 // to bf16 pairs (pairPanel).
 func packPanel(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
+	if p.pairs && o.src == nil && !o.xMajor && pairRows(p, dst, w, o.d[p0*o.ld+x0:], o.ld, nx, kc) {
+		return // stored rows of op(B), converted as they are packed
+	}
 	o.pack(p, dst, w, x0, nx, p0, kc)
 	if nx < w {
 		for p := 0; p < kc; p++ {

@@ -22,17 +22,21 @@ DATA tailMask<>+24(SB)/8, $0x7fff3fff1fff0fff
 DATA tailMask<>+32(SB)/8, $0xffffffffffffffff
 GLOBL tailMask<>(SB), RODATA|NOPTR, $40
 
-// func pairPanelAVX512(p []float32, w, kc int)
+// func pairRowsAVX512(dst *float32, w int, src *float32, lds, nx, kc int)
 //
-// pairPanelGo with vcvtne2ps2bf16: for each pair of rows 2q, 2q+1 of the
-// panel (the second zero for odd kc), 16 columns at a time (masked at the
-// end of a row), both rows are converted into one register of 32 bf16,
-// interleaved by vpermw and stored over row q. Both rows of a group are
-// loaded before it is stored, which keeps the conversion in place.
-TEXT ·pairPanelAVX512(SB), NOSPLIT, $0-40
-	MOVQ p_base+0(FP), SI
-	MOVQ w+24(FP), R8
-	MOVQ kc+32(FP), R9
+// Converts rows 0 to kc-1 of src (row r at src[r*lds:], nx values each)
+// into bf16 pairs: row q of dst (w words, at dst[q*w:]) holds rows 2q and
+// 2q+1 (the second zero for odd kc) interleaved, columns nx to w-1 zero.
+// For each pair of rows, 16 columns at a time (masked at the ends), both
+// rows are converted into one register of 32 bf16, interleaved by vpermw
+// and stored. Both rows of a group are loaded before it is stored, so the
+// conversion may run in place (dst == src, lds == w).
+TEXT ·pairRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), SI
+	MOVQ w+8(FP), R8
+	MOVQ src+16(FP), R14
+	MOVQ lds+24(FP), R15
+	MOVQ kc+40(FP), R9
 	VMOVDQU16 pairIndex<>(SB), Z31
 	LEAQ tailMask<>(SB), R12
 	XORQ R10, R10 // q
@@ -43,9 +47,9 @@ rows:
 	CMPQ AX, R9
 	JGE done
 	MOVQ AX, BX
-	IMULQ R8, BX
-	LEAQ (SI)(BX*4), DI // row 2q
-	LEAQ (DI)(R8*4), DX // row 2q+1
+	IMULQ R15, BX
+	LEAQ (R14)(BX*4), DI // row 2q
+	LEAQ (DI)(R15*4), DX // row 2q+1
 	INCQ AX
 	XORQ R13, R13 // R13 = 1: row 2q+1 exists
 	CMPQ AX, R9
@@ -59,12 +63,24 @@ cols:
 	MOVQ R8, AX
 	SUBQ CX, AX
 	CMPQ AX, $16
-	JLE masked
+	JLE stmask
 	MOVQ $16, AX
 
-masked:
+stmask:
 	MOVWLZX (R12)(AX*2), BX
-	KMOVW BX, K1
+	KMOVW BX, K2 // columns stored
+	MOVQ nx+32(FP), AX
+	SUBQ CX, AX // source columns left
+	JG some
+	XORQ AX, AX
+some:
+	CMPQ AX, $16
+	JLE ldmask
+	MOVQ $16, AX
+
+ldmask:
+	MOVWLZX (R12)(AX*2), BX
+	KMOVW BX, K1 // columns loaded
 	VMOVUPS.Z (DI)(CX*4), K1, Z0
 	VPXORD Z1, Z1, Z1
 	TESTQ R13, R13
@@ -75,7 +91,7 @@ convert:
 	// VCVTNE2PS2BF16 Z0, Z1, Z2: words 0-15 from Z0, 16-31 from Z1.
 	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0
 	VPERMW Z2, Z31, Z2
-	VMOVUPS Z2, K1, (R11)(CX*4)
+	VMOVUPS Z2, K2, (R11)(CX*4)
 	ADDQ $16, CX
 	CMPQ CX, R8
 	JLT cols

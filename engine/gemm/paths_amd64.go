@@ -2,7 +2,11 @@
 
 package gemm
 
-import "github.com/degradiff/degradiff/internal/kernel"
+import (
+	"unsafe"
+
+	"github.com/degradiff/degradiff/internal/kernel"
+)
 
 // asmPath returns the assembly path of instruction set k, nil for Go.
 func asmPath(k kernel.Path) *path {
@@ -174,16 +178,31 @@ func copyRows32AVX512(dst []float32, src []float32, lds int, rows int)
 //go:noescape
 func gatherRowsAVX512(dst []float32, ld int, src []float32, offs []int, mask int)
 
-// pairPanel is pairPanelGo, in assembly on the bf16 path.
+// pairPanel is pairPanelGo, in assembly on the bf16 paths.
 func pairPanel(p *path, dst []float32, w, kc int) {
 	if p == avx512bf16Path || p == amxPath {
-		pairPanelAVX512(dst[:w*kc], w, kc)
+		_ = dst[w*kc-1]
+		pairRowsAVX512(unsafe.SliceData(dst), w, unsafe.SliceData(dst), w, w, kc)
 		return
 	}
 	pairPanelGo(dst, w, kc)
 }
 
-// pairPanelAVX512 is pairPanelGo with vcvtne2ps2bf16; len(p) >= w*kc.
+// pairRows packs a pairs panel of width w straight from kc rows of a
+// matrix (row r at src[r*lds:], nx <= w values each): pairPanel without
+// the float32 panel in between. It reports false, doing nothing, where
+// path p has no assembly for it.
+func pairRows(p *path, dst []float32, w int, src []float32, lds, nx, kc int) bool {
+	if p != avx512bf16Path && p != amxPath {
+		return false
+	}
+	_, _ = dst[w*((kc+1)/2)-1], src[(kc-1)*lds+nx-1]
+	pairRowsAVX512(unsafe.SliceData(dst), w, unsafe.SliceData(src), lds, nx, kc)
+	return true
+}
+
+// pairRowsAVX512 converts rows of src into bf16 pairs with vcvtne2ps2bf16
+// (see pairRows); it may run in place.
 //
 //go:noescape
-func pairPanelAVX512(p []float32, w, kc int)
+func pairRowsAVX512(dst *float32, w int, src *float32, lds, nx, kc int)

@@ -39,5 +39,8 @@ func gatherRows(dst []float32, ld int, src []float32, offs []int, cols int) {
 // pairPanel is pairPanelGo: this build has no assembly.
 func pairPanel(_ *path, dst []float32, w, kc int) { pairPanelGo(dst, w, kc) }
 
+// pairRows reports false: this build has no assembly for it.
+func pairRows(_ *path, dst []float32, w int, src []float32, lds, nx, kc int) bool { return false }
+
 // amxPackRows is never called in this build: no path has amx.
 func amxPackRows(dst, src []float32, ld, nx, w, kc int) { panic("gemm: no AMX in this build") }
