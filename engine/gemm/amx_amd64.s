@@ -87,7 +87,6 @@ tailmul:
 
 release:
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0xC0 // tilerelease
-	// C = alpha*acc + beta*C, as the AVX-512 kernels store their tiles.
 	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), DX
 	SHLQ $2, DX

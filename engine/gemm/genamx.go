@@ -83,6 +83,48 @@ func ldtilecfg(r string) string {
 
 func tilerelease() string { return bytesLine("tilerelease", 0xC4, 0xE2, 0x78, 0x49, 0xC0) }
 
+// epilogue returns the end of a tile kernel, after its sums are in acc
+// (R8): the tiles released, then C = alpha*acc + beta*C row by row, as the
+// AVX-512 kernels store their tiles (beta 0: C is not read). sfx keeps the
+// labels of each kernel apart.
+func epilogue(sfx string) string {
+	return strings.NewReplacer("SFX", sfx, "TILERELEASE", tilerelease()).Replace(`TILERELEASE
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), DX
+	SHLQ $2, DX
+	MOVQ mr+64(FP), BX
+	VBROADCASTSS alpha+72(FP), Z2
+	MOVL beta+76(FP), AX
+	SHLL $1, AX
+	JNZ scaledSFX
+rowsSFX0:
+	VMULPS (R8), Z2, Z0
+	VMULPS 64(R8), Z2, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $128, R8
+	ADDQ DX, DI
+	DECQ BX
+	JNZ rowsSFX0
+	VZEROUPPER
+	RET
+scaledSFX:
+	VBROADCASTSS beta+76(FP), Z3
+rowsSFX:
+	VMULPS (R8), Z2, Z0
+	VMULPS 64(R8), Z2, Z1
+	VFMADD231PS (DI), Z3, Z0
+	VFMADD231PS 64(DI), Z3, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $128, R8
+	ADDQ DX, DI
+	DECQ BX
+	JNZ rowsSFX
+	VZEROUPPER
+	RET`)
+}
+
 var call = regexp.MustCompile(`^@(\w+)\((.*)\)$`)
 
 // expand returns the assembly of one template line.
@@ -117,6 +159,8 @@ func expand(line string) string {
 		return ldtilecfg(args[0])
 	case "tilerelease":
 		return tilerelease()
+	case "epilogue":
+		return epilogue(args[0])
 	}
 	log.Fatalf("unknown instruction in %q", line)
 	return ""
@@ -219,42 +263,7 @@ tailmul:
 	@tilestored(1, "R11", "R10")
 
 release:
-	@tilerelease()
-	// C = alpha*acc + beta*C, as the AVX-512 kernels store their tiles.
-	MOVQ c+48(FP), DI
-	MOVQ ldc+56(FP), DX
-	SHLQ $2, DX
-	MOVQ mr+64(FP), BX
-	VBROADCASTSS alpha+72(FP), Z2
-	MOVL beta+76(FP), AX
-	SHLL $1, AX
-	JNZ scaled
-rows0:
-	VMULPS (R8), Z2, Z0
-	VMULPS 64(R8), Z2, Z1
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	ADDQ $128, R8
-	ADDQ DX, DI
-	DECQ BX
-	JNZ rows0
-	VZEROUPPER
-	RET
-scaled:
-	VBROADCASTSS beta+76(FP), Z3
-rows:
-	VMULPS (R8), Z2, Z0
-	VMULPS 64(R8), Z2, Z1
-	VFMADD231PS (DI), Z3, Z0
-	VFMADD231PS 64(DI), Z3, Z1
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	ADDQ $128, R8
-	ADDQ DX, DI
-	DECQ BX
-	JNZ rows
-	VZEROUPPER
-	RET
+	@epilogue("")
 
 // amxTile2Asm is amxTileAsm for tiles of 17 to 32 rows: two A tiles (rows
 // 0-15 and 16 to mr-1) and four accumulators, so that consecutive
@@ -349,41 +358,7 @@ tailmul2:
 	@tilestored(3, "R11", "R10")
 
 release2:
-	@tilerelease()
-	MOVQ c+48(FP), DI
-	MOVQ ldc+56(FP), DX
-	SHLQ $2, DX
-	MOVQ mr+64(FP), BX
-	VBROADCASTSS alpha+72(FP), Z2
-	MOVL beta+76(FP), AX
-	SHLL $1, AX
-	JNZ scaled2
-rows20:
-	VMULPS (R8), Z2, Z0
-	VMULPS 64(R8), Z2, Z1
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	ADDQ $128, R8
-	ADDQ DX, DI
-	DECQ BX
-	JNZ rows20
-	VZEROUPPER
-	RET
-scaled2:
-	VBROADCASTSS beta+76(FP), Z3
-rows2:
-	VMULPS (R8), Z2, Z0
-	VMULPS 64(R8), Z2, Z1
-	VFMADD231PS (DI), Z3, Z0
-	VFMADD231PS 64(DI), Z3, Z1
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	ADDQ $128, R8
-	ADDQ DX, DI
-	DECQ BX
-	JNZ rows2
-	VZEROUPPER
-	RET
+	@epilogue("2")
 
 // func amxPackRowsAVX512(dst, src *float32, ld, nx, w, kc int)
 //
