@@ -34,6 +34,41 @@ func (o *colOperand) Pack(dst []float32, ld, x0, nx, p0, kc int) {
 	}
 }
 
+// PackPairs implements gemm.PairOperand: Pack and the pairing of its rows
+// in one pass over the image.
+func (o *colOperand) PackPairs(dst []float32, ld, x0, nx, p0, kc int) {
+	data := kc // rows of image values; the ones row, if here, is the last
+	if o.ones >= p0 && o.ones < p0+kc {
+		data = o.ones - p0
+	}
+	even := data &^ 1
+	offs := o.offs[p0 : p0+even]
+	last := dst[even/2*ld:] // the pair row of an odd data row or the ones row
+	for xx := 0; xx < nx; {
+		oy, ox := (x0+xx)/o.wo, (x0+xx)%o.wo
+		seg := min(nx-xx, o.wo-ox)
+		src := o.src[oy*o.wp+ox:]
+		gemm.GatherRowsPairs(dst[xx:], ld, src, offs, seg)
+		if data > even { // one data row left: paired with the ones row or 0
+			hi := float32(0)
+			if data < kc {
+				hi = 1
+			}
+			row := src[o.offs[p0+even]:][:seg]
+			for i, v := range row {
+				last[xx+i] = gemm.PackPair(v, hi)
+			}
+		}
+		xx += seg
+	}
+	if data == even && data < kc { // the ones row alone
+		one := gemm.PackPair(1, 0)
+		for i := range last[:nx] {
+			last[i] = one
+		}
+	}
+}
+
 // colTOperand is the transposed im2col matrix as the right factor of the
 // weight gradient: v(x, p) is the source value under kernel tap x for
 // output pixel p. Pack transposes runs of output rows from the image.

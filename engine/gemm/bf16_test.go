@@ -247,3 +247,38 @@ func TestParsePrecision(t *testing.T) {
 		t.Error("ParsePrecision(fp16) accepted")
 	}
 }
+
+// TestGatherRowsPairs checks the one-pass gather and pairing against
+// GatherRows followed by pairPanelGo, for even and odd row counts and
+// widths around the 16-column vectors.
+func TestGatherRowsPairs(t *testing.T) {
+	s := rng.New(1, "gemm", "gather-pairs")
+	src := randSlice(s, 4000)
+	for _, rows := range []int{1, 2, 5, 8} {
+		for _, cols := range []int{1, 7, 16, 17, 32, 40} {
+			offs := make([]int, rows)
+			for r := range offs {
+				offs[r] = (r*613 + 11) % (len(src) - cols)
+			}
+			const ldd = 48
+			want := make([]float32, ldd*rows)
+			GatherRows(want, ldd, src, offs, cols)
+			pairPanelGo(want, ldd, rows)
+			got := make([]float32, ldd*rows)
+			GatherRowsPairs(got, ldd, src, offs, cols)
+			for q := 0; 2*q < rows; q++ {
+				for c := range cols {
+					g, w := math.Float32bits(got[q*ldd+c]), math.Float32bits(want[q*ldd+c])
+					if g != w {
+						t.Fatalf("rows=%d cols=%d: pair (%d, %d) is %#08x, want %#08x", rows, cols, q, c, g, w)
+					}
+				}
+				for c := cols; c < ldd; c++ {
+					if got[q*ldd+c] != 0 {
+						t.Fatalf("rows=%d cols=%d: wrote column %d of pair row %d", rows, cols, c, q)
+					}
+				}
+			}
+		}
+	}
+}

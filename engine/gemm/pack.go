@@ -1,6 +1,9 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Operand is a factor of the product computed by MulOperands, read only
 // through Pack. It lets callers feed matrices that are never stored whole,
@@ -13,6 +16,58 @@ type Operand interface {
 	// 0 <= p < kc and writes nothing else. MulOperands calls it from several
 	// goroutines at once, with disjoint dst.
 	Pack(dst []float32, ld, x0, nx, p0, kc int)
+}
+
+// PairOperand is an Operand that can also pack straight into the bf16
+// pairs of the BF16 precision's panels, saving the float32 panel in
+// between. MulOperands uses PackPairs where the products run on bf16
+// pairs.
+type PairOperand interface {
+	Operand
+	// PackPairs sets dst[q*ld+x] = PackPair(v(x0+x, p0+2q), v(x0+x,
+	// p0+2q+1)) for 0 <= x < nx and 0 <= q < (kc+1)/2, the second value
+	// 0 where 2q+1 == kc, and writes nothing else.
+	PackPairs(dst []float32, ld, x0, nx, p0, kc int)
+}
+
+// PackPair returns the bf16 pair of lo and hi as the BF16 products take
+// it: the bits of lo and hi rounded to bfloat16 (to nearest, ties to even;
+// subnormals to zero), lo in the low half.
+func PackPair(lo, hi float32) float32 {
+	return math.Float32frombits(uint32(toBF16(lo)) | uint32(toBF16(hi))<<16)
+}
+
+// GatherRowsPairs sets dst[q*ldd+c] = PackPair(src[offs[2q]+c],
+// src[offs[2q+1]+c]) for q < (len(offs)+1)/2 and c < cols, the second
+// value 0 for the last q of an odd len(offs): GatherRows and the pairing
+// in one pass.
+func GatherRowsPairs(dst []float32, ldd int, src []float32, offs []int, cols int) {
+	rows := len(offs)
+	if rows == 0 || cols <= 0 {
+		return
+	}
+	checkRows("gemm.GatherRowsPairs", src, offs, cols)
+	if ldd < cols || len(dst) < ((rows+1)/2-1)*ldd+cols {
+		panic(fmt.Sprintf("gemm.GatherRowsPairs: %dx%d into %d elements (ldd %d)", (rows+1)/2, cols, len(dst), ldd))
+	}
+	if gatherPairs(dst, ldd, src, offs, cols) {
+		return
+	}
+	for q := 0; 2*q < rows; q++ {
+		lo := src[offs[2*q]:][:cols]
+		var hi []float32
+		if 2*q+1 < rows {
+			hi = src[offs[2*q+1]:][:cols]
+		}
+		row := dst[q*ldd:][:cols]
+		for c := range row {
+			h := float32(0)
+			if hi != nil {
+				h = hi[c]
+			}
+			row[c] = PackPair(lo[c], h)
+		}
+	}
 }
 
 // Dense is a row-major matrix as an Operand. With XMajor its rows run along
@@ -81,6 +136,16 @@ func packPMajor(p *path, dst []float32, ld int, d []float32, dld, x0, nx, p0, kc
 func packPanel(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
 	if p.pairs && o.src == nil && !o.xMajor && pairRows(p, dst, w, o.d[p0*o.ld+x0:], o.ld, nx, kc) {
 		return // stored rows of op(B), converted as they are packed
+	}
+	if pp, ok := o.src.(PairOperand); ok && p.pairs {
+		kd := (kc + 1) / 2
+		pp.PackPairs(dst, w, x0, nx, p0, kc)
+		if nx < w {
+			for q := range kd {
+				clear(dst[q*w+nx : (q+1)*w])
+			}
+		}
+		return
 	}
 	o.pack(p, dst, w, x0, nx, p0, kc)
 	if nx < w {

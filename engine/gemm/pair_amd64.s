@@ -101,3 +101,69 @@ convert:
 done:
 	VZEROUPPER
 	RET
+
+// func pairGatherAVX512(dst *float32, ldd int, src *float32, offs *int, rows, cols int)
+//
+// GatherRowsPairs: row q of dst (at dst[q*ldd:], cols words) holds source
+// rows offs[2q] and offs[2q+1] (the second zero for an odd last q),
+// converted and interleaved as in pairRowsAVX512, 16 columns at a time.
+TEXT ·pairGatherAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), SI
+	MOVQ ldd+8(FP), R8
+	MOVQ src+16(FP), R14
+	MOVQ offs+24(FP), R15
+	MOVQ rows+32(FP), R9
+	VMOVDQU16 pairIndex<>(SB), Z31
+	LEAQ tailMask<>(SB), R12
+	XORQ R10, R10 // q
+
+grows:
+	MOVQ R10, AX
+	SHLQ $1, AX // 2q
+	CMPQ AX, R9
+	JGE gdone
+	MOVQ (R15)(AX*8), BX
+	LEAQ (R14)(BX*4), DI // row 2q
+	INCQ AX
+	XORQ R13, R13 // R13 = 1: row 2q+1 exists
+	CMPQ AX, R9
+	JGE gone
+	MOVQ (R15)(AX*8), BX
+	LEAQ (R14)(BX*4), DX // row 2q+1
+	MOVQ $1, R13
+gone:
+	MOVQ R10, BX
+	IMULQ R8, BX
+	LEAQ (SI)(BX*4), R11 // row q of the result
+	XORQ CX, CX // c
+
+gcols:
+	MOVQ cols+40(FP), AX
+	SUBQ CX, AX
+	CMPQ AX, $16
+	JLE gmask
+	MOVQ $16, AX
+
+gmask:
+	MOVWLZX (R12)(AX*2), BX
+	KMOVW BX, K1
+	VMOVUPS.Z (DI)(CX*4), K1, Z0
+	VPXORD Z1, Z1, Z1
+	TESTQ R13, R13
+	JZ gconvert
+	VMOVUPS.Z (DX)(CX*4), K1, Z1
+
+gconvert:
+	// VCVTNE2PS2BF16 Z0, Z1, Z2: words 0-15 from Z0, 16-31 from Z1.
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0
+	VPERMW Z2, Z31, Z2
+	VMOVUPS Z2, K1, (R11)(CX*4)
+	ADDQ $16, CX
+	CMPQ CX, cols+40(FP)
+	JLT gcols
+	INCQ R10
+	JMP grows
+
+gdone:
+	VZEROUPPER
+	RET

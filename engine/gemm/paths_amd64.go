@@ -201,6 +201,22 @@ func pairRows(p *path, dst []float32, w int, src []float32, lds, nx, kc int) boo
 	return true
 }
 
+// gatherPairs is GatherRowsPairs in assembly where the CPU has
+// AVX512_BF16; it reports false, doing nothing, elsewhere.
+func gatherPairs(dst []float32, ldd int, src []float32, offs []int, cols int) bool {
+	if !kernel.BF16() {
+		return false
+	}
+	pairGatherAVX512(unsafe.SliceData(dst), ldd, unsafe.SliceData(src), unsafe.SliceData(offs), len(offs), cols)
+	return true
+}
+
+// pairGatherAVX512 is GatherRowsPairs with vcvtne2ps2bf16 (bounds checked
+// by the caller).
+//
+//go:noescape
+func pairGatherAVX512(dst *float32, ldd int, src *float32, offs *int, rows, cols int)
+
 // pairRowsAVX512 converts rows of src into bf16 pairs with vcvtne2ps2bf16
 // (see pairRows); it may run in place.
 //

@@ -44,3 +44,6 @@ func pairRows(_ *path, dst []float32, w int, src []float32, lds, nx, kc int) boo
 
 // amxPackRows is never called in this build: no path has amx.
 func amxPackRows(dst, src []float32, ld, nx, w, kc int) { panic("gemm: no AMX in this build") }
+
+// gatherPairs reports false: this build has no assembly for it.
+func gatherPairs(dst []float32, ldd int, src []float32, offs []int, cols int) bool { return false }
