@@ -10,6 +10,10 @@
 // the panels. Large products are shared out between goroutines by blocks of
 // C, never over the summation, so every element of C is summed in the same
 // order whatever the number of goroutines.
+//
+// In the BF16 precision (SetPrecision) the factors are rounded to bfloat16
+// pairs and the products run on AMX tiles (AMX-BF16; DEGRADIFF_AMX=off
+// turns them off), on AVX512_BF16's vdpbf16ps, or in Go.
 package gemm
 
 import (
