@@ -132,7 +132,8 @@ func packPMajor(p *path, dst []float32, ld int, d []float32, dld, x0, nx, p0, kc
 // packPanel packs rows [x0, x0+nx) x depth [p0, p0+kc) of o into the
 // panel dst of width w >= nx: dst[p*w+x] = v(x0+x, p0+p), the missing
 // entries of a short panel set to zero; on a pairs path, then converted
-// to bf16 pairs (pairPanel).
+// to bf16 pairs (pairPanel), or packed as pairs in one pass where o is
+// stored rows along p (pairRows) or a PairOperand.
 func packPanel(p *path, o *operand, dst []float32, w, x0, nx, p0, kc int) {
 	if p.pairs && o.src == nil && !o.xMajor && pairRows(p, dst, w, o.d[p0*o.ld+x0:], o.ld, nx, kc) {
 		return // stored rows of op(B), converted as they are packed
