@@ -15,7 +15,7 @@ type precisionFlag struct {
 func (f *precisionFlag) register(fl interface {
 	StringVar(*string, string, string, string)
 }) {
-	fl.StringVar(&f.name, "precision", "fp32", "arithmetic of the network's products: fp32, or bf16 (bfloat16 factors, float32 sums: faster on CPUs with AVX512_BF16, slower elsewhere; README \"Precision\")")
+	fl.StringVar(&f.name, "precision", "fp32", "arithmetic of the network's products: fp32, or bf16 (bfloat16 factors, float32 sums: faster where the CPU has AMX-BF16 tiles or AMD's AVX512_BF16, slower elsewhere; degradiff --version names the kernels; README \"Precision\")")
 }
 
 func (f *precisionFlag) parse() error {
