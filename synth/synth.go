@@ -41,7 +41,8 @@ type Options struct {
 	Seed        uint64
 	// Precision is the arithmetic of the model's products while Run runs
 	// (gemm.SetPrecision): FP32 (the zero value) or BF16, faster on CPUs
-	// with AVX512_BF16. Callers of Pair and Variant set it themselves.
+	// with AMX-BF16 or AMD's AVX512_BF16. Callers of Pair and Variant set
+	// it themselves.
 	Precision gemm.Precision
 }
 

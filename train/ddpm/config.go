@@ -49,7 +49,7 @@ type Config struct {
 	// or bf16, mixed precision: bfloat16 factors in the convolutions' and
 	// linear layers' products, float32 sums, and float32 weights,
 	// gradients, optimizer state, EMA and normalisations. bf16 is faster
-	// on CPUs with AVX512_BF16 and slower elsewhere.
+	// on CPUs with AMX-BF16 or AMD's AVX512_BF16 and slower elsewhere.
 	Precision string `yaml:"precision"`
 
 	// Run folder.

@@ -74,7 +74,8 @@ type Training struct {
 	// Precision is the arithmetic of the network's products
 	// (gemm.Precision): fp32, or bf16, mixed precision: bfloat16 factors,
 	// float32 sums, float32 weights, gradients, optimizer state and EMA.
-	// bf16 is faster on CPUs with AVX512_BF16 and slower elsewhere.
+	// bf16 is faster on CPUs with AMX-BF16 or AMD's AVX512_BF16 and slower
+	// elsewhere.
 	Precision string `yaml:"precision"`
 
 	// Run folder.

@@ -90,9 +90,10 @@ merge" joins the shard folders. Large LQ images run through the model in
 overlapping --tile tiles. Writes are atomic and a rerun resumes.
 
 --precision bf16 runs the model's products with bfloat16 factors and
-float32 sums: on CPUs with AVX512_BF16 (AMD Zen 4 and later, Intel Cooper
-Lake and Sapphire Rapids and later) it is faster, elsewhere slower (the
-same bits, computed in Go). Its LQ images differ slightly from float32 ones
+float32 sums: on CPUs with AMX-BF16 tiles (Intel Sapphire Rapids and
+later: about 1.85 times float32's pairs/s) or AVX512_BF16 (AMD Zen 4 and
+later) it is faster, elsewhere slower (degradiff --version names the
+kernels). Its LQ images differ slightly from float32 ones
 (README "Precision"); a run keeps the precision it started with.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSynth(cmd, f) },
