@@ -22,21 +22,22 @@ DATA tailMask<>+24(SB)/8, $0x7fff3fff1fff0fff
 DATA tailMask<>+32(SB)/8, $0xffffffffffffffff
 GLOBL tailMask<>(SB), RODATA|NOPTR, $40
 
-// func pairRowsAVX512(dst *float32, w int, src *float32, lds, nx, kc int)
+// func pairConvertAVX512(dst *float32, ldd, sw int, src *float32, offs *int, lds, nx, rows int)
 //
-// Converts rows 0 to kc-1 of src (row r at src[r*lds:], nx values each)
-// into bf16 pairs: row q of dst (w words, at dst[q*w:]) holds rows 2q and
-// 2q+1 (the second zero for odd kc) interleaved, columns nx to w-1 zero.
-// For each pair of rows, 16 columns at a time (masked at the ends), both
-// rows are converted into one register of 32 bf16, interleaved by vpermw
-// and stored. Both rows of a group are loaded before it is stored, so the
-// conversion may run in place (dst == src, lds == w).
-TEXT ·pairRowsAVX512(SB), NOSPLIT, $0-48
+// Converts rows 0 to rows-1 of src into bf16 pairs: row r at
+// src[offs[r]:], or at src[r*lds:] when offs is nil, nx values each. Row q
+// of dst (at dst[q*ldd:], sw words) holds rows 2q and 2q+1 (the second
+// zero for an odd last q) interleaved, columns nx to sw-1 zero. For each
+// pair of rows, 16 columns at a time (masked at the ends), both rows are
+// converted into one register of 32 bf16, interleaved by vpermw and
+// stored. Both rows of a group are loaded before it is stored, so the
+// conversion may run in place (dst == src, lds == ldd).
+TEXT ·pairConvertAVX512(SB), NOSPLIT, $0-64
 	MOVQ dst+0(FP), SI
-	MOVQ w+8(FP), R8
-	MOVQ src+16(FP), R14
-	MOVQ lds+24(FP), R15
-	MOVQ kc+40(FP), R9
+	MOVQ src+24(FP), R14
+	MOVQ offs+32(FP), R15
+	MOVQ lds+40(FP), R8
+	MOVQ rows+56(FP), R9
 	VMOVDQU16 pairIndex<>(SB), Z31
 	LEAQ tailMask<>(SB), R12
 	XORQ R10, R10 // q
@@ -47,20 +48,35 @@ rows:
 	CMPQ AX, R9
 	JGE done
 	MOVQ AX, BX
-	IMULQ R15, BX
+	IMULQ R8, BX // 2q*lds
+	TESTQ R15, R15
+	JZ lo
+	MOVQ (R15)(AX*8), BX // offs[2q]
+
+lo:
 	LEAQ (R14)(BX*4), DI // row 2q
-	LEAQ (DI)(R15*4), DX // row 2q+1
 	INCQ AX
 	XORQ R13, R13 // R13 = 1: row 2q+1 exists
 	CMPQ AX, R9
-	SETLT R13
-	MOVQ R10, BX
+	JGE single
+	MOVQ AX, BX
 	IMULQ R8, BX
+	TESTQ R15, R15
+	JZ hi
+	MOVQ (R15)(AX*8), BX
+
+hi:
+	LEAQ (R14)(BX*4), DX // row 2q+1
+	MOVQ $1, R13
+
+single:
+	MOVQ R10, BX
+	IMULQ ldd+8(FP), BX
 	LEAQ (SI)(BX*4), R11 // row q of the result
 	XORQ CX, CX // x
 
 cols:
-	MOVQ R8, AX
+	MOVQ sw+16(FP), AX
 	SUBQ CX, AX
 	CMPQ AX, $16
 	JLE stmask
@@ -69,10 +85,11 @@ cols:
 stmask:
 	MOVWLZX (R12)(AX*2), BX
 	KMOVW BX, K2 // columns stored
-	MOVQ nx+32(FP), AX
+	MOVQ nx+48(FP), AX
 	SUBQ CX, AX // source columns left
 	JG some
 	XORQ AX, AX
+
 some:
 	CMPQ AX, $16
 	JLE ldmask
@@ -93,77 +110,11 @@ convert:
 	VPERMW Z2, Z31, Z2
 	VMOVUPS Z2, K2, (R11)(CX*4)
 	ADDQ $16, CX
-	CMPQ CX, R8
+	CMPQ CX, sw+16(FP)
 	JLT cols
 	INCQ R10
 	JMP rows
 
 done:
-	VZEROUPPER
-	RET
-
-// func pairGatherAVX512(dst *float32, ldd int, src *float32, offs *int, rows, cols int)
-//
-// GatherRowsPairs: row q of dst (at dst[q*ldd:], cols words) holds source
-// rows offs[2q] and offs[2q+1] (the second zero for an odd last q),
-// converted and interleaved as in pairRowsAVX512, 16 columns at a time.
-TEXT ·pairGatherAVX512(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), SI
-	MOVQ ldd+8(FP), R8
-	MOVQ src+16(FP), R14
-	MOVQ offs+24(FP), R15
-	MOVQ rows+32(FP), R9
-	VMOVDQU16 pairIndex<>(SB), Z31
-	LEAQ tailMask<>(SB), R12
-	XORQ R10, R10 // q
-
-grows:
-	MOVQ R10, AX
-	SHLQ $1, AX // 2q
-	CMPQ AX, R9
-	JGE gdone
-	MOVQ (R15)(AX*8), BX
-	LEAQ (R14)(BX*4), DI // row 2q
-	INCQ AX
-	XORQ R13, R13 // R13 = 1: row 2q+1 exists
-	CMPQ AX, R9
-	JGE gone
-	MOVQ (R15)(AX*8), BX
-	LEAQ (R14)(BX*4), DX // row 2q+1
-	MOVQ $1, R13
-gone:
-	MOVQ R10, BX
-	IMULQ R8, BX
-	LEAQ (SI)(BX*4), R11 // row q of the result
-	XORQ CX, CX // c
-
-gcols:
-	MOVQ cols+40(FP), AX
-	SUBQ CX, AX
-	CMPQ AX, $16
-	JLE gmask
-	MOVQ $16, AX
-
-gmask:
-	MOVWLZX (R12)(AX*2), BX
-	KMOVW BX, K1
-	VMOVUPS.Z (DI)(CX*4), K1, Z0
-	VPXORD Z1, Z1, Z1
-	TESTQ R13, R13
-	JZ gconvert
-	VMOVUPS.Z (DX)(CX*4), K1, Z1
-
-gconvert:
-	// VCVTNE2PS2BF16 Z0, Z1, Z2: words 0-15 from Z0, 16-31 from Z1.
-	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0
-	VPERMW Z2, Z31, Z2
-	VMOVUPS Z2, K1, (R11)(CX*4)
-	ADDQ $16, CX
-	CMPQ CX, cols+40(FP)
-	JLT gcols
-	INCQ R10
-	JMP grows
-
-gdone:
 	VZEROUPPER
 	RET

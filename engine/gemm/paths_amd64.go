@@ -182,7 +182,7 @@ func gatherRowsAVX512(dst []float32, ld int, src []float32, offs []int, mask int
 func pairPanel(p *path, dst []float32, w, kc int) {
 	if p == avx512bf16Path || p == amxPath {
 		_ = dst[w*kc-1]
-		pairRowsAVX512(unsafe.SliceData(dst), w, unsafe.SliceData(dst), w, w, kc)
+		pairConvertAVX512(unsafe.SliceData(dst), w, w, unsafe.SliceData(dst), nil, w, w, kc)
 		return
 	}
 	pairPanelGo(dst, w, kc)
@@ -197,7 +197,7 @@ func pairRows(p *path, dst []float32, w int, src []float32, lds, nx, kc int) boo
 		return false
 	}
 	_, _ = dst[w*((kc+1)/2)-1], src[(kc-1)*lds+nx-1]
-	pairRowsAVX512(unsafe.SliceData(dst), w, unsafe.SliceData(src), lds, nx, kc)
+	pairConvertAVX512(unsafe.SliceData(dst), w, w, unsafe.SliceData(src), nil, lds, nx, kc)
 	return true
 }
 
@@ -207,18 +207,13 @@ func gatherPairs(dst []float32, ldd int, src []float32, offs []int, cols int) bo
 	if !kernel.BF16() {
 		return false
 	}
-	pairGatherAVX512(unsafe.SliceData(dst), ldd, unsafe.SliceData(src), unsafe.SliceData(offs), len(offs), cols)
+	pairConvertAVX512(unsafe.SliceData(dst), ldd, cols, unsafe.SliceData(src), unsafe.SliceData(offs), 0, cols, len(offs))
 	return true
 }
 
-// pairGatherAVX512 is GatherRowsPairs with vcvtne2ps2bf16 (bounds checked
-// by the caller).
+// pairConvertAVX512 converts rows of src (at offs, or every lds values)
+// into bf16 pairs with vcvtne2ps2bf16, nx values a row, sw words a row of
+// dst; it may run in place. Callers check the bounds.
 //
 //go:noescape
-func pairGatherAVX512(dst *float32, ldd int, src *float32, offs *int, rows, cols int)
-
-// pairRowsAVX512 converts rows of src into bf16 pairs with vcvtne2ps2bf16
-// (see pairRows); it may run in place.
-//
-//go:noescape
-func pairRowsAVX512(dst *float32, w int, src *float32, lds, nx, kc int)
+func pairConvertAVX512(dst *float32, ldd, sw int, src *float32, offs *int, lds, nx, rows int)
