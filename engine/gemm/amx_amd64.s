@@ -13,33 +13,27 @@ DATA amxMask<>+32(SB)/8, $0xffffffffffffffff
 GLOBL amxMask<>(SB), RODATA|NOPTR, $40
 
 // AMX instructions are written as bytes: the Go assembler does not know
-// them. Tiles: tmm0 and tmm1 accumulate C's two 16-column halves, tmm2
-// holds a block of A (mr rows of 16 bf16 pairs), tmm3 and tmm4 the two
-// halves of a block of B (16 pair rows of 16 columns). The tiles live only
-// within one call: Go may move the goroutine to another thread between
-// calls, and no Go code runs in between.
+// them. The tiles live only within one call: Go may move the goroutine to
+// another thread between calls, and no Go code runs in between.
 
-// The sums go through 2 KiB of the frame (acc: mr rows of 32), which Go
-// would zero were it a Go variable.
-//
 // func amxTileAsm(cfg, tail *[64]byte, a, b *float32, nblk, rem int, c *float32, ldc, mr int, alpha, beta float32)
 TEXT ·amxTileAsm(SB), $2048-80
 	MOVQ a+16(FP), SI
 	MOVQ b+24(FP), DI
-	LEAQ 0(SP), R8
-	MOVQ $64, R9
-	MOVQ $128, R10
+	LEAQ 0(SP), R8 // acc
+	MOVQ $64, R9 // A's row stride in whole blocks
+	MOVQ $128, R10 // B's and acc's row stride
 	MOVQ mr+64(FP), R12
-	SHLQ $6, R12
+	SHLQ $6, R12 // a block of A
 	MOVQ nblk+32(FP), BX
 	MOVQ rem+40(FP), CX
 	TESTQ BX, BX
-	JZ tail
+	JZ tail1
 	MOVQ cfg+0(FP), AX
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // ldtilecfg [AX]
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC0 // tilezero tmm0
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC8 // tilezero tmm1
-loop:
+loop1:
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x14; BYTE $0x0E // tileloadd tmm2, [SI+R9*1]
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x1C; BYTE $0x17 // tileloadd tmm3, [DI+R10*1]
 	LEAQ 64(DI), R11
@@ -49,32 +43,29 @@ loop:
 	ADDQ R12, SI
 	ADDQ $2048, DI
 	DECQ BX
-	JNZ loop
+	JNZ loop1
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x04; BYTE $0x10 // tilestored [R8+R10*1], tmm0
 	LEAQ 64(R8), R11
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x0C; BYTE $0x13 // tilestored [R11+R10*1], tmm1
 
-tail:
+tail1:
 	TESTQ CX, CX
-	JZ release
-	// The last rem < 16 pairs: a tile configuration with shorter rows of A
-	// and fewer rows of B, which clears the tiles, so C's sums so far are
-	// reloaded from acc.
+	JZ release1
 	MOVQ tail+8(FP), AX
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // ldtilecfg [AX]
 	MOVQ nblk+32(FP), BX
 	TESTQ BX, BX
-	JZ zero
+	JZ zero1
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x04; BYTE $0x10 // tileloadd tmm0, [R8+R10*1]
 	LEAQ 64(R8), R11
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x0C; BYTE $0x13 // tileloadd tmm1, [R11+R10*1]
-	JMP tailmul
-zero:
+	JMP tailmul1
+zero1:
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC0 // tilezero tmm0
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC8 // tilezero tmm1
-tailmul:
+tailmul1:
 	MOVQ CX, R9
-	SHLQ $2, R9
+	SHLQ $2, R9 // the tail block's rows are rem pairs long
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x14; BYTE $0x0E // tileloadd tmm2, [SI+R9*1]
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x1C; BYTE $0x17 // tileloadd tmm3, [DI+R10*1]
 	LEAQ 64(DI), R11
@@ -85,7 +76,7 @@ tailmul:
 	LEAQ 64(R8), R11
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x0C; BYTE $0x13 // tilestored [R11+R10*1], tmm1
 
-release:
+release1:
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0xC0 // tilerelease
 	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), DX
@@ -94,8 +85,8 @@ release:
 	VBROADCASTSS alpha+72(FP), Z2
 	MOVL beta+76(FP), AX
 	SHLL $1, AX
-	JNZ scaled
-rows0:
+	JNZ scaled1
+rows10:
 	VMULPS (R8), Z2, Z0
 	VMULPS 64(R8), Z2, Z1
 	VMOVUPS Z0, (DI)
@@ -103,12 +94,12 @@ rows0:
 	ADDQ $128, R8
 	ADDQ DX, DI
 	DECQ BX
-	JNZ rows0
+	JNZ rows10
 	VZEROUPPER
 	RET
-scaled:
+scaled1:
 	VBROADCASTSS beta+76(FP), Z3
-rows:
+rows1:
 	VMULPS (R8), Z2, Z0
 	VMULPS 64(R8), Z2, Z1
 	VFMADD231PS (DI), Z3, Z0
@@ -118,23 +109,22 @@ rows:
 	ADDQ $128, R8
 	ADDQ DX, DI
 	DECQ BX
-	JNZ rows
+	JNZ rows1
 	VZEROUPPER
 	RET
 
 // amxTile2Asm is amxTileAsm for tiles of 17 to 32 rows: two A tiles (rows
 // 0-15 and 16 to mr-1) and four accumulators, so that consecutive
 // tdpbf16ps do not wait for each other.
-//
 // func amxTile2Asm(cfg, tail *[64]byte, a, b *float32, nblk, rem int, c *float32, ldc, mr int, alpha, beta float32)
 TEXT ·amxTile2Asm(SB), $4096-80
 	MOVQ a+16(FP), SI
 	MOVQ b+24(FP), DI
-	LEAQ 0(SP), R8
-	MOVQ $64, R9
-	MOVQ $128, R10
+	LEAQ 0(SP), R8 // acc
+	MOVQ $64, R9 // A's row stride in whole blocks
+	MOVQ $128, R10 // B's and acc's row stride
 	MOVQ mr+64(FP), R12
-	SHLQ $6, R12
+	SHLQ $6, R12 // a block of A
 	MOVQ nblk+32(FP), BX
 	MOVQ rem+40(FP), CX
 	TESTQ BX, BX
@@ -147,11 +137,13 @@ TEXT ·amxTile2Asm(SB), $4096-80
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xD8 // tilezero tmm3
 loop2:
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x24; BYTE $0x0E // tileloadd tmm4, [SI+R9*1]
+	MOVQ R9, R11
+	SHLQ $4, R11
+	ADDQ SI, R11 // A's rows 16 and on
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x2C; BYTE $0x0B // tileloadd tmm5, [R11+R9*1]
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x34; BYTE $0x17 // tileloadd tmm6, [DI+R10*1]
 	LEAQ 64(DI), R11
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x3C; BYTE $0x13 // tileloadd tmm7, [R11+R10*1]
-	LEAQ 1024(SI), R11
-	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x2C; BYTE $0x0B // tileloadd tmm5, [R11+R9*1]
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x4A; BYTE $0x5C; BYTE $0xC4 // tdpbf16ps tmm0, tmm4, tmm6
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x42; BYTE $0x5C; BYTE $0xCC // tdpbf16ps tmm1, tmm4, tmm7
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x4A; BYTE $0x5C; BYTE $0xD5 // tdpbf16ps tmm2, tmm5, tmm6
@@ -190,14 +182,12 @@ zero2:
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xD0 // tilezero tmm2
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xD8 // tilezero tmm3
 tailmul2:
-	// The tail block's rows are rem pairs long: rows 16 and on start at
-	// 16*rem pairs.
 	MOVQ CX, R9
-	SHLQ $2, R9
+	SHLQ $2, R9 // the tail block's rows are rem pairs long
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x24; BYTE $0x0E // tileloadd tmm4, [SI+R9*1]
 	MOVQ R9, R11
 	SHLQ $4, R11
-	ADDQ SI, R11
+	ADDQ SI, R11 // A's rows 16 and on
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x2C; BYTE $0x0B // tileloadd tmm5, [R11+R9*1]
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x34; BYTE $0x17 // tileloadd tmm6, [DI+R10*1]
 	LEAQ 64(DI), R11

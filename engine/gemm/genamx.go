@@ -125,6 +125,106 @@ rowsSFX:
 	RET`)
 }
 
+// kernel returns the tile kernel name with aTiles A tiles of 16 rows (1:
+// up to 16 rows of C, 2: up to 32): tiles 0 to 2*aTiles-1 accumulate C
+// (rows 16a to 16a+15, columns 16h to 16h+15 in tile 2a+h), tiles 2*aTiles
+// + a hold a block of A (16 rows of 16 bf16 pairs) and tiles 3*aTiles + h
+// the two halves of a block of B (16 pair rows of 16 columns). The sums go
+// through the frame (acc: mr rows of 32), which Go would zero were it a Go
+// variable; the last rem pairs run under a second tile configuration,
+// which clears the tiles, so the sums so far go through acc.
+func kernel(name string, aTiles int) string {
+	var b strings.Builder
+	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	cTile := func(a, h int) int { return 2*a + h }
+	aTile := func(a int) int { return 2*aTiles + a }
+	bTile := func(h int) int { return 3*aTiles + h }
+	// forC runs f on each accumulator and the offset of its sums in acc.
+	forC := func(f func(t, off int)) {
+		for a := range aTiles {
+			for h := range 2 {
+				f(cTile(a, h), a*2048+h*64)
+			}
+		}
+	}
+	// cTiles stores (or loads) the accumulators to (from) acc at R8.
+	cTiles := func(op func(int, string, string) string) {
+		forC(func(t, off int) {
+			if off == 0 {
+				line("%s", op(t, "R8", "R10"))
+				return
+			}
+			line("\tLEAQ %d(R8), R11", off)
+			line("%s", op(t, "R11", "R10"))
+		})
+	}
+	// multiply loads a block of A (rows stride R9) and of B, and adds
+	// their products.
+	multiply := func() {
+		for a := range aTiles {
+			if a == 0 {
+				line("%s", tileloadd(aTile(a), "SI", "R9"))
+				continue
+			}
+			line("\tMOVQ R9, R11")
+			line("\tSHLQ $4, R11")
+			line("\tADDQ SI, R11 // A's rows 16 and on")
+			line("%s", tileloadd(aTile(a), "R11", "R9"))
+		}
+		line("%s", tileloadd(bTile(0), "DI", "R10"))
+		line("\tLEAQ 64(DI), R11")
+		line("%s", tileloadd(bTile(1), "R11", "R10"))
+		forC(func(t, _ int) { line("%s", tdp(t, aTile(t/2), bTile(t%2))) })
+	}
+	zero := func() { forC(func(t, _ int) { line("%s", tilezero(t)) }) }
+	sfx := strconv.Itoa(aTiles)
+	line("// func %s(cfg, tail *[64]byte, a, b *float32, nblk, rem int, c *float32, ldc, mr int, alpha, beta float32)", name)
+	line("TEXT ·%s(SB), $%d-80", name, 2048*aTiles)
+	line("\tMOVQ a+16(FP), SI")
+	line("\tMOVQ b+24(FP), DI")
+	line("\tLEAQ 0(SP), R8 // acc")
+	line("\tMOVQ $64, R9 // A's row stride in whole blocks")
+	line("\tMOVQ $128, R10 // B's and acc's row stride")
+	line("\tMOVQ mr+64(FP), R12")
+	line("\tSHLQ $6, R12 // a block of A")
+	line("\tMOVQ nblk+32(FP), BX")
+	line("\tMOVQ rem+40(FP), CX")
+	line("\tTESTQ BX, BX")
+	line("\tJZ tail%s", sfx)
+	line("\tMOVQ cfg+0(FP), AX")
+	line("%s", ldtilecfg("AX"))
+	zero()
+	line("loop%s:", sfx)
+	multiply()
+	line("\tADDQ R12, SI")
+	line("\tADDQ $2048, DI")
+	line("\tDECQ BX")
+	line("\tJNZ loop%s", sfx)
+	cTiles(tilestored)
+	line("")
+	line("tail%s:", sfx)
+	line("\tTESTQ CX, CX")
+	line("\tJZ release%s", sfx)
+	line("\tMOVQ tail+8(FP), AX")
+	line("%s", ldtilecfg("AX"))
+	line("\tMOVQ nblk+32(FP), BX")
+	line("\tTESTQ BX, BX")
+	line("\tJZ zero%s", sfx)
+	cTiles(tileloadd)
+	line("\tJMP tailmul%s", sfx)
+	line("zero%s:", sfx)
+	zero()
+	line("tailmul%s:", sfx)
+	line("\tMOVQ CX, R9")
+	line("\tSHLQ $2, R9 // the tail block's rows are rem pairs long")
+	multiply()
+	cTiles(tilestored)
+	line("")
+	line("release%s:", sfx)
+	b.WriteString(epilogue(sfx))
+	return b.String()
+}
+
 var call = regexp.MustCompile(`^@(\w+)\((.*)\)$`)
 
 // expand returns the assembly of one template line.
@@ -161,6 +261,8 @@ func expand(line string) string {
 		return tilerelease()
 	case "epilogue":
 		return epilogue(args[0])
+	case "kernel":
+		return kernel(args[0], num(1))
 	}
 	log.Fatalf("unknown instruction in %q", line)
 	return ""
@@ -190,175 +292,15 @@ DATA amxMask<>+32(SB)/8, $0xffffffffffffffff
 GLOBL amxMask<>(SB), RODATA|NOPTR, $40
 
 // AMX instructions are written as bytes: the Go assembler does not know
-// them. Tiles: tmm0 and tmm1 accumulate C's two 16-column halves, tmm2
-// holds a block of A (mr rows of 16 bf16 pairs), tmm3 and tmm4 the two
-// halves of a block of B (16 pair rows of 16 columns). The tiles live only
-// within one call: Go may move the goroutine to another thread between
-// calls, and no Go code runs in between.
+// them. The tiles live only within one call: Go may move the goroutine to
+// another thread between calls, and no Go code runs in between.
 
-// The sums go through 2 KiB of the frame (acc: mr rows of 32), which Go
-// would zero were it a Go variable.
-//
-// func amxTileAsm(cfg, tail *[64]byte, a, b *float32, nblk, rem int, c *float32, ldc, mr int, alpha, beta float32)
-TEXT ·amxTileAsm(SB), $2048-80
-	MOVQ a+16(FP), SI
-	MOVQ b+24(FP), DI
-	LEAQ 0(SP), R8
-	MOVQ $64, R9
-	MOVQ $128, R10
-	MOVQ mr+64(FP), R12
-	SHLQ $6, R12
-	MOVQ nblk+32(FP), BX
-	MOVQ rem+40(FP), CX
-	TESTQ BX, BX
-	JZ tail
-	MOVQ cfg+0(FP), AX
-	@ldtilecfg("AX")
-	@tilezero(0)
-	@tilezero(1)
-loop:
-	@tileloadd(2, "SI", "R9")
-	@tileloadd(3, "DI", "R10")
-	LEAQ 64(DI), R11
-	@tileloadd(4, "R11", "R10")
-	@tdp(0, 2, 3)
-	@tdp(1, 2, 4)
-	ADDQ R12, SI
-	ADDQ $2048, DI
-	DECQ BX
-	JNZ loop
-	@tilestored(0, "R8", "R10")
-	LEAQ 64(R8), R11
-	@tilestored(1, "R11", "R10")
-
-tail:
-	TESTQ CX, CX
-	JZ release
-	// The last rem < 16 pairs: a tile configuration with shorter rows of A
-	// and fewer rows of B, which clears the tiles, so C's sums so far are
-	// reloaded from acc.
-	MOVQ tail+8(FP), AX
-	@ldtilecfg("AX")
-	MOVQ nblk+32(FP), BX
-	TESTQ BX, BX
-	JZ zero
-	@tileloadd(0, "R8", "R10")
-	LEAQ 64(R8), R11
-	@tileloadd(1, "R11", "R10")
-	JMP tailmul
-zero:
-	@tilezero(0)
-	@tilezero(1)
-tailmul:
-	MOVQ CX, R9
-	SHLQ $2, R9
-	@tileloadd(2, "SI", "R9")
-	@tileloadd(3, "DI", "R10")
-	LEAQ 64(DI), R11
-	@tileloadd(4, "R11", "R10")
-	@tdp(0, 2, 3)
-	@tdp(1, 2, 4)
-	@tilestored(0, "R8", "R10")
-	LEAQ 64(R8), R11
-	@tilestored(1, "R11", "R10")
-
-release:
-	@epilogue("")
+@kernel("amxTileAsm", 1)
 
 // amxTile2Asm is amxTileAsm for tiles of 17 to 32 rows: two A tiles (rows
 // 0-15 and 16 to mr-1) and four accumulators, so that consecutive
 // tdpbf16ps do not wait for each other.
-//
-// func amxTile2Asm(cfg, tail *[64]byte, a, b *float32, nblk, rem int, c *float32, ldc, mr int, alpha, beta float32)
-TEXT ·amxTile2Asm(SB), $4096-80
-	MOVQ a+16(FP), SI
-	MOVQ b+24(FP), DI
-	LEAQ 0(SP), R8
-	MOVQ $64, R9
-	MOVQ $128, R10
-	MOVQ mr+64(FP), R12
-	SHLQ $6, R12
-	MOVQ nblk+32(FP), BX
-	MOVQ rem+40(FP), CX
-	TESTQ BX, BX
-	JZ tail2
-	MOVQ cfg+0(FP), AX
-	@ldtilecfg("AX")
-	@tilezero(0)
-	@tilezero(1)
-	@tilezero(2)
-	@tilezero(3)
-loop2:
-	@tileloadd(4, "SI", "R9")
-	@tileloadd(6, "DI", "R10")
-	LEAQ 64(DI), R11
-	@tileloadd(7, "R11", "R10")
-	LEAQ 1024(SI), R11
-	@tileloadd(5, "R11", "R9")
-	@tdp(0, 4, 6)
-	@tdp(1, 4, 7)
-	@tdp(2, 5, 6)
-	@tdp(3, 5, 7)
-	ADDQ R12, SI
-	ADDQ $2048, DI
-	DECQ BX
-	JNZ loop2
-	@tilestored(0, "R8", "R10")
-	LEAQ 64(R8), R11
-	@tilestored(1, "R11", "R10")
-	LEAQ 2048(R8), R11
-	@tilestored(2, "R11", "R10")
-	LEAQ 2112(R8), R11
-	@tilestored(3, "R11", "R10")
-
-tail2:
-	TESTQ CX, CX
-	JZ release2
-	MOVQ tail+8(FP), AX
-	@ldtilecfg("AX")
-	MOVQ nblk+32(FP), BX
-	TESTQ BX, BX
-	JZ zero2
-	@tileloadd(0, "R8", "R10")
-	LEAQ 64(R8), R11
-	@tileloadd(1, "R11", "R10")
-	LEAQ 2048(R8), R11
-	@tileloadd(2, "R11", "R10")
-	LEAQ 2112(R8), R11
-	@tileloadd(3, "R11", "R10")
-	JMP tailmul2
-zero2:
-	@tilezero(0)
-	@tilezero(1)
-	@tilezero(2)
-	@tilezero(3)
-tailmul2:
-	// The tail block's rows are rem pairs long: rows 16 and on start at
-	// 16*rem pairs.
-	MOVQ CX, R9
-	SHLQ $2, R9
-	@tileloadd(4, "SI", "R9")
-	MOVQ R9, R11
-	SHLQ $4, R11
-	ADDQ SI, R11
-	@tileloadd(5, "R11", "R9")
-	@tileloadd(6, "DI", "R10")
-	LEAQ 64(DI), R11
-	@tileloadd(7, "R11", "R10")
-	@tdp(0, 4, 6)
-	@tdp(1, 4, 7)
-	@tdp(2, 5, 6)
-	@tdp(3, 5, 7)
-	@tilestored(0, "R8", "R10")
-	LEAQ 64(R8), R11
-	@tilestored(1, "R11", "R10")
-	LEAQ 2048(R8), R11
-	@tilestored(2, "R11", "R10")
-	LEAQ 2112(R8), R11
-	@tilestored(3, "R11", "R10")
-
-release2:
-	@epilogue("2")
+@kernel("amxTile2Asm", 2)
 
 // func amxPackRowsAVX512(dst, src *float32, ld, nx, w, kc int)
 //
