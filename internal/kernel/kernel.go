@@ -72,7 +72,7 @@ func BF16() bool { return hasBF16 && Chosen() == AVX512 }
 // tile registers, asked for once): as BF16, and unless AMXEnv is "off".
 // Its sums round differently from vdpbf16ps's (see engine/gemm).
 func AMX() bool {
-	amxOnce.Do(func() { amxOK = hasAMX && os.Getenv(AMXEnv) != "off" && requestAMX() })
+	amxOnce.Do(func() { amxOK = hasAMX && AMXAllowed(os.Getenv(AMXEnv), os.Stderr) && requestAMX() })
 	return amxOK && BF16()
 }
 
@@ -80,6 +80,20 @@ func AMX() bool {
 // (DEGRADIFF_AMX=off), for the AVX512_BF16 kernels' bits on a machine
 // that has both.
 const AMXEnv = "DEGRADIFF_AMX"
+
+// AMXAllowed reports whether AMXEnv's value lets the AMX kernels run: ""
+// or "on" does, "off" does not; any other value is named on warn and
+// ignored.
+func AMXAllowed(value string, warn io.Writer) bool {
+	switch value {
+	case "", "on":
+		return true
+	case "off":
+		return false
+	}
+	fmt.Fprintf(warn, "degradiff: unknown %s=%q (want on or off); using on\n", AMXEnv, value)
+	return true
+}
 
 var (
 	amxOnce sync.Once

@@ -36,3 +36,25 @@ func TestChoose(t *testing.T) {
 		t.Errorf("Chosen %v is not supported", Chosen())
 	}
 }
+
+func TestAMXAllowed(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  bool
+		warns bool
+	}{
+		{"", true, false},
+		{"on", true, false},
+		{"off", false, false},
+		{"0", true, true},
+		{"OFF", true, true},
+	} {
+		var warn strings.Builder
+		if got := AMXAllowed(c.value, &warn); got != c.want {
+			t.Errorf("AMXAllowed(%q) = %v, want %v", c.value, got, c.want)
+		}
+		if warned := warn.Len() > 0; warned != c.warns {
+			t.Errorf("AMXAllowed(%q) warned %q, want a warning: %v", c.value, warn.String(), c.warns)
+		}
+	}
+}
