@@ -40,6 +40,10 @@ type job struct {
 	offs []int
 	// wt holds the flipped, transposed weights of a stride-1 data gradient.
 	wt []float32
+	// wb holds the weights of a Forward im2col product with each row's
+	// bias appended: a stored matrix, which the products pack fastest
+	// (AMX tiles straight from its rows).
+	wb []float32
 	// BackwardWeight: the gradients of each group of images, and a row of
 	// ones for the bias gradient sums.
 	partial []float32
@@ -86,6 +90,15 @@ func (j *job) prepare() {
 			}
 		}
 		j.setSource(g.Cin, g.H, g.W, g.Pad, g.Stride)
+		if j.op == opForward && !j.wino && !g.plain() && j.bias != nil {
+			k := g.ckk + 1
+			grow(&j.wb, g.Cout*k)
+			for co := range g.Cout {
+				row := j.wb[co*k : (co+1)*k]
+				copy(row, j.w[co*g.ckk:(co+1)*g.ckk])
+				row[g.ckk] = j.bias[co]
+			}
+		}
 		if j.op == opBackwardWeight && j.db != nil {
 			grow(&j.ones, g.how)
 			for i := range j.ones {
@@ -195,22 +208,13 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 			// With a bias, the product gets one more summation index:
 			// a column of biases in the weights and a row of ones in the
 			// im2col matrix, so y is written once and never read.
-			// The weights with the biases appended to each row are a
-			// stored matrix, which the products pack fastest (AMX tiles
-			// straight from its rows); the copy is small beside the product.
 			k := g.ckk
 			ws.a = gemm.Dense{Data: j.w, Stride: g.ckk, XMajor: true}
 			ws.col = j.colOperand(ws, x)
 			if j.bias != nil {
 				k++
 				ws.col.ones = g.ckk
-				growShared(&ws.wb, g.Cout*k, &most.wb)
-				for co := range g.Cout {
-					row := ws.wb[co*k : (co+1)*k]
-					copy(row, j.w[co*g.ckk:(co+1)*g.ckk])
-					row[g.ckk] = j.bias[co]
-				}
-				ws.a = gemm.Dense{Data: ws.wb[:g.Cout*k], Stride: k, XMajor: true}
+				ws.a = gemm.Dense{Data: j.wb[:g.Cout*k], Stride: k, XMajor: true}
 			}
 			mul(g.Cout, g.how, k, 1, &ws.a, &ws.col, 0, y, g.how)
 			return

@@ -16,7 +16,6 @@ import (
 type workspace struct {
 	pad    []float32 // the padded source image
 	colBuf []float32 // the column gradient of BackwardData with stride > 1
-	wb     []float32 // the weights with a column of biases (Forward)
 	// Winograd's buffers (winograd.go): the channel-last padded source,
 	// its transformed tiles, the products (or the transformed output
 	// gradient), the channel-last output blocks (or output gradient), the
@@ -37,7 +36,6 @@ func getWorkspace() *workspace {
 	// this way none grows again once every shape has run.
 	reserve(&ws.pad, &most.pad)
 	reserve(&ws.colBuf, &most.col)
-	reserve(&ws.wb, &most.wb)
 	reserve(&ws.winoP, &most.winoP)
 	reserve(&ws.winoV, &most.winoV)
 	reserve(&ws.winoM, &most.winoM)
@@ -48,7 +46,7 @@ func getWorkspace() *workspace {
 }
 
 // most records the largest buffers a workspace has needed.
-var most struct{ pad, col, wb, winoP, winoV, winoM, winoQ, winoT, zeros atomic.Int64 }
+var most struct{ pad, col, winoP, winoV, winoM, winoQ, winoT, zeros atomic.Int64 }
 
 // growShared is grow for a workspace buffer whose largest size is
 // recorded in m.
