@@ -178,9 +178,10 @@ func copyRows32AVX512(dst []float32, src []float32, lds int, rows int)
 //go:noescape
 func gatherRowsAVX512(dst []float32, ld int, src []float32, offs []int, mask int)
 
-// pairPanel is pairPanelGo, in assembly on the bf16 paths.
+// pairPanel is pairPanelGo, in assembly on the bf16 paths (the pairs paths
+// with asmPack: AVX512_BF16 or AMX, both with vcvtne2ps2bf16).
 func pairPanel(p *path, dst []float32, w, kc int) {
-	if p == avx512bf16Path || p == amxPath {
+	if p.asmPack && p.pairs {
 		_ = dst[w*kc-1]
 		pairConvertAVX512(unsafe.SliceData(dst), w, w, unsafe.SliceData(dst), nil, w, w, kc)
 		return
@@ -193,7 +194,7 @@ func pairPanel(p *path, dst []float32, w, kc int) {
 // the float32 panel in between. It reports false, doing nothing, where
 // path p has no assembly for it.
 func pairRows(p *path, dst []float32, w int, src []float32, lds, nx, kc int) bool {
-	if p != avx512bf16Path && p != amxPath {
+	if !p.asmPack || !p.pairs {
 		return false
 	}
 	_, _ = dst[w*((kc+1)/2)-1], src[(kc-1)*lds+nx-1]
