@@ -138,3 +138,33 @@ func benchPass(b *testing.B, s Shape, pass int) {
 	}
 	b.ReportMetric(flops(s)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkConvShifted runs W1, W2 and a single 512x512 image of 64
+// channels in BF16, forward and each backward pass, with the shifted
+// products (shifted.go) on and off, where they run on AMX tiles.
+func BenchmarkConvShifted(b *testing.B) {
+	defer gemm.SetPrecision(gemm.BF16)()
+	if !gemm.ShiftedTiles() {
+		b.Skip("no AMX tiles here: BF16 convolutions run as im2col products")
+	}
+	big := Shape{N: 1, Cin: 64, Cout: 64, H: 512, W: 512, K: 3, Stride: 1, Pad: 1}
+	for _, w := range []struct {
+		name  string
+		shape Shape
+	}{{"W1", w1}, {"W2", w2}, {"512", big}} {
+		for _, on := range []bool{true, false} {
+			method := "im2col"
+			if on {
+				method = "shifted"
+			}
+			b.Run(w.name+"/forward/"+method, func(b *testing.B) {
+				defer SetShifted(on)()
+				benchConv(b, w.shape, false)
+			})
+			b.Run(w.name+"/data/"+method, func(b *testing.B) {
+				defer SetShifted(on)()
+				benchPass(b, w.shape, 1)
+			})
+		}
+	}
+}

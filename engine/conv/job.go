@@ -59,6 +59,14 @@ type job struct {
 	wino bool
 	wg   winoGeom
 	u    []float32
+	// shift says the job runs shifted products (shifted.go) on the source
+	// of geometry sg: packed weights sa, tap offsets soffs, and the
+	// offsets of the source's channels for laying it out.
+	shift    bool
+	sg       shiftGeom
+	sa       []float32
+	soffs    []int
+	chanOffs []int
 }
 
 // jobs recycles jobs without allocating (see parallel.FreeList).
@@ -79,7 +87,7 @@ func putJob(j *job) {
 // prepare fills the shared tables of j.
 func (j *job) prepare() {
 	g := &j.g
-	j.wino = false
+	j.wino, j.shift = false, false
 	switch j.op {
 	case opForward, opBackwardWeight:
 		if winograd(g.K, g.Stride, g.Pad, g.N, g.Cin, g.Cout, g.ho, g.wo) {
@@ -88,6 +96,10 @@ func (j *job) prepare() {
 				grow(&j.u, 16*g.Cout*g.Cin)
 				transformFilters(j.w, g.Cout, g.Cin, j.u)
 			}
+		}
+		if j.op == opForward && !j.wino && !g.plain() && shifted(g.Stride, g.Cin) {
+			j.prepareShifted(g.Cin, g.H, g.W, g.Pad, g.Cout, j.w)
+			return
 		}
 		j.setSource(g.Cin, g.H, g.W, g.Pad, g.Stride)
 		if j.op == opForward && !j.wino && !g.plain() && j.bias != nil {
@@ -128,6 +140,8 @@ func (j *job) prepare() {
 			j.wino, j.wg = true, newWinoGeom(g.Cout, g.ho, g.wo, g.K-1-g.Pad)
 			grow(&j.u, 16*g.Cin*g.Cout)
 			transformFilters(j.wt, g.Cin, g.Cout, j.u)
+		} else if shifted(1, g.Cout) {
+			j.prepareShifted(g.Cout, g.ho, g.wo, g.K-1-g.Pad, g.Cin, j.wt)
 		}
 	}
 }
@@ -204,6 +218,10 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 			winoForward(ws, j.wg, x, j.u, g.Cout, j.bias, y, false, serial)
 			return
 		}
+		if j.shift {
+			j.shiftImage(ws, x, g.Cout, j.bias, y, 0, serial)
+			return
+		}
 		if !g.plain() {
 			// With a bias, the product gets one more summation index:
 			// a column of biases in the weights and a row of ones in the
@@ -248,6 +266,8 @@ func (j *job) image(ws *workspace, n int, serial bool) {
 			mul(g.Cin, hw, g.Cout, 1, &ws.a, &ws.b, beta, dx, hw)
 		case j.wino:
 			winoForward(ws, j.wg, dy, j.u, g.Cin, nil, dx, !j.set, serial)
+		case j.shift:
+			j.shiftImage(ws, dy, g.Cin, nil, dx, beta, serial)
 		case j.direct:
 			// dx += conv(pad(dy), flipped W^T), a stride-1 convolution
 			// whose output is exactly H x W.

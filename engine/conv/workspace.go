@@ -21,9 +21,13 @@ type workspace struct {
 	// gradient), the channel-last output blocks (or output gradient), the
 	// result to add, and zeros for a missing bias.
 	winoP, winoV, winoM, winoQ, winoT, zeros []float32
-	a, b                                     gemm.Dense
-	col                                      colOperand
-	colT                                     colTOperand
+	// Shifted products (shifted.go): the source as bf16 pair planes, the
+	// flattened outputs, and the product.
+	pairs, flat []float32
+	sh          gemm.Shifted
+	a, b        gemm.Dense
+	col         colOperand
+	colT        colTOperand
 }
 
 // workspaces recycles workspaces without allocating (see parallel.FreeList).
@@ -42,11 +46,15 @@ func getWorkspace() *workspace {
 	reserve(&ws.winoQ, &most.winoQ)
 	reserve(&ws.winoT, &most.winoT)
 	reserve(&ws.zeros, &most.zeros)
+	reserve(&ws.pairs, &most.pairs)
+	reserve(&ws.flat, &most.flat)
 	return ws
 }
 
 // most records the largest buffers a workspace has needed.
-var most struct{ pad, col, winoP, winoV, winoM, winoQ, winoT, zeros atomic.Int64 }
+var most struct {
+	pad, col, winoP, winoV, winoM, winoQ, winoT, zeros, pairs, flat atomic.Int64
+}
 
 // growShared is grow for a workspace buffer whose largest size is
 // recorded in m.
@@ -69,6 +77,7 @@ func reserve(s *[]float32, m *atomic.Int64) {
 
 func putWorkspace(ws *workspace) {
 	ws.a, ws.b, ws.col, ws.colT = gemm.Dense{}, gemm.Dense{}, colOperand{}, colTOperand{}
+	ws.sh = gemm.Shifted{}
 	workspaces.Put(ws)
 }
 

@@ -113,3 +113,42 @@ var amxPath = &path{
 	pairs:   true,
 	amx:     true,
 }
+
+// amxShiftAsm computes columns [0, ncols) of rows [0, mr) of a block of a
+// Shifted product, mr <= 16: a and b are at the block's first row and
+// column; offs are in elements, the strides in bytes; cfg is
+// amxConfigs[mr][0].
+//
+//go:noescape
+func amxShiftAsm(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
+
+// amxShift2Asm is amxShiftAsm for 17 to 32 rows.
+//
+//go:noescape
+func amxShift2Asm(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
+
+func init() { shiftedTile = mulShiftedAMX }
+
+// mulShiftedAMX is Shifted.Mul on AMX tiles (its arguments checked): blocks
+// of 32 columns, each under every block of up to 32 rows in turn, so that
+// the block's columns of B stay in cache.
+func mulShiftedAMX(s *Shifted, c []float32, ldc, q0, n int, beta float32) {
+	chunks := s.K / 32
+	ldb := 4 * s.LDB
+	for j := 0; j < n; j += 32 {
+		cols := min(32, n-j)
+		for i := 0; i < s.M; i += 32 {
+			mr := min(32, s.M-i)
+			tile := amxShiftAsm
+			if mr > 16 {
+				tile = amxShift2Asm
+			}
+			var bias *float32
+			if s.Bias != nil {
+				bias = &s.Bias[i]
+			}
+			tile(&amxConfigs[mr][0], &s.A[i*16], &s.B[q0+j], 64*s.M, unsafe.SliceData(s.Offs),
+				len(s.Offs), chunks, 16*ldb, ldb, &c[i*ldc+j], ldc, mr, cols, bias, beta)
+		}
+	}
+}

@@ -12,6 +12,10 @@ DATA amxMask<>+24(SB)/8, $0x7fff3fff1fff0fff
 DATA amxMask<>+32(SB)/8, $0xffffffffffffffff
 GLOBL amxMask<>(SB), RODATA|NOPTR, $40
 
+// amxZero is the bias of a shifted product without one.
+DATA amxZero<>+0(SB)/4, $0
+GLOBL amxZero<>(SB), RODATA|NOPTR, $4
+
 // AMX instructions are written as bytes: the Go assembler does not know
 // them. The tiles live only within one call: Go may move the goroutine to
 // another thread between calls, and no Go code runs in between.
@@ -238,6 +242,214 @@ rows2:
 	ADDQ DX, DI
 	DECQ BX
 	JNZ rows2
+	VZEROUPPER
+	RET
+
+// amxShiftAsm computes a block of up to 16 rows and 32 columns of a
+// shifted product (MulShifted); amxShift2Asm one of 17 to 32 rows.
+// func amxShiftAsm(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
+TEXT ·amxShiftAsm(SB), $2048-116
+	MOVQ cfg+0(FP), AX
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // ldtilecfg [AX]
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC0 // tilezero tmm0
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC8 // tilezero tmm1
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), R14
+	MOVQ aStep+24(FP), R13
+	MOVQ offs+32(FP), R15
+	MOVQ shifts+40(FP), BX
+	MOVQ bChunk+56(FP), DX
+	MOVQ ldb+64(FP), R10 // B's pair-row stride in bytes
+	MOVQ $64, R9 // A's row stride
+shifts1:
+	MOVQ (R15), DI
+	SHLQ $2, DI
+	ADDQ R14, DI // B at this shift
+	ADDQ $8, R15
+	MOVQ chunks+48(FP), CX
+chunks1:
+	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x14; BYTE $0x0E // tileloadd tmm2, [SI+R9*1]
+	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x1C; BYTE $0x17 // tileloadd tmm3, [DI+R10*1]
+	LEAQ 64(DI), R11
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x24; BYTE $0x13 // tileloadd tmm4, [R11+R10*1]
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x62; BYTE $0x5C; BYTE $0xC2 // tdpbf16ps tmm0, tmm2, tmm3
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x5A; BYTE $0x5C; BYTE $0xCA // tdpbf16ps tmm1, tmm2, tmm4
+	ADDQ R13, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ chunks1
+	DECQ BX
+	JNZ shifts1
+	LEAQ 0(SP), R8 // acc
+	MOVQ $128, R12 // acc's row stride
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x04; BYTE $0x20 // tilestored [R8+R12*1], tmm0
+	LEAQ 64(R8), R11
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x0C; BYTE $0x23 // tilestored [R11+R12*1], tmm1
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0xC0 // tilerelease
+	MOVQ c+72(FP), DI
+	MOVQ ldc+80(FP), DX
+	SHLQ $2, DX
+	MOVQ mr+88(FP), BX
+	LEAQ amxMask<>(SB), R11
+	MOVQ ncols+96(FP), AX
+	MOVQ AX, CX
+	CMPQ CX, $16
+	JLE firsts1
+	MOVQ $16, CX
+firsts1:
+	MOVWLZX (R11)(CX*2), R12
+	KMOVW R12, K1
+	SUBQ CX, AX
+	MOVWLZX (R11)(AX*2), R12
+	KMOVW R12, K2
+	MOVQ bias+104(FP), SI
+	MOVQ $4, R13
+	TESTQ SI, SI
+	JNZ biass1
+	LEAQ amxZero<>(SB), SI
+	XORQ R13, R13
+biass1:
+	MOVL beta+112(FP), AX
+	SHLL $1, AX
+	JNZ scaleds1
+rowss10:
+	VBROADCASTSS (SI), Z2
+	VADDPS (R8), Z2, Z0
+	VADDPS 64(R8), Z2, Z1
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K2, 64(DI)
+	ADDQ $128, R8
+	ADDQ R13, SI
+	ADDQ DX, DI
+	DECQ BX
+	JNZ rowss10
+	VZEROUPPER
+	RET
+scaleds1:
+	VBROADCASTSS beta+112(FP), Z3
+rowss1:
+	VBROADCASTSS (SI), Z2
+	VMOVUPS.Z (DI), K1, Z4
+	VMOVUPS.Z 64(DI), K2, Z5
+	VADDPS (R8), Z2, Z0
+	VADDPS 64(R8), Z2, Z1
+	VFMADD231PS Z4, Z3, Z0
+	VFMADD231PS Z5, Z3, Z1
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K2, 64(DI)
+	ADDQ $128, R8
+	ADDQ R13, SI
+	ADDQ DX, DI
+	DECQ BX
+	JNZ rowss1
+	VZEROUPPER
+	RET
+
+// func amxShift2Asm(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
+TEXT ·amxShift2Asm(SB), $4096-116
+	MOVQ cfg+0(FP), AX
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // ldtilecfg [AX]
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC0 // tilezero tmm0
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC8 // tilezero tmm1
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xD0 // tilezero tmm2
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xD8 // tilezero tmm3
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), R14
+	MOVQ aStep+24(FP), R13
+	MOVQ offs+32(FP), R15
+	MOVQ shifts+40(FP), BX
+	MOVQ bChunk+56(FP), DX
+	MOVQ ldb+64(FP), R10 // B's pair-row stride in bytes
+	MOVQ $64, R9 // A's row stride
+shifts2:
+	MOVQ (R15), DI
+	SHLQ $2, DI
+	ADDQ R14, DI // B at this shift
+	ADDQ $8, R15
+	MOVQ chunks+48(FP), CX
+chunks2:
+	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x24; BYTE $0x0E // tileloadd tmm4, [SI+R9*1]
+	LEAQ 1024(SI), R11 // A's rows 16 and on
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x2C; BYTE $0x0B // tileloadd tmm5, [R11+R9*1]
+	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x34; BYTE $0x17 // tileloadd tmm6, [DI+R10*1]
+	LEAQ 64(DI), R11
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x3C; BYTE $0x13 // tileloadd tmm7, [R11+R10*1]
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x4A; BYTE $0x5C; BYTE $0xC4 // tdpbf16ps tmm0, tmm4, tmm6
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x42; BYTE $0x5C; BYTE $0xCC // tdpbf16ps tmm1, tmm4, tmm7
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x4A; BYTE $0x5C; BYTE $0xD5 // tdpbf16ps tmm2, tmm5, tmm6
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x42; BYTE $0x5C; BYTE $0xDD // tdpbf16ps tmm3, tmm5, tmm7
+	ADDQ R13, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ chunks2
+	DECQ BX
+	JNZ shifts2
+	LEAQ 0(SP), R8 // acc
+	MOVQ $128, R12 // acc's row stride
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x04; BYTE $0x20 // tilestored [R8+R12*1], tmm0
+	LEAQ 64(R8), R11
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x0C; BYTE $0x23 // tilestored [R11+R12*1], tmm1
+	LEAQ 2048(R8), R11
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x14; BYTE $0x23 // tilestored [R11+R12*1], tmm2
+	LEAQ 2112(R8), R11
+	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x1C; BYTE $0x23 // tilestored [R11+R12*1], tmm3
+	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0xC0 // tilerelease
+	MOVQ c+72(FP), DI
+	MOVQ ldc+80(FP), DX
+	SHLQ $2, DX
+	MOVQ mr+88(FP), BX
+	LEAQ amxMask<>(SB), R11
+	MOVQ ncols+96(FP), AX
+	MOVQ AX, CX
+	CMPQ CX, $16
+	JLE firsts2
+	MOVQ $16, CX
+firsts2:
+	MOVWLZX (R11)(CX*2), R12
+	KMOVW R12, K1
+	SUBQ CX, AX
+	MOVWLZX (R11)(AX*2), R12
+	KMOVW R12, K2
+	MOVQ bias+104(FP), SI
+	MOVQ $4, R13
+	TESTQ SI, SI
+	JNZ biass2
+	LEAQ amxZero<>(SB), SI
+	XORQ R13, R13
+biass2:
+	MOVL beta+112(FP), AX
+	SHLL $1, AX
+	JNZ scaleds2
+rowss20:
+	VBROADCASTSS (SI), Z2
+	VADDPS (R8), Z2, Z0
+	VADDPS 64(R8), Z2, Z1
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K2, 64(DI)
+	ADDQ $128, R8
+	ADDQ R13, SI
+	ADDQ DX, DI
+	DECQ BX
+	JNZ rowss20
+	VZEROUPPER
+	RET
+scaleds2:
+	VBROADCASTSS beta+112(FP), Z3
+rowss2:
+	VBROADCASTSS (SI), Z2
+	VMOVUPS.Z (DI), K1, Z4
+	VMOVUPS.Z 64(DI), K2, Z5
+	VADDPS (R8), Z2, Z0
+	VADDPS 64(R8), Z2, Z1
+	VFMADD231PS Z4, Z3, Z0
+	VFMADD231PS Z5, Z3, Z1
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K2, 64(DI)
+	ADDQ $128, R8
+	ADDQ R13, SI
+	ADDQ DX, DI
+	DECQ BX
+	JNZ rowss2
 	VZEROUPPER
 	RET
 

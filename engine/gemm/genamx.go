@@ -225,6 +225,142 @@ func kernel(name string, aTiles int) string {
 	return b.String()
 }
 
+// shiftEpilogue returns the end of a shifted-product kernel, after its
+// sums are in acc (R8): the tiles released, then for each of the mr rows
+// C = acc + bias[r] + beta*C over the first ncols columns (masked), as
+// MulShifted documents; a nil bias adds zero.
+func shiftEpilogue(sfx string) string {
+	return strings.NewReplacer("SFX", sfx, "TILERELEASE", tilerelease()).Replace(`TILERELEASE
+	MOVQ c+72(FP), DI
+	MOVQ ldc+80(FP), DX
+	SHLQ $2, DX
+	MOVQ mr+88(FP), BX
+	LEAQ amxMask<>(SB), R11
+	MOVQ ncols+96(FP), AX
+	MOVQ AX, CX
+	CMPQ CX, $16
+	JLE firstSFX
+	MOVQ $16, CX
+firstSFX:
+	MOVWLZX (R11)(CX*2), R12
+	KMOVW R12, K1
+	SUBQ CX, AX
+	MOVWLZX (R11)(AX*2), R12
+	KMOVW R12, K2
+	MOVQ bias+104(FP), SI
+	MOVQ $4, R13
+	TESTQ SI, SI
+	JNZ biasSFX
+	LEAQ amxZero<>(SB), SI
+	XORQ R13, R13
+biasSFX:
+	MOVL beta+112(FP), AX
+	SHLL $1, AX
+	JNZ scaledSFX
+rowsSFX0:
+	VBROADCASTSS (SI), Z2
+	VADDPS (R8), Z2, Z0
+	VADDPS 64(R8), Z2, Z1
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K2, 64(DI)
+	ADDQ $128, R8
+	ADDQ R13, SI
+	ADDQ DX, DI
+	DECQ BX
+	JNZ rowsSFX0
+	VZEROUPPER
+	RET
+scaledSFX:
+	VBROADCASTSS beta+112(FP), Z3
+rowsSFX:
+	VBROADCASTSS (SI), Z2
+	VMOVUPS.Z (DI), K1, Z4
+	VMOVUPS.Z 64(DI), K2, Z5
+	VADDPS (R8), Z2, Z0
+	VADDPS 64(R8), Z2, Z1
+	VFMADD231PS Z4, Z3, Z0
+	VFMADD231PS Z5, Z3, Z1
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K2, 64(DI)
+	ADDQ $128, R8
+	ADDQ R13, SI
+	ADDQ DX, DI
+	DECQ BX
+	JNZ rowsSFX
+	VZEROUPPER
+	RET`)
+}
+
+// shiftKernel returns the shifted-product kernel name with aTiles A tiles
+// (the tiles numbered as kernel's): for each shift t (offs[t] columns of B)
+// and each block of 16 pairs of the depth, a block of the packed A (the
+// next aStep bytes on) times B's 16 pair rows at the shifted columns, all
+// in the accumulators, so every output is one sum over the whole depth.
+func shiftKernel(name string, aTiles int) string {
+	var b strings.Builder
+	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	aTile := func(a int) int { return 2*aTiles + a }
+	bTile := func(h int) int { return 3*aTiles + h }
+	forC := func(f func(t, off int)) {
+		for a := range aTiles {
+			for h := range 2 {
+				f(2*a+h, a*2048+h*64)
+			}
+		}
+	}
+	sfx := "s" + strconv.Itoa(aTiles)
+	line("// func %s(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)", name)
+	line("TEXT ·%s(SB), $%d-116", name, 2048*aTiles)
+	line("\tMOVQ cfg+0(FP), AX")
+	line("%s", ldtilecfg("AX"))
+	forC(func(t, _ int) { line("%s", tilezero(t)) })
+	line("\tMOVQ a+8(FP), SI")
+	line("\tMOVQ b+16(FP), R14")
+	line("\tMOVQ aStep+24(FP), R13")
+	line("\tMOVQ offs+32(FP), R15")
+	line("\tMOVQ shifts+40(FP), BX")
+	line("\tMOVQ bChunk+56(FP), DX")
+	line("\tMOVQ ldb+64(FP), R10 // B's pair-row stride in bytes")
+	line("\tMOVQ $64, R9 // A's row stride")
+	line("shift%s:", sfx)
+	line("\tMOVQ (R15), DI")
+	line("\tSHLQ $2, DI")
+	line("\tADDQ R14, DI // B at this shift")
+	line("\tADDQ $8, R15")
+	line("\tMOVQ chunks+48(FP), CX")
+	line("chunk%s:", sfx)
+	for a := range aTiles {
+		if a == 0 {
+			line("%s", tileloadd(aTile(a), "SI", "R9"))
+			continue
+		}
+		line("\tLEAQ 1024(SI), R11 // A's rows 16 and on")
+		line("%s", tileloadd(aTile(a), "R11", "R9"))
+	}
+	line("%s", tileloadd(bTile(0), "DI", "R10"))
+	line("\tLEAQ 64(DI), R11")
+	line("%s", tileloadd(bTile(1), "R11", "R10"))
+	forC(func(t, _ int) { line("%s", tdp(t, aTile(t/2), bTile(t%2))) })
+	line("\tADDQ R13, SI")
+	line("\tADDQ DX, DI")
+	line("\tDECQ CX")
+	line("\tJNZ chunk%s", sfx)
+	line("\tDECQ BX")
+	line("\tJNZ shift%s", sfx)
+	line("\tLEAQ 0(SP), R8 // acc")
+	line("\tMOVQ $128, R12 // acc's row stride")
+	forC(func(t, off int) {
+		if off == 0 {
+			line("%s", tilestored(t, "R8", "R12"))
+			return
+		}
+		line("\tLEAQ %d(R8), R11", off)
+		line("%s", tilestored(t, "R11", "R12"))
+	})
+	b.WriteString(shiftEpilogue(sfx))
+	return b.String()
+}
+
 var call = regexp.MustCompile(`^@(\w+)\((.*)\)$`)
 
 // expand returns the assembly of one template line.
@@ -263,6 +399,8 @@ func expand(line string) string {
 		return epilogue(args[0])
 	case "kernel":
 		return kernel(args[0], num(1))
+	case "shiftKernel":
+		return shiftKernel(args[0], num(1))
 	}
 	log.Fatalf("unknown instruction in %q", line)
 	return ""
@@ -291,6 +429,10 @@ DATA amxMask<>+24(SB)/8, $0x7fff3fff1fff0fff
 DATA amxMask<>+32(SB)/8, $0xffffffffffffffff
 GLOBL amxMask<>(SB), RODATA|NOPTR, $40
 
+// amxZero is the bias of a shifted product without one.
+DATA amxZero<>+0(SB)/4, $0
+GLOBL amxZero<>(SB), RODATA|NOPTR, $4
+
 // AMX instructions are written as bytes: the Go assembler does not know
 // them. The tiles live only within one call: Go may move the goroutine to
 // another thread between calls, and no Go code runs in between.
@@ -301,6 +443,12 @@ GLOBL amxMask<>(SB), RODATA|NOPTR, $40
 // 0-15 and 16 to mr-1) and four accumulators, so that consecutive
 // tdpbf16ps do not wait for each other.
 @kernel("amxTile2Asm", 2)
+
+// amxShiftAsm computes a block of up to 16 rows and 32 columns of a
+// shifted product (MulShifted); amxShift2Asm one of 17 to 32 rows.
+@shiftKernel("amxShiftAsm", 1)
+
+@shiftKernel("amxShift2Asm", 2)
 
 // func amxPackRowsAVX512(dst, src *float32, ld, nx, w, kc int)
 //
