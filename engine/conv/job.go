@@ -60,11 +60,12 @@ type job struct {
 	wg   winoGeom
 	u    []float32
 	// shift says the job runs shifted products (shifted.go) on the source
-	// of geometry sg: packed weights sa, tap offsets soffs, and the
-	// offsets of the source's channels for laying it out.
+	// of geometry sg: the weights tap by tap (wtap) and packed (sa), tap
+	// offsets soffs, and the offsets of the source's channels for laying
+	// it out.
 	shift    bool
 	sg       shiftGeom
-	sa       []float32
+	wtap, sa []float32
 	soffs    []int
 	chanOffs []int
 }

@@ -79,13 +79,16 @@ func (g shiftGeom) flatStride() int { return (g.ho*g.wp + 31) / 32 * 32 }
 
 // prepareShifted records the source geometry of a shifted convolution of
 // out channels and packs its weights: tap t's matrix has element (o, ci) at
-// w[o*rs+ci*kk+t].
+// weights[(o*c+ci)*kk+t].
 func (j *job) prepareShifted(c, h, w, pad, out int, weights []float32) {
 	k := j.g.K
 	kk := k * k
 	j.shift, j.sg = true, newShiftGeom(c, h, w, pad, k)
+	// Each tap's matrix as contiguous rows first, which pack fastest.
+	grow(&j.wtap, out*c*kk)
+	gemm.Transpose(j.wtap, out*c, weights, kk, out*c, kk)
 	grow(&j.sa, gemm.ShiftedASize(out, c, kk))
-	gemm.PackShiftedA(j.sa, weights, out, c, kk, c*kk, kk, 1)
+	gemm.PackShiftedA(j.sa, j.wtap, out, c, kk, c, 1, out*c)
 	grow(&j.soffs, kk)
 	for t := range kk {
 		j.soffs[t] = t/k*j.sg.wp + t%k

@@ -2,7 +2,11 @@
 
 package gemm
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/degradiff/degradiff/internal/kernel"
+)
 
 // The AMX path computes BF16 products on the tile unit of Intel CPUs with
 // AMX-BF16 (Sapphire Rapids and later): one tdpbf16ps does 16x16x32
@@ -40,6 +44,17 @@ func amxPackRowsAVX512(dst, src *float32, ld, nx, w, kc int)
 func amxPackRows(dst, src []float32, ld, nx, w, kc int) {
 	_, _ = dst[w*((kc+1)/2)-1], src[(nx-1)*ld+kc-1]
 	amxPackRowsAVX512(unsafe.SliceData(dst), unsafe.SliceData(src), ld, nx, w, kc)
+}
+
+// packPairRows packs the rows x < n of src (ld apart, k values each, k a
+// multiple of 32) as amxPackRows packs a panel of n rows, and reports
+// whether it could (AVX512_BF16 converts them).
+func packPairRows(dst, src []float32, ld, n, k int) bool {
+	if !kernel.BF16() {
+		return false
+	}
+	amxPackRows(dst, src, ld, n, n, k)
+	return true
 }
 
 // amxConfigs[mr][rem] is the tile configuration (ldtilecfg's 64 bytes) of

@@ -47,3 +47,6 @@ func amxPackRows(dst, src []float32, ld, nx, w, kc int) { panic("gemm: no AMX in
 
 // gatherPairs reports false: this build has no assembly for it.
 func gatherPairs(dst []float32, ldd int, src []float32, offs []int, cols int) bool { return false }
+
+// packPairRows reports false: this build has no assembly for it.
+func packPairRows(dst, src []float32, ld, n, k int) bool { return false }

@@ -43,7 +43,8 @@ func ShiftedASize(m, k, shifts int) int { return shifts * k / 2 * m }
 // PackShiftedA packs the shifts matrices A_t (m x k, element (i, p) of A_t
 // at a[i*rs+p*ps+t*ts]) into dst for a Shifted product: for each t and
 // each block of 32 values of the depth, the m rows of 16 bf16 pairs one
-// after another, as AMX tiles load them.
+// after another, as AMX tiles load them. Rows stored contiguously (ps 1)
+// pack fastest.
 func PackShiftedA(dst, a []float32, m, k, shifts, rs, ps, ts int) {
 	if m < 1 || k < 32 || k%32 != 0 || shifts < 1 {
 		panic(fmt.Sprintf("gemm.PackShiftedA: %d rows, depth %d (a multiple of 32 wanted), %d shifts", m, k, shifts))
@@ -54,8 +55,12 @@ func PackShiftedA(dst, a []float32, m, k, shifts, rs, ps, ts int) {
 	_ = a[(m-1)*rs+(k-1)*ps+(shifts-1)*ts]
 	chunks := k / 32
 	for t := range shifts {
+		dt := dst[t*chunks*m*16:][:chunks*m*16]
+		if ps == 1 && packPairRows(dt, a[t*ts:], rs, m, k) {
+			continue
+		}
 		for c := range chunks {
-			blk := dst[(t*chunks+c)*m*16:][:m*16]
+			blk := dt[c*m*16:][:m*16]
 			for i := range m {
 				for q := range 16 {
 					p := 32*c + 2*q
