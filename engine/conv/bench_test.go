@@ -140,7 +140,7 @@ func benchPass(b *testing.B, s Shape, pass int) {
 }
 
 // BenchmarkConvShifted runs W1, W2 and a single 512x512 image of 64
-// channels in BF16, forward and each backward pass, with the shifted
+// channels in BF16, forward and each backward pass (data, weight), with the shifted
 // products (shifted.go) on and off, where they run on AMX tiles.
 func BenchmarkConvShifted(b *testing.B) {
 	defer gemm.SetPrecision(gemm.BF16)()
@@ -164,6 +164,10 @@ func BenchmarkConvShifted(b *testing.B) {
 			b.Run(w.name+"/data/"+method, func(b *testing.B) {
 				defer SetShifted(on)()
 				benchPass(b, w.shape, 1)
+			})
+			b.Run(w.name+"/weight/"+method, func(b *testing.B) {
+				defer SetShifted(on)()
+				benchPass(b, w.shape, 2)
 			})
 		}
 	}

@@ -65,6 +65,7 @@ type job struct {
 	// it out.
 	shift    bool
 	sg       shiftGeom
+	gg       gradGeom
 	wtap, sa []float32
 	soffs    []int
 	chanOffs []int
@@ -102,7 +103,11 @@ func (j *job) prepare() {
 			j.prepareShifted(g.Cin, g.H, g.W, g.Pad, g.Cout, j.w)
 			return
 		}
-		j.setSource(g.Cin, g.H, g.W, g.Pad, g.Stride)
+		if j.op == opBackwardWeight && !j.wino && !g.plain() && shifted(g.Stride, g.Cin) {
+			j.prepareShiftedGrad()
+		} else {
+			j.setSource(g.Cin, g.H, g.W, g.Pad, g.Stride)
+		}
 		if j.op == opForward && !j.wino && !g.plain() && j.bias != nil {
 			k := g.ckk + 1
 			grow(&j.wb, g.Cout*k)
@@ -440,9 +445,16 @@ func (j *job) backwardWeight() {
 	for c := 1; c < chunks; c++ {
 		gemm.Axpy(1, j.partial[c*size:(c+1)*size], first)
 	}
-	if j.wino {
+	switch {
+	case j.wino:
 		addFilterGrad(first, g.Cout, g.Cin, j.out)
-	} else {
+	case j.shift:
+		// Tap-major sums into dw's layout (taps last), then added.
+		kk := g.K * g.K
+		grow(&j.wtap, size)
+		gemm.Transpose(j.wtap, kk, first, g.Cout*g.Cin, kk, g.Cout*g.Cin)
+		gemm.Axpy(1, j.wtap, j.out[:size])
+	default:
 		gemm.Axpy(1, first, j.out[:size])
 	}
 	if j.db != nil {
@@ -456,8 +468,9 @@ func (j *job) backwardWeight() {
 	}
 }
 
-// partialSize is the size of one group's weight gradient: Cout x Cin*K*K,
-// or with Winograd the 16 Cout x Cin matrices of the transformed filters'.
+// partialSize is the size of one group's weight gradient: Cout x Cin*K*K
+// (with shifted products K*K matrices Cout x Cin, tap by tap), or with
+// Winograd the 16 Cout x Cin matrices of the transformed filters'.
 func (j *job) partialSize() int {
 	if j.wino {
 		return 16 * j.g.Cout * j.g.Cin
@@ -494,6 +507,8 @@ func (j *job) weightChunk(ws *workspace, c int, serial bool) {
 			ws.a = gemm.Dense{Data: dy, Stride: g.how, XMajor: true}
 			if j.wino {
 				winoWeightGrad(ws, j.wg, x, dy, g.Cout, dw, beta, serial)
+			} else if j.shift {
+				j.shiftWeightImage(ws, x, dy, dw, beta, serial)
 			} else if g.plain() {
 				ws.b = gemm.Dense{Data: x, Stride: hw, XMajor: true}
 				mul(g.Cout, g.Cin, hw, 1, &ws.a, &ws.b, beta, dw, g.ckk)

@@ -183,3 +183,115 @@ func (l *shiftLoop) Run(lo, hi int) {
 		}
 	}
 }
+
+// The weight gradient of a shifted convolution is, tap by tap, a product
+// whose depth runs over the output pixels: dW_t = dY * X_t^T, where X_t is
+// the padded image shifted by the tap's offset. Both factors go to the
+// tiles in bf16 pairs along the pixels: dY's rows (pixels of the flattened
+// grid of row pitch wq, zero in the padding columns) paired by PairsOf,
+// and the image channel last, its rows of pixels paired (pe: pixels 2r and
+// 2r+1; po: 2r+1 and 2r+2, for taps at odd offsets). Each tap's product
+// then reads its factor straight from pe or po, from the row of its
+// offset.
+
+// gradGeom is the geometry of a shifted weight gradient.
+type gradGeom struct {
+	wq   int // row pitch: padded width rounded up to even
+	r    int // pixel pairs summed: the flattened output grid in blocks of 32
+	rx   int // pair rows of pe and po: r and the largest tap offset
+	npix int // pixels of the channel-last image
+}
+
+// prepareShiftedGrad records the geometry of a shifted weight gradient.
+func (j *job) prepareShiftedGrad() {
+	g := &j.g
+	j.shift = true
+	wp := g.W + 2*g.Pad
+	gg := gradGeom{wq: wp + wp%2}
+	gg.r = (g.ho*gg.wq + 31) / 32 * 16
+	most := (g.K-1)*gg.wq + g.K - 1
+	gg.rx = gg.r + most/2 + 1
+	gg.npix = 2*gg.rx + 2
+	j.gg = gg
+	grow(&j.soffs, g.K*g.K)
+	for t := range j.soffs {
+		j.soffs[t] = t/g.K*gg.wq + t%g.K
+	}
+	grow(&j.chanOffs, 2*gg.rx)
+	for i := range j.chanOffs {
+		j.chanOffs[i] = i * g.Cin
+	}
+}
+
+// shiftWeightImage sets (beta 0) or adds to (beta 1) the tap-major weight
+// gradient dw (K*K matrices Cout x Cin) the contribution of one image.
+func (j *job) shiftWeightImage(ws *workspace, x, dy, dw []float32, beta float32, serial bool) {
+	g, gg := &j.g, j.gg
+	growShared(&ws.flat, gg.npix*g.Cin, &most.flat)
+	growShared(&ws.pairs, 2*gg.rx*g.Cin+g.Cout*gg.r, &most.pairs)
+	xt := ws.flat[:gg.npix*g.Cin]
+	pe := ws.pairs[:gg.rx*g.Cin]
+	po := ws.pairs[gg.rx*g.Cin : 2*gg.rx*g.Cin]
+	dyp := ws.pairs[2*gg.rx*g.Cin:][:g.Cout*gg.r]
+
+	// The padded image, channel last: padding rows and columns zero.
+	row := gg.wq * g.Cin
+	clear(xt[:g.Pad*row])
+	for y := range g.H {
+		line := xt[(y+g.Pad)*row:][:row]
+		clear(line[:g.Pad*g.Cin])
+		clear(line[(g.Pad+g.W)*g.Cin:])
+		gemm.Transpose(line[g.Pad*g.Cin:], g.Cin, x[y*g.W:], g.H*g.W, g.Cin, g.W)
+	}
+	clear(xt[(g.Pad+g.H)*row:])
+	gemm.GatherRowsPairs(pe, g.Cin, xt, j.chanOffs, g.Cin)
+	gemm.GatherRowsPairs(po, g.Cin, xt[g.Cin:], j.chanOffs, g.Cin)
+
+	// dY on the flattened grid, in pairs along the pixels.
+	half := gg.wq / 2
+	for co := range g.Cout {
+		prow := dyp[co*gg.r:][:gg.r]
+		for oy := range g.ho {
+			seg := prow[oy*half:][:half]
+			pairsOfRow(seg, dy[(co*g.ho+oy)*g.wo:][:g.wo])
+		}
+		clear(prow[g.ho*half:])
+	}
+
+	loop := gradLoop{j: j, pe: pe, po: po, dyp: dyp, dw: dw, beta: beta}
+	kk := g.K * g.K
+	if serial {
+		loop.Run(0, kk)
+		return
+	}
+	parallel.Loop(kk, 1, loop)
+}
+
+// pairsOfRow pairs the wo values of an output row into the start of seg
+// and zeros the rest of it (the padding columns).
+func pairsOfRow(seg, row []float32) {
+	gemm.PairsOf(seg, row)
+	clear(seg[(len(row)+1)/2:])
+}
+
+// gradLoop computes the taps' products of a shifted weight gradient
+// (parallel.Body): each tap writes its own matrix.
+type gradLoop struct {
+	j           *job
+	pe, po, dyp []float32
+	dw          []float32
+	beta        float32
+}
+
+// Run implements parallel.Body: taps lo to hi-1.
+func (l *gradLoop) Run(lo, hi int) {
+	g, gg := &l.j.g, l.j.gg
+	for t := lo; t < hi; t++ {
+		off := l.j.soffs[t]
+		b := l.pe[off/2*g.Cin:]
+		if off%2 == 1 {
+			b = l.po[(off-1)/2*g.Cin:]
+		}
+		gemm.MulPairs(g.Cout, g.Cin, 2*gg.r, l.dyp, gg.r, b, g.Cin, l.beta, l.dw[t*g.Cout*g.Cin:], g.Cin)
+	}
+}

@@ -32,7 +32,7 @@ func toBF16(v []float32) []float32 {
 // TestShifted checks the shifted products (on AMX tiles here, or in Go
 // where forced elsewhere) against float64 sums of the bf16-rounded
 // factors, Forward with and without bias, BackwardData adding and
-// setting; that they are the method chosen; that their bits do not depend
+// setting, BackwardWeight; that they are the method chosen; that their bits do not depend
 // on GOMAXPROCS; and that they allocate nothing once warm.
 func TestShifted(t *testing.T) {
 	defer gemm.SetPrecision(gemm.BF16)()
@@ -55,6 +55,18 @@ func TestShifted(t *testing.T) {
 				Forward(s, x, w, b, y)
 				check(t, "shifted Forward", s, y, ry, y)
 			}
+		}
+		if s.Cin%32 == 0 {
+			if !chooses(opBackwardWeight, s, w, nil) {
+				t.Fatalf("%+v: BackwardWeight does not run shifted products", s)
+			}
+			_, _, rdw, _ := reference(s, xr, wr, bias, dyr, dx0, dw0, db0)
+			_, _, _, rdb := reference(s, x, w, bias, dy, dx0, dw0, db0) // db sums float32 dy
+			dw := append([]float32(nil), dw0...)
+			db := append([]float32(nil), db0...)
+			BackwardWeight(s, x, dy, dw, db)
+			check(t, "shifted BackwardWeight", s, dw, rdw, dw)
+			check(t, "shifted BackwardWeight db", s, db, rdb, db)
 		}
 		if s.Cout%32 == 0 {
 			if !chooses(opBackwardData, s, w, nil) {

@@ -135,3 +135,81 @@ func TestPackShiftedA(t *testing.T) {
 		}
 	}
 }
+
+// TestMulPairs checks MulPairs (on AMX tiles where this machine has them)
+// against float64 sums of the bf16 factors, with A's rows made by PairsOf
+// and B's by GatherRowsPairs, for row and column counts around the tiles'
+// 16 and 32 and beta 0, 1 and 0.5.
+func TestMulPairs(t *testing.T) {
+	defer SetPrecision(BF16)()
+	s := rng.New(1, "gemm", "mulpairs")
+	for _, m := range []int{3, 20, 45} {
+		for _, n := range []int{5, 32, 50} {
+			for _, k := range []int{32, 96} {
+				lda, ldb := k/2+3, (n+31)/32*32+5
+				araw := randSlice(s, m*k)
+				a := make([]float32, m*lda)
+				for i := range m {
+					PairsOf(a[i*lda:], araw[i*k:(i+1)*k])
+				}
+				braw := randSlice(s, k*n)
+				b := make([]float32, k/2*ldb)
+				offs := make([]int, k)
+				for p := range offs {
+					offs[p] = p * n
+				}
+				GatherRowsPairs(b, ldb, braw, offs, n)
+				for _, beta := range []float32{0, 1, 0.5} {
+					const ldc = 61
+					prior := randSlice(s, m*ldc)
+					c := append([]float32(nil), prior...)
+					MulPairs(m, n, k, a, lda, b, ldb, beta, c, ldc)
+					for i := range m {
+						for j := range ldc {
+							x := i*ldc + j
+							if j >= n {
+								if c[x] != prior[x] {
+									t.Fatalf("m=%d n=%d k=%d: (%d, %d) outside C was written", m, n, k, i, j)
+								}
+								continue
+							}
+							want := float64(beta) * float64(prior[x])
+							mag := math.Abs(want)
+							for p := range k {
+								v := float64(fromBF16(toBF16(araw[i*k+p]))) * float64(fromBF16(toBF16(braw[p*n+j])))
+								want += v
+								mag += math.Abs(v)
+							}
+							if d := math.Abs(float64(c[x]) - want); d > mag*float64(k)*0x1p-24+1e-30 {
+								t.Fatalf("m=%d n=%d k=%d beta=%v: (%d, %d) = %g, want %g", m, n, k, beta, i, j, c[x], want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPairsOf checks PairsOf against PackPair, odd lengths included.
+func TestPairsOf(t *testing.T) {
+	s := rng.New(1, "gemm", "pairsof")
+	for _, n := range []int{1, 2, 31, 32, 33, 70} {
+		src := randSlice(s, n)
+		dst := make([]float32, (n+1)/2+1)
+		dst[len(dst)-1] = 7
+		PairsOf(dst, src)
+		for i := range (n + 1) / 2 {
+			hi := float32(0)
+			if 2*i+1 < n {
+				hi = src[2*i+1]
+			}
+			if want := PackPair(src[2*i], hi); math.Float32bits(dst[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d: pair %d is %#x, want %#x", n, i, math.Float32bits(dst[i]), math.Float32bits(want))
+			}
+		}
+		if dst[len(dst)-1] != 7 {
+			t.Fatalf("n=%d: PairsOf wrote past its pairs", n)
+		}
+	}
+}
