@@ -7,17 +7,21 @@ import (
 
 // Stride-1 convolutions in the BF16 precision on AMX tiles run as shifted
 // products (gemm.Shifted): the source image is laid out once as bf16
-// pairs of channels, zero-padded, each channel pair a plane of flattened
-// padded rows; output pixel (oy, ox) is then column oy*wp + ox of the sum,
-// over the kernel taps, of the weights of the tap times the planes shifted
-// by the tap's offset ky*wp + kx. The tiles load the shifted planes
+// pairs of channels, zero-padded; output pixel (oy, ox) is then a column
+// of the sum, over the kernel taps, of the weights of the tap times the
+// layout shifted by the tap's offset. The tiles load the shifted pair rows
 // straight from the layout, so no im2col panel is packed, and the source
 // is converted to bf16 once rather than once per tap.
 //
 // Where the output rows are whole blocks of 32 pixels, each row's columns
-// go straight into the output. Otherwise the columns of the flattened
-// padded grid are computed in blocks of 32 (those in the padding columns
-// too, which are dropped) into a buffer, and its rows copied out.
+// go straight into the output, and the layout keeps each padded row's
+// channel pairs together (row yp, pair cp at (yp*c/2 + cp)*wp): the 16 pair
+// rows a tile loads then lie a row of pixels apart, a few pages in all,
+// rather than a whole plane apart (measured faster: fewer TLB misses).
+// Otherwise each channel pair is a plane of flattened padded rows, output
+// pixel (oy, ox) is column oy*wp + ox, and the columns of the flattened
+// grid are computed in blocks of 32 (those in the padding columns too,
+// which are dropped) into a buffer whose rows are then copied out.
 //
 // The sums round as the tile unit rounds them (differently from the
 // im2col product's blocks in the last bits); the bias is added in float32,
@@ -54,25 +58,30 @@ func shifted(stride, srcC int) bool {
 
 // shiftGeom is the geometry of a shifted convolution's source: c channels
 // of h x w, padded by pad on each side to hp x wp, under a k x k kernel
-// with ho x wo outputs; planes ldb pairs apart.
+// with ho x wo outputs.
 type shiftGeom struct {
 	c, h, w, pad, k int
 	hp, wp, ho, wo  int
-	ldb             int
 	flat            bool // output rows are not whole blocks of 32
+	// Padded row yp, channel pair cp, column x of the layout is at
+	// yp*rowStep + cp*pairStep + x.
+	rowStep, pairStep int
 }
 
 func newShiftGeom(c, h, w, pad, k int) shiftGeom {
 	g := shiftGeom{c: c, h: h, w: w, pad: pad, k: k, hp: h + 2*pad, wp: w + 2*pad}
 	g.ho, g.wo = g.hp-k+1, g.wp-k+1
-	g.ldb = g.hp * g.wp
 	g.flat = g.wo%32 != 0
+	g.rowStep, g.pairStep = c/2*g.wp, g.wp
+	if g.flat {
+		g.rowStep, g.pairStep = g.wp, g.hp*g.wp
+	}
 	return g
 }
 
-// size is the length of the laid-out source: the planes, then the columns
-// that the last blocks of 32 read past the last plane (zeros).
-func (g shiftGeom) size() int { return g.c/2*g.ldb + (g.k-1)*(g.wp+1) + 64 }
+// size is the length of the laid-out source: the image, then the columns
+// that the last blocks of 32 read past its end (zeros).
+func (g shiftGeom) size() int { return g.c/2*g.hp*g.wp + (g.k-1)*(g.wp+1) + 64 }
 
 // flatStride is the row length of the buffer of flat outputs.
 func (g shiftGeom) flatStride() int { return (g.ho*g.wp + 31) / 32 * 32 }
@@ -91,7 +100,7 @@ func (j *job) prepareShifted(c, h, w, pad, out int, weights []float32) {
 	gemm.PackShiftedA(j.sa, j.wtap, out, c, kk, c, 1, out*c)
 	grow(&j.soffs, kk)
 	for t := range kk {
-		j.soffs[t] = t/k*j.sg.wp + t%k
+		j.soffs[t] = t/k*j.sg.rowStep + t%k
 	}
 	grow(&j.chanOffs, c)
 	for ci := range j.chanOffs {
@@ -104,7 +113,7 @@ func (j *job) prepareShifted(c, h, w, pad, out int, weights []float32) {
 func (j *job) shiftImage(ws *workspace, src []float32, out int, bias, dst []float32, beta float32, serial bool) {
 	g := j.sg
 	growShared(&ws.pairs, g.size(), &most.pairs)
-	ws.sh = gemm.Shifted{M: out, K: g.c, A: j.sa, Offs: j.soffs, B: ws.pairs, LDB: g.ldb, Bias: bias}
+	ws.sh = gemm.Shifted{M: out, K: g.c, A: j.sa, Offs: j.soffs, B: ws.pairs, LDB: g.pairStep, Bias: bias}
 	loop := shiftLoop{j: j, ws: ws, src: src, dst: dst, beta: beta}
 	run := func(op, n int) {
 		loop.op = op
@@ -114,7 +123,7 @@ func (j *job) shiftImage(ws *workspace, src []float32, out int, bias, dst []floa
 		}
 		parallel.Loop(n, 1, loop)
 	}
-	clear(ws.pairs[g.c/2*g.ldb : g.size()])
+	clear(ws.pairs[g.c/2*g.hp*g.wp : g.size()])
 	run(shiftLayout, g.hp)
 	if !g.flat {
 		run(shiftRows, g.ho)
@@ -153,7 +162,7 @@ func (l *shiftLoop) Run(lo, hi int) {
 		case shiftLayout: // u: padded row
 			y := u - g.pad
 			for cp := range g.c / 2 {
-				row := ws.pairs[cp*g.ldb+u*g.wp:][:g.wp]
+				row := ws.pairs[u*g.rowStep+cp*g.pairStep:][:g.wp]
 				if y < 0 || y >= g.h {
 					clear(row)
 					continue
@@ -162,10 +171,10 @@ func (l *shiftLoop) Run(lo, hi int) {
 				clear(row[g.pad+g.w:])
 			}
 			if y >= 0 && y < g.h {
-				gemm.GatherRowsPairs(ws.pairs[u*g.wp+g.pad:], g.ldb, l.src[y*g.w:], l.j.chanOffs, g.w)
+				gemm.GatherRowsPairs(ws.pairs[u*g.rowStep+g.pad:], g.pairStep, l.src[y*g.w:], l.j.chanOffs, g.w)
 			}
 		case shiftRows: // u: output row
-			sh.Mul(l.dst[u*g.wo:], g.ho*g.wo, u*g.wp, g.wo, l.beta)
+			sh.Mul(l.dst[u*g.wo:], g.ho*g.wo, u*g.rowStep, g.wo, l.beta)
 		case shiftBlocks: // u: block of 32 flattened columns
 			ld := g.flatStride()
 			sh.Mul(ws.flat[32*u:], ld, 32*u, 32, 0)
@@ -187,12 +196,12 @@ func (l *shiftLoop) Run(lo, hi int) {
 // The weight gradient of a shifted convolution is, tap by tap, a product
 // whose depth runs over the output pixels: dW_t = dY * X_t^T, where X_t is
 // the padded image shifted by the tap's offset. Both factors go to the
-// tiles in bf16 pairs along the pixels: dY's rows (pixels of the flattened
-// grid of row pitch wq, zero in the padding columns) paired by PairsOf,
-// and the image channel last, its rows of pixels paired (pe: pixels 2r and
-// 2r+1; po: 2r+1 and 2r+2, for taps at odd offsets). Each tap's product
-// then reads its factor straight from pe or po, from the row of its
-// offset.
+// tiles in bf16 pairs along the pixels: dY on the flattened grid of row
+// pitch wq (zero in the padding columns), packed as tiles load it
+// (gemm.PackShiftedA), and the image channel last with its rows of pixels
+// paired (pe: pixels 2r and 2r+1; po: 2r+1 and 2r+2, for taps at odd
+// offsets). Each tap's product, a gemm.Shifted of one shift, reads its
+// factor straight from pe or po at the row of its offset.
 
 // gradGeom is the geometry of a shifted weight gradient.
 type gradGeom struct {
@@ -213,9 +222,10 @@ func (j *job) prepareShiftedGrad() {
 	gg.rx = gg.r + most/2 + 1
 	gg.npix = 2*gg.rx + 2
 	j.gg = gg
+	// soffs[t] is tap t's first element in pe or po.
 	grow(&j.soffs, g.K*g.K)
 	for t := range j.soffs {
-		j.soffs[t] = t/g.K*gg.wq + t%g.K
+		j.soffs[t] = (t/g.K*gg.wq + t%g.K) / 2 * g.Cin
 	}
 	grow(&j.chanOffs, 2*gg.rx)
 	for i := range j.chanOffs {
@@ -227,9 +237,11 @@ func (j *job) prepareShiftedGrad() {
 // gradient dw (K*K matrices Cout x Cin) the contribution of one image.
 func (j *job) shiftWeightImage(ws *workspace, x, dy, dw []float32, beta float32, serial bool) {
 	g, gg := &j.g, j.gg
-	growShared(&ws.flat, gg.npix*g.Cin, &most.flat)
+	lq := 2 * gg.r
+	growShared(&ws.flat, gg.npix*g.Cin+g.Cout*lq, &most.flat)
 	growShared(&ws.pairs, 2*gg.rx*g.Cin+g.Cout*gg.r, &most.pairs)
 	xt := ws.flat[:gg.npix*g.Cin]
+	grid := ws.flat[gg.npix*g.Cin:][:g.Cout*lq]
 	pe := ws.pairs[:gg.rx*g.Cin]
 	po := ws.pairs[gg.rx*g.Cin : 2*gg.rx*g.Cin]
 	dyp := ws.pairs[2*gg.rx*g.Cin:][:g.Cout*gg.r]
@@ -247,16 +259,17 @@ func (j *job) shiftWeightImage(ws *workspace, x, dy, dw []float32, beta float32,
 	gemm.GatherRowsPairs(pe, g.Cin, xt, j.chanOffs, g.Cin)
 	gemm.GatherRowsPairs(po, g.Cin, xt[g.Cin:], j.chanOffs, g.Cin)
 
-	// dY on the flattened grid, in pairs along the pixels.
-	half := gg.wq / 2
+	// dY on the flattened grid, then packed in pairs along the pixels.
 	for co := range g.Cout {
-		prow := dyp[co*gg.r:][:gg.r]
+		gr := grid[co*lq:][:lq]
 		for oy := range g.ho {
-			seg := prow[oy*half:][:half]
-			pairsOfRow(seg, dy[(co*g.ho+oy)*g.wo:][:g.wo])
+			seg := gr[oy*gg.wq:][:gg.wq]
+			copy(seg, dy[(co*g.ho+oy)*g.wo:][:g.wo])
+			clear(seg[g.wo:])
 		}
-		clear(prow[g.ho*half:])
+		clear(gr[g.ho*gg.wq:])
 	}
+	gemm.PackShiftedA(dyp, grid, g.Cout, lq, 1, lq, 1, 0)
 
 	loop := gradLoop{j: j, pe: pe, po: po, dyp: dyp, dw: dw, beta: beta}
 	kk := g.K * g.K
@@ -265,13 +278,6 @@ func (j *job) shiftWeightImage(ws *workspace, x, dy, dw []float32, beta float32,
 		return
 	}
 	parallel.Loop(kk, 1, loop)
-}
-
-// pairsOfRow pairs the wo values of an output row into the start of seg
-// and zeros the rest of it (the padding columns).
-func pairsOfRow(seg, row []float32) {
-	gemm.PairsOf(seg, row)
-	clear(seg[(len(row)+1)/2:])
 }
 
 // gradLoop computes the taps' products of a shifted weight gradient
@@ -287,11 +293,11 @@ type gradLoop struct {
 func (l *gradLoop) Run(lo, hi int) {
 	g, gg := &l.j.g, l.j.gg
 	for t := lo; t < hi; t++ {
-		off := l.j.soffs[t]
-		b := l.pe[off/2*g.Cin:]
-		if off%2 == 1 {
-			b = l.po[(off-1)/2*g.Cin:]
+		b := l.pe
+		if k := g.K; (t/k*gg.wq+t%k)%2 == 1 {
+			b = l.po
 		}
-		gemm.MulPairs(g.Cout, g.Cin, 2*gg.r, l.dyp, gg.r, b, g.Cin, l.beta, l.dw[t*g.Cout*g.Cin:], g.Cin)
+		sh := gemm.Shifted{M: g.Cout, K: 2 * gg.r, A: l.dyp, Offs: l.j.soffs[t : t+1], B: b, LDB: g.Cin}
+		sh.Mul(l.dw[t*g.Cout*g.Cin:], g.Cin, 0, g.Cin, l.beta)
 	}
 }

@@ -131,43 +131,22 @@ var amxPath = &path{
 
 // amxShiftAsm computes columns [0, ncols) of rows [0, mr) of a block of a
 // Shifted product, mr <= 16: a and b are at the block's first row and
-// column, A's rows aLd bytes apart; offs are in elements, the strides in
-// bytes; cfg is amxConfigs[mr][0].
+// column; offs are in elements, the strides in bytes; cfg is
+// amxConfigs[mr][0].
 //
 //go:noescape
-func amxShiftAsm(cfg *[64]byte, a, b *float32, aStep, aLd int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
+func amxShiftAsm(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
 
 // amxShift2Asm is amxShiftAsm for 17 to 32 rows.
 //
 //go:noescape
-func amxShift2Asm(cfg *[64]byte, a, b *float32, aStep, aLd int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
+func amxShift2Asm(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
 
-func init() { shiftedTile, pairTile = mulShiftedAMX, mulPairsAMX }
-
-// pairOffsets is the one shift of a MulPairs product.
-var pairOffsets = []int{0}
-
-// mulPairsAMX is MulPairs on AMX tiles (its arguments checked): a Shifted
-// product of one shift whose A rows are stored lda pairs apart.
-func mulPairsAMX(m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	for j := 0; j < n; j += 32 {
-		cols := min(32, n-j)
-		for i := 0; i < m; i += 32 {
-			mr := min(32, m-i)
-			tile := amxShiftAsm
-			if mr > 16 {
-				tile = amxShift2Asm
-			}
-			tile(&amxConfigs[mr][0], &a[i*lda], &b[j], 64, 4*lda, unsafe.SliceData(pairOffsets),
-				1, k/32, 64*ldb, 4*ldb, &c[i*ldc+j], ldc, mr, cols, nil, beta)
-		}
-	}
-}
-
-// mulShiftedAMX is Shifted.Mul on AMX tiles (its arguments checked): blocks
-// of 32 columns, each under every block of up to 32 rows in turn, so that
-// the block's columns of B stay in cache.
-func mulShiftedAMX(s *Shifted, c []float32, ldc, q0, n int, beta float32) {
+// mulShiftedTiles is Shifted.Mul on AMX tiles (its arguments checked):
+// blocks of 32 columns, each under every block of up to 32 rows in turn,
+// so that the block's columns of B stay in cache. It reports true: this
+// build has the tiles.
+func mulShiftedTiles(s *Shifted, c []float32, ldc, q0, n int, beta float32) bool {
 	chunks := s.K / 32
 	ldb := 4 * s.LDB
 	for j := 0; j < n; j += 32 {
@@ -182,8 +161,9 @@ func mulShiftedAMX(s *Shifted, c []float32, ldc, q0, n int, beta float32) {
 			if s.Bias != nil {
 				bias = &s.Bias[i]
 			}
-			tile(&amxConfigs[mr][0], &s.A[i*16], &s.B[q0+j], 64*s.M, 64, unsafe.SliceData(s.Offs),
+			tile(&amxConfigs[mr][0], &s.A[i*16], &s.B[q0+j], 64*s.M, unsafe.SliceData(s.Offs),
 				len(s.Offs), chunks, 16*ldb, ldb, &c[i*ldc+j], ldc, mr, cols, bias, beta)
 		}
 	}
+	return true
 }

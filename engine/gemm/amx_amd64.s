@@ -247,8 +247,8 @@ rows2:
 
 // amxShiftAsm computes a block of up to 16 rows and 32 columns of a
 // shifted product (MulShifted); amxShift2Asm one of 17 to 32 rows.
-// func amxShiftAsm(cfg *[64]byte, a, b *float32, aStep, aLd int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
-TEXT ·amxShiftAsm(SB), $2048-124
+// func amxShiftAsm(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
+TEXT ·amxShiftAsm(SB), $2048-116
 	MOVQ cfg+0(FP), AX
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // ldtilecfg [AX]
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC0 // tilezero tmm0
@@ -256,17 +256,17 @@ TEXT ·amxShiftAsm(SB), $2048-124
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), R14
 	MOVQ aStep+24(FP), R13
-	MOVQ offs+40(FP), R15
-	MOVQ shifts+48(FP), BX
-	MOVQ bChunk+64(FP), DX
-	MOVQ ldb+72(FP), R10 // B's pair-row stride in bytes
-	MOVQ aLd+32(FP), R9 // A's row stride
+	MOVQ offs+32(FP), R15
+	MOVQ shifts+40(FP), BX
+	MOVQ bChunk+56(FP), DX
+	MOVQ ldb+64(FP), R10 // B's pair-row stride in bytes
+	MOVQ $64, R9 // A's row stride
 shifts1:
 	MOVQ (R15), DI
 	SHLQ $2, DI
 	ADDQ R14, DI // B at this shift
 	ADDQ $8, R15
-	MOVQ chunks+56(FP), CX
+	MOVQ chunks+48(FP), CX
 chunks1:
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x14; BYTE $0x0E // tileloadd tmm2, [SI+R9*1]
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x1C; BYTE $0x17 // tileloadd tmm3, [DI+R10*1]
@@ -286,12 +286,12 @@ chunks1:
 	LEAQ 64(R8), R11
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x0C; BYTE $0x23 // tilestored [R11+R12*1], tmm1
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0xC0 // tilerelease
-	MOVQ c+80(FP), DI
-	MOVQ ldc+88(FP), DX
+	MOVQ c+72(FP), DI
+	MOVQ ldc+80(FP), DX
 	SHLQ $2, DX
-	MOVQ mr+96(FP), BX
+	MOVQ mr+88(FP), BX
 	LEAQ amxMask<>(SB), R11
-	MOVQ ncols+104(FP), AX
+	MOVQ ncols+96(FP), AX
 	MOVQ AX, CX
 	CMPQ CX, $16
 	JLE firsts1
@@ -302,14 +302,14 @@ firsts1:
 	SUBQ CX, AX
 	MOVWLZX (R11)(AX*2), R12
 	KMOVW R12, K2
-	MOVQ bias+112(FP), SI
+	MOVQ bias+104(FP), SI
 	MOVQ $4, R13
 	TESTQ SI, SI
 	JNZ biass1
 	LEAQ amxZero<>(SB), SI
 	XORQ R13, R13
 biass1:
-	MOVL beta+120(FP), AX
+	MOVL beta+112(FP), AX
 	SHLL $1, AX
 	JNZ scaleds1
 rowss10:
@@ -326,7 +326,7 @@ rowss10:
 	VZEROUPPER
 	RET
 scaleds1:
-	VBROADCASTSS beta+120(FP), Z3
+	VBROADCASTSS beta+112(FP), Z3
 rowss1:
 	VBROADCASTSS (SI), Z2
 	VMOVUPS.Z (DI), K1, Z4
@@ -345,8 +345,8 @@ rowss1:
 	VZEROUPPER
 	RET
 
-// func amxShift2Asm(cfg *[64]byte, a, b *float32, aStep, aLd int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
-TEXT ·amxShift2Asm(SB), $4096-124
+// func amxShift2Asm(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
+TEXT ·amxShift2Asm(SB), $4096-116
 	MOVQ cfg+0(FP), AX
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // ldtilecfg [AX]
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $0xC0 // tilezero tmm0
@@ -356,22 +356,20 @@ TEXT ·amxShift2Asm(SB), $4096-124
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), R14
 	MOVQ aStep+24(FP), R13
-	MOVQ offs+40(FP), R15
-	MOVQ shifts+48(FP), BX
-	MOVQ bChunk+64(FP), DX
-	MOVQ ldb+72(FP), R10 // B's pair-row stride in bytes
-	MOVQ aLd+32(FP), R9 // A's row stride
-	MOVQ R9, R12
-	SHLQ $4, R12 // A's rows 16 and on
+	MOVQ offs+32(FP), R15
+	MOVQ shifts+40(FP), BX
+	MOVQ bChunk+56(FP), DX
+	MOVQ ldb+64(FP), R10 // B's pair-row stride in bytes
+	MOVQ $64, R9 // A's row stride
 shifts2:
 	MOVQ (R15), DI
 	SHLQ $2, DI
 	ADDQ R14, DI // B at this shift
 	ADDQ $8, R15
-	MOVQ chunks+56(FP), CX
+	MOVQ chunks+48(FP), CX
 chunks2:
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x24; BYTE $0x0E // tileloadd tmm4, [SI+R9*1]
-	LEAQ (SI)(R12*1), R11
+	LEAQ 1024(SI), R11 // A's rows 16 and on
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7B; BYTE $0x4B; BYTE $0x2C; BYTE $0x0B // tileloadd tmm5, [R11+R9*1]
 	BYTE $0xC4; BYTE $0xA2; BYTE $0x7B; BYTE $0x4B; BYTE $0x34; BYTE $0x17 // tileloadd tmm6, [DI+R10*1]
 	LEAQ 64(DI), R11
@@ -396,12 +394,12 @@ chunks2:
 	LEAQ 2112(R8), R11
 	BYTE $0xC4; BYTE $0x82; BYTE $0x7A; BYTE $0x4B; BYTE $0x1C; BYTE $0x23 // tilestored [R11+R12*1], tmm3
 	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0xC0 // tilerelease
-	MOVQ c+80(FP), DI
-	MOVQ ldc+88(FP), DX
+	MOVQ c+72(FP), DI
+	MOVQ ldc+80(FP), DX
 	SHLQ $2, DX
-	MOVQ mr+96(FP), BX
+	MOVQ mr+88(FP), BX
 	LEAQ amxMask<>(SB), R11
-	MOVQ ncols+104(FP), AX
+	MOVQ ncols+96(FP), AX
 	MOVQ AX, CX
 	CMPQ CX, $16
 	JLE firsts2
@@ -412,14 +410,14 @@ firsts2:
 	SUBQ CX, AX
 	MOVWLZX (R11)(AX*2), R12
 	KMOVW R12, K2
-	MOVQ bias+112(FP), SI
+	MOVQ bias+104(FP), SI
 	MOVQ $4, R13
 	TESTQ SI, SI
 	JNZ biass2
 	LEAQ amxZero<>(SB), SI
 	XORQ R13, R13
 biass2:
-	MOVL beta+120(FP), AX
+	MOVL beta+112(FP), AX
 	SHLL $1, AX
 	JNZ scaleds2
 rowss20:
@@ -436,7 +434,7 @@ rowss20:
 	VZEROUPPER
 	RET
 scaleds2:
-	VBROADCASTSS beta+120(FP), Z3
+	VBROADCASTSS beta+112(FP), Z3
 rowss2:
 	VBROADCASTSS (SI), Z2
 	VMOVUPS.Z (DI), K1, Z4

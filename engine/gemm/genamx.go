@@ -231,12 +231,12 @@ func kernel(name string, aTiles int) string {
 // MulShifted documents; a nil bias adds zero.
 func shiftEpilogue(sfx string) string {
 	return strings.NewReplacer("SFX", sfx, "TILERELEASE", tilerelease()).Replace(`TILERELEASE
-	MOVQ c+80(FP), DI
-	MOVQ ldc+88(FP), DX
+	MOVQ c+72(FP), DI
+	MOVQ ldc+80(FP), DX
 	SHLQ $2, DX
-	MOVQ mr+96(FP), BX
+	MOVQ mr+88(FP), BX
 	LEAQ amxMask<>(SB), R11
-	MOVQ ncols+104(FP), AX
+	MOVQ ncols+96(FP), AX
 	MOVQ AX, CX
 	CMPQ CX, $16
 	JLE firstSFX
@@ -247,14 +247,14 @@ firstSFX:
 	SUBQ CX, AX
 	MOVWLZX (R11)(AX*2), R12
 	KMOVW R12, K2
-	MOVQ bias+112(FP), SI
+	MOVQ bias+104(FP), SI
 	MOVQ $4, R13
 	TESTQ SI, SI
 	JNZ biasSFX
 	LEAQ amxZero<>(SB), SI
 	XORQ R13, R13
 biasSFX:
-	MOVL beta+120(FP), AX
+	MOVL beta+112(FP), AX
 	SHLL $1, AX
 	JNZ scaledSFX
 rowsSFX0:
@@ -271,7 +271,7 @@ rowsSFX0:
 	VZEROUPPER
 	RET
 scaledSFX:
-	VBROADCASTSS beta+120(FP), Z3
+	VBROADCASTSS beta+112(FP), Z3
 rowsSFX:
 	VBROADCASTSS (SI), Z2
 	VMOVUPS.Z (DI), K1, Z4
@@ -293,10 +293,9 @@ rowsSFX:
 
 // shiftKernel returns the shifted-product kernel name with aTiles A tiles
 // (the tiles numbered as kernel's): for each shift t (offs[t] columns of B)
-// and each block of 16 pairs of the depth, a block of A (rows aLd bytes
-// apart, the next block aStep bytes on) times B's 16 pair rows at the
-// shifted columns, all in the accumulators, so every output is one sum
-// over the whole depth.
+// and each block of 16 pairs of the depth, a block of the packed A (the
+// next aStep bytes on) times B's 16 pair rows at the shifted columns, all
+// in the accumulators, so every output is one sum over the whole depth.
 func shiftKernel(name string, aTiles int) string {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -310,36 +309,32 @@ func shiftKernel(name string, aTiles int) string {
 		}
 	}
 	sfx := "s" + strconv.Itoa(aTiles)
-	line("// func %s(cfg *[64]byte, a, b *float32, aStep, aLd int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)", name)
-	line("TEXT ·%s(SB), $%d-124", name, 2048*aTiles)
+	line("// func %s(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)", name)
+	line("TEXT ·%s(SB), $%d-116", name, 2048*aTiles)
 	line("\tMOVQ cfg+0(FP), AX")
 	line("%s", ldtilecfg("AX"))
 	forC(func(t, _ int) { line("%s", tilezero(t)) })
 	line("\tMOVQ a+8(FP), SI")
 	line("\tMOVQ b+16(FP), R14")
 	line("\tMOVQ aStep+24(FP), R13")
-	line("\tMOVQ offs+40(FP), R15")
-	line("\tMOVQ shifts+48(FP), BX")
-	line("\tMOVQ bChunk+64(FP), DX")
-	line("\tMOVQ ldb+72(FP), R10 // B's pair-row stride in bytes")
-	line("\tMOVQ aLd+32(FP), R9 // A's row stride")
-	if aTiles > 1 {
-		line("\tMOVQ R9, R12")
-		line("\tSHLQ $4, R12 // A's rows 16 and on")
-	}
+	line("\tMOVQ offs+32(FP), R15")
+	line("\tMOVQ shifts+40(FP), BX")
+	line("\tMOVQ bChunk+56(FP), DX")
+	line("\tMOVQ ldb+64(FP), R10 // B's pair-row stride in bytes")
+	line("\tMOVQ $64, R9 // A's row stride")
 	line("shift%s:", sfx)
 	line("\tMOVQ (R15), DI")
 	line("\tSHLQ $2, DI")
 	line("\tADDQ R14, DI // B at this shift")
 	line("\tADDQ $8, R15")
-	line("\tMOVQ chunks+56(FP), CX")
+	line("\tMOVQ chunks+48(FP), CX")
 	line("chunk%s:", sfx)
 	for a := range aTiles {
 		if a == 0 {
 			line("%s", tileloadd(aTile(a), "SI", "R9"))
 			continue
 		}
-		line("\tLEAQ (SI)(R12*1), R11")
+		line("\tLEAQ 1024(SI), R11 // A's rows 16 and on")
 		line("%s", tileloadd(aTile(a), "R11", "R9"))
 	}
 	line("%s", tileloadd(bTile(0), "DI", "R10"))

@@ -50,3 +50,6 @@ func gatherPairs(dst []float32, ldd int, src []float32, offs []int, cols int) bo
 
 // packPairRows reports false: this build has no assembly for it.
 func packPairRows(dst, src []float32, ld, n, k int) bool { return false }
+
+// mulShiftedTiles reports false: this build has no tile kernels.
+func mulShiftedTiles(s *Shifted, c []float32, ldc, q0, n int, beta float32) bool { return false }

@@ -79,8 +79,7 @@ func PackShiftedA(dst, a []float32, m, k, shifts, rs, ps, ts int) {
 // q0 + 32*ceil(n/32) - 1 + max(Offs) in the last pair row.
 func (s *Shifted) Mul(c []float32, ldc, q0, n int, beta float32) {
 	s.check(c, ldc, q0, n)
-	if shiftedTile != nil && ShiftedTiles() {
-		shiftedTile(s, c, ldc, q0, n, beta)
+	if ShiftedTiles() && mulShiftedTiles(s, c, ldc, q0, n, beta) {
 		return
 	}
 	s.mulGo(c, ldc, q0, n, beta)
@@ -111,9 +110,6 @@ func (s *Shifted) check(c []float32, ldc, q0, n int) {
 	}
 }
 
-// shiftedTile runs Mul on AMX tiles where this build has them.
-var shiftedTile func(s *Shifted, c []float32, ldc, q0, n int, beta float32)
-
 // mulGo is Mul in Go: vdpbf16ps's arithmetic (dotPairBF16), shift by
 // shift, pair by pair.
 func (s *Shifted) mulGo(c []float32, ldc, q0, n int, beta float32) {
@@ -138,62 +134,5 @@ func (s *Shifted) mulGo(c []float32, ldc, q0, n int, beta float32) {
 			}
 			row[j] = acc
 		}
-	}
-}
-
-// MulPairs sets C = A*B + beta*C (c's rows ldc apart; beta 0 leaves c
-// unread) in the BF16 precision, for factors already in bf16 pairs: A (m x
-// k) as rows of k/2 pairs of consecutive values, lda apart (PairsOf makes
-// them); B (k x n) as pair rows of n columns, ldb apart (rows 2r and 2r+1
-// paired, as GatherRowsPairs makes them). k is a multiple of 32; every
-// output is one sum over the whole depth. B is read in whole blocks of 32
-// columns: its pair rows hold ceil(n/32)*32 columns, those past n feeding
-// only outputs that are dropped.
-func MulPairs(m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m < 1 || n < 1 || k < 32 || k%32 != 0 || lda < k/2 || ldb < n || ldc < n {
-		panic(fmt.Sprintf("gemm.MulPairs: %dx%dx%d, lda %d, ldb %d, ldc %d", m, n, k, lda, ldb, ldc))
-	}
-	if len(a) < (m-1)*lda+k/2 || len(b) < (k/2-1)*ldb+(n+31)/32*32 || len(c) < (m-1)*ldc+n {
-		panic(fmt.Sprintf("gemm.MulPairs: %dx%dx%d with %d, %d and %d elements", m, n, k, len(a), len(b), len(c)))
-	}
-	if pairTile != nil && ShiftedTiles() {
-		pairTile(m, n, k, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	for i := range m {
-		row := c[i*ldc:][:n]
-		for j := range row {
-			var acc float32
-			for q, av := range a[i*lda:][:k/2] {
-				acc = dotPairBF16(acc, av, b[q*ldb+j])
-			}
-			if beta != 0 {
-				acc = float32(math.FMA(float64(beta), float64(row[j]), float64(acc)))
-			}
-			row[j] = acc
-		}
-	}
-}
-
-// pairTile runs MulPairs on AMX tiles where this build has them.
-var pairTile func(m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
-
-// PairsOf sets dst[i] = PackPair(src[2i], src[2i+1]) for i <
-// ceil(len(src)/2), the last high value 0 when len(src) is odd: a row of
-// values as MulPairs's A takes it.
-func PairsOf(dst, src []float32) {
-	n := (len(src) + 1) / 2
-	if len(dst) < n {
-		panic(fmt.Sprintf("gemm.PairsOf: %d values into %d pairs", len(src), len(dst)))
-	}
-	if n == 0 || packPairRows(dst, src, len(src), 1, len(src)) {
-		return
-	}
-	for i := range n {
-		hi := float32(0)
-		if 2*i+1 < len(src) {
-			hi = src[2*i+1]
-		}
-		dst[i] = PackPair(src[2*i], hi)
 	}
 }
