@@ -17,6 +17,12 @@
 // times fewer multiply-adds, in 16 products per image, where measurement
 // showed it faster.
 //
+// In the BF16 precision on AMX tiles, stride-1 convolutions whose source
+// has whole blocks of 32 channels run as shifted products instead
+// (shifted.go): the tiles load the bf16 image at each kernel tap's offset,
+// so neither im2col panels nor their transposes are packed, for the
+// forward pass and both gradients.
+//
 // Images are spread over the cores (a single image has its products split
 // over them instead). The weight and bias gradients are summed per group of
 // images, the groups fixed by the batch size alone, and the groups added in

@@ -103,7 +103,9 @@ func (j *job) prepare() {
 			j.prepareShifted(g.Cin, g.H, g.W, g.Pad, g.Cout, j.w)
 			return
 		}
-		if j.op == opBackwardWeight && !j.wino && !g.plain() && shifted(g.Stride, g.Cin) {
+		// A single image's weight gradient stays with im2col, whose
+		// products split over the cores better (BenchmarkConvShifted/512).
+		if j.op == opBackwardWeight && !j.wino && !g.plain() && g.N >= 2 && shifted(g.Stride, g.Cin) {
 			j.prepareShiftedGrad()
 		} else {
 			j.setSource(g.Cin, g.H, g.W, g.Pad, g.Stride)

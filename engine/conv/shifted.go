@@ -246,18 +246,14 @@ func (j *job) shiftWeightImage(ws *workspace, x, dy, dw []float32, beta float32,
 	po := ws.pairs[gg.rx*g.Cin : 2*gg.rx*g.Cin]
 	dyp := ws.pairs[2*gg.rx*g.Cin:][:g.Cout*gg.r]
 
-	// The padded image, channel last: padding rows and columns zero.
+	// The padded image, channel last (padding rows and columns zero), and
+	// its pixels paired.
+	loop := gradLoop{j: j, x: x, xt: xt, pe: pe, po: po, dyp: dyp, dw: dw}
 	row := gg.wq * g.Cin
 	clear(xt[:g.Pad*row])
-	for y := range g.H {
-		line := xt[(y+g.Pad)*row:][:row]
-		clear(line[:g.Pad*g.Cin])
-		clear(line[(g.Pad+g.W)*g.Cin:])
-		gemm.Transpose(line[g.Pad*g.Cin:], g.Cin, x[y*g.W:], g.H*g.W, g.Cin, g.W)
-	}
 	clear(xt[(g.Pad+g.H)*row:])
-	gemm.GatherRowsPairs(pe, g.Cin, xt, j.chanOffs, g.Cin)
-	gemm.GatherRowsPairs(po, g.Cin, xt[g.Cin:], j.chanOffs, g.Cin)
+	loop.run(gradTranspose, g.H, serial)
+	loop.run(gradPair, (gg.rx+gradRows-1)/gradRows, serial)
 
 	// dY on the flattened grid, then packed in pairs along the pixels.
 	for co := range g.Cout {
@@ -271,33 +267,79 @@ func (j *job) shiftWeightImage(ws *workspace, x, dy, dw []float32, beta float32,
 	}
 	gemm.PackShiftedA(dyp, grid, g.Cout, lq, 1, lq, 1, 0)
 
-	loop := gradLoop{j: j, pe: pe, po: po, dyp: dyp, dw: dw, beta: beta}
-	kk := g.K * g.K
-	if serial {
-		loop.Run(0, kk)
-		return
+	// The taps' products over the pixels in passes of gradPairs pairs, each
+	// pass's factors shared by every tap while they are in cache; the
+	// passes add up in order.
+	for k0 := 0; k0 < gg.r; k0 += gradPairs {
+		loop.k0, loop.kc, loop.beta = k0, min(gradPairs, gg.r-k0), beta
+		if k0 > 0 {
+			loop.beta = 1
+		}
+		loop.run(gradTaps, g.K*g.K, serial)
 	}
-	parallel.Loop(kk, 1, loop)
 }
 
-// gradLoop computes the taps' products of a shifted weight gradient
-// (parallel.Body): each tap writes its own matrix.
+// gradPairs is the number of pixel pairs of one pass of a shifted weight
+// gradient's products: at 64 channels, 512 KiB of each factor, which the
+// taps read again and again from the L2 cache.
+const gradPairs = 2048
+
+// gradRows is the number of pixel-pair rows of pe and po paired at once.
+const gradRows = 256
+
+// The stages of a shifted weight gradient.
+const (
+	gradTranspose = iota // rows of the image, channel last, into xt
+	gradPair             // blocks of gradRows pair rows of pe and po
+	gradTaps             // taps' products over one pass of pixel pairs
+)
+
+// gradLoop runs one stage of a shifted weight gradient over its units
+// (parallel.Body): every unit writes its own values.
 type gradLoop struct {
+	op          int
 	j           *job
+	x, xt       []float32
 	pe, po, dyp []float32
 	dw          []float32
+	k0, kc      int // gradTaps: the pass's first pixel pair and its count
 	beta        float32
 }
 
-// Run implements parallel.Body: taps lo to hi-1.
+// run runs stage op over n units, on this goroutine when serial.
+func (l gradLoop) run(op, n int, serial bool) {
+	l.op = op
+	if serial {
+		l.Run(0, n)
+		return
+	}
+	parallel.Loop(n, 1, l)
+}
+
+// Run implements parallel.Body: units lo to hi-1.
 func (l *gradLoop) Run(lo, hi int) {
 	g, gg := &l.j.g, l.j.gg
-	for t := lo; t < hi; t++ {
-		b := l.pe
-		if k := g.K; (t/k*gg.wq+t%k)%2 == 1 {
-			b = l.po
+	row := gg.wq * g.Cin
+	for u := lo; u < hi; u++ {
+		switch l.op {
+		case gradTranspose: // u: image row
+			line := l.xt[(u+g.Pad)*row:][:row]
+			clear(line[:g.Pad*g.Cin])
+			clear(line[(g.Pad+g.W)*g.Cin:])
+			gemm.Transpose(line[g.Pad*g.Cin:], g.Cin, l.x[u*g.W:], g.H*g.W, g.Cin, g.W)
+		case gradPair: // u: block of pair rows
+			r0 := u * gradRows
+			offs := l.j.chanOffs[:2*(min(gg.rx, r0+gradRows)-r0)] // from row 2*r0 on
+			gemm.GatherRowsPairs(l.pe[r0*g.Cin:], g.Cin, l.xt[2*r0*g.Cin:], offs, g.Cin)
+			gemm.GatherRowsPairs(l.po[r0*g.Cin:], g.Cin, l.xt[(2*r0+1)*g.Cin:], offs, g.Cin)
+		case gradTaps: // u: tap
+			b := l.pe
+			if k := g.K; (u/k*gg.wq+u%k)%2 == 1 {
+				b = l.po
+			}
+			sh := gemm.Shifted{M: g.Cout, K: 2 * l.kc, A: l.dyp[l.k0*g.Cout:], Offs: l.j.soffs[u : u+1],
+				B: b[l.k0*g.Cin:], LDB: g.Cin}
+			sh.Mul(l.dw[u*g.Cout*g.Cin:], g.Cin, 0, g.Cin, l.beta)
 		}
-		sh := gemm.Shifted{M: g.Cout, K: 2 * gg.r, A: l.dyp, Offs: l.j.soffs[t : t+1], B: b, LDB: g.Cin}
-		sh.Mul(l.dw[t*g.Cout*g.Cin:], g.Cin, 0, g.Cin, l.beta)
 	}
 }

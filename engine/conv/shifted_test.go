@@ -18,6 +18,7 @@ var shiftedShapes = []Shape{
 	{N: 1, Cin: 32, Cout: 32, H: 9, W: 64, K: 5, Stride: 1, Pad: 2},
 	{N: 2, Cin: 32, Cout: 64, H: 7, W: 33, K: 3, Stride: 1, Pad: 0},
 	{N: 1, Cin: 20, Cout: 32, H: 6, W: 34, K: 3, Stride: 1, Pad: 1},
+	{N: 2, Cin: 32, Cout: 16, H: 70, W: 64, K: 3, Stride: 1, Pad: 1}, // weight gradient in two passes
 }
 
 // toBF16 rounds v to bfloat16 as the BF16 products do.
@@ -56,7 +57,7 @@ func TestShifted(t *testing.T) {
 				check(t, "shifted Forward", s, y, ry, y)
 			}
 		}
-		if s.Cin%32 == 0 {
+		if s.Cin%32 == 0 && s.N >= 2 {
 			if !chooses(opBackwardWeight, s, w, nil) {
 				t.Fatalf("%+v: BackwardWeight does not run shifted products", s)
 			}
@@ -95,7 +96,7 @@ func chooses(op opKind, s Shape, w, bias []float32) bool {
 
 // TestShiftedNotChosen checks the shapes and precisions that keep the
 // im2col products: float32, strides above 1, sources of channels not in
-// blocks of 32, and turned off.
+// blocks of 32, a single image's weight gradient, and turned off.
 func TestShiftedNotChosen(t *testing.T) {
 	s := Shape{N: 1, Cin: 32, Cout: 32, H: 8, W: 8, K: 3, Stride: 1, Pad: 1}
 	_, w, bias, _, _, _, _ := operands(s)
@@ -111,6 +112,9 @@ func TestShiftedNotChosen(t *testing.T) {
 		if chooses(opForward, c, w, bias) {
 			t.Errorf("%+v runs shifted products", c)
 		}
+	}
+	if chooses(opBackwardWeight, s, w, nil) {
+		t.Error("a single image's weight gradient runs shifted products")
 	}
 	defer SetShifted(false)()
 	if chooses(opForward, s, w, bias) {

@@ -246,7 +246,7 @@ rows2:
 	RET
 
 // amxShiftAsm computes a block of up to 16 rows and 32 columns of a
-// shifted product (MulShifted); amxShift2Asm one of 17 to 32 rows.
+// shifted product (Shifted.Mul); amxShift2Asm one of 17 to 32 rows.
 // func amxShiftAsm(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)
 TEXT ·amxShiftAsm(SB), $2048-116
 	MOVQ cfg+0(FP), AX

@@ -445,7 +445,7 @@ GLOBL amxZero<>(SB), RODATA|NOPTR, $4
 @kernel("amxTile2Asm", 2)
 
 // amxShiftAsm computes a block of up to 16 rows and 32 columns of a
-// shifted product (MulShifted); amxShift2Asm one of 17 to 32 rows.
+// shifted product (Shifted.Mul); amxShift2Asm one of 17 to 32 rows.
 @shiftKernel("amxShiftAsm", 1)
 
 @shiftKernel("amxShift2Asm", 2)
