@@ -209,6 +209,7 @@ type gradGeom struct {
 	r    int // pixel pairs summed: the flattened output grid in blocks of 32
 	rx   int // pair rows of pe and po: r and the largest tap offset
 	npix int // pixels of the channel-last image
+	pass int // pixel pairs of one pass of the products (a multiple of 16)
 }
 
 // prepareShiftedGrad records the geometry of a shifted weight gradient.
@@ -221,6 +222,10 @@ func (j *job) prepareShiftedGrad() {
 	most := (g.K-1)*gg.wq + g.K - 1
 	gg.rx = gg.r + most/2 + 1
 	gg.npix = 2*gg.rx + 2
+	// Equal passes of at most gradPassBytes of either factor.
+	most = max(16, gradPassBytes/(4*max(g.Cin, g.Cout))/16*16)
+	passes := (gg.r + most - 1) / most
+	gg.pass = (gg.r/passes + 15) / 16 * 16
 	j.gg = gg
 	// soffs[t] is tap t's first element in pe or po.
 	grow(&j.soffs, g.K*g.K)
@@ -267,11 +272,11 @@ func (j *job) shiftWeightImage(ws *workspace, x, dy, dw []float32, beta float32,
 	}
 	gemm.PackShiftedA(dyp, grid, g.Cout, lq, 1, lq, 1, 0)
 
-	// The taps' products over the pixels in passes of gradPairs pairs, each
-	// pass's factors shared by every tap while they are in cache; the
-	// passes add up in order.
-	for k0 := 0; k0 < gg.r; k0 += gradPairs {
-		loop.k0, loop.kc, loop.beta = k0, min(gradPairs, gg.r-k0), beta
+	// The taps' products over the pixels in passes, each pass's factors
+	// shared by every tap while they are in cache; the passes add up in
+	// order.
+	for k0 := 0; k0 < gg.r; k0 += gg.pass {
+		loop.k0, loop.kc, loop.beta = k0, min(gg.pass, gg.r-k0), beta
 		if k0 > 0 {
 			loop.beta = 1
 		}
@@ -279,10 +284,10 @@ func (j *job) shiftWeightImage(ws *workspace, x, dy, dw []float32, beta float32,
 	}
 }
 
-// gradPairs is the number of pixel pairs of one pass of a shifted weight
-// gradient's products: at 64 channels, 512 KiB of each factor, which the
-// taps read again and again from the L2 cache.
-const gradPairs = 2048
+// gradPassBytes bounds each factor of one pass of a shifted weight
+// gradient's products, which every tap reads again from the L2 cache.
+// Tests lower it to run several passes on small images.
+var gradPassBytes = 1 << 20
 
 // gradRows is the number of pixel-pair rows of pe and po paired at once.
 const gradRows = 256
