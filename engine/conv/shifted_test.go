@@ -63,7 +63,7 @@ func TestShifted(t *testing.T) {
 			}
 			_, _, rdw, _ := reference(s, xr, wr, bias, dyr, dx0, dw0, db0)
 			_, _, _, rdb := reference(s, x, w, bias, dy, dx0, dw0, db0) // db sums float32 dy
-			for _, passBytes := range []int{gradPassBytes, 1 << 12} { // one pass, several
+			for _, passBytes := range []int{gradPassBytes, 1 << 12} {   // one pass, several
 				defer func(old int) { gradPassBytes = old }(gradPassBytes)
 				gradPassBytes = passBytes
 				dw := append([]float32(nil), dw0...)
