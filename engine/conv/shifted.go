@@ -37,14 +37,7 @@ var shiftedMode = 0
 // the default) or off (im2col products) for later calls, and returns a
 // function that restores the previous setting: for benchmarks that
 // compare the two in one run.
-func SetShifted(on bool) (restore func()) {
-	old := shiftedMode
-	shiftedMode = 0
-	if !on {
-		shiftedMode = -1
-	}
-	return func() { shiftedMode = old }
-}
+func SetShifted(on bool) (restore func()) { return setMode(&shiftedMode, on) }
 
 // shifted reports whether a convolution of stride stride whose source has
 // srcC channels runs as a shifted product: the depth of each tap's product

@@ -50,13 +50,17 @@ var winogradMode = 0
 // and returns a function that restores the previous setting. It is for
 // benchmarks that compare the two in one run; results of either are
 // reproducible.
-func SetWinograd(on bool) (restore func()) {
-	old := winogradMode
-	winogradMode = 0
+func SetWinograd(on bool) (restore func()) { return setMode(&winogradMode, on) }
+
+// setMode sets a method's mode to 0 (chosen by shape) when on, else -1
+// (never), and returns a function that restores the previous mode.
+func setMode(mode *int, on bool) (restore func()) {
+	old := *mode
+	*mode = 0
 	if !on {
-		winogradMode = -1
+		*mode = -1
 	}
-	return func() { winogradMode = old }
+	return func() { *mode = old }
 }
 
 // winogradMaxValues bounds the transformed tiles of one image (16 values

@@ -125,6 +125,60 @@ rowsSFX:
 	RET`)
 }
 
+// tiles numbers the tiles of a kernel with n A tiles (see kernel) and
+// writes the instructions that use them through line.
+type tiles struct {
+	n    int
+	line func(format string, args ...any)
+}
+
+func (ts tiles) a(i int) int { return 2*ts.n + i }
+func (ts tiles) b(h int) int { return 3*ts.n + h }
+
+// forC runs f on each accumulator and the offset of its sums in acc.
+func (ts tiles) forC(f func(t, off int)) {
+	for a := range ts.n {
+		for h := range 2 {
+			f(2*a+h, a*2048+h*64)
+		}
+	}
+}
+
+func (ts tiles) zero() { ts.forC(func(t, _ int) { ts.line("%s", tilezero(t)) }) }
+
+// acc stores (or loads) the accumulators to (from) acc at R8, its rows
+// stride bytes apart (a register).
+func (ts tiles) acc(op func(int, string, string) string, stride string) {
+	ts.forC(func(t, off int) {
+		if off == 0 {
+			ts.line("%s", op(t, "R8", stride))
+			return
+		}
+		ts.line("\tLEAQ %d(R8), R11", off)
+		ts.line("%s", op(t, "R11", stride))
+	})
+}
+
+// products loads a block of A (at SI, rows R9 apart; its rows 16 and on
+// at R11, which the lines second set) and the two halves of a block of B
+// (at DI, rows R10 apart), and adds their products into the accumulators.
+func (ts tiles) products(second ...string) {
+	for a := range ts.n {
+		if a == 0 {
+			ts.line("%s", tileloadd(ts.a(a), "SI", "R9"))
+			continue
+		}
+		for _, l := range second {
+			ts.line("%s", l)
+		}
+		ts.line("%s", tileloadd(ts.a(a), "R11", "R9"))
+	}
+	ts.line("%s", tileloadd(ts.b(0), "DI", "R10"))
+	ts.line("\tLEAQ 64(DI), R11")
+	ts.line("%s", tileloadd(ts.b(1), "R11", "R10"))
+	ts.forC(func(t, _ int) { ts.line("%s", tdp(t, ts.a(t/2), ts.b(t%2))) })
+}
+
 // kernel returns the tile kernel name with aTiles A tiles of 16 rows (1:
 // up to 16 rows of C, 2: up to 32): tiles 0 to 2*aTiles-1 accumulate C
 // (rows 16a to 16a+15, columns 16h to 16h+15 in tile 2a+h), tiles 2*aTiles
@@ -136,47 +190,10 @@ rowsSFX:
 func kernel(name string, aTiles int) string {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	cTile := func(a, h int) int { return 2*a + h }
-	aTile := func(a int) int { return 2*aTiles + a }
-	bTile := func(h int) int { return 3*aTiles + h }
-	// forC runs f on each accumulator and the offset of its sums in acc.
-	forC := func(f func(t, off int)) {
-		for a := range aTiles {
-			for h := range 2 {
-				f(cTile(a, h), a*2048+h*64)
-			}
-		}
-	}
-	// cTiles stores (or loads) the accumulators to (from) acc at R8.
-	cTiles := func(op func(int, string, string) string) {
-		forC(func(t, off int) {
-			if off == 0 {
-				line("%s", op(t, "R8", "R10"))
-				return
-			}
-			line("\tLEAQ %d(R8), R11", off)
-			line("%s", op(t, "R11", "R10"))
-		})
-	}
-	// multiply loads a block of A (rows stride R9) and of B, and adds
-	// their products.
-	multiply := func() {
-		for a := range aTiles {
-			if a == 0 {
-				line("%s", tileloadd(aTile(a), "SI", "R9"))
-				continue
-			}
-			line("\tMOVQ R9, R11")
-			line("\tSHLQ $4, R11")
-			line("\tADDQ SI, R11 // A's rows 16 and on")
-			line("%s", tileloadd(aTile(a), "R11", "R9"))
-		}
-		line("%s", tileloadd(bTile(0), "DI", "R10"))
-		line("\tLEAQ 64(DI), R11")
-		line("%s", tileloadd(bTile(1), "R11", "R10"))
-		forC(func(t, _ int) { line("%s", tdp(t, aTile(t/2), bTile(t%2))) })
-	}
-	zero := func() { forC(func(t, _ int) { line("%s", tilezero(t)) }) }
+	ts := tiles{n: aTiles, line: line}
+	cTiles := func(op func(int, string, string) string) { ts.acc(op, "R10") }
+	multiply := func() { ts.products("\tMOVQ R9, R11", "\tSHLQ $4, R11", "\tADDQ SI, R11 // A's rows 16 and on") }
+	zero := ts.zero
 	sfx := strconv.Itoa(aTiles)
 	line("// func %s(cfg, tail *[64]byte, a, b *float32, nblk, rem int, c *float32, ldc, mr int, alpha, beta float32)", name)
 	line("TEXT ·%s(SB), $%d-80", name, 2048*aTiles)
@@ -299,21 +316,13 @@ rowsSFX:
 func shiftKernel(name string, aTiles int) string {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	aTile := func(a int) int { return 2*aTiles + a }
-	bTile := func(h int) int { return 3*aTiles + h }
-	forC := func(f func(t, off int)) {
-		for a := range aTiles {
-			for h := range 2 {
-				f(2*a+h, a*2048+h*64)
-			}
-		}
-	}
+	ts := tiles{n: aTiles, line: line}
 	sfx := "s" + strconv.Itoa(aTiles)
 	line("// func %s(cfg *[64]byte, a, b *float32, aStep int, offs *int, shifts, chunks, bChunk, ldb int, c *float32, ldc, mr, ncols int, bias *float32, beta float32)", name)
 	line("TEXT ·%s(SB), $%d-116", name, 2048*aTiles)
 	line("\tMOVQ cfg+0(FP), AX")
 	line("%s", ldtilecfg("AX"))
-	forC(func(t, _ int) { line("%s", tilezero(t)) })
+	ts.zero()
 	line("\tMOVQ a+8(FP), SI")
 	line("\tMOVQ b+16(FP), R14")
 	line("\tMOVQ aStep+24(FP), R13")
@@ -329,18 +338,7 @@ func shiftKernel(name string, aTiles int) string {
 	line("\tADDQ $8, R15")
 	line("\tMOVQ chunks+48(FP), CX")
 	line("chunk%s:", sfx)
-	for a := range aTiles {
-		if a == 0 {
-			line("%s", tileloadd(aTile(a), "SI", "R9"))
-			continue
-		}
-		line("\tLEAQ 1024(SI), R11 // A's rows 16 and on")
-		line("%s", tileloadd(aTile(a), "R11", "R9"))
-	}
-	line("%s", tileloadd(bTile(0), "DI", "R10"))
-	line("\tLEAQ 64(DI), R11")
-	line("%s", tileloadd(bTile(1), "R11", "R10"))
-	forC(func(t, _ int) { line("%s", tdp(t, aTile(t/2), bTile(t%2))) })
+	ts.products("\tLEAQ 1024(SI), R11 // A's rows 16 and on")
 	line("\tADDQ R13, SI")
 	line("\tADDQ DX, DI")
 	line("\tDECQ CX")
@@ -349,14 +347,7 @@ func shiftKernel(name string, aTiles int) string {
 	line("\tJNZ shift%s", sfx)
 	line("\tLEAQ 0(SP), R8 // acc")
 	line("\tMOVQ $128, R12 // acc's row stride")
-	forC(func(t, off int) {
-		if off == 0 {
-			line("%s", tilestored(t, "R8", "R12"))
-			return
-		}
-		line("\tLEAQ %d(R8), R11", off)
-		line("%s", tilestored(t, "R11", "R12"))
-	})
+	ts.acc(tilestored, "R12")
 	b.WriteString(shiftEpilogue(sfx))
 	return b.String()
 }
