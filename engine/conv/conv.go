@@ -21,7 +21,8 @@
 // has whole blocks of 32 channels run as shifted products instead
 // (shifted.go): the tiles load the bf16 image at each kernel tap's offset,
 // so neither im2col panels nor their transposes are packed, for the
-// forward pass and both gradients.
+// forward pass, the data gradient and (on two images or more) the weight
+// gradient.
 //
 // Images are spread over the cores (a single image has its products split
 // over them instead). The weight and bias gradients are summed per group of
