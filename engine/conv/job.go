@@ -60,8 +60,9 @@ type job struct {
 	wg   winoGeom
 	u    []float32
 	// shift says the job runs shifted products (shifted.go) on the source
-	// of geometry sg: the weights tap by tap (wtap) and packed (sa), tap
-	// offsets soffs, and the offsets of the source's channels for laying
+	// of geometry sg (a weight gradient: gg): the weights tap by tap
+	// (wtap) and packed (sa), tap offsets soffs, and the offsets of the
+	// source's channels (a weight gradient: of its pixel rows) for laying
 	// it out.
 	shift    bool
 	sg       shiftGeom
