@@ -15,12 +15,8 @@ import (
 // and widths that take both their output layouts (64 and 16 pixels),
 // within bfloat16's rounding of the factors.
 func TestForwardBF16(t *testing.T) {
-	c := DefaultConfig()
+	c := testConfig()
 	c.BlockOutChannels = []int{32, 64, 64}
-	c.LayersPerBlock = 1
-	c.DownBlockTypes = []string{DownBlock2D, AttnDownBlock2D, DownBlock2D}
-	c.UpBlockTypes = []string{UpBlock2D, AttnUpBlock2D, UpBlock2D}
-	c.NormNumGroups = 8
 	c.AttentionHeadDim = intPtr(32)
 	m := MustNew(c, rng.New(3, "bf16"))
 	x := ag.Const(randomTensor(4, 2, 3, 64, 64))
