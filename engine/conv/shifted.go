@@ -108,23 +108,25 @@ func (j *job) shiftImage(ws *workspace, src []float32, out int, bias, dst []floa
 	growShared(&ws.pairs, g.size(), &most.pairs)
 	ws.sh = gemm.Shifted{M: out, K: g.c, A: j.sa, Offs: j.soffs, B: ws.pairs, LDB: g.pairStep, Bias: bias}
 	loop := shiftLoop{j: j, ws: ws, src: src, dst: dst, beta: beta}
-	run := func(op, n int) {
-		loop.op = op
-		if serial {
-			loop.Run(0, n)
-			return
-		}
-		parallel.Loop(n, 1, loop)
-	}
 	clear(ws.pairs[g.c/2*g.hp*g.wp : g.size()])
-	run(shiftLayout, g.hp)
+	loop.run(shiftLayout, g.hp, serial)
 	if !g.flat {
-		run(shiftRows, g.ho)
+		loop.run(shiftRows, g.ho, serial)
 		return
 	}
 	growShared(&ws.flat, out*g.flatStride(), &most.flat)
-	run(shiftBlocks, g.flatStride()/32)
-	run(shiftStrip, out)
+	loop.run(shiftBlocks, g.flatStride()/32, serial)
+	loop.run(shiftStrip, out, serial)
+}
+
+// run runs stage op over n units, on this goroutine when serial.
+func (l shiftLoop) run(op, n int, serial bool) {
+	l.op = op
+	if serial {
+		l.Run(0, n)
+		return
+	}
+	parallel.Loop(n, 1, l)
 }
 
 // The stages of a shifted convolution's image.
